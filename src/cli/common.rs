@@ -1,0 +1,370 @@
+//! What every tool's command line shares: flags, error reporting as `tool: file: reason`, exit codes,
+//! quiet exit on a broken pipe, the progress-bar factory, the JSON Lines writer, `--files0-from`, and
+//! value parsers for sizes and ranges.
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::map::MapMode;
+use crate::window::ScanOptions;
+
+/// Exit status 0: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status 1: a file or operation failed, or a check was not met.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status 2: a usage error (clap's own).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Prints diagnostics for one tool and remembers whether any file failed.
+#[derive(Debug)]
+pub struct Reporter {
+    tool: &'static str,
+    failed: AtomicBool,
+}
+
+impl Reporter {
+    /// A reporter for `tool` (the program name used as the message prefix).
+    pub fn new(tool: &'static str) -> Self {
+        Reporter {
+            tool,
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    /// Prints `tool: message` to stderr and marks the run failed. stdout is flushed first so that the
+    /// two streams interleave in order on a terminal.
+    pub fn error(&self, message: impl std::fmt::Display) {
+        let _ = io::stdout().flush();
+        let _ = writeln!(io::stderr().lock(), "{}: {message}", self.tool);
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Prints `tool: warning: message` to stderr; the run does not fail for it.
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        let _ = io::stdout().flush();
+        let _ = writeln!(io::stderr().lock(), "{}: warning: {message}", self.tool);
+    }
+
+    /// Whether an error was reported.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Turns the result of a whole run into the exit code: a broken pipe on stdout exits 0 quietly, any
+    /// other error is printed once and exits 1, and a run that reported errors exits 1.
+    pub fn finish(&self, result: anyhow::Result<()>) -> ExitCode {
+        match result {
+            Ok(()) if self.failed() => ExitCode::from(EXIT_FAILURE),
+            Ok(()) => ExitCode::from(EXIT_OK),
+            Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_OK),
+            Err(e) => {
+                self.error(format_args!("{e:#}"));
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+    }
+}
+
+/// Whether an error comes from writing to a closed pipe (as in `| head`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Read-only map mode as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum MapModeArg {
+    /// MAP_SHARED: read the page cache directly.
+    #[default]
+    Shared,
+    /// MAP_PRIVATE: copy-on-write private map.
+    Private,
+}
+
+impl From<MapModeArg> for MapMode {
+    fn from(m: MapModeArg) -> MapMode {
+        match m {
+            MapModeArg::Shared => MapMode::Shared,
+            MapModeArg::Private => MapMode::Private,
+        }
+    }
+}
+
+/// Flags of the tools that read files through maps.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
+    /// How to map inputs: shared (the page cache itself) or private (copy-on-write)
+    #[arg(long, value_enum, default_value_t = MapModeArg::Shared, value_name = "MODE")]
+    pub map_mode: MapModeArg,
+
+    /// Read with read(2) instead of mapping (the escape hatch; results are the same)
+    #[arg(long)]
+    pub no_mmap: bool,
+
+    /// Worker threads [default: available parallelism]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
+    /// Largest window mapped at once per worker, such as 64K or 16M; rounded up to whole pages
+    #[arg(long, value_name = "SIZE", value_parser = parse_window, default_value = "16M")]
+    pub window_size: usize,
+}
+
+impl ReadArgs {
+    /// The scan options these flags ask for.
+    pub fn scan_options(&self) -> ScanOptions {
+        ScanOptions {
+            mode: self.map_mode.into(),
+            no_mmap: self.no_mmap,
+            window: self.window_size,
+            populate: true,
+        }
+    }
+
+    /// Runs `f` on a pool of `-j` threads, or on the global pool.
+    pub fn with_threads<R: Send>(&self, f: impl FnOnce() -> R + Send) -> anyhow::Result<R> {
+        match self.threads {
+            None => Ok(f()),
+            Some(n) => {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(n as usize)
+                    .build()?;
+                Ok(pool.install(f))
+            }
+        }
+    }
+}
+
+fn parse_window(text: &str) -> Result<usize, String> {
+    let n = crate::size::parse_size(text)?;
+    if n == 0 || n > (1 << 40) {
+        return Err(format!("invalid window size '{text}': give 1 to 1T bytes"));
+    }
+    Ok(n.max(crate::map::page_size() as u64) as usize)
+}
+
+/// A `--size` style value parser: `4096`, `64K`, `1M`.
+pub fn parse_size_arg(text: &str) -> Result<u64, String> {
+    crate::size::parse_size(text)
+}
+
+/// A `--range` value parser: `OFFSET:LENGTH` or `OFFSET..END`.
+pub fn parse_range_arg(text: &str) -> Result<crate::size::ByteRange, String> {
+    crate::size::parse_range(text)
+}
+
+/// `-q` and `--progress`.
+#[derive(Debug, Clone, Args)]
+pub struct ProgressArgs {
+    /// Never show a progress bar
+    #[arg(short, long, conflicts_with = "progress")]
+    pub quiet: bool,
+
+    /// Show a progress bar on stderr even for short runs or when stderr is not a terminal
+    #[arg(long)]
+    pub progress: bool,
+}
+
+impl ProgressArgs {
+    /// A byte progress bar on stderr for `total` bytes: shown when forced, or when stderr is a terminal
+    /// and the work is at least `threshold` bytes. Hidden bars cost nothing to update.
+    pub fn bar(&self, total: u64, threshold: u64) -> ProgressBar {
+        let show =
+            !self.quiet && (self.progress || (io::stderr().is_terminal() && total >= threshold));
+        if !show {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
+        let style = ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+}
+
+/// Input file names: operands, or NUL-separated names from `--files0-from`.
+#[derive(Debug, Clone, Args)]
+pub struct FilesArgs {
+    /// Read NUL-separated file names from FILE (`-` for stdin), as `find -print0` writes them
+    #[arg(long, value_name = "FILE", conflicts_with = "files")]
+    pub files0_from: Option<PathBuf>,
+}
+
+/// One input named by the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputName {
+    /// Standard input (`-`, or no operands); `named` is false when no operand was given at all.
+    Stdin {
+        /// Whether the user wrote `-`.
+        named: bool,
+    },
+    /// A path.
+    Path(PathBuf),
+    /// An empty name in a `--files0-from` list (an error for that entry).
+    Invalid(String),
+}
+
+impl FilesArgs {
+    /// The inputs to read: `operands`, or the `--files0-from` list, or stdin when there is neither.
+    pub fn inputs(&self, operands: &[PathBuf]) -> anyhow::Result<Vec<InputName>> {
+        let Some(list) = &self.files0_from else {
+            if operands.is_empty() {
+                return Ok(vec![InputName::Stdin { named: false }]);
+            }
+            return Ok(operands.iter().map(|p| name_of(p.clone())).collect());
+        };
+        let from_stdin = list.as_os_str() == "-";
+        let mut raw = Vec::new();
+        let read = if from_stdin {
+            io::stdin().lock().read_to_end(&mut raw)
+        } else {
+            std::fs::File::open(list).and_then(|mut f| f.read_to_end(&mut raw))
+        };
+        read.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read file names from '{}': {}",
+                list.display(),
+                crate::error::describe(&e)
+            )
+        })?;
+        let mut names = Vec::new();
+        let body = raw.strip_suffix(b"\0").unwrap_or(&raw);
+        if body.is_empty() && raw.is_empty() {
+            return Ok(names);
+        }
+        for item in body.split(|&b| b == 0) {
+            names.push(match item {
+                [] => InputName::Invalid("invalid zero-length file name".into()),
+                b"-" if from_stdin => InputName::Invalid(
+                    "when reading file names from standard input, no file name of '-' is allowed"
+                        .into(),
+                ),
+                _ => name_of(PathBuf::from(OsString::from_vec(item.to_vec()))),
+            });
+        }
+        Ok(names)
+    }
+}
+
+fn name_of(path: PathBuf) -> InputName {
+    if path.as_os_str() == "-" {
+        InputName::Stdin { named: true }
+    } else {
+        InputName::Path(path)
+    }
+}
+
+/// Writes JSON Lines: one object per line, each with a `"type"` field first.
+#[derive(Debug)]
+pub struct JsonLines<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonLines<W> {
+    /// A writer over `out`.
+    pub fn new(out: W) -> Self {
+        JsonLines { out }
+    }
+
+    /// Writes `{"type": kind, ...fields}`. `fields` must serialise to an object.
+    pub fn write(&mut self, kind: &str, fields: impl Serialize) -> io::Result<()> {
+        let mut object = Map::new();
+        object.insert("type".into(), Value::String(kind.into()));
+        match serde_json::to_value(fields).map_err(io::Error::other)? {
+            Value::Object(rest) => object.extend(rest),
+            other => {
+                return Err(io::Error::other(format!(
+                    "JSON record is not an object: {other}"
+                )));
+            }
+        }
+        serde_json::to_writer(&mut self.out, &Value::Object(object)).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Writes `{"type":"error","path":...,"error":...}`.
+    pub fn error(&mut self, path: &str, message: &str) -> io::Result<()> {
+        self.write(
+            "error",
+            serde_json::json!({ "path": path, "error": message }),
+        )
+    }
+
+    /// Flushes the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A path as JSON and text output show it (lossy only for names that are not UTF-8).
+pub fn display_name(name: &InputName) -> String {
+    match name {
+        InputName::Stdin { named: true } | InputName::Invalid(_) => "-".into(),
+        InputName::Stdin { named: false } => String::new(),
+        InputName::Path(p) => p.to_string_lossy().into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_put_type_first() {
+        let mut out = Vec::new();
+        let mut j = JsonLines::new(&mut out);
+        j.write("file", serde_json::json!({"path": "a", "bytes": 3}))
+            .unwrap();
+        j.error("b", "No such file or directory").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], r#"{"type":"file","path":"a","bytes":3}"#);
+        assert_eq!(
+            lines[1],
+            r#"{"type":"error","path":"b","error":"No such file or directory"}"#
+        );
+    }
+
+    #[test]
+    fn files0_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("list");
+        std::fs::write(&list, b"a\0\0b c\0-\0").unwrap();
+        let args = FilesArgs {
+            files0_from: Some(list),
+        };
+        let names = args.inputs(&[]).unwrap();
+        assert_eq!(names.len(), 4);
+        assert_eq!(names[0], InputName::Path("a".into()));
+        assert!(matches!(names[1], InputName::Invalid(_)));
+        assert_eq!(names[2], InputName::Path("b c".into()));
+        assert_eq!(names[3], InputName::Stdin { named: true });
+        let none = FilesArgs { files0_from: None };
+        assert_eq!(
+            none.inputs(&[]).unwrap(),
+            vec![InputName::Stdin { named: false }]
+        );
+    }
+
+    #[test]
+    fn broken_pipe_is_recognised_through_context() {
+        let e = anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe)).context("writing");
+        assert!(is_broken_pipe(&e));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
+    }
+}

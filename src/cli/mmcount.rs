@@ -1,0 +1,360 @@
+//! mmcount's command line: arguments, the plan (what to count, in which column order, over which
+//! inputs), the run over the core's scanner, and wc-style or JSON Lines reports.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+use serde_json::{Map, Value};
+
+use crate::cli::common::{
+    FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, display_name,
+};
+use crate::count::{Counts, Spec, parse_byte};
+use crate::input::{Input, Planned, planned_len};
+use crate::window::{Fold, ScanOptions, scan};
+use indicatif::ProgressBar;
+
+const TOOL: &str = "mmcount";
+
+/// Inputs this big (in total) show a progress bar on a terminal.
+const PROGRESS_THRESHOLD: u64 = 1 << 30;
+
+/// Count spaces, blanks, white space, lines, words, bytes or any byte, through memory maps.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mmcount",
+    version,
+    about = "Count spaces, blanks, white space, lines, words, bytes or any byte, through memory maps",
+    long_about = "Count spaces, blanks, white space, lines, words, bytes or any byte in each FILE, \
+through memory maps read on all cores. With no FILE, or when FILE is -, read standard input.\n\n\
+With no counter flag, mmcount counts ASCII spaces (0x20). Columns always come in this order, whatever \
+the order of the flags: lines, words, spaces, blanks, whitespace, each --byte in the order given, bytes. \
+The results agree with wc -l, wc -c, tr -cd ' ' | wc -c and LC_ALL=C wc -w.",
+    after_long_help = "Examples:\n  mmcount notes.txt                 spaces in notes.txt\n  \
+mmcount -lw *.log                 lines and words, with a total\n  \
+mmcount -B '\\t' -B , data.csv     tabs and commas\n  \
+find . -name '*.txt' -print0 | mmcount --files0-from - --json"
+)]
+pub struct Args {
+    /// Files to count; `-` is standard input
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Count ASCII spaces (0x20); the default when no counter is given
+    #[arg(short, long)]
+    pub spaces: bool,
+
+    /// Count [:blank:] bytes: space and tab
+    #[arg(short, long)]
+    pub blanks: bool,
+
+    /// Count white-space bytes: space, \t, \n, \v, \f and \r
+    #[arg(short = 'W', long)]
+    pub whitespace: bool,
+
+    /// Count newline bytes, as wc -l
+    #[arg(short, long)]
+    pub lines: bool,
+
+    /// Count words: maximal runs of bytes other than white space (GNU wc -w in the C locale)
+    #[arg(short, long)]
+    pub words: bool,
+
+    /// Count bytes
+    #[arg(short = 'c', long)]
+    pub bytes: bool,
+
+    /// Count occurrences of one byte: a character, or \t, \n, \r, \0, \\, \xHH (repeatable)
+    #[arg(short = 'B', long = "byte", value_name = "VALUE", value_parser = parse_byte)]
+    pub byte_values: Vec<u8>,
+
+    /// Write JSON Lines: a "file" object per input, "error" per failure, and a "summary"
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub(crate) files_from: FilesArgs,
+
+    #[command(flatten)]
+    pub(crate) read: ReadArgs,
+
+    #[command(flatten)]
+    pub(crate) progress: ProgressArgs,
+}
+
+/// The clap command, for man pages and completions.
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+/// One output column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// Newlines.
+    Lines,
+    /// Words.
+    Words,
+    /// Spaces.
+    Spaces,
+    /// Spaces and tabs.
+    Blanks,
+    /// White space.
+    Whitespace,
+    /// The i-th `--byte` value.
+    Byte(usize),
+    /// Bytes.
+    Bytes,
+}
+
+/// A validated mmcount run.
+#[derive(Debug)]
+pub struct Plan {
+    /// What to count.
+    pub spec: Spec,
+    /// Columns in output order.
+    pub columns: Vec<Column>,
+    /// Inputs in order.
+    pub inputs: Vec<InputName>,
+    /// Column width for text output.
+    pub width: usize,
+    /// JSON Lines instead of text.
+    pub json: bool,
+    /// How to read.
+    pub scan: ScanOptions,
+    /// Total bytes known in advance (for progress).
+    pub total: u64,
+}
+
+/// Turns arguments into a plan: counters, column order, inputs and the column width wc would use.
+pub fn plan(args: &Args) -> anyhow::Result<Plan> {
+    let mut spec = Spec {
+        lines: args.lines,
+        words: args.words,
+        spaces: args.spaces,
+        blanks: args.blanks,
+        whitespace: args.whitespace,
+        bytes: args.bytes,
+        byte_values: args.byte_values.clone(),
+    };
+    if spec == (Spec::default()) {
+        spec.spaces = true;
+    }
+    let mut columns = Vec::new();
+    for (on, column) in [
+        (spec.lines, Column::Lines),
+        (spec.words, Column::Words),
+        (spec.spaces, Column::Spaces),
+        (spec.blanks, Column::Blanks),
+        (spec.whitespace, Column::Whitespace),
+    ] {
+        if on {
+            columns.push(column);
+        }
+    }
+    columns.extend((0..spec.byte_values.len()).map(Column::Byte));
+    if spec.bytes {
+        columns.push(Column::Bytes);
+    }
+    let inputs = args.files_from.inputs(&args.files)?;
+    // As wc: the width is the number of digits of the total size of the regular files, at least 7 when
+    // some input's size is unknown, and 1 when a single number is printed.
+    let mut total = 0u64;
+    let mut unknown = false;
+    for name in &inputs {
+        match name {
+            InputName::Path(p) => match planned_len(p) {
+                Planned::Regular(n) => total += n,
+                Planned::Stream => unknown = true,
+                Planned::Unavailable => {}
+            },
+            InputName::Stdin { .. } => unknown = true,
+            InputName::Invalid(_) => {}
+        }
+    }
+    let mut width = total.max(1).to_string().len();
+    if unknown {
+        width = width.max(7);
+    }
+    if columns.len() == 1 && inputs.len() == 1 {
+        width = 1;
+    }
+    Ok(Plan {
+        spec,
+        columns,
+        inputs,
+        width,
+        json: args.json,
+        scan: args.read.scan_options(),
+        total,
+    })
+}
+
+fn value(counts: &Counts, column: Column) -> u64 {
+    match column {
+        Column::Lines => counts.lines,
+        Column::Words => counts.words,
+        Column::Spaces => counts.spaces,
+        Column::Blanks => counts.blanks,
+        Column::Whitespace => counts.whitespace,
+        Column::Byte(i) => counts.byte_values[i],
+        Column::Bytes => counts.bytes,
+    }
+}
+
+fn key(plan: &Plan, column: Column) -> String {
+    match column {
+        Column::Lines => "lines".into(),
+        Column::Words => "words".into(),
+        Column::Spaces => "spaces".into(),
+        Column::Blanks => "blanks".into(),
+        Column::Whitespace => "whitespace".into(),
+        Column::Byte(i) => format!("byte_0x{:02x}", plan.spec.byte_values[i]),
+        Column::Bytes => "bytes".into(),
+    }
+}
+
+fn text_row(plan: &Plan, counts: &Counts, name: &str) -> String {
+    let mut line = plan
+        .columns
+        .iter()
+        .map(|&c| format!("{:>w$}", value(counts, c), w = plan.width))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !name.is_empty() {
+        line.push(' ');
+        line.push_str(name);
+    }
+    line
+}
+
+fn json_fields(plan: &Plan, counts: &Counts) -> Map<String, Value> {
+    plan.columns
+        .iter()
+        .map(|&c| (key(plan, c), Value::from(value(counts, c))))
+        .collect()
+}
+
+/// Counts every input and reports. Per-file errors are reported and counted; the run goes on.
+pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut json = JsonLines::new(io::stdout());
+    let mut total = Fold::empty(&plan.spec);
+    let (mut files, mut errors) = (0u64, 0u64);
+    let on_bytes = |n: u64| progress.inc(n);
+    for name in &plan.inputs {
+        let shown = display_name(name);
+        let result = match name {
+            InputName::Invalid(why) => {
+                reporter.error(format_args!("{why}"));
+                errors += 1;
+                if plan.json {
+                    json.error(&shown, why)?;
+                }
+                continue;
+            }
+            InputName::Stdin { .. } => Input::stdin(if shown.is_empty() {
+                "-".into()
+            } else {
+                shown.clone()
+            }),
+            InputName::Path(p) => Input::open(p),
+        }
+        .and_then(|input| scan(&input, &plan.spec, &plan.scan, &on_bytes));
+        match result {
+            Ok(counts) => {
+                files += 1;
+                total.add(&counts);
+                if plan.json {
+                    json.write("file", with_path(&shown, json_fields(plan, &counts)))?;
+                } else {
+                    writeln!(out, "{}", text_row(plan, &counts, &shown))?;
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                progress.suspend(|| reporter.error(&e));
+                if plan.json {
+                    json.error(&shown, &e.reason_text())?;
+                }
+            }
+        }
+    }
+    progress.finish_and_clear();
+    if plan.json {
+        let mut summary = Map::new();
+        summary.insert("files".into(), files.into());
+        summary.insert("errors".into(), errors.into());
+        summary.extend(json_fields(plan, &total));
+        json.write("summary", summary)?;
+        json.flush()?;
+    } else if plan.inputs.len() > 1 {
+        writeln!(out, "{}", text_row(plan, &total, "total"))?;
+    }
+    out.flush().context("write error")?;
+    Ok(())
+}
+
+fn with_path(path: &str, fields: Map<String, Value>) -> Map<String, Value> {
+    let mut object = Map::new();
+    object.insert("path".into(), path.into());
+    object.extend(fields);
+    object
+}
+
+/// The entry point of the `mmcount` binary.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let reporter = Reporter::new(TOOL);
+    let result = plan(&args).and_then(|plan| {
+        let progress = args.progress.bar(plan.total, PROGRESS_THRESHOLD);
+        args.read
+            .with_threads(|| run(&plan, &reporter, &progress))?
+    });
+    reporter.finish(result)
+}
+
+/// Hand-written man page sections: EXAMPLES, EXIT STATUS, JSON OUTPUT, CAVEATS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXAMPLES",
+        "Count the spaces in a file, as the course's blank counter did:\n\
+\n    mmcount notes.txt\n\
+\nLines, words and bytes of every log, with a total (columns in wc's order):\n\
+\n    mmcount -lwc /var/log/*.log\n\
+\nTabs and commas in a CSV file:\n\
+\n    mmcount -B '\\t' -B , data.csv\n\
+\nA tree, names from find, one JSON object per file:\n\
+\n    find . -name '*.txt' -print0 | mmcount --files0-from - --json",
+    ),
+    (
+        "EXIT STATUS",
+        "0 when every input was counted; 1 when an input could not be opened or read, or changed size while \
+being read (the other inputs are still counted, and the total covers those); 2 for a usage error. \
+Writing to a closed pipe ends the run quietly with status 0.",
+    ),
+    (
+        "JSON OUTPUT",
+        "With --json, one JSON object per line. Each has a \"type\":\n\
+\n\"file\": {\"type\":\"file\",\"path\":\"a.txt\",\"lines\":3,\"spaces\":12}, one per input counted, with one \
+integer field per counter asked for: lines, words, spaces, blanks, whitespace, byte_0xHH (one per --byte, \
+HH the value in hexadecimal) and bytes. The path of standard input is \"-\", or \"\" when no operand was given.\n\
+\n\"error\": {\"type\":\"error\",\"path\":\"b.txt\",\"error\":\"No such file or directory\"}, one per input \
+that failed.\n\
+\n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M, ...}, last, with the totals of the same \
+counters over the inputs counted.",
+    ),
+    (
+        "CAVEATS",
+        "Words follow GNU wc 9.5 and later in the C locale: bytes that are not printable, and invalid \
+UTF-8, are parts of words. wc 9.1 and older skip unprintable bytes, so they can count fewer words in \
+binary data.\n\
+\nA file that shrinks while it is mapped is reported as \"file changed size while being read\" and its \
+counts are discarded; a file that grows is counted as it was when opened.\n\
+\nA FIFO with no writer reads as empty: mmcount never waits for a writer to appear. Files in /proc and \
+/sys are read with read(2), since their sizes are not their contents.",
+    ),
+];

@@ -1,0 +1,24 @@
+//! The command-line layer: one module per tool (its clap arguments, plan and run), plus what they share.
+//! Only this layer prints or sets exit codes.
+
+pub mod common;
+pub mod mmcount;
+
+/// A tool's command definition and hand-written man page sections, for generating man pages and
+/// completions.
+#[derive(Debug, Clone, Copy)]
+pub struct Tool {
+    /// The program name.
+    pub name: &'static str,
+    /// The clap command.
+    pub command: fn() -> clap::Command,
+    /// Extra man page sections, as (title, text) pairs.
+    pub man_sections: &'static [(&'static str, &'static str)],
+}
+
+/// Every tool that has been built.
+pub const TOOLS: &[Tool] = &[Tool {
+    name: "mmcount",
+    command: mmcount::command,
+    man_sections: mmcount::MAN_SECTIONS,
+}];

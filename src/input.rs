@@ -1,0 +1,242 @@
+//! Opening an input: lstat, open with O_NONBLOCK and O_CLOEXEC, fstat to confirm the type, and a
+//! decision on how to read it: map it, know it is empty, or stream it through read(2).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, Mode, OFlags};
+
+use crate::error::{Error, Op, Reason, Result};
+
+/// How an input is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A regular file of this many bytes (> 0): mapped.
+    Map {
+        /// The size fstat reported when the file was opened.
+        len: u64,
+    },
+    /// A regular file of size 0 on a real filesystem: empty, never mapped.
+    Empty,
+    /// Read with read(2) until end of file.
+    Stream(StreamKind),
+}
+
+/// Why an input takes the read path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Standard input.
+    Stdin,
+    /// A named pipe.
+    Fifo,
+    /// A character device.
+    CharDevice,
+    /// A socket.
+    Socket,
+    /// A block device: its size is not st_size.
+    BlockDevice,
+    /// A file of a pseudo filesystem (/proc, /sys, ...) whose st_size is 0 or wrong.
+    Pseudo,
+}
+
+/// An open input and how to read it.
+#[derive(Debug)]
+pub struct Input {
+    name: PathBuf,
+    file: File,
+    access: Access,
+}
+
+/// Filesystems whose regular files report a size of 0 or a wrong size.
+const PSEUDO_FILESYSTEMS: &[i64] = &[
+    0x9fa0,      // proc
+    0x6265_6572, // sysfs
+    0x6462_6720, // debugfs
+    0x7472_6163, // tracefs
+    0x7363_6673, // securityfs
+    0x2762_34f1, // cgroup (v1 uses this magic for some files)
+    0x6367_7270, // cgroup2
+    0xcafe_4a11, // bpf
+    0x6e73_6673, // nsfs
+    0x6573_5546, // fuse control
+];
+
+impl Input {
+    /// Opens `path` for reading. A directory is an error (`Is a directory`); a FIFO without a writer
+    /// does not block the open.
+    pub fn open(path: &Path) -> Result<Input> {
+        let err = |e: io::Error| Error::io(Op::Open, path, e);
+        let meta = rustix::fs::lstat(path).map_err(|e| err(e.into()))?;
+        if FileType::from_raw_mode(meta.st_mode) == FileType::Directory {
+            return Err(Error::new(Op::Open, path, Reason::IsDirectory));
+        }
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let fd: OwnedFd =
+            rustix::fs::open(path, flags, Mode::empty()).map_err(|e| err(e.into()))?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| err(e.into()))?;
+        let kind = match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => return Err(Error::new(Op::Open, path, Reason::IsDirectory)),
+            FileType::RegularFile => None,
+            FileType::Fifo => Some(StreamKind::Fifo),
+            FileType::CharacterDevice => Some(StreamKind::CharDevice),
+            FileType::Socket => Some(StreamKind::Socket),
+            FileType::BlockDevice => Some(StreamKind::BlockDevice),
+            _ => Some(StreamKind::CharDevice),
+        };
+        let access = match kind {
+            Some(kind) => {
+                // The open did not block; reads should, until a writer is done.
+                rustix::fs::fcntl_setfl(&fd, OFlags::empty()).map_err(|e| err(e.into()))?;
+                Access::Stream(kind)
+            }
+            None if is_pseudo(&fd) => Access::Stream(StreamKind::Pseudo),
+            None if stat.st_size == 0 => Access::Empty,
+            None => Access::Map {
+                len: stat.st_size as u64,
+            },
+        };
+        Ok(Input {
+            name: path.to_path_buf(),
+            file: File::from(fd),
+            access,
+        })
+    }
+
+    /// Standard input, always read with read(2). `name` is how errors name it (often `-`).
+    pub fn stdin(name: impl Into<PathBuf>) -> Result<Input> {
+        let name = name.into();
+        let fd = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io(Op::Open, &name, e))?;
+        Ok(Input {
+            name,
+            file: File::from(fd),
+            access: Access::Stream(StreamKind::Stdin),
+        })
+    }
+
+    /// How the input will be read.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The input's name, as given.
+    pub fn name(&self) -> &Path {
+        &self.name
+    }
+
+    /// The open file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The size fstat reports now, for a regular file (used to detect a file that shrank while read).
+    pub fn current_len(&self) -> Result<u64> {
+        rustix::fs::fstat(&self.file)
+            .map(|s| s.st_size as u64)
+            .map_err(|e| Error::io(Op::Read, &self.name, e.into()))
+    }
+
+    /// Reads up to `buf.len()` bytes with read(2), retrying on EINTR. Returns 0 at end of file.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match (&self.file).read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(Op::Read, &self.name, e)),
+            }
+        }
+    }
+}
+
+fn is_pseudo(fd: &OwnedFd) -> bool {
+    match rustix::fs::fstatfs(fd) {
+        Ok(fs) => PSEUDO_FILESYSTEMS.contains(&{ fs.f_type }),
+        Err(_) => false,
+    }
+}
+
+/// What a path's size is known to be before it is opened, for planning column widths and progress totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planned {
+    /// A regular file of this st_size (0 for /proc and /sys files, whatever they hold).
+    Regular(u64),
+    /// A FIFO, device or socket: unknown until read.
+    Stream,
+    /// Missing, a directory, or not accessible: it will fail when opened.
+    Unavailable,
+}
+
+/// The size of `path` as stat(2) reports it, without opening it.
+pub fn planned_len(path: &Path) -> Planned {
+    match rustix::fs::stat(path) {
+        Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => Planned::Regular(stat.st_size as u64),
+            FileType::Directory => Planned::Unavailable,
+            _ => Planned::Stream,
+        },
+        Err(_) => Planned::Unavailable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        let one = dir.path().join("one");
+        std::fs::write(&one, b"x").unwrap();
+        assert_eq!(Input::open(&empty).unwrap().access(), Access::Empty);
+        assert_eq!(Input::open(&one).unwrap().access(), Access::Map { len: 1 });
+        assert_eq!(
+            Input::open(Path::new("/proc/self/status"))
+                .unwrap()
+                .access(),
+            Access::Stream(StreamKind::Pseudo)
+        );
+        assert_eq!(
+            Input::open(Path::new("/dev/null")).unwrap().access(),
+            Access::Stream(StreamKind::CharDevice)
+        );
+        let e = Input::open(dir.path()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: Is a directory", dir.path().display())
+        );
+        let e = Input::open(&dir.path().join("missing")).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("missing: No such file or directory"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fifo_without_writer_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("p");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let input = Input::open(&fifo).unwrap();
+        assert_eq!(input.access(), Access::Stream(StreamKind::Fifo));
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            input.read(&mut buf).unwrap(),
+            0,
+            "no writer: end of file at once"
+        );
+    }
+}

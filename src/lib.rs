@@ -1,0 +1,23 @@
+//! mmtools: command-line tools built on memory-mapped files.
+//!
+//! The core modules map, window, count and create files and print nothing; the [`cli`] module parses
+//! arguments, calls the core and reports. `unsafe` lives only in [`map`] and [`sys`].
+//!
+//! - [`input`]: opening an input and deciding how to read it (map, empty, or read(2)).
+//! - [`map`]: page-aligned read-only and read-write maps of byte ranges, guarded against SIGBUS.
+//! - [`sys`]: raw system calls and the SIGBUS guard.
+//! - [`window`]: bounded windows and the one driver over maps or read buffers.
+//! - [`count`]: counting kernels for `mmcount`.
+//! - [`dest`]: creating, sizing and preallocating output files.
+//! - [`size`]: size and range parsing, human-readable sizes.
+//! - [`error`]: the core error type.
+
+pub mod cli;
+pub mod count;
+pub mod dest;
+pub mod error;
+pub mod input;
+pub mod map;
+pub mod size;
+pub mod sys;
+pub mod window;

@@ -1,0 +1,226 @@
+//! Memory maps of byte ranges of files: read-only (shared or private) or read-write (shared), with the
+//! offset aligned down to the page size here, never by the caller, and each map registered with the
+//! SIGBUS guard so that a file shrinking under the map becomes an error rather than a dead process.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+
+use memmap2::{Advice, Mmap, MmapMut, MmapOptions};
+
+use crate::sys::Guard;
+
+/// How a read-only map shares pages with the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MapMode {
+    /// `MAP_SHARED`: the page cache itself; other processes' writes show through.
+    #[default]
+    Shared,
+    /// `MAP_PRIVATE`: copy-on-write; still reads the page cache until a page is written.
+    Private,
+}
+
+/// The system page size, asked of the system once.
+pub fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
+/// Rounds `offset` down to a page boundary.
+pub fn align_down(offset: u64) -> u64 {
+    offset - offset % page_size() as u64
+}
+
+/// The aligned start of a map of `[offset, offset + len)` and the number of bytes to skip to reach
+/// `offset`, with the total length to map.
+fn aligned(offset: u64, len: usize) -> io::Result<(u64, usize, usize)> {
+    let start = align_down(offset);
+    let skip = (offset - start) as usize;
+    let total = skip
+        .checked_add(len)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+    if len == 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok((start, skip, total))
+}
+
+/// A read-only view of exactly the bytes `[offset, offset + len)` of a file.
+#[derive(Debug)]
+pub struct MappedRange {
+    // Field order matters: the guard is dropped (unregistered) before the map is unmapped.
+    guard: Guard,
+    map: Mmap,
+    skip: usize,
+}
+
+impl MappedRange {
+    /// Maps `len > 0` bytes of `file` from `offset`. With `populate`, page tables are filled in the
+    /// mmap call itself (`MAP_POPULATE`), which is much cheaper than one fault per page for cached data.
+    pub fn new(
+        file: &File,
+        offset: u64,
+        len: usize,
+        mode: MapMode,
+        populate: bool,
+    ) -> io::Result<Self> {
+        let (start, skip, total) = aligned(offset, len)?;
+        let mut options = MmapOptions::new();
+        options.offset(start).len(total);
+        if populate {
+            options.populate();
+        }
+        // SAFETY: the map is only ever read through `bytes()`. Another process may change or truncate the
+        // file while it is mapped: changed bytes are merely stale data, and a truncation makes reads past
+        // the new end fault, which the SIGBUS guard registered below turns into zero pages and a flag
+        // that every caller checks (`faulted()`) before trusting a result.
+        let map = unsafe {
+            match mode {
+                MapMode::Shared => options.map(file)?,
+                MapMode::Private => options.map_copy_read_only(file)?,
+            }
+        };
+        let guard = Guard::register(map.as_ptr(), map.len())?;
+        Ok(MappedRange { guard, map, skip })
+    }
+
+    /// The bytes requested, exactly.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map[self.skip..]
+    }
+
+    /// Whether some page could not be read because the file shrank: the bytes then hold zeros there, and
+    /// whatever was computed from them must be discarded.
+    pub fn faulted(&self) -> bool {
+        self.guard.faulted()
+    }
+
+    /// Passes `advice` to the kernel for this map (madvise). Failure is not an error: advice is a hint.
+    pub fn advise(&self, advice: Advice) {
+        let _ = self.map.advise(advice);
+    }
+}
+
+/// A shared read-write view of exactly the bytes `[offset, offset + len)` of a file. Writes reach the
+/// file. There is no private read-write mode: writes through a private map never reach the file.
+#[derive(Debug)]
+pub struct MappedRangeMut {
+    guard: Guard,
+    map: MmapMut,
+    skip: usize,
+}
+
+impl MappedRangeMut {
+    /// Maps `len > 0` bytes of `file` (opened read-write) from `offset`.
+    pub fn new(file: &File, offset: u64, len: usize) -> io::Result<Self> {
+        let (start, skip, total) = aligned(offset, len)?;
+        // SAFETY: the file was opened read-write by the caller, who owns it as an output. A write to a
+        // page past the file's end (the file shrank, or the filesystem could not allocate a block) faults;
+        // the guard registered below absorbs the fault and flags it, and callers check `faulted()`.
+        let map = unsafe { MmapOptions::new().offset(start).len(total).map_mut(file)? };
+        let guard = Guard::register(map.as_ptr(), map.len())?;
+        Ok(MappedRangeMut { guard, map, skip })
+    }
+
+    /// The bytes of the range, writable.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.map[self.skip..]
+    }
+
+    /// The bytes of the range.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map[self.skip..]
+    }
+
+    /// Whether some page faulted: the data written there did not reach the file.
+    pub fn faulted(&self) -> bool {
+        self.guard.faulted()
+    }
+
+    /// Writes the range's dirty pages back to the file and waits for it (msync MS_SYNC).
+    pub fn flush(&self) -> io::Result<()> {
+        self.map.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn exposes_exactly_the_requested_bytes_at_any_offset() {
+        let data: Vec<u8> = (0..3 * page_size() + 17)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let (_dir, path) = file_with(&data);
+        let file = File::open(&path).unwrap();
+        for &(offset, len) in &[
+            (0usize, 1usize),
+            (1, 10),
+            (page_size() - 1, 2),
+            (page_size(), page_size()),
+            (4097, 8000),
+        ] {
+            for mode in [MapMode::Shared, MapMode::Private] {
+                let m = MappedRange::new(&file, offset as u64, len, mode, false).unwrap();
+                assert_eq!(
+                    m.bytes(),
+                    &data[offset..offset + len],
+                    "offset {offset} len {len}"
+                );
+                assert!(!m.faulted());
+            }
+        }
+    }
+
+    #[test]
+    fn zero_length_is_refused() {
+        let (_dir, path) = file_with(b"abc");
+        let file = File::open(&path).unwrap();
+        assert!(MappedRange::new(&file, 0, 0, MapMode::Shared, false).is_err());
+    }
+
+    #[test]
+    fn truncation_under_the_map_is_caught_not_fatal() {
+        let len = 8 * page_size();
+        let (_dir, path) = file_with(&vec![b'x'; len]);
+        let file = File::open(&path).unwrap();
+        let m = MappedRange::new(&file, 0, len, MapMode::Shared, false).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(page_size() as u64)
+            .unwrap();
+        let xs = m.bytes().iter().filter(|&&b| b == b'x').count();
+        assert!(m.faulted(), "the guard must flag the fault");
+        assert_eq!(xs, page_size(), "pages past the new end read as zeros");
+    }
+
+    #[test]
+    fn read_write_map_reaches_the_file() {
+        let (_dir, path) = file_with(&vec![0u8; 2 * page_size()]);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut m = MappedRangeMut::new(&file, 5, 3).unwrap();
+        m.bytes_mut().copy_from_slice(b"abc");
+        m.flush().unwrap();
+        drop(m);
+        let back = std::fs::read(&path).unwrap();
+        assert_eq!(&back[5..8], b"abc");
+        assert!(!MappedRangeMut::new(&file, 0, 1).unwrap().faulted());
+    }
+}

@@ -1,0 +1,201 @@
+//! Sizes and ranges as users write them (`4096`, `64K`, `1M`, `2G`, `OFFSET:LEN`, `OFFSET..END`) and as
+//! tools print them (`1.5G`, binary units, rounded, never truncated).
+
+/// Parses a size: a whole number with an optional binary suffix `K`, `M`, `G`, `T`, `P`, `E` (also
+/// `KiB`...), or a decimal one `KB`, `MB`, ... (powers of 1000), as coreutils do. `B` alone means bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    if digits.is_empty() {
+        return Err(format!(
+            "invalid size '{text}': expected a number such as 4096, 64K or 1M"
+        ));
+    }
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid size '{text}': too large"))?;
+    let units = "KMGTPE";
+    let multiplier: u64 = match suffix {
+        "" | "B" | "b" => 1,
+        s => {
+            let mut chars = s.chars();
+            let unit = chars.next().map(|c| c.to_ascii_uppercase()).unwrap_or('?');
+            let power = units
+                .find(unit)
+                .ok_or_else(|| format!("invalid size '{text}': unknown suffix '{s}'"))?
+                as u32
+                + 1;
+            match chars.as_str() {
+                "" | "iB" | "ib" => 1024u64.pow(power),
+                "B" | "b" => 1000u64.pow(power),
+                _ => return Err(format!("invalid size '{text}': unknown suffix '{s}'")),
+            }
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("invalid size '{text}': too large"))
+}
+
+/// A byte range: `offset` and, unless it runs to the end of the file, a length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    /// First byte.
+    pub offset: u64,
+    /// Number of bytes, or `None` for "to the end".
+    pub len: Option<u64>,
+}
+
+impl ByteRange {
+    /// The range clipped to a file of `file_len` bytes: `(offset, len)`, empty when it starts past the end.
+    pub fn clip(&self, file_len: u64) -> (u64, u64) {
+        let offset = self.offset.min(file_len);
+        let len = self.len.unwrap_or(u64::MAX).min(file_len - offset);
+        (offset, len)
+    }
+}
+
+/// Parses `OFFSET:LENGTH` or `OFFSET..END`, each side with size suffixes; an empty `LENGTH` or `END` runs
+/// to the end of the file and an empty `OFFSET` is 0.
+pub fn parse_range(text: &str) -> Result<ByteRange, String> {
+    let side = |s: &str| {
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            parse_size(s).map(Some)
+        }
+    };
+    if let Some((a, b)) = text.split_once("..") {
+        let offset = side(a)?.unwrap_or(0);
+        let len = match side(b)? {
+            Some(end) if end < offset => {
+                return Err(format!("invalid range '{text}': end is before the start"));
+            }
+            Some(end) => Some(end - offset),
+            None => None,
+        };
+        return Ok(ByteRange { offset, len });
+    }
+    if let Some((a, b)) = text.split_once(':') {
+        return Ok(ByteRange {
+            offset: side(a)?.unwrap_or(0),
+            len: side(b)?,
+        });
+    }
+    Err(format!(
+        "invalid range '{text}': expected OFFSET:LENGTH or OFFSET..END, such as 1M:64K"
+    ))
+}
+
+/// Formats a byte count with binary units: `0`, `512`, `1.5K`, `10M`, `4.9G`. Below 10 units one decimal
+/// is shown; the value is rounded to nearest, so 4.95 GiB is `5.0G`, never a truncated `4G`.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
+    if bytes < 1024 {
+        return bytes.to_string();
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    loop {
+        let shown = if value < 9.95 {
+            (value * 10.0).round() / 10.0
+        } else {
+            value.round()
+        };
+        if shown < 1024.0 || unit == UNITS.len() - 1 {
+            return if shown < 10.0 {
+                format!("{shown:.1}{}", UNITS[unit])
+            } else {
+                format!("{shown:.0}{}", UNITS[unit])
+            };
+        }
+        value /= 1024.0;
+        unit += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1KB"), Ok(1000));
+        assert_eq!(parse_size("7b"), Ok(7));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("K").is_err());
+        assert!(parse_size("1Q").is_err());
+        assert!(parse_size("99999999999E").is_err());
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(
+            parse_range("1M:64K"),
+            Ok(ByteRange {
+                offset: 1 << 20,
+                len: Some(65536)
+            })
+        );
+        assert_eq!(
+            parse_range("4K..8K"),
+            Ok(ByteRange {
+                offset: 4096,
+                len: Some(4096)
+            })
+        );
+        assert_eq!(
+            parse_range("4K.."),
+            Ok(ByteRange {
+                offset: 4096,
+                len: None
+            })
+        );
+        assert_eq!(
+            parse_range(":10"),
+            Ok(ByteRange {
+                offset: 0,
+                len: Some(10)
+            })
+        );
+        assert!(parse_range("8K..4K").is_err());
+        assert!(parse_range("12").is_err());
+        assert_eq!(
+            ByteRange {
+                offset: 10,
+                len: None
+            }
+            .clip(4),
+            (4, 0)
+        );
+        assert_eq!(
+            ByteRange {
+                offset: 1,
+                len: Some(100)
+            }
+            .clip(4),
+            (1, 3)
+        );
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(0), "0");
+        assert_eq!(human(1023), "1023");
+        assert_eq!(human(1024), "1.0K");
+        assert_eq!(human(1536), "1.5K");
+        assert_eq!(human(10 << 20), "10M");
+        assert_eq!(human((4.9 * (1u64 << 30) as f64) as u64), "4.9G");
+        assert_eq!(human((4.96 * (1u64 << 30) as f64) as u64), "5.0G");
+        assert_eq!(human((1u64 << 20) - 1), "1.0M");
+        assert_eq!(human(u64::MAX), "16E");
+    }
+}

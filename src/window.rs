@@ -1,0 +1,224 @@
+//! Windows: a byte range split into bounded, page-aligned pieces, and the one driver that feeds either
+//! mapped windows (in parallel on rayon workers) or read(2) buffers to a [`Fold`], combining partial
+//! results in input order.
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Op, Reason, Result};
+use crate::input::{Access, Input};
+use crate::map::{MapMode, MappedRange, page_size};
+
+/// A piece of a file: `len` bytes from `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Byte offset in the file.
+    pub offset: u64,
+    /// Length in bytes (> 0).
+    pub len: usize,
+}
+
+/// Splits `[offset, offset + len)` into windows of at most `size` bytes whose inner boundaries fall on
+/// multiples of `size` (rounded up to whole pages), so every window but the first starts on a page.
+pub fn plan(offset: u64, len: u64, size: usize) -> Vec<Window> {
+    let page = page_size();
+    let size = (size.max(page).div_ceil(page) * page) as u64;
+    let end = offset.saturating_add(len);
+    let mut windows = Vec::with_capacity(len.div_ceil(size) as usize + 1);
+    let mut at = offset;
+    while at < end {
+        let next = ((at / size) + 1).saturating_mul(size).min(end);
+        windows.push(Window {
+            offset: at,
+            len: (next - at) as usize,
+        });
+        at = next;
+    }
+    windows
+}
+
+/// A computation over the bytes of an input, written once and run over mapped windows or read buffers.
+///
+/// `chunk` computes the result of one contiguous piece on its own; `combine` joins the results of two
+/// adjacent pieces, left then right. `combine` must be associative and `empty()` its identity, so that
+/// any split of the input gives the same answer.
+pub trait Fold: Sync {
+    /// A partial result.
+    type Acc: Send;
+    /// The result of no bytes.
+    fn empty(&self) -> Self::Acc;
+    /// The result of `bytes`, which start at `offset` in the input.
+    fn chunk(&self, offset: u64, bytes: &[u8]) -> Self::Acc;
+    /// The result of `left` followed by `right`.
+    fn combine(&self, left: Self::Acc, right: Self::Acc) -> Self::Acc;
+}
+
+/// How [`scan`] reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    /// Shared or private maps.
+    pub mode: MapMode,
+    /// Never map: read regular files with read(2) too.
+    pub no_mmap: bool,
+    /// Largest window mapped at once, per worker; also the read(2) buffer size.
+    pub window: usize,
+    /// Fill page tables when mapping (MAP_POPULATE): faster for data that is, or will be, read whole.
+    pub populate: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            mode: MapMode::Shared,
+            no_mmap: false,
+            window: DEFAULT_WINDOW,
+            populate: true,
+        }
+    }
+}
+
+/// The default window: big enough to amortise mmap and munmap, small enough to keep mapped memory bounded
+/// (threads x window) and to spread a file over the workers.
+pub const DEFAULT_WINDOW: usize = 16 << 20;
+
+/// Reads the whole input through `fold`. `progress` is called with the number of bytes just processed.
+/// A file that shrinks while it is mapped gives `changed size while being read`.
+pub fn scan<F: Fold>(
+    input: &Input,
+    fold: &F,
+    options: &ScanOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<F::Acc> {
+    match input.access() {
+        Access::Empty => Ok(fold.empty()),
+        Access::Map { len } if !options.no_mmap => scan_mapped(input, len, fold, options, progress),
+        _ => scan_read(input, fold, options, progress),
+    }
+}
+
+fn window_size(len: u64, options: &ScanOptions) -> usize {
+    // Give every worker a few windows, so a mid-sized file still uses all of them.
+    let workers = rayon::current_num_threads().max(1) as u64;
+    let share = (len / (workers * 4)).max(1 << 20) as usize;
+    share.min(options.window.max(page_size()))
+}
+
+fn scan_mapped<F: Fold>(
+    input: &Input,
+    len: u64,
+    fold: &F,
+    options: &ScanOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<F::Acc> {
+    let windows = plan(0, len, window_size(len, options));
+    let changed = || Error::new(Op::Read, input.name(), Reason::ChangedSize);
+    let acc = windows
+        .into_par_iter()
+        .map(|w| {
+            let map = MappedRange::new(
+                input.file(),
+                w.offset,
+                w.len,
+                options.mode,
+                options.populate,
+            )
+            .map_err(|e| Error::io(Op::Map, input.name(), e))?;
+            let acc = fold.chunk(w.offset, map.bytes());
+            if map.faulted() {
+                return Err(changed());
+            }
+            progress(w.len as u64);
+            Ok(acc)
+        })
+        .try_reduce(|| fold.empty(), |a, b| Ok(fold.combine(a, b)))?;
+    // A shrink that stayed inside the last page reads zeros without a fault: compare sizes too.
+    if input.current_len()? < len {
+        return Err(changed());
+    }
+    Ok(acc)
+}
+
+fn scan_read<F: Fold>(
+    input: &Input,
+    fold: &F,
+    options: &ScanOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<F::Acc> {
+    let mut buf = vec![0u8; options.window.clamp(64 << 10, 4 << 20)];
+    let mut acc = fold.empty();
+    let mut offset = 0u64;
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            return Ok(acc);
+        }
+        acc = fold.combine(acc, fold.chunk(offset, &buf[..n]));
+        offset += n as u64;
+        progress(n as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_covers_the_range_on_page_boundaries() {
+        let page = page_size() as u64;
+        for &(offset, len, size) in &[
+            (0u64, 0u64, 4096usize),
+            (0, 1, 4096),
+            (3, 10 * page + 5, 3 * page as usize),
+            (page - 1, 2, 1),
+        ] {
+            let windows = plan(offset, len, size);
+            let mut at = offset;
+            for (i, w) in windows.iter().enumerate() {
+                assert_eq!(w.offset, at);
+                assert!(w.len > 0);
+                if i > 0 {
+                    assert_eq!(w.offset % page, 0);
+                }
+                at += w.len as u64;
+            }
+            assert_eq!(at, offset + len);
+        }
+        assert_eq!(
+            plan(0, 1 << 40, 16 << 20).len(),
+            1 << 16,
+            "a 1 TiB range is bounded windows"
+        );
+    }
+
+    struct Bytes;
+    impl Fold for Bytes {
+        type Acc = Vec<u8>;
+        fn empty(&self) -> Vec<u8> {
+            Vec::new()
+        }
+        fn chunk(&self, _offset: u64, bytes: &[u8]) -> Vec<u8> {
+            bytes.to_vec()
+        }
+        fn combine(&self, mut a: Vec<u8>, b: Vec<u8>) -> Vec<u8> {
+            a.extend(b);
+            a
+        }
+    }
+
+    #[test]
+    fn both_paths_combine_in_input_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..5 * page_size() + 3).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let input = Input::open(&path).unwrap();
+        for no_mmap in [false, true] {
+            let options = ScanOptions {
+                window: page_size(),
+                no_mmap,
+                ..ScanOptions::default()
+            };
+            assert_eq!(scan(&input, &Bytes, &options, &|_| {}).unwrap(), data);
+            std::io::Seek::rewind(&mut input.file()).unwrap();
+        }
+    }
+}
