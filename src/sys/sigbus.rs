@@ -1,4 +1,4 @@
-//! What rustix and memmap2 lack: the process-wide SIGBUS guard that turns a fault inside a registered
+//! The process-wide SIGBUS guard: it turns a fault inside a registered
 //! mapping into a per-file error.
 //!
 //! A read through a shared file map faults with SIGBUS when the page lies past the file's current end,

@@ -1,0 +1,94 @@
+//! Termination signals (SIGINT, SIGTERM, SIGHUP) caught as a flag, so that a tool can clean up (remove a
+//! temporary file, release a lock) and then die of the same signal, as the shell expects.
+#![allow(unsafe_code)]
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static CAUGHT: AtomicI32 = AtomicI32::new(0);
+
+/// The signals [`catch_termination`] catches.
+pub const TERMINATION_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+extern "C" fn on_termination(signal: libc::c_int) {
+    CAUGHT.store(signal, Ordering::SeqCst);
+}
+
+/// From now on, SIGINT, SIGTERM and SIGHUP set a flag instead of killing the process. The handlers are
+/// installed without SA_RESTART, so a blocking system call (a read of stdin, a lock wait, pause) returns
+/// EINTR and the caller can look at [`caught`].
+pub fn catch_termination() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for signal in TERMINATION_SIGNALS {
+            // SAFETY: a zeroed sigaction is valid; the handler only stores to an atomic, which is
+            // async-signal-safe, and lives for the whole program.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_termination as *const () as usize;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
+        }
+    });
+}
+
+/// The termination signal caught since [`catch_termination`], if any.
+pub fn caught() -> Option<i32> {
+    match CAUGHT.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// Restores the default action for `signal` and raises it, so the process ends the way it would have
+/// without our handler (the shell then sees "killed by SIGINT", status 130). Returns only if the signal
+/// does not end the process.
+pub fn die_of(signal: i32) {
+    // SAFETY: restoring SIG_DFL and raising a signal have no memory-safety preconditions.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
+/// Blocks until a termination signal arrives and returns it. The signals are blocked while the flag is
+/// checked and atomically unblocked by sigsuspend(2), so one arriving between the check and the wait is
+/// not lost.
+pub fn wait_for_termination() -> i32 {
+    catch_termination();
+    // SAFETY: the sigset_t values live in this frame and are initialised by sigemptyset/sigaddset before
+    // use; sigprocmask and sigsuspend only read and write them.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        for signal in TERMINATION_SIGNALS {
+            libc::sigaddset(&mut block, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut previous);
+        let mut waiting = previous;
+        for signal in TERMINATION_SIGNALS {
+            libc::sigdelset(&mut waiting, signal);
+        }
+        while caught().is_none() {
+            libc::sigsuspend(&waiting);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+    }
+    caught().unwrap_or(libc::SIGTERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caught_signal_is_a_flag_not_a_death() {
+        catch_termination();
+        // SAFETY: raising a signal whose handler only sets a flag.
+        unsafe { libc::raise(libc::SIGHUP) };
+        assert_eq!(caught(), Some(libc::SIGHUP));
+        assert_eq!(wait_for_termination(), libc::SIGHUP);
+    }
+}

@@ -1,0 +1,7 @@
+//! Black-box tests of the real binaries, in temporary directories. One integration target; one module
+//! per tool, plus hazards (faults and bad input) and man (staleness of man pages and completions).
+
+mod hazards;
+mod man;
+mod mmcount;
+mod util;
