@@ -8,7 +8,9 @@
 //! - [`sys`]: raw system calls and the SIGBUS guard.
 //! - [`window`]: bounded windows and the one driver over maps or read buffers.
 //! - [`count`]: counting kernels for `mmcount`.
+//! - [`residency`]: page-cache residency through cachestat or windowed mincore.
 //! - [`dest`]: creating, sizing and preallocating output files.
+//! - [`walk`]: the parallel tree walker shared by the tools that walk.
 //! - [`size`]: size and range parsing, human-readable sizes.
 //! - [`error`]: the core error type.
 
@@ -18,6 +20,8 @@ pub mod dest;
 pub mod error;
 pub mod input;
 pub mod map;
+pub mod residency;
 pub mod size;
 pub mod sys;
+pub mod walk;
 pub mod window;

@@ -1,0 +1,362 @@
+//! Page-cache residency of a byte range of a file: counts through cachestat(2) (O(1), with dirty,
+//! writeback and eviction counts) or windowed mincore(2), per-page pictures in bounded memory, and
+//! honesty about what the kernel will not say truthfully.
+//!
+//! For a file the caller may not write, mincore reports every page resident (Linux 5.2 and later) and
+//! cachestat fails with EPERM (6.14 and later). Such residency is [`Unknown::NotWritable`], never a fake
+//! 100%. An EPERM from cachestat for a file the caller may write comes from a seccomp filter instead, and
+//! mincore answers in its place.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use crate::error::{Error, Op, Result};
+use crate::map::{MapMode, MappedRange, align_down, page_size};
+use crate::size::ByteRange;
+use crate::sys::cachestat::{Cachestat, cachestat};
+
+/// How to ask the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// cachestat where the kernel has it, mincore otherwise.
+    #[default]
+    Auto,
+    /// cachestat only.
+    Cachestat,
+    /// mincore only, over bounded windows.
+    Mincore,
+}
+
+/// Which system call answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Used {
+    /// cachestat(2).
+    Cachestat,
+    /// mincore(2).
+    Mincore,
+}
+
+/// Why residency is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unknown {
+    /// The caller may not write the file, so the kernel hides its residency (mincore would claim 100%).
+    NotWritable,
+    /// hugetlbfs files are not in the page cache the way other files are; neither call supports them.
+    Hugetlbfs,
+}
+
+/// The kind of filesystem holding a file, where it changes what residency means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsKind {
+    /// A filesystem backed by storage: pages can be evicted and read back.
+    Storage,
+    /// tmpfs or shmem: the page cache is the file's only home, and its pages cannot be evicted.
+    Tmpfs,
+    /// hugetlbfs: unsupported.
+    Hugetlbfs,
+}
+
+/// The residency of a range of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Residency {
+    /// Pages the range touches.
+    pub pages: u64,
+    /// Pages in the page cache, or `None` when unknown (see `unknown`).
+    pub resident: Option<u64>,
+    /// Dirty, writeback, evicted and recently evicted pages (cachestat only).
+    pub detail: Option<Cachestat>,
+    /// Which call answered, if any.
+    pub used: Option<Used>,
+    /// Why `resident` is `None`.
+    pub unknown: Option<Unknown>,
+    /// The filesystem's kind.
+    pub fs: FsKind,
+}
+
+/// A run of pages of the same state, as a byte range `[start, end)` clipped to the range asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// Whether the run's pages are in the page cache.
+    pub resident: bool,
+}
+
+/// Pages per mincore window: 1 GiB of 4 KiB pages, a 256 KiB vector; bounded whatever the file's size.
+const MINCORE_WINDOW_PAGES: u64 = 1 << 18;
+
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
+
+/// An open regular file whose residency is asked about.
+#[derive(Debug)]
+pub struct Target<'a> {
+    file: &'a File,
+    path: &'a Path,
+    len: u64,
+    fs: FsKind,
+    truthful: bool,
+}
+
+impl<'a> Target<'a> {
+    /// Prepares `file` (open for reading, of `len` bytes, named `path` in errors).
+    pub fn new(file: &'a File, path: &'a Path, len: u64) -> Result<Self> {
+        let fs = match rustix::fs::fstatfs(file) {
+            Ok(s) if { s.f_type } == TMPFS_MAGIC => FsKind::Tmpfs,
+            Ok(s) if { s.f_type } == HUGETLBFS_MAGIC => FsKind::Hugetlbfs,
+            Ok(_) => FsKind::Storage,
+            Err(e) => return Err(Error::io(Op::Open, path, e.into())),
+        };
+        let truthful = may_see_residency(file);
+        Ok(Target {
+            file,
+            path,
+            len,
+            fs,
+            truthful,
+        })
+    }
+
+    /// The file's size.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The filesystem's kind.
+    pub fn fs(&self) -> FsKind {
+        self.fs
+    }
+
+    /// Whether the kernel tells this caller the truth about the file's residency.
+    pub fn truthful(&self) -> bool {
+        self.truthful
+    }
+
+    /// The byte range `[offset, end)` that `range` covers in this file.
+    pub fn bounds(&self, range: ByteRange) -> (u64, u64) {
+        let (offset, len) = range.clip(self.len);
+        (offset, offset + len)
+    }
+
+    /// Counts the resident pages of `range` with `method`.
+    pub fn measure(&self, range: ByteRange, method: Method) -> Result<Residency> {
+        let (start, end) = self.bounds(range);
+        let pages = pages_between(start, end);
+        let mut residency = Residency {
+            pages,
+            resident: None,
+            detail: None,
+            used: None,
+            unknown: None,
+            fs: self.fs,
+        };
+        if self.fs == FsKind::Hugetlbfs {
+            residency.unknown = Some(Unknown::Hugetlbfs);
+            return Ok(residency);
+        }
+        if pages == 0 {
+            residency.resident = Some(0);
+            return Ok(residency);
+        }
+        if method != Method::Mincore {
+            match cachestat(self.file, start, end - start) {
+                Ok(stat) => {
+                    residency.resident = Some(stat.cache.min(pages));
+                    residency.detail = Some(stat);
+                    residency.used = Some(Used::Cachestat);
+                    return Ok(residency);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) && !self.truthful => {
+                    residency.unknown = Some(Unknown::NotWritable);
+                    return Ok(residency);
+                }
+                // ENOSYS (before 6.5), or EPERM from a seccomp filter for a file we may write: mincore.
+                Err(e)
+                    if method == Method::Auto
+                        && matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {}
+                Err(e) => return Err(Error::io(Op::Read, self.path, annotate(e, "cachestat"))),
+            }
+        }
+        if !self.truthful {
+            residency.unknown = Some(Unknown::NotWritable);
+            return Ok(residency);
+        }
+        let mut resident = 0u64;
+        self.scan_pages(range, |_, flags| {
+            resident += flags.iter().filter(|&&f| f & 1 == 1).count() as u64
+        })?;
+        residency.resident = Some(resident);
+        residency.used = Some(Used::Mincore);
+        Ok(residency)
+    }
+
+    /// Calls `f(byte_offset_of_first_page, flags)` for each mincore window of `range`, in order: one
+    /// flag byte per page (bit 0 set when resident), the first page holding the range's first byte.
+    /// Memory stays bounded whatever the size of the file. The caller should check [`Self::truthful`].
+    pub fn scan_pages(&self, range: ByteRange, mut f: impl FnMut(u64, &[u8])) -> Result<()> {
+        let (start, end) = self.bounds(range);
+        let page = page_size() as u64;
+        let window = MINCORE_WINDOW_PAGES * page;
+        let mut flags = Vec::new();
+        let mut at = align_down(start);
+        while at < end {
+            let stop = (at + window).min(end);
+            let map = MappedRange::new(self.file, at, (stop - at) as usize, MapMode::Shared, false)
+                .map_err(|e| Error::io(Op::Map, self.path, e))?;
+            map.resident_pages(&mut flags)
+                .map_err(|e| Error::io(Op::Read, self.path, annotate(e, "mincore")))?;
+            f(at, &flags);
+            at = stop;
+        }
+        Ok(())
+    }
+
+    /// The resident and missing runs of `range`, or `None` when residency is unknown for this caller.
+    pub fn runs(&self, range: ByteRange) -> Result<Option<Vec<Run>>> {
+        if !self.truthful || self.fs == FsKind::Hugetlbfs {
+            return Ok(None);
+        }
+        let (start, end) = self.bounds(range);
+        let page = page_size() as u64;
+        let mut runs: Vec<Run> = Vec::new();
+        self.scan_pages(range, |first, flags| {
+            for (i, flag) in flags.iter().enumerate() {
+                let resident = flag & 1 == 1;
+                let lo = (first + i as u64 * page).max(start);
+                let hi = (first + (i as u64 + 1) * page).min(end);
+                if lo >= hi {
+                    continue;
+                }
+                match runs.last_mut() {
+                    Some(last) if last.resident == resident && last.end == lo => last.end = hi,
+                    _ => runs.push(Run {
+                        start: lo,
+                        end: hi,
+                        resident,
+                    }),
+                }
+            }
+        })?;
+        Ok(Some(runs))
+    }
+}
+
+/// Pages touched by the byte range `[start, end)`.
+pub fn pages_between(start: u64, end: u64) -> u64 {
+    if end <= start {
+        return 0;
+    }
+    let page = page_size() as u64;
+    end.div_ceil(page) - start / page
+}
+
+/// Whether the kernel reports this file's true residency to us: it does for root (CAP_FOWNER), for the
+/// file's owner, and for whoever may write it (the test the kernel makes in mincore and cachestat).
+fn may_see_residency(file: &File) -> bool {
+    let euid = rustix::process::geteuid();
+    if euid.is_root() {
+        return true;
+    }
+    if rustix::fs::fstat(file).is_ok_and(|s| s.st_uid == euid.as_raw()) {
+        return true;
+    }
+    let link = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::accessat(
+        rustix::fs::CWD,
+        link.as_str(),
+        rustix::fs::Access::WRITE_OK,
+        rustix::fs::AtFlags::EACCESS,
+    )
+    .is_ok()
+}
+
+fn annotate(e: io::Error, call: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{call}: {}", crate::error::describe(&e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    fn evict(file: &File) {
+        rustix::fs::fadvise(file.as_fd(), 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    }
+
+    #[test]
+    fn cached_then_evicted_with_both_methods() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let pages = 64u64;
+        std::fs::write(&path, vec![1u8; (pages as usize) * page_size()]).unwrap();
+        let file = File::open(&path).unwrap();
+        file.sync_all().unwrap();
+        let target = Target::new(&file, &path, pages * page_size() as u64).unwrap();
+        let all = ByteRange {
+            offset: 0,
+            len: None,
+        };
+        if target.fs() == FsKind::Tmpfs {
+            println!("skipped: the temporary directory is on tmpfs, whose pages cannot be evicted");
+            return;
+        }
+        std::fs::read(&path).unwrap();
+        for method in [Method::Auto, Method::Mincore] {
+            let r = target.measure(all, method).unwrap();
+            assert_eq!((r.pages, r.resident), (pages, Some(pages)), "{method:?}");
+        }
+        evict(&file);
+        for method in [Method::Auto, Method::Mincore] {
+            let r = target.measure(all, method).unwrap();
+            assert_eq!(r.resident, Some(0), "{method:?}");
+        }
+        // Read the first half back, without readahead: one resident run, then one missing run.
+        rustix::fs::fadvise(file.as_fd(), 0, None, rustix::fs::Advice::Random).unwrap();
+        let mut half_bytes = vec![0u8; (pages as usize / 2) * page_size()];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut half_bytes, 0).unwrap();
+        let runs = target.runs(all).unwrap().unwrap();
+        let half = pages / 2 * page_size() as u64;
+        assert_eq!(
+            runs[0],
+            Run {
+                start: 0,
+                end: half,
+                resident: true
+            }
+        );
+        assert_eq!(runs.last().unwrap().end, pages * page_size() as u64);
+        assert!(!runs.last().unwrap().resident);
+        let r = target
+            .measure(
+                ByteRange {
+                    offset: 1,
+                    len: Some(half - 1),
+                },
+                Method::Mincore,
+            )
+            .unwrap();
+        assert_eq!(
+            r.resident,
+            Some(pages / 2),
+            "a range clipped inside the first half"
+        );
+    }
+
+    #[test]
+    fn page_arithmetic() {
+        let p = page_size() as u64;
+        assert_eq!(pages_between(0, 0), 0);
+        assert_eq!(pages_between(0, 1), 1);
+        assert_eq!(pages_between(p - 1, p + 1), 2);
+        assert_eq!(pages_between(p, 2 * p), 1);
+    }
+}

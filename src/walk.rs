@@ -1,0 +1,421 @@
+//! Walking the files named on a command line: directories recursively and in parallel (the `ignore`
+//! crate's walker, with every ignore-file filter off), symlinks not followed unless asked (with loop
+//! detection by device and inode when they are), one filesystem if asked, include and exclude globs,
+//! size bounds, and hard links marked so that totals count them once. Results come back in a
+//! deterministic order: the roots in the order given, each directory's files sorted by path.
+
+use std::collections::HashSet;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use ignore::{WalkBuilder, WalkState};
+
+use crate::error::{Error, Op};
+
+/// How to walk.
+#[derive(Debug, Clone, Default)]
+pub struct WalkOptions {
+    /// Follow symbolic links (`-L`); loops are detected and skipped.
+    pub follow_links: bool,
+    /// Stay on the filesystem of each root (`-x`).
+    pub one_file_system: bool,
+    /// Keep only files matching one of these globs (none: keep all).
+    pub include: Vec<String>,
+    /// Leave out files and directories matching one of these globs.
+    pub exclude: Vec<String>,
+    /// Leave out files smaller than this.
+    pub min_size: Option<u64>,
+    /// Leave out files larger than this.
+    pub max_size: Option<u64>,
+    /// Walker threads (0: the walker's default).
+    pub threads: usize,
+}
+
+/// A regular file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The path, starting with the root it was found under.
+    pub path: PathBuf,
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// False for a second (third...) path to the same device and inode: totals count it once.
+    pub first_link: bool,
+}
+
+/// Why a path was passed over without being an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// A named pipe (never opened, so nothing blocks).
+    Fifo,
+    /// A socket.
+    Socket,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// A symbolic link, not followed (without `-L`).
+    Symlink,
+    /// A symbolic link that leads back to one of its own ancestors (with `-L`).
+    Loop,
+}
+
+impl SkipReason {
+    /// How the reason reads in a note.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipReason::Fifo => "a FIFO",
+            SkipReason::Socket => "a socket",
+            SkipReason::CharDevice => "a character device",
+            SkipReason::BlockDevice => "a block device",
+            SkipReason::Symlink => "a symbolic link (use -L to follow)",
+            SkipReason::Loop => "a symbolic link loop",
+        }
+    }
+}
+
+/// One thing found by the walk.
+#[derive(Debug)]
+pub enum Item {
+    /// A regular file.
+    File(FileEntry),
+    /// Something passed over, with the reason.
+    Skipped(PathBuf, SkipReason),
+    /// A path that could not be read.
+    Error(Error),
+}
+
+impl Item {
+    fn path(&self) -> &Path {
+        match self {
+            Item::File(f) => &f.path,
+            Item::Skipped(p, _) => p,
+            Item::Error(e) => e.path(),
+        }
+    }
+}
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Files, skips and errors, in order.
+    pub items: Vec<Item>,
+    /// Directories entered.
+    pub dirs: u64,
+}
+
+struct Filters {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+    min_size: Option<u64>,
+    max_size: Option<u64>,
+}
+
+fn globs(patterns: &[String]) -> Result<Option<GlobSet>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut set = GlobSetBuilder::new();
+    for p in patterns {
+        set.add(Glob::new(p).map_err(|e| format!("invalid glob '{p}': {}", e.kind()))?);
+    }
+    set.build().map(Some).map_err(|e| e.to_string())
+}
+
+/// A glob matches a file's name, or, when the pattern has a `/`, its whole path.
+fn matches(set: &GlobSet, path: &Path) -> bool {
+    set.is_match(path) || path.file_name().is_some_and(|n| set.is_match(n))
+}
+
+impl Filters {
+    fn new(options: &WalkOptions) -> Result<Self, String> {
+        Ok(Filters {
+            include: globs(&options.include)?,
+            exclude: globs(&options.exclude)?,
+            min_size: options.min_size,
+            max_size: options.max_size,
+        })
+    }
+
+    fn excluded(&self, path: &Path) -> bool {
+        self.exclude.as_ref().is_some_and(|set| matches(set, path))
+    }
+
+    fn keeps_file(&self, path: &Path, size: u64) -> bool {
+        !self.excluded(path)
+            && self.include.as_ref().is_none_or(|set| matches(set, path))
+            && self.min_size.is_none_or(|min| size >= min)
+            && self.max_size.is_none_or(|max| size <= max)
+    }
+}
+
+/// Checks the globs of `options` (for a usage error before any work).
+pub fn validate(options: &WalkOptions) -> Result<(), String> {
+    Filters::new(options).map(|_| ())
+}
+
+/// Walks `roots` in order. A root that is a file is itself an item; a directory is walked in parallel.
+pub fn walk(roots: &[PathBuf], options: &WalkOptions) -> Result<Walked, String> {
+    let filters = Filters::new(options)?;
+    let mut walked = Walked::default();
+    for root in roots {
+        let meta = if options.follow_links {
+            std::fs::metadata(root)
+        } else {
+            std::fs::symlink_metadata(root)
+        };
+        match meta {
+            Ok(m) if m.is_dir() => {
+                let (items, dirs) = walk_dir(root, options, &filters);
+                walked.items.extend(items);
+                walked.dirs += dirs;
+            }
+            // A root named on the command line is followed even without -L, as du and ls do.
+            Ok(m) if m.file_type().is_symlink() => match std::fs::metadata(root) {
+                Ok(target) if target.is_dir() => {
+                    let (items, dirs) = walk_dir(root, options, &filters);
+                    walked.items.extend(items);
+                    walked.dirs += dirs;
+                }
+                Ok(target) => walked.items.extend(classify(root, &target, &filters)),
+                Err(e) => walked.items.push(Item::Error(Error::io(Op::Open, root, e))),
+            },
+            Ok(m) => walked.items.extend(classify(root, &m, &filters)),
+            Err(e) => walked.items.push(Item::Error(Error::io(Op::Open, root, e))),
+        }
+    }
+    mark_links(&mut walked.items);
+    Ok(walked)
+}
+
+/// The item for a non-directory path with metadata `meta`, or nothing when the filters leave it out.
+fn classify(path: &Path, meta: &std::fs::Metadata, filters: &Filters) -> Option<Item> {
+    let kind = meta.file_type();
+    let skip = |reason| Some(Item::Skipped(path.to_path_buf(), reason));
+    if kind.is_file() {
+        if !filters.keeps_file(path, meta.len()) {
+            return None;
+        }
+        return Some(Item::File(FileEntry {
+            path: path.to_path_buf(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            first_link: true,
+        }));
+    }
+    if filters.excluded(path) {
+        return None;
+    }
+    if kind.is_fifo() {
+        skip(SkipReason::Fifo)
+    } else if kind.is_socket() {
+        skip(SkipReason::Socket)
+    } else if kind.is_char_device() {
+        skip(SkipReason::CharDevice)
+    } else if kind.is_block_device() {
+        skip(SkipReason::BlockDevice)
+    } else {
+        skip(SkipReason::Symlink)
+    }
+}
+
+fn walk_dir(root: &Path, options: &WalkOptions, filters: &Filters) -> (Vec<Item>, u64) {
+    let found = Mutex::new((Vec::new(), 0u64));
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .standard_filters(false)
+        .hidden(false)
+        .follow_links(options.follow_links)
+        .same_file_system(options.one_file_system)
+        .threads(options.threads)
+        .filter_entry({
+            let exclude = filters.exclude.clone();
+            move |entry| {
+                entry.depth() == 0
+                    || exclude
+                        .as_ref()
+                        .is_none_or(|set| !matches(set, entry.path()))
+            }
+        });
+    builder.build_parallel().run(|| {
+        let found = &found;
+        Box::new(move |result| {
+            let item = match result {
+                Ok(entry) => {
+                    if entry.file_type().is_some_and(|t| t.is_dir()) {
+                        found.lock().unwrap_or_else(|p| p.into_inner()).1 += 1;
+                        return WalkState::Continue;
+                    }
+                    match entry.metadata() {
+                        Ok(meta) => classify(entry.path(), &meta, filters),
+                        Err(e) => Some(convert(e, entry.path())),
+                    }
+                }
+                Err(e) => Some(convert(e, root)),
+            };
+            if let Some(item) = item {
+                found.lock().unwrap_or_else(|p| p.into_inner()).0.push(item);
+            }
+            WalkState::Continue
+        })
+    });
+    let (mut items, dirs) = found.into_inner().unwrap_or_else(|p| p.into_inner());
+    items.sort_by(|a, b| a.path().cmp(b.path()));
+    (items, dirs)
+}
+
+/// Turns the walker's error into ours, keeping the path it names.
+fn convert(err: ignore::Error, fallback: &Path) -> Item {
+    match err {
+        ignore::Error::WithPath { path, err } => convert(*err, &path),
+        ignore::Error::WithDepth { err, .. } => convert(*err, fallback),
+        ignore::Error::Loop { child, .. } => Item::Skipped(child, SkipReason::Loop),
+        ignore::Error::Io(e) => Item::Error(Error::io(Op::Open, fallback, e)),
+        other => Item::Error(Error::io(
+            Op::Open,
+            fallback,
+            io::Error::other(other.to_string()),
+        )),
+    }
+}
+
+/// Marks every path to an already seen (device, inode) as not the first link.
+fn mark_links(items: &mut [Item]) {
+    let mut seen = HashSet::new();
+    for item in items {
+        if let Item::File(f) = item {
+            f.first_link = seen.insert((f.dev, f.ino));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn files(walked: &Walked) -> Vec<String> {
+        walked
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::File(f) => Some(format!(
+                    "{}{}",
+                    f.path.display(),
+                    if f.first_link { "" } else { " (link)" }
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn walks_in_order_with_links_counted_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("a/b")).unwrap();
+        std::fs::write(d.join("a/z.txt"), b"z").unwrap();
+        std::fs::write(d.join("a/b/y.log"), b"yy").unwrap();
+        std::fs::hard_link(d.join("a/z.txt"), d.join("a/b/hard.txt")).unwrap();
+        symlink(d.join("a/z.txt"), d.join("a/sym")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            d.join("a/fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let root = d.join("a");
+        let walked = walk(std::slice::from_ref(&root), &WalkOptions::default()).unwrap();
+        let p = |s: &str| root.join(s).display().to_string();
+        assert_eq!(
+            files(&walked),
+            vec![
+                p("b/hard.txt"),
+                p("b/y.log"),
+                format!("{} (link)", p("z.txt"))
+            ]
+        );
+        assert_eq!(walked.dirs, 2);
+        let skipped: Vec<SkipReason> = walked
+            .items
+            .iter()
+            .filter_map(|i| {
+                if let Item::Skipped(_, r) = i {
+                    Some(*r)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(skipped, vec![SkipReason::Fifo, SkipReason::Symlink]);
+
+        let options = WalkOptions {
+            include: vec!["*.txt".into()],
+            ..WalkOptions::default()
+        };
+        assert_eq!(
+            files(&walk(std::slice::from_ref(&root), &options).unwrap()),
+            vec![p("b/hard.txt"), format!("{} (link)", p("z.txt"))]
+        );
+        let options = WalkOptions {
+            exclude: vec!["b".into()],
+            min_size: Some(1),
+            ..WalkOptions::default()
+        };
+        assert_eq!(
+            files(&walk(std::slice::from_ref(&root), &options).unwrap()),
+            vec![p("z.txt")]
+        );
+        let options = WalkOptions {
+            follow_links: true,
+            ..WalkOptions::default()
+        };
+        let followed = files(&walk(std::slice::from_ref(&root), &options).unwrap());
+        assert!(
+            followed.contains(&format!("{} (link)", p("sym"))),
+            "{followed:?}"
+        );
+    }
+
+    #[test]
+    fn loops_and_missing_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("x")).unwrap();
+        symlink(d.join("x"), d.join("x/back")).unwrap();
+        let options = WalkOptions {
+            follow_links: true,
+            ..WalkOptions::default()
+        };
+        let walked = walk(&[d.join("x"), d.join("missing")], &options).unwrap();
+        assert!(
+            walked
+                .items
+                .iter()
+                .any(|i| matches!(i, Item::Skipped(_, SkipReason::Loop))),
+            "{:?}",
+            walked.items
+        );
+        let last = walked.items.last().unwrap();
+        assert!(
+            matches!(last, Item::Error(e) if e.to_string().ends_with("missing: No such file or directory")),
+            "{last:?}"
+        );
+        assert!(
+            validate(&WalkOptions {
+                include: vec!["[".into()],
+                ..WalkOptions::default()
+            })
+            .is_err()
+        );
+    }
+}
