@@ -11,6 +11,7 @@
 //! - [`residency`]: page-cache residency through cachestat or windowed mincore.
 //! - [`dest`]: creating, sizing and preallocating output files.
 //! - [`walk`]: the parallel tree walker shared by the tools that walk.
+//! - [`snapshot`]: the residency snapshot format (mmstat --save, mmadvise restore).
 //! - [`size`]: size and range parsing, human-readable sizes.
 //! - [`error`]: the core error type.
 
@@ -22,6 +23,7 @@ pub mod input;
 pub mod map;
 pub mod residency;
 pub mod size;
+pub mod snapshot;
 pub mod sys;
 pub mod walk;
 pub mod window;

@@ -1,0 +1,249 @@
+//! Residency snapshots: what `mmstat --save` writes and `mmadvise restore` reads back to warm the page
+//! cache after a restart.
+//!
+//! The format is JSON Lines. The first line is a header:
+//!
+//! ```json
+//! {"type":"snapshot","format":"mmtools-residency","version":1,"page_size":4096,"created_ns":1763771234000000000}
+//! ```
+//!
+//! Each following line is one file:
+//!
+//! ```json
+//! {"type":"file","path":"/data/db/table.ibd","dev":2049,"ino":131075,"size":1073741824,"mtime_ns":1763771200123456789,"resident":[[0,25165824],[67108864,67112960]]}
+//! ```
+//!
+//! `path` is absolute when it can be made so; `dev`, `ino`, `size` and `mtime_ns` (modification time in
+//! nanoseconds since the epoch) identify the file: a restore skips a file whose identity changed.
+//! `resident` lists the resident byte ranges `[start, end)`, sorted, not overlapping, page-aligned except
+//! that the last may end at the file size. Paths that are not UTF-8 are written lossily and will not be
+//! found on restore. Readers ignore fields they do not know; a reader refuses a version it does not know.
+
+use std::io::{self, BufRead, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The value of the header's `format` field.
+pub const FORMAT: &str = "mmtools-residency";
+/// The version this code writes and reads.
+pub const VERSION: u32 = 1;
+
+/// The header line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Always [`VERSION`] when written by this code.
+    pub version: u32,
+    /// The page size of the machine that wrote it.
+    pub page_size: u64,
+    /// When it was written, in nanoseconds since the epoch.
+    pub created_ns: u64,
+}
+
+/// What identifies a file across a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+}
+
+impl Identity {
+    /// The identity of a file from its metadata.
+    pub fn of(meta: &std::fs::Metadata) -> Identity {
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
+        }
+    }
+
+    /// What differs between `self` (saved) and `now`, in words, or `None` when they match.
+    pub fn mismatch(&self, now: &Identity) -> Option<String> {
+        if (self.dev, self.ino) != (now.dev, now.ino) {
+            Some("it was replaced (device or inode differs)".into())
+        } else if self.size != now.size {
+            Some(format!(
+                "its size changed ({} to {} bytes)",
+                self.size, now.size
+            ))
+        } else if self.mtime_ns != now.mtime_ns {
+            Some("it was modified since the snapshot".into())
+        } else {
+            None
+        }
+    }
+}
+
+/// One file of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The file's path.
+    pub path: PathBuf,
+    /// Its identity when saved.
+    #[serde(flatten)]
+    pub identity: Identity,
+    /// Resident byte ranges `[start, end)`.
+    pub resident: Vec<(u64, u64)>,
+}
+
+#[derive(Serialize)]
+struct Tagged<'a, T> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// Writes a snapshot, header first.
+#[derive(Debug)]
+pub struct Writer<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Writer<W> {
+    /// Writes the header to `out`.
+    pub fn new(mut out: W) -> io::Result<Self> {
+        let created_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let header = Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            page_size: crate::map::page_size() as u64,
+            created_ns,
+        };
+        serde_json::to_writer(
+            &mut out,
+            &Tagged {
+                kind: "snapshot",
+                body: &header,
+            },
+        )?;
+        out.write_all(b"\n")?;
+        Ok(Writer { out })
+    }
+
+    /// Writes one file's record.
+    pub fn file(&mut self, record: &FileRecord) -> io::Result<()> {
+        serde_json::to_writer(
+            &mut self.out,
+            &Tagged {
+                kind: "file",
+                body: record,
+            },
+        )?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Flushes and returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Reads a whole snapshot: the header and the file records. Errors name the line.
+pub fn read(input: impl BufRead, name: &Path) -> Result<(Header, Vec<FileRecord>), String> {
+    let bad = |line: usize, why: String| format!("{}:{line}: {why}", name.display());
+    let mut lines = input.lines().enumerate();
+    let (_, first) = lines
+        .next()
+        .ok_or_else(|| bad(1, "empty file, not a snapshot".into()))?;
+    let first = first.map_err(|e| bad(1, crate::error::describe(&e)))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&first).map_err(|e| bad(1, format!("not JSON: {e}")))?;
+    if value.get("type").and_then(|t| t.as_str()) != Some("snapshot")
+        || value.get("format").and_then(|f| f.as_str()) != Some(FORMAT)
+    {
+        return Err(bad(1, format!("not an {FORMAT} snapshot header")));
+    }
+    let header: Header = serde_json::from_value(value).map_err(|e| bad(1, e.to_string()))?;
+    if header.version != VERSION {
+        return Err(bad(
+            1,
+            format!(
+                "snapshot version {} is not supported (this is version {VERSION})",
+                header.version
+            ),
+        ));
+    }
+    let mut files = Vec::new();
+    for (i, line) in lines {
+        let line = line.map_err(|e| bad(i + 1, crate::error::describe(&e)))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| bad(i + 1, format!("not JSON: {e}")))?;
+        if value.get("type").and_then(|t| t.as_str()) != Some("file") {
+            continue;
+        }
+        let record: FileRecord =
+            serde_json::from_value(value).map_err(|e| bad(i + 1, e.to_string()))?;
+        if record.resident.iter().any(|(s, e)| s > e) {
+            return Err(bad(i + 1, "a resident range ends before it starts".into()));
+        }
+        files.push(record);
+    }
+    Ok((header, files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").unwrap();
+        let identity = Identity::of(&std::fs::metadata(&path).unwrap());
+        let record = FileRecord {
+            path: path.clone(),
+            identity,
+            resident: vec![(0, 5)],
+        };
+        let mut w = Writer::new(Vec::new()).unwrap();
+        w.file(&record).unwrap();
+        let bytes = w.finish().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.starts_with(r#"{"type":"snapshot","format":"mmtools-residency","version":1,"#),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with(r#"{"type":"file","path":"#),
+            "{text}"
+        );
+        let (header, files) = read(&bytes[..], Path::new("snap")).unwrap();
+        assert_eq!(header.version, VERSION);
+        assert_eq!(files, vec![record]);
+        assert_eq!(identity.mismatch(&identity), None);
+        std::fs::write(&path, b"hello, world").unwrap();
+        let now = Identity::of(&std::fs::metadata(&path).unwrap());
+        assert!(identity.mismatch(&now).unwrap().contains("size changed"));
+        assert!(
+            read(&b"{\"type\":\"nope\"}\n"[..], Path::new("x"))
+                .unwrap_err()
+                .starts_with("x:1: not an")
+        );
+        assert!(read(&b""[..], Path::new("x")).is_err());
+    }
+}
