@@ -40,9 +40,9 @@ pub struct Counts {
     pub bytes: u64,
     /// Counts of `Spec::byte_values`, in the same order.
     pub byte_values: Vec<u64>,
-    /// The piece's first byte is part of a word.
+    /// The piece's first byte is part of a word (false when words are not counted).
     starts_in_word: bool,
-    /// The piece's last byte is part of a word.
+    /// The piece's last byte is part of a word (false when words are not counted).
     ends_in_word: bool,
 }
 
@@ -103,9 +103,10 @@ impl Spec {
             return counts;
         }
         counts.bytes = bytes.len() as u64;
-        counts.starts_in_word = !is_space(bytes[0]);
-        counts.ends_in_word = !is_space(bytes[bytes.len() - 1]);
         if self.words {
+            // Only when words are counted: otherwise `then` would take a word away from a count of 0.
+            counts.starts_in_word = !is_space(bytes[0]);
+            counts.ends_in_word = !is_space(bytes[bytes.len() - 1]);
             counts.words = counts.starts_in_word as u64;
         }
         let mut prev: Option<u8> = None;
@@ -289,6 +290,20 @@ mod tests {
         assert!(parse_byte("ab").is_err());
         assert!(parse_byte("\\xZZ").is_err());
         assert!(parse_byte("").is_err());
+    }
+
+    #[test]
+    fn joining_pieces_without_counting_words() {
+        // Two pieces that each start and end inside a word, counted without -w: joining them used to
+        // compute 0 + 0 - 1 words (a panic in debug builds, a wrapped count in release ones).
+        let spec = Spec {
+            spaces: true,
+            ..Spec::default()
+        };
+        let joined = spec.combine(spec.chunk(0, b"ab c"), spec.chunk(4, b"d ef"));
+        assert_eq!(joined.spaces, 2);
+        assert_eq!(joined.words, 0);
+        assert_eq!(joined.bytes, 8);
     }
 
     proptest! {

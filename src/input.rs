@@ -172,7 +172,19 @@ pub enum Planned {
 
 /// The size of `path` as stat(2) reports it, without opening it.
 pub fn planned_len(path: &Path) -> Planned {
-    match rustix::fs::stat(path) {
+    planned(rustix::fs::stat(path))
+}
+
+/// The size of standard input as fstat(2) reports it: a regular file when stdin is redirected from one.
+pub fn planned_len_stdin() -> Planned {
+    match planned(rustix::fs::fstat(io::stdin().as_fd())) {
+        Planned::Unavailable => Planned::Stream,
+        known => known,
+    }
+}
+
+fn planned(stat: rustix::io::Result<rustix::fs::Stat>) -> Planned {
+    match stat {
         Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => Planned::Regular(stat.st_size as u64),
             FileType::Directory => Planned::Unavailable,

@@ -160,6 +160,7 @@ fn scan_read<F: Fold>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn plan_covers_the_range_on_page_boundaries() {
@@ -220,5 +221,142 @@ mod tests {
             assert_eq!(scan(&input, &Bytes, &options, &|_| {}).unwrap(), data);
             std::io::Seek::rewind(&mut input.file()).unwrap();
         }
+    }
+
+    /// Counts the bytes it is given and how many of them are zeros; on the first window it can run a
+    /// hook (to change the file under the map mid-scan).
+    struct Zeros<'a> {
+        hook: &'a (dyn Fn() + Sync),
+        once: std::sync::Once,
+        zeros: std::sync::atomic::AtomicUsize,
+    }
+    impl<'a> Zeros<'a> {
+        fn new(hook: &'a (dyn Fn() + Sync)) -> Self {
+            Zeros {
+                hook,
+                once: std::sync::Once::new(),
+                zeros: std::sync::atomic::AtomicUsize::new(0),
+            }
+        }
+        fn zeros(&self) -> usize {
+            self.zeros.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+    impl Fold for Zeros<'_> {
+        type Acc = u64;
+        fn empty(&self) -> u64 {
+            0
+        }
+        fn chunk(&self, _offset: u64, bytes: &[u8]) -> u64 {
+            self.once.call_once(self.hook);
+            let zeros = bytes.iter().filter(|&&b| b == 0).count();
+            self.zeros
+                .fetch_add(zeros, std::sync::atomic::Ordering::Relaxed);
+            bytes.len() as u64
+        }
+        fn combine(&self, a: u64, b: u64) -> u64 {
+            a + b
+        }
+    }
+
+    fn file_of(len: usize) -> (tempfile::TempDir, std::path::PathBuf, Input) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, vec![b'x'; len]).unwrap();
+        let input = Input::open(&path).unwrap();
+        assert_eq!(input.access(), Access::Map { len: len as u64 });
+        (dir, path, input)
+    }
+
+    fn set_len(path: &std::path::Path, len: u64) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    }
+
+    fn page_windows() -> ScanOptions {
+        ScanOptions {
+            window: page_size(),
+            ..ScanOptions::default()
+        }
+    }
+
+    fn is_changed_size<T: std::fmt::Debug>(result: Result<T>) -> bool {
+        match result {
+            Err(e) => matches!(e.reason(), Reason::ChangedSize) && e.op() == Op::Read,
+            Ok(v) => panic!("expected changed size, got {v:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_after_open_is_changed_size() {
+        // Opened at 16 pages, truncated to 0 before the scan: every page mapped lies past the end and
+        // faults; the guard gives zeros instead of a dead process, and the scan reports the change.
+        let len = 16 * page_size();
+        let (_dir, path, input) = file_of(len);
+        set_len(&path, 0);
+        let fold = Zeros::new(&|| {});
+        assert!(is_changed_size(scan(
+            &input,
+            &fold,
+            &page_windows(),
+            &|_| {}
+        )));
+        // The scan stops at the first window that faulted; its pages read as zeros.
+        assert!(fold.zeros() >= page_size(), "{} zeros", fold.zeros());
+    }
+
+    #[test]
+    fn truncated_during_the_scan_is_changed_size() {
+        // The first window to be counted truncates the file to one page, then reads its own bytes:
+        // the pages past the new end fault while being read.
+        let len = 16 * page_size();
+        let (_dir, path, input) = file_of(len);
+        let truncate = || set_len(&path, page_size() as u64);
+        let fold = Zeros::new(&truncate);
+        let options = ScanOptions {
+            window: 4 * page_size(),
+            ..ScanOptions::default()
+        };
+        assert!(is_changed_size(scan(&input, &fold, &options, &|_| {})));
+        // The window that truncated (not necessarily the file's first) has 3 or 4 pages past the new end.
+        assert!(fold.zeros() >= 3 * page_size(), "{} zeros", fold.zeros());
+    }
+
+    #[test]
+    fn shrunk_inside_the_last_page_is_changed_size() {
+        // No page lies past the new end, so nothing faults: the size check catches it.
+        let len = 3 * page_size() + 100;
+        let (_dir, path, input) = file_of(len);
+        set_len(&path, len as u64 - 10);
+        let fold = Zeros::new(&|| {});
+        assert!(is_changed_size(scan(
+            &input,
+            &fold,
+            &page_windows(),
+            &|_| {}
+        )));
+        assert_eq!(fold.zeros(), 10);
+    }
+
+    #[test]
+    fn grown_after_open_is_counted_as_opened() {
+        let len = 3 * page_size() + 1;
+        let (_dir, path, input) = file_of(len);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&[b'y'; 5000])
+            .unwrap();
+        let fold = Zeros::new(&|| {});
+        assert_eq!(
+            scan(&input, &fold, &page_windows(), &|_| {}).unwrap(),
+            len as u64
+        );
+        assert_eq!(fold.zeros(), 0);
     }
 }

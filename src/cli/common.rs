@@ -247,9 +247,14 @@ impl FilesArgs {
         if body.is_empty() && raw.is_empty() {
             return Ok(names);
         }
-        for item in body.split(|&b| b == 0) {
+        for (index, item) in body.split(|&b| b == 0).enumerate() {
             names.push(match item {
-                [] => InputName::Invalid("invalid zero-length file name".into()),
+                // As wc: `LIST:N: ...`, so the user can find the entry (an empty name says nothing).
+                [] => InputName::Invalid(format!(
+                    "{}:{}: invalid zero-length file name",
+                    list.display(),
+                    index + 1
+                )),
                 b"-" if from_stdin => InputName::Invalid(
                     "when reading file names from standard input, no file name of '-' is allowed"
                         .into(),
@@ -351,7 +356,13 @@ mod tests {
         let names = args.inputs(&[]).unwrap();
         assert_eq!(names.len(), 4);
         assert_eq!(names[0], InputName::Path("a".into()));
-        assert!(matches!(names[1], InputName::Invalid(_)));
+        assert_eq!(
+            names[1],
+            InputName::Invalid(format!(
+                "{}:2: invalid zero-length file name",
+                dir.path().join("list").display()
+            ))
+        );
         assert_eq!(names[2], InputName::Path("b c".into()));
         assert_eq!(names[3], InputName::Stdin { named: true });
         let none = FilesArgs { files0_from: None };

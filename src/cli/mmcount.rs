@@ -13,7 +13,7 @@ use crate::cli::common::{
     FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, display_name,
 };
 use crate::count::{Counts, Spec, parse_byte};
-use crate::input::{Input, Planned, planned_len};
+use crate::input::{Input, Planned, planned_len, planned_len_stdin};
 use crate::window::{Fold, ScanOptions, scan};
 use indicatif::ProgressBar;
 
@@ -170,7 +170,11 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
                 Planned::Stream => unknown = true,
                 Planned::Unavailable => {}
             },
-            InputName::Stdin { .. } => unknown = true,
+            // wc stats its standard input too: `wc -lc < file` uses the file's size.
+            InputName::Stdin { .. } => match planned_len_stdin() {
+                Planned::Regular(n) => total += n,
+                _ => unknown = true,
+            },
             InputName::Invalid(_) => {}
         }
     }

@@ -80,3 +80,210 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The path of one of our binaries, for tests that spawn, signal or time out the process themselves.
+pub fn bin_path(name: &str) -> &'static Path {
+    match name {
+        "mmcount" => assert_cmd::cargo::cargo_bin!("mmcount"),
+        other => panic!("unknown binary {other}"),
+    }
+}
+
+/// White space in the C locale: space, \t, \n, \v, \f, \r.
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Words by their definition, one byte at a time: maximal runs of bytes that are not white space
+/// (GNU wc 9.5+ in the C locale; unprintable and invalid bytes are parts of words).
+pub fn reference_words(bytes: &[u8]) -> u64 {
+    let mut words = 0;
+    let mut in_word = false;
+    for &b in bytes {
+        if !is_space(b) && !in_word {
+            words += 1;
+        }
+        in_word = !is_space(b);
+    }
+    words
+}
+
+/// How many bytes of `bytes` satisfy `pred`.
+pub fn count_if(bytes: &[u8], pred: impl Fn(u8) -> bool) -> u64 {
+    bytes.iter().filter(|&&b| pred(b)).count() as u64
+}
+
+/// Whether wc 9.1 counts words in `bytes` by the same definition: every byte is printable ASCII or
+/// white space (wc 9.1 skips other bytes instead of treating them as parts of words).
+pub fn is_text(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) || is_space(b))
+}
+
+/// Text like prose: words of letters and digits separated by spaces, tabs, newlines and some CRLF.
+pub fn prose(len: usize, seed: u64) -> Vec<u8> {
+    const WORDS: &[&[u8]] = &[
+        b"the",
+        b"map",
+        b"window",
+        b"of",
+        b"a",
+        b"page",
+        b"count",
+        b"5",
+        b"x",
+        b"bytes",
+        b"lines",
+        b"mmcount",
+        b"zero",
+        b"kernel",
+        b"cache",
+        b"C:\\path",
+        b"tab",
+    ];
+    let r = noise(len, seed);
+    let mut out = Vec::with_capacity(len + 16);
+    let mut i = 0;
+    while out.len() < len {
+        out.extend_from_slice(WORDS[r[i] as usize % WORDS.len()]);
+        out.extend_from_slice(match r[(i + 1) % len.max(1)] % 16 {
+            0 => b"\n",
+            1 => b"\r\n",
+            2 => b"\t",
+            3 => b"  ",
+            _ => b" ",
+        });
+        i = (i + 2) % len.max(1);
+    }
+    out.truncate(len);
+    out
+}
+
+/// Makes a named pipe at `path`.
+pub fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+}
+
+/// Waits for `child` at most `limit`; kills it and panics when it is still running then (a hang fails
+/// the test rather than the CI run).
+pub fn wait_or_kill(child: &mut std::process::Child, limit: std::time::Duration, what: &str) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Starts a child that writes `source` into the FIFO `fifo`, and returns once that child is blocked
+/// opening the FIFO for writing: from then on the FIFO has a writer, so a reader that opens it reads
+/// the data rather than an immediate end of file.
+pub fn fifo_writer(fifo: &Path, source: &Path) -> std::process::Child {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec cat "$SRC" > "$FIFO""#)
+        .env("SRC", source)
+        .env("FIFO", fifo)
+        .spawn()
+        .expect("sh");
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        // openat (257) or open (2) still in progress, or the kernel's name for the wait itself.
+        let in_open = matches!(syscall.split(' ').next(), Some("257" | "2"));
+        let no_wchan = wchan.is_empty() || wchan == "0";
+        if wchan.contains("partner") || wchan.contains("fifo") || (no_wchan && in_open) {
+            return child;
+        }
+        if child.try_wait().unwrap().is_some() || std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the FIFO writer never blocked in open (wchan {wchan:?}, syscall {syscall:?})");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Writes a file's dirty pages back and drops its pages from the page cache, so the next read of it
+/// comes from the disk.
+pub fn evict(path: &Path) {
+    let file = std::fs::File::open(path).unwrap();
+    rustix::fs::fdatasync(&file).unwrap();
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+}
+
+/// The numbers of one output line of mmcount or wc (everything but a trailing name).
+pub fn numbers(line: &str) -> Vec<u64> {
+    line.split_whitespace()
+        .map_while(|w| w.parse().ok())
+        .collect()
+}
+
+/// Every counter, so one run checks them all. Columns: lines, words, spaces, blanks, whitespace,
+/// tabs, NULs, backslashes, the digit 5, bytes.
+pub const ALL: &[&str] = &[
+    "-lwsbWc", "-B", "\\t", "-B", "\\x00", "-B", "\\\\", "-B", "5",
+];
+
+/// The counts of `bytes` by the definitions, in the column order of [`ALL`].
+pub fn reference(bytes: &[u8]) -> Vec<u64> {
+    vec![
+        count_if(bytes, |b| b == b'\n'),
+        reference_words(bytes),
+        count_if(bytes, |b| b == b' '),
+        count_if(bytes, |b| b == b' ' || b == b'\t'),
+        count_if(bytes, is_space),
+        count_if(bytes, |b| b == b'\t'),
+        count_if(bytes, |b| b == 0),
+        count_if(bytes, |b| b == b'\\'),
+        count_if(bytes, |b| b == b'5'),
+        bytes.len() as u64,
+    ]
+}
+
+/// The same counts by independent tools (words by squeezing white space into newlines and counting
+/// non-empty lines), and `LC_ALL=C wc -w` apart.
+pub fn tools(path: &Path) -> (Vec<u64>, u64) {
+    let script = r#"
+        wc -l < "$F"
+        tr -s ' \t\n\v\f\r' '\n' < "$F" | grep -ac . || true
+        tr -cd ' ' < "$F" | wc -c
+        tr -cd ' \t' < "$F" | wc -c
+        tr -cd ' \t\n\v\f\r' < "$F" | wc -c
+        tr -cd '\t' < "$F" | wc -c
+        tr -cd '\000' < "$F" | wc -c
+        tr -cd '\\' < "$F" | wc -c
+        tr -cd '5' < "$F" | wc -c
+        wc -c < "$F"
+        wc -w < "$F"
+    "#;
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env("F", path)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut all: Vec<u64> = stdout(&out)
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    let wc_words = all.pop().unwrap();
+    (all, wc_words)
+}
