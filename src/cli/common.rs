@@ -66,7 +66,10 @@ impl Reporter {
         match result {
             Ok(()) if self.failed() => ExitCode::from(EXIT_FAILURE),
             Ok(()) => ExitCode::from(EXIT_OK),
-            Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_OK),
+            // A reader that stopped early (`| head`) is not an error, but files that failed before still are.
+            Err(e) if is_broken_pipe(&e) => {
+                ExitCode::from(if self.failed() { EXIT_FAILURE } else { EXIT_OK })
+            }
             Err(e) => {
                 self.error(format_args!("{e:#}"));
                 ExitCode::from(EXIT_FAILURE)
@@ -319,8 +322,8 @@ impl<W: Write> JsonLines<W> {
 /// A path as JSON and text output show it (lossy only for names that are not UTF-8).
 pub fn display_name(name: &InputName) -> String {
     match name {
-        InputName::Stdin { named: true } | InputName::Invalid(_) => "-".into(),
-        InputName::Stdin { named: false } => String::new(),
+        InputName::Stdin { named: true } => "-".into(),
+        InputName::Stdin { named: false } | InputName::Invalid(_) => String::new(),
         InputName::Path(p) => p.to_string_lossy().into_owned(),
     }
 }

@@ -48,6 +48,48 @@ fn closed_output_pipe_ends_quietly() {
 }
 
 #[test]
+fn closed_output_pipe_after_a_failed_file_still_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "a-file-with-a-long-name-so-the-output-fills-a-pipe",
+        b"a b\n",
+    );
+    let missing = dir.path().join("missing");
+    let mut mmcount = Command::new(bin_path("mmcount"))
+        .arg(&missing)
+        .args(std::iter::repeat_n(&f, 5000))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let head = Command::new("head")
+        .arg("-1")
+        .stdin(mmcount.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&head.stdout).lines().count(), 1);
+    wait_or_kill(
+        &mut mmcount,
+        Duration::from_secs(60),
+        "mmcount missing ... | head -1",
+    );
+    let out = mmcount.wait_with_output().unwrap();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "mmcount: {}: No such file or directory\n",
+            missing.display()
+        )
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the missing file still fails the run"
+    );
+}
+
+#[test]
 fn fifo_without_a_writer_is_empty_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");

@@ -579,6 +579,10 @@ fn files0_from_a_file_and_from_stdin() {
         .collect();
     assert_eq!(types, ["file", "file", "error", "error", "file", "summary"]);
     assert_eq!(objects[1]["path"], spaced.display().to_string());
+    assert_eq!(
+        objects[2]["path"], "",
+        "an empty name is not standard input"
+    );
     assert_eq!(objects[5]["files"], 3);
     assert_eq!(objects[5]["errors"], 2);
     assert_eq!(objects[5]["lines"], 5);
