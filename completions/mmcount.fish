@@ -5,7 +5,7 @@ private\t'MAP_PRIVATE: copy-on-write private map'"
 complete -c mmcount -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmcount -l window-size -d 'Largest window mapped at once per worker, such as 64K or 16M; rounded up to whole pages' -r
 complete -c mmcount -s s -l spaces -d 'Count ASCII spaces (0x20); the default when no counter is given'
-complete -c mmcount -s b -l blanks -d 'Count [:blank:] bytes: space and tab'
+complete -c mmcount -s b -l blanks -d 'Count `[:blank:]` bytes: space and tab'
 complete -c mmcount -s W -l whitespace -d 'Count white-space bytes: space, \\t, \\n, \\v, \\f and \\r'
 complete -c mmcount -s l -l lines -d 'Count newline bytes, as wc -l'
 complete -c mmcount -s w -l words -d 'Count words: maximal runs of bytes other than white space (GNU wc -w in the C locale)'

@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(short, long)]
     pub spaces: bool,
 
-    /// Count [:blank:] bytes: space and tab
+    /// Count `[:blank:]` bytes: space and tab
     #[arg(short, long)]
     pub blanks: bool,
 
