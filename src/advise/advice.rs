@@ -95,7 +95,7 @@ pub fn advise(subject: &Subject<'_>, act: Act, mode: MapMode, data: &[Span]) -> 
                     ));
                 }
                 // Map what is cached, reading nothing else: no read-around on faults.
-                apply_pattern(subject, map.bytes(), Pattern::Random, false);
+                apply_pattern(subject, map.bytes(), Pattern::Random, true, false);
                 let resident: Vec<Span> = subject
                     .target
                     .runs(subject.range())?

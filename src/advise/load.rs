@@ -3,10 +3,14 @@
 //! kernels, one byte per page is read under the SIGBUS guard instead. Either way a file that shrinks
 //! while it is loaded becomes an error for that file, and the other files go on.
 //!
-//! The default pattern asks for each window with WILLNEED (chunked to the readahead cap) and then
-//! populates it with MADV_RANDOM set on the map, so that faults read nothing beyond the spans asked for:
-//! the holes of a sparse file stay out of the page cache.
+//! The default pattern populates with MADV_SEQUENTIAL, so that the kernel's readahead reads large
+//! blocks into large folios, one stream per segment of a file. Where readahead could run past what was
+//! asked for (the last stretch before a hole, the end of a --range, the end of a saved range), windows
+//! are asked for exactly with WILLNEED (chunked to the readahead cap) and populated with MADV_RANDOM,
+//! which reads nothing beyond them: the holes of a sparse file stay out of the page cache.
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,12 +20,13 @@ use crate::error::{Error, Op, Reason, Result};
 use crate::map::{MapMode, MappedRange, page_size};
 use crate::sys::advise::{MapAdvice, madvise};
 
-use super::{Span, Subject, split, willneed};
+use super::{Span, Subject, intersect, split, willneed};
 
 /// How pages are asked for while loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Pattern {
-    /// WILLNEED on exactly the window (chunked to the readahead cap), then populate with read-around off.
+    /// Populate with sequential readahead (large reads, large folios), except near holes, where each
+    /// window is asked for exactly with WILLNEED and populated with readahead off.
     #[default]
     Tuned,
     /// MADV_NORMAL: populate, letting the kernel read around each fault as it likes.
@@ -72,11 +77,20 @@ pub struct Job<'s, 'a> {
 /// Whether MADV_POPULATE_READ is known to be missing (kernels before 5.14 answer EINVAL).
 static NO_POPULATE: AtomicBool = AtomicBool::new(false);
 
-/// Sets the pattern's advice on a map (and the file's fd-level hint for the sequential and random
-/// patterns), and MADV_HUGEPAGE when asked. Advice is a hint: the kernel's refusal is not an error.
-pub fn apply_pattern(subject: &Subject<'_>, bytes: &[u8], pattern: Pattern, huge: bool) {
+/// Sets the pattern's advice on a whole map (and the file's fd-level hint for the sequential and random
+/// patterns), and MADV_HUGEPAGE when asked. For the tuned pattern, `exact` says whether the map has
+/// holes to keep out of the cache (no readahead then) or not (sequential readahead). Advice is a hint:
+/// the kernel's refusal is not an error.
+pub fn apply_pattern(
+    subject: &Subject<'_>,
+    bytes: &[u8],
+    pattern: Pattern,
+    exact: bool,
+    huge: bool,
+) {
     let (map_advice, fd_advice) = match pattern {
-        Pattern::Tuned => (Some(MapAdvice::Random), None),
+        Pattern::Tuned if exact => (Some(MapAdvice::Random), None),
+        Pattern::Tuned => (Some(MapAdvice::Sequential), None),
         Pattern::Normal => (None, None),
         Pattern::Sequential => (
             Some(MapAdvice::Sequential),
@@ -95,8 +109,118 @@ pub fn apply_pattern(subject: &Subject<'_>, bytes: &[u8], pattern: Pattern, huge
     }
 }
 
-/// Loads every job's spans, in parallel over windows of all files, calling `progress(bytes)` as windows
-/// complete. Returns, per job, the first error met (the rest of that file is then skipped).
+/// A file with more than this much to load is cut into several segments, loaded side by side.
+const MIN_SEGMENT: u64 = 64 << 20;
+
+/// A window of a job, and whether it must be read exactly (it lies near a hole, where readahead would
+/// read past the data into the hole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    span: Span,
+    exact: bool,
+}
+
+/// The zones of `spans` where fault readahead could read past what was asked for (into a hole, or
+/// beyond the range or the saved ranges asked for): the last `guard` bytes before each span's end,
+/// unless the span ends at the file's end, where readahead stops anyway.
+fn near_ends(spans: &[Span], len: u64, guard: u64) -> Vec<Span> {
+    spans
+        .iter()
+        .filter(|&&(_, end)| end < len)
+        .map(|&(start, end)| (end.saturating_sub(guard).max(start), end))
+        .collect()
+}
+
+/// The parts of sorted, disjoint `spans` outside sorted, disjoint `zones`.
+fn outside(spans: &[Span], zones: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for &(mut start, end) in spans {
+        for &(zs, ze) in zones {
+            if ze <= start || zs >= end {
+                continue;
+            }
+            if zs > start {
+                out.push((start, zs));
+            }
+            start = start.max(ze);
+        }
+        if start < end {
+            out.push((start, end));
+        }
+    }
+    out
+}
+
+/// A job's windows in file order. With the tuned pattern, windows near the end of what was asked for
+/// are read exactly and the others with readahead; through a given map (whose advice is set once for
+/// the whole map), all windows are exact when the file has holes in its span.
+fn pieces(job: &Job<'_, '_>, options: &LoadOptions) -> Result<Vec<Piece>> {
+    let exact_zones = if options.pattern != Pattern::Tuned {
+        Vec::new()
+    } else if job.map.is_some() {
+        if job.subject.data()? == [job.subject.span] {
+            Vec::new()
+        } else {
+            vec![job.subject.span]
+        }
+    } else {
+        near_ends(&job.spans, job.subject.len, 2 * job.cap + (2 << 20))
+    };
+    let mut out: Vec<Piece> = split(&intersect(&job.spans, &exact_zones), options.window)
+        .into_iter()
+        .map(|span| Piece { span, exact: true })
+        .chain(
+            split(&outside(&job.spans, &exact_zones), options.window)
+                .into_iter()
+                .map(|span| Piece { span, exact: false }),
+        )
+        .collect();
+    out.sort_unstable_by_key(|p| p.span.0);
+    Ok(out)
+}
+
+/// Cuts a job's pieces into at most `parts` contiguous runs of about equal size.
+fn segments(pieces: Vec<Piece>, parts: usize) -> Vec<Vec<Piece>> {
+    let bytes: u64 = pieces.iter().map(|p| p.span.1 - p.span.0).sum();
+    let parts = (bytes / MIN_SEGMENT).clamp(1, parts.max(1) as u64);
+    let share = bytes.div_ceil(parts);
+    let mut out = vec![Vec::new()];
+    let mut filled = 0;
+    for piece in pieces {
+        if filled >= share {
+            out.push(Vec::new());
+            filled = 0;
+        }
+        filled += piece.span.1 - piece.span.0;
+        if let Some(last) = out.last_mut() {
+            last.push(piece);
+        }
+    }
+    out
+}
+
+/// A second open file description of `file`, so that a segment has readahead state of its own (the
+/// kernel keeps one per open file, and interleaved streams on one would confuse it).
+fn reopen(file: &File) -> Option<File> {
+    File::open(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
+}
+
+/// Starts a readahead stream at `span` on a fresh open file: a read larger than the readahead window
+/// is taken by the kernel as the start of a sequential stream (large reads, large folios, and readahead
+/// marks that keep it going as the map is populated). Without it, the first fault in the middle of a
+/// file looks random, and the whole segment would be read in small pieces.
+fn prime(file: &File, span: Span, cap: u64) {
+    let len = (2 * cap).min(span.1 - span.0) as usize;
+    if len as u64 <= cap {
+        return;
+    }
+    let mut buf = vec![0u8; len];
+    let _ = std::os::unix::fs::FileExt::read_at(file, &mut buf, span.0);
+}
+
+/// Loads every job's spans, in parallel over segments of all files (each segment's windows in order,
+/// so that readahead sees a sequential stream), calling `progress(bytes)` as windows complete. Returns,
+/// per job, the first error met (the rest of that file is then skipped).
 pub fn load(
     jobs: &[Job<'_, '_>],
     options: &LoadOptions,
@@ -104,27 +228,46 @@ pub fn load(
 ) -> Vec<Option<Error>> {
     let errors: Vec<Mutex<Option<Error>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let failed: Vec<AtomicBool> = jobs.iter().map(|_| AtomicBool::new(false)).collect();
-    let pieces: Vec<(usize, Span)> = jobs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, job)| {
-            split(&job.spans, options.window)
-                .into_iter()
-                .map(move |s| (i, s))
-        })
-        .collect();
-    pieces.into_par_iter().for_each(|(i, piece)| {
-        if failed[i].load(Ordering::Relaxed) {
-            return;
+    let fail = |i: usize, e: Error| {
+        failed[i].store(true, Ordering::Relaxed);
+        let mut slot = errors[i].lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e);
         }
-        match load_piece(&jobs[i], piece, options) {
-            Ok(()) => progress(piece.1 - piece.0),
-            Err(e) => {
-                failed[i].store(true, Ordering::Relaxed);
-                let mut slot = errors[i].lock().unwrap_or_else(|p| p.into_inner());
-                if slot.is_none() {
-                    *slot = Some(e);
-                }
+    };
+    let workers = rayon::current_num_threads();
+    let mut work: Vec<(usize, bool, Vec<Piece>)> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        match pieces(job, options) {
+            Ok(p) => {
+                let segs = segments(p, workers);
+                let several = segs.len() > 1;
+                work.extend(segs.into_iter().map(|s| (i, several, s)));
+            }
+            Err(e) => fail(i, e),
+        }
+    }
+    work.into_par_iter().for_each(|(i, several, segment)| {
+        let job = &jobs[i];
+        let own = if several && job.map.is_none() {
+            reopen(job.subject.file)
+        } else {
+            None
+        };
+        let file = own.as_ref().unwrap_or(job.subject.file);
+        if let (Some(own), Some(first)) = (&own, segment.first())
+            && !first.exact
+            && first.span.0 > 0
+        {
+            prime(own, first.span, job.cap);
+        }
+        for piece in segment {
+            if failed[i].load(Ordering::Relaxed) {
+                return;
+            }
+            match load_piece(job, file, piece, options) {
+                Ok(()) => progress(piece.span.1 - piece.span.0),
+                Err(e) => fail(i, e),
             }
         }
     });
@@ -134,10 +277,11 @@ pub fn load(
         .collect()
 }
 
-fn load_piece(job: &Job<'_, '_>, (start, end): Span, options: &LoadOptions) -> Result<()> {
+fn load_piece(job: &Job<'_, '_>, file: &File, piece: Piece, options: &LoadOptions) -> Result<()> {
     let subject = job.subject;
-    if options.pattern == Pattern::Tuned {
-        willneed::issue(subject.file, subject.path, &[(start, end)], job.cap)?;
+    let (start, end) = piece.span;
+    if options.pattern == Pattern::Tuned && piece.exact {
+        willneed::issue(file, subject.path, &[(start, end)], job.cap)?;
     }
     match job.map {
         Some(map) => {
@@ -146,15 +290,21 @@ fn load_piece(job: &Job<'_, '_>, (start, end): Span, options: &LoadOptions) -> R
             populate(subject, map, bytes, end)
         }
         None => {
-            let map = MappedRange::new(
-                subject.file,
-                start,
-                (end - start) as usize,
-                options.mode,
-                false,
-            )
-            .map_err(|e| Error::io(Op::Map, subject.path, e))?;
-            apply_pattern(subject, map.bytes(), options.pattern, options.huge);
+            let map = MappedRange::new(file, start, (end - start) as usize, options.mode, false)
+                .map_err(|e| Error::io(Op::Map, subject.path, e))?;
+            if options.pattern == Pattern::Tuned {
+                let advice = if piece.exact {
+                    MapAdvice::Random
+                } else {
+                    MapAdvice::Sequential
+                };
+                let _ = madvise(map.bytes(), advice);
+                if options.huge {
+                    let _ = madvise(map.bytes(), MapAdvice::HugePage);
+                }
+            } else {
+                apply_pattern(subject, map.bytes(), options.pattern, true, options.huge);
+            }
             populate(subject, &map, map.bytes(), end)
         }
     }
@@ -213,6 +363,73 @@ pub fn touch_pages(bytes: &[u8]) {
 mod tests {
     use super::*;
     use crate::size::ByteRange;
+
+    #[test]
+    fn zones_and_segments() {
+        assert_eq!(near_ends(&[(0, 100), (200, 300)], 300, 30), vec![(70, 100)]);
+        assert_eq!(near_ends(&[(0, 10)], 20, 30), vec![(0, 10)]);
+        assert_eq!(
+            outside(&[(0, 100), (200, 300)], &[(70, 100), (250, 260)]),
+            vec![(0, 70), (200, 250), (260, 300)]
+        );
+        let piece = |s: u64| Piece {
+            span: (s * MIN_SEGMENT, (s + 1) * MIN_SEGMENT),
+            exact: false,
+        };
+        let segs = segments((0..5).map(piece).collect(), 2);
+        assert_eq!(segs.len(), 2);
+        assert_eq!(segs[0].len() + segs[1].len(), 5);
+        assert_eq!(
+            segments(vec![piece(0)], 8).len(),
+            1,
+            "small jobs stay whole"
+        );
+        assert_eq!(segments(Vec::new(), 8).len(), 1);
+    }
+
+    #[test]
+    fn a_file_truncated_before_loading_is_an_error_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let len = 8 * page_size() as u64;
+        std::fs::write(&path, vec![1u8; len as usize]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let all = ByteRange {
+            offset: 0,
+            len: None,
+        };
+        let subject = Subject::new(&file, &path, len, all).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(page_size() as u64)
+            .unwrap();
+        for pattern in [Pattern::Tuned, Pattern::Random] {
+            let jobs = [Job {
+                subject: &subject,
+                spans: vec![(0, len)],
+                cap: 1 << 20,
+                map: None,
+            }];
+            let options = LoadOptions {
+                pattern,
+                ..LoadOptions::default()
+            };
+            let errors = load(&jobs, &options, &|_| {});
+            let e = errors[0].as_ref().expect("an error");
+            assert_eq!(e.reason_text(), "file changed size while being read");
+        }
+        NO_POPULATE.store(true, Ordering::Relaxed);
+        let map = MappedRange::new(&file, 0, len as usize, MapMode::Shared, false).unwrap();
+        let e = populate(&subject, &map, map.bytes(), len).unwrap_err();
+        NO_POPULATE.store(false, Ordering::Relaxed);
+        assert_eq!(
+            e.reason_text(),
+            "file changed size while being read",
+            "the fallback too"
+        );
+    }
 
     #[test]
     fn touch_visits_every_page_once() {

@@ -76,13 +76,14 @@ pub fn cost(subject: &Subject<'_>) -> u64 {
     super::round_up(end) - start
 }
 
-/// Maps the subject's covered range (which must not be empty) and locks it on fault. Load the data
+/// Maps the subject's covered range (which must not be empty), sets the load pattern's advice on the
+/// map (`holes`: the span has holes, to be kept out of the cache), and locks it on fault. Load the data
 /// spans through `map` afterwards to fault (and so lock) them.
-pub fn lock(subject: &Subject<'_>, mode: MapMode) -> Result<Locked> {
+pub fn lock(subject: &Subject<'_>, mode: MapMode, pattern: Pattern, holes: bool) -> Result<Locked> {
     let (start, end) = subject.span;
     let map = MappedRange::new(subject.file, start, (end - start) as usize, mode, false)
         .map_err(|e| Error::io(Op::Map, subject.path, e))?;
-    apply_pattern(subject, map.bytes(), Pattern::Tuned, false);
+    apply_pattern(subject, map.bytes(), pattern, holes, false);
     mlock_on_fault(map.bytes()).map_err(|e| Error::io(Op::Map, subject.path, lock_error(e)))?;
     Ok(Locked { map })
 }

@@ -76,6 +76,13 @@ impl<'a> Subject<'a> {
         self.target.measure(self.range(), Default::default())
     }
 
+    /// The residency of the covered range counting only pages whose data has arrived (mincore): pages
+    /// still being read count as missing, where cachestat would count them as cached.
+    pub fn measure_arrived(&self) -> Result<Residency> {
+        self.target
+            .measure(self.range(), crate::residency::Method::Mincore)
+    }
+
     /// The parts of the covered range that hold data (not holes), in whole pages.
     pub fn data(&self) -> Result<Vec<Span>> {
         data_extents(self.file, self.path, self.span)
