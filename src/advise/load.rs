@@ -240,7 +240,9 @@ pub fn load(
     for (i, job) in jobs.iter().enumerate() {
         match pieces(job, options) {
             Ok(p) => {
-                let segs = segments(p, workers);
+                // Through a given map, readahead state is the map's own: one stream per file.
+                let parts = if job.map.is_some() { 1 } else { workers };
+                let segs = segments(p, parts);
                 let several = segs.len() > 1;
                 work.extend(segs.into_iter().map(|s| (i, several, s)));
             }
