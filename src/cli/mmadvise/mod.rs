@@ -343,6 +343,20 @@ pub fn main() -> ExitCode {
         reporter.error(why);
         return ExitCode::from(EXIT_USAGE);
     }
+    let targets = match &args.action {
+        Action::Willneed(a) => Some(&a.targets),
+        Action::Touch(a) => Some(&a.targets),
+        Action::Evict(a) => Some(&a.targets),
+        Action::Lock(a) => Some(&a.targets),
+        Action::Advise(a) => Some(&a.targets),
+        Action::Restore(_) => None,
+    };
+    if let Some(t) = targets
+        && let Err(why) = crate::walk::validate(&t.walk.to_options())
+    {
+        reporter.error(why);
+        return ExitCode::from(EXIT_USAGE);
+    }
     match &args.action {
         Action::Lock(a) => lock::main(a, &reporter),
         action => {

@@ -487,7 +487,13 @@ pub fn advise(args: &AdviseArgs, reporter: &crate::cli::common::Reporter) -> any
                         report.size(*data)
                     );
                     if huge < data {
+                        let mode =
+                            std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+                                .unwrap_or_default();
                         let why = match collapse {
+                            _ if mode.contains("[never]") => "transparent huge pages are disabled \
+(/sys/kernel/mm/transparent_hugepage/enabled says never)"
+                                .to_string(),
                             Some(e) => format!(
                                 "the kernel would not collapse pages already cached in small pages \
 (MADV_COLLAPSE: {e})"
