@@ -205,7 +205,7 @@ fn reopen(file: &File) -> Option<File> {
     File::open(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
 }
 
-/// Starts a readahead stream at `span` on a fresh open file: a read larger than the readahead window
+/// Starts a readahead stream at `span` (not at the file's start) on an open file: a read larger than the readahead window
 /// is taken by the kernel as the start of a sequential stream (large reads, large folios, and readahead
 /// marks that keep it going as the map is populated). Without it, the first fault in the middle of a
 /// file looks random, and the whole segment would be read in small pieces.
@@ -251,17 +251,27 @@ pub fn load(
     }
     work.into_par_iter().for_each(|(i, several, segment)| {
         let job = &jobs[i];
-        let own = if several && job.map.is_none() {
+        // A segment that starts inside the file gets an open file of its own, whose readahead state
+        // is fresh, and a primed stream.
+        let primed = segment
+            .first()
+            .filter(|first| job.map.is_none() && !first.exact && first.span.0 > 0);
+        let own = if primed.is_some() || (several && job.map.is_none()) {
             reopen(job.subject.file)
         } else {
             None
         };
         let file = own.as_ref().unwrap_or(job.subject.file);
-        if let (Some(own), Some(first)) = (&own, segment.first())
-            && !first.exact
-            && first.span.0 > 0
-        {
-            prime(own, first.span, job.cap);
+        if let (Some(first), Some(own)) = (primed, &own) {
+            // The stream to start: the run of readahead windows that follow on from the first.
+            let mut end = first.span.1;
+            for piece in segment.iter().skip(1) {
+                if piece.exact || piece.span.0 != end {
+                    break;
+                }
+                end = piece.span.1;
+            }
+            prime(own, (first.span.0, end), job.cap);
         }
         for piece in segment {
             if failed[i].load(Ordering::Relaxed) {
