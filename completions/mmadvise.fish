@@ -57,7 +57,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l min-size -d 
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l max-size -d 'Leave out files larger than SIZE' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l map-mode -d 'How to map files: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
 private\t'MAP_PRIVATE: copy-on-write private map'"
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l advice -d 'Access advice while loading [default: WILLNEED per window, then populate without read-around]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l advice -d 'Access advice while loading [default: sequential readahead, exact reads near holes and range ends]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
 sequential\t'MADV_SEQUENTIAL and POSIX_FADV_SEQUENTIAL: aggressive readahead'
 random\t'MADV_RANDOM and POSIX_FADV_RANDOM: no readahead, one read per page'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l window-size -d 'Largest window loaded at once per worker, such as 4M or 64M' -r
@@ -77,7 +77,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l min-size -d '
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l max-size -d 'Leave out files larger than SIZE' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l map-mode -d 'How to map files: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
 private\t'MAP_PRIVATE: copy-on-write private map'"
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l advice -d 'Access advice while loading [default: WILLNEED per window, then populate without read-around]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l advice -d 'Access advice while loading [default: sequential readahead, exact reads near holes and range ends]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
 sequential\t'MADV_SEQUENTIAL and POSIX_FADV_SEQUENTIAL: aggressive readahead'
 random\t'MADV_RANDOM and POSIX_FADV_RANDOM: no readahead, one read per page'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l window-size -d 'Largest window loaded at once per worker, such as 4M or 64M' -r
@@ -113,7 +113,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l max-size -d '
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l pidfile -d 'Write the holding process\'s id to FILE once the files are locked; removed when it ends' -r -F
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l map-mode -d 'How to map files: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
 private\t'MAP_PRIVATE: copy-on-write private map'"
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l advice -d 'Access advice while loading [default: WILLNEED per window, then populate without read-around]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l advice -d 'Access advice while loading [default: sequential readahead, exact reads near holes and range ends]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
 sequential\t'MADV_SEQUENTIAL and POSIX_FADV_SEQUENTIAL: aggressive readahead'
 random\t'MADV_RANDOM and POSIX_FADV_RANDOM: no readahead, one read per page'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l window-size -d 'Largest window loaded at once per worker, such as 4M or 64M' -r
@@ -144,7 +144,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -l progress -d
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l map-mode -d 'How to map files: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
 private\t'MAP_PRIVATE: copy-on-write private map'"
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l advice -d 'Access advice while loading [default: WILLNEED per window, then populate without read-around]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l advice -d 'Access advice while loading [default: sequential readahead, exact reads near holes and range ends]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
 sequential\t'MADV_SEQUENTIAL and POSIX_FADV_SEQUENTIAL: aggressive readahead'
 random\t'MADV_RANDOM and POSIX_FADV_RANDOM: no readahead, one read per page'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l window-size -d 'Largest window loaded at once per worker, such as 4M or 64M' -r

@@ -62,11 +62,12 @@ until the pages are resident, or until reading stops making progress."
     /// Load synchronously (MADV_POPULATE_READ per window, in parallel), skipping holes
     #[command(
         visible_alias = "load",
-        long_about = "Load the files' missing data into the page cache and wait for it: each window \
-is asked for with WILLNEED and then populated with MADV_POPULATE_READ, in parallel across windows and \
-files (-j). Where the kernel lacks MADV_POPULATE_READ (before 5.14), one byte per page is read under the \
-SIGBUS guard. Holes of sparse files are neither read nor cached. A file that shrinks meanwhile is an \
-error for that file."
+        long_about = "Load the files' missing data into the page cache and wait for it: \
+MADV_POPULATE_READ per window, in parallel across windows and files (-j), each run of windows read as \
+one sequential stream with large readahead. Near holes and range ends, windows are asked for exactly \
+(WILLNEED chunked to the readahead cap) and populated without readahead, so that holes of sparse files \
+are neither read nor cached. Where the kernel lacks MADV_POPULATE_READ (before 5.14), one byte per page \
+is read under the SIGBUS guard. A file that shrinks meanwhile is an error for that file."
     )]
     Touch(TouchArgs),
 
@@ -167,7 +168,7 @@ pub struct Loading {
     #[arg(long, value_enum, default_value_t = MapModeArg::Shared, value_name = "MODE")]
     pub map_mode: MapModeArg,
 
-    /// Access advice while loading [default: WILLNEED per window, then populate without read-around]
+    /// Access advice while loading [default: sequential readahead, exact reads near holes and range ends]
     #[arg(long, value_enum, value_name = "ADVICE")]
     pub advice: Option<LoadAdvice>,
 
@@ -375,6 +376,38 @@ pub fn main() -> ExitCode {
 
 /// Hand-written man page sections: EXAMPLES, EXIT STATUS, JSON OUTPUT, CAVEATS.
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "ACTIONS",
+        "Each action is a subcommand; mmadvise ACTION --help lists its flags.\n\
+\n    mmadvise willneed [--wait] [FILE OPTIONS] PATH...\n\
+\nAsk the kernel to read the missing data in the background: POSIX_FADV_WILLNEED in chunks of the \
+device's readahead cap, holes skipped. --wait waits until the pages are resident, or until reading \
+stops making progress, with a progress bar.\n\
+\n    mmadvise touch [LOAD OPTIONS] [FILE OPTIONS] PATH...     (alias: load)\n\
+\nLoad the missing data and wait for it: MADV_POPULATE_READ per window, in parallel across windows and \
+files, holes skipped.\n\
+\n    mmadvise evict [--sync] [FILE OPTIONS] PATH...\n\
+\nDrop the pages from the page cache and explain what stayed. --sync writes dirty pages back first \
+(fdatasync).\n\
+\n    mmadvise lock [--daemon] [--pidfile FILE] [LOAD OPTIONS] [FILE OPTIONS] PATH...\n\
+\nLock the data in memory (mlock2 MLOCK_ONFAULT, then a load) and hold it until SIGINT, SIGTERM or \
+SIGHUP. --daemon detaches once the files are locked; --pidfile writes the holder's process id, and the \
+file is removed when it ends.\n\
+\n    mmadvise advise cold|pageout|hugepage [--map-mode MODE] [FILE OPTIONS] PATH...\n\
+\nGive advice with a lasting effect, and check it. sequential, random, normal and dontneed are refused \
+(see CAVEATS).\n\
+\n    mmadvise restore [LOAD OPTIONS] SNAPSHOT\n\
+\nLoad exactly the ranges a snapshot (mmstat --save; - for standard input) lists as resident, for the \
+files whose device, inode, size and modification time still match.\n\
+\nFILE OPTIONS: --range OFFSET:LENGTH or OFFSET..END (widened to whole pages); --files0-from FILE \
+(NUL-separated names, - for standard input); and the walk of directories: -L/--dereference, \
+-x/--one-file-system, --include GLOB, --exclude GLOB, --min-size SIZE, --max-size SIZE.\n\
+\nLOAD OPTIONS: --map-mode shared|private; --advice normal|sequential|random (the access pattern while \
+loading; by default sequential readahead, and exact reads with no readahead near holes and range ends); \
+--window-size SIZE (16M).\n\
+\nEvery action also takes --json, --bytes (exact sizes in text), -j/--threads N, -q/--quiet and \
+--progress.",
+    ),
     (
         "EXAMPLES",
         "Load a database directory into the page cache, and see how much was missing:\n\
