@@ -376,6 +376,25 @@ mod tests {
     use super::*;
     use crate::size::ByteRange;
 
+    proptest::proptest! {
+        #[test]
+        fn outside_and_inside_make_the_whole(a: u64, z: u64) {
+            let bits = |b: u64| -> Vec<Span> {
+                let mut out: Vec<Span> = Vec::new();
+                for i in 0..64 {
+                    if b >> i & 1 == 1 {
+                        match out.last_mut() {
+                            Some(last) if last.1 == i => last.1 = i + 1,
+                            _ => out.push((i, i + 1)),
+                        }
+                    }
+                }
+                out
+            };
+            proptest::prop_assert_eq!(outside(&bits(a), &bits(z)), bits(a & !z));
+        }
+    }
+
     #[test]
     fn zones_and_segments() {
         assert_eq!(near_ends(&[(0, 100), (200, 300)], 300, 30), vec![(70, 100)]);

@@ -257,6 +257,25 @@ mod tests {
         assert_eq!(round_up(p), p);
     }
 
+    /// Sorted, disjoint spans inside [0, 64) from a bitmap of 64 bits.
+    fn spans_of(bits: u64) -> Vec<Span> {
+        let mut out: Vec<Span> = Vec::new();
+        for i in 0..64 {
+            if bits >> i & 1 == 1 {
+                push_merged(&mut out, (i, i + 1));
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn intersect_agrees_with_bitmaps(a: u64, b: u64) {
+            proptest::prop_assert_eq!(intersect(&spans_of(a), &spans_of(b)), spans_of(a & b));
+            proptest::prop_assert_eq!(total(&spans_of(a)), u64::from(a.count_ones()));
+        }
+    }
+
     #[test]
     fn extents_of_a_sparse_file() {
         let dir = tempfile::tempdir().unwrap();
