@@ -12,9 +12,11 @@
 //! - [`dest`]: creating, sizing and preallocating output files.
 //! - [`walk`]: the parallel tree walker shared by the tools that walk.
 //! - [`snapshot`]: the residency snapshot format (mmstat --save, mmadvise restore).
+//! - [`advise`]: prefetching, loading, evicting, locking and advising for `mmadvise`.
 //! - [`size`]: size and range parsing, human-readable sizes.
 //! - [`error`]: the core error type.
 
+pub mod advise;
 pub mod cli;
 pub mod count;
 pub mod dest;

@@ -2,7 +2,9 @@
 //! Only this layer prints or sets exit codes.
 
 pub mod common;
+pub mod mmadvise;
 pub mod mmcount;
+pub mod walkargs;
 
 /// A tool's command definition and hand-written man page sections, for generating man pages and
 /// completions.
@@ -17,8 +19,15 @@ pub struct Tool {
 }
 
 /// Every tool that has been built.
-pub const TOOLS: &[Tool] = &[Tool {
-    name: "mmcount",
-    command: mmcount::command,
-    man_sections: mmcount::MAN_SECTIONS,
-}];
+pub const TOOLS: &[Tool] = &[
+    Tool {
+        name: "mmcount",
+        command: mmcount::command,
+        man_sections: mmcount::MAN_SECTIONS,
+    },
+    Tool {
+        name: "mmadvise",
+        command: mmadvise::command,
+        man_sections: mmadvise::MAN_SECTIONS,
+    },
+];

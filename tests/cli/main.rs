@@ -3,5 +3,6 @@
 
 mod hazards;
 mod man;
+mod mmadvise;
 mod mmcount;
 mod util;

@@ -1,0 +1,469 @@
+//! mmadvise's command line: one subcommand per action (willneed, touch, evict, lock, advise, restore),
+//! the flags they share, and the entry point. The actions live in `run`, `lock` and `restore`; the
+//! output (text or JSON Lines) in `report`.
+
+mod lock;
+mod report;
+mod restore;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::advise::load::Pattern;
+use crate::cli::common::{
+    EXIT_USAGE, FilesArgs, MapModeArg, ProgressArgs, Reporter, parse_range_arg, parse_size_arg,
+};
+use crate::cli::walkargs::WalkArgs;
+use crate::size::ByteRange;
+
+const TOOL: &str = "mmadvise";
+
+/// Prefetch, load, evict, lock and advise files in the page cache, and check what happened.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mmadvise",
+    version,
+    about = "Prefetch, load, evict, lock and advise files in the page cache, and check what happened",
+    long_about = "Prefetch, load, evict, lock and advise files in the page cache, and check what \
+happened: every action measures each file's residency before and after (cachestat, or mincore) and \
+reports both, per file and in total, with the reason when pages did not go where they were asked to.\n\n\
+Directories are walked recursively (the same walker and flags as mmstat). FIFOs, sockets and devices are \
+skipped with a note, never opened in a way that blocks. Holes of sparse files are never read.",
+    after_long_help = "Examples:\n  \
+mmadvise touch /srv/db                       load a tree into the page cache, in parallel\n  \
+mmadvise willneed --wait big.img             prefetch the whole file, wait until it is resident\n  \
+mmadvise evict --sync logs/                  write back, then drop from the cache\n  \
+mmadvise lock --daemon --pidfile /run/lk.pid index.bin\n  \
+mmstat --save cache.snap /srv/db; ...; mmadvise restore cache.snap",
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Args {
+    /// What to do
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// The actions.
+#[derive(Debug, Subcommand)]
+pub enum Action {
+    /// Prefetch in the background (WILLNEED in chunks of the device's readahead cap, missing data only)
+    #[command(
+        long_about = "Ask the kernel to read the files' missing data into the page cache in the \
+background: POSIX_FADV_WILLNEED in chunks no larger than the device's readahead cap (one call reads at \
+most that much, 8 MiB on many disks), over the pages not yet cached, skipping holes. With --wait, wait \
+until the pages are resident, or until reading stops making progress."
+    )]
+    Willneed(WillneedArgs),
+
+    /// Load synchronously (MADV_POPULATE_READ per window, in parallel), skipping holes
+    #[command(
+        visible_alias = "load",
+        long_about = "Load the files' missing data into the page cache and wait for it: \
+MADV_POPULATE_READ per window, in parallel across windows and files (-j), each run of windows read as \
+one sequential stream with large readahead. Near holes and range ends, windows are asked for exactly \
+(WILLNEED chunked to the readahead cap) and populated without readahead, so that holes of sparse files \
+are neither read nor cached. Where the kernel lacks MADV_POPULATE_READ (before 5.14), one byte per page \
+is read under the SIGBUS guard. A file that shrinks meanwhile is an error for that file."
+    )]
+    Touch(TouchArgs),
+
+    /// Drop the files' clean pages from the page cache and explain what stayed
+    #[command(
+        long_about = "Drop the files' pages from the page cache (POSIX_FADV_DONTNEED), then measure what \
+stayed and say why: dirty pages (not yet written back: use --sync), pages under writeback, pages mapped \
+or locked by a process (named), or tmpfs, whose pages have nowhere else to go."
+    )]
+    Evict(EvictArgs),
+
+    /// Lock the files in memory and hold them until SIGINT or SIGTERM
+    #[command(
+        long_about = "Map the files, lock the maps with mlock2(MLOCK_ONFAULT) and load them, so that \
+every data page is read once and locked; then hold the locks until SIGINT, SIGTERM or SIGHUP. With \
+--daemon, detach once the files are locked. RLIMIT_MEMLOCK is checked first: mmadvise says how much may \
+be locked and how to raise the limit. A file that cannot be locked does not stop the others."
+    )]
+    Lock(LockArgs),
+
+    /// Give advice with a lasting effect (cold, pageout, hugepage), and verify it
+    #[command(
+        long_about = "Give ADVICE for the files' pages and check its effect.\n\n\
+cold (MADV_COLD): move the cached pages to the inactive list, so that reclaim takes them first; checked \
+in /proc/kpageflags. pageout (MADV_PAGEOUT): reclaim the cached pages now; checked by residency. Both \
+act on the pages this process maps, so mmadvise maps the cached pages (reading nothing else) first; \
+pages that another process maps are left alone. hugepage (MADV_HUGEPAGE, plus MADV_COLLAPSE where the \
+kernel can): load the data through a map that asks for huge pages, so that the page cache holds it in \
+2 MiB pages; checked in /proc/self/smaps.\n\n\
+sequential, random, normal and dontneed only change this process's own map or descriptor, and end \
+when mmadvise exits: they are refused here. Use them while loading instead (touch --advice sequential), \
+or evict to drop pages from the cache."
+    )]
+    Advise(AdviseArgs),
+
+    /// Warm the page cache from a residency snapshot (mmstat --save)
+    #[command(
+        long_about = "Read a residency snapshot written by mmstat --save and load exactly the ranges \
+that were resident, for every file whose identity (device, inode, size, modification time) still \
+matches. Files that changed are skipped, with the reason. The cache warm-up after a restart: save \
+before, restore after."
+    )]
+    Restore(RestoreArgs),
+}
+
+/// Flags of every action.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Common {
+    /// Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print exact byte counts instead of human-readable sizes
+    #[arg(long)]
+    pub bytes: bool,
+
+    /// Worker threads [default: available parallelism]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
+    #[command(flatten)]
+    pub(crate) progress: ProgressArgs,
+}
+
+/// The files an action works on.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Targets {
+    /// Files, and directories to walk recursively
+    #[arg(value_name = "PATH", required_unless_present = "files0_from")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) files_from: FilesArgs,
+
+    /// Only this part of each file: OFFSET:LENGTH or OFFSET..END (such as 1G:64M), widened to whole pages
+    #[arg(long, value_name = "RANGE", value_parser = parse_range_arg)]
+    pub range: Option<ByteRange>,
+
+    #[command(flatten)]
+    pub(crate) walk: WalkArgs,
+}
+
+/// Access patterns for loading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoadAdvice {
+    /// MADV_NORMAL: the kernel's read-around on each fault
+    Normal,
+    /// MADV_SEQUENTIAL and POSIX_FADV_SEQUENTIAL: aggressive readahead
+    Sequential,
+    /// MADV_RANDOM and POSIX_FADV_RANDOM: no readahead, one read per page
+    Random,
+}
+
+/// Flags of the actions that load pages through maps.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Loading {
+    /// How to map files: shared (the page cache itself) or private (copy-on-write)
+    #[arg(long, value_enum, default_value_t = MapModeArg::Shared, value_name = "MODE")]
+    pub map_mode: MapModeArg,
+
+    /// Access advice while loading [default: sequential readahead, exact reads near holes and range ends]
+    #[arg(long, value_enum, value_name = "ADVICE")]
+    pub advice: Option<LoadAdvice>,
+
+    /// Largest window loaded at once per worker, such as 4M or 64M
+    #[arg(long, value_name = "SIZE", value_parser = parse_window, default_value = "16M")]
+    pub window_size: u64,
+}
+
+impl Loading {
+    /// The load pattern asked for.
+    pub fn pattern(&self) -> Pattern {
+        match self.advice {
+            None => Pattern::Tuned,
+            Some(LoadAdvice::Normal) => Pattern::Normal,
+            Some(LoadAdvice::Sequential) => Pattern::Sequential,
+            Some(LoadAdvice::Random) => Pattern::Random,
+        }
+    }
+}
+
+fn parse_window(text: &str) -> Result<u64, String> {
+    let n = parse_size_arg(text)?;
+    if n == 0 || n > (1 << 40) {
+        return Err(format!("invalid window size '{text}': give 1 to 1T bytes"));
+    }
+    Ok(n)
+}
+
+/// `mmadvise willneed`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct WillneedArgs {
+    #[command(flatten)]
+    pub(crate) targets: Targets,
+
+    /// Wait until the pages are resident (or reading stops making progress), with a progress bar
+    #[arg(long)]
+    pub wait: bool,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `mmadvise touch`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct TouchArgs {
+    #[command(flatten)]
+    pub(crate) targets: Targets,
+
+    #[command(flatten)]
+    pub(crate) loading: Loading,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `mmadvise evict`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct EvictArgs {
+    #[command(flatten)]
+    pub(crate) targets: Targets,
+
+    /// Write dirty pages back first (fdatasync), so that they can be evicted too
+    #[arg(long)]
+    pub sync: bool,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `mmadvise lock`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub(crate) targets: Targets,
+
+    /// Detach once the files are locked, and hold them in the background
+    #[arg(long)]
+    pub daemon: bool,
+
+    /// Write the holding process's id to FILE once the files are locked; removed when it ends
+    #[arg(long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) loading: Loading,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// Advice for `mmadvise advise`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Advice {
+    /// MADV_COLD: deactivate the cached pages, so reclaim takes them first
+    Cold,
+    /// MADV_PAGEOUT: reclaim the cached pages now
+    Pageout,
+    /// MADV_HUGEPAGE: load the data into huge pages
+    Hugepage,
+    /// Refused: only affects this process's own map (use touch --advice sequential)
+    Sequential,
+    /// Refused: only affects this process's own map (use touch --advice random)
+    Random,
+    /// Refused: only affects this process's own map (use touch --advice normal)
+    Normal,
+    /// Refused: MADV_DONTNEED only drops this process's own map (use evict)
+    Dontneed,
+}
+
+/// `mmadvise advise`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct AdviseArgs {
+    /// The advice
+    #[arg(value_enum, value_name = "ADVICE")]
+    pub advice: Advice,
+
+    #[command(flatten)]
+    pub(crate) targets: Targets,
+
+    /// How to map files: shared (the page cache itself) or private (copy-on-write)
+    #[arg(long, value_enum, default_value_t = MapModeArg::Shared, value_name = "MODE")]
+    pub map_mode: MapModeArg,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// `mmadvise restore`.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RestoreArgs {
+    /// The snapshot written by mmstat --save (`-` for standard input)
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: PathBuf,
+
+    #[command(flatten)]
+    pub(crate) loading: Loading,
+
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// The clap command, for man pages and completions.
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+/// Why advice that only affects this process is refused, or `None` for advice that acts.
+pub fn refusal(advice: Advice) -> Option<String> {
+    let (name, instead) = match advice {
+        Advice::Cold | Advice::Pageout | Advice::Hugepage => return None,
+        Advice::Sequential => ("sequential", "mmadvise touch --advice sequential PATH"),
+        Advice::Random => ("random", "mmadvise touch --advice random PATH"),
+        Advice::Normal => ("normal", "mmadvise touch --advice normal PATH"),
+        Advice::Dontneed => (
+            "dontneed",
+            "mmadvise evict PATH, which drops the pages from the page cache",
+        ),
+    };
+    Some(format!(
+        "advice '{name}' only changes this process's own map of the file, and that ends when \
+mmadvise exits: alone it would have no lasting effect, so it is refused. Use it with an action that \
+reads, or instead: {instead}"
+    ))
+}
+
+/// The entry point of the `mmadvise` binary.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let reporter = Reporter::new(TOOL);
+    if let Action::Advise(a) = &args.action
+        && let Some(why) = refusal(a.advice)
+    {
+        reporter.error(why);
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let targets = match &args.action {
+        Action::Willneed(a) => Some(&a.targets),
+        Action::Touch(a) => Some(&a.targets),
+        Action::Evict(a) => Some(&a.targets),
+        Action::Lock(a) => Some(&a.targets),
+        Action::Advise(a) => Some(&a.targets),
+        Action::Restore(_) => None,
+    };
+    if let Some(t) = targets
+        && let Err(why) = crate::walk::validate(&t.walk.to_options())
+    {
+        reporter.error(why);
+        return ExitCode::from(EXIT_USAGE);
+    }
+    match &args.action {
+        Action::Lock(a) => lock::main(a, &reporter),
+        action => {
+            let result = match action {
+                Action::Willneed(a) => run::willneed(a, &reporter),
+                Action::Touch(a) => run::touch(a, &reporter),
+                Action::Evict(a) => run::evict(a, &reporter),
+                Action::Advise(a) => run::advise(a, &reporter),
+                Action::Restore(a) => restore::run(a, &reporter),
+                Action::Lock(_) => Ok(()),
+            };
+            reporter.finish(result)
+        }
+    }
+}
+
+/// Hand-written man page sections: EXAMPLES, EXIT STATUS, JSON OUTPUT, CAVEATS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "ACTIONS",
+        "Each action is a subcommand; mmadvise ACTION --help lists its flags.\n\
+\n    mmadvise willneed [--wait] [FILE OPTIONS] PATH...\n\
+\nAsk the kernel to read the missing data in the background: POSIX_FADV_WILLNEED in chunks of the \
+device's readahead cap, holes skipped. --wait waits until the pages are resident, or until reading \
+stops making progress, with a progress bar.\n\
+\n    mmadvise touch [LOAD OPTIONS] [FILE OPTIONS] PATH...     (alias: load)\n\
+\nLoad the missing data and wait for it: MADV_POPULATE_READ per window, in parallel across windows and \
+files, holes skipped.\n\
+\n    mmadvise evict [--sync] [FILE OPTIONS] PATH...\n\
+\nDrop the pages from the page cache and explain what stayed. --sync writes dirty pages back first \
+(fdatasync).\n\
+\n    mmadvise lock [--daemon] [--pidfile FILE] [LOAD OPTIONS] [FILE OPTIONS] PATH...\n\
+\nLock the data in memory (mlock2 MLOCK_ONFAULT, then a load) and hold it until SIGINT, SIGTERM or \
+SIGHUP. --daemon detaches once the files are locked; --pidfile writes the holder's process id, and the \
+file is removed when it ends.\n\
+\n    mmadvise advise cold|pageout|hugepage [--map-mode MODE] [FILE OPTIONS] PATH...\n\
+\nGive advice with a lasting effect, and check it. sequential, random, normal and dontneed are refused \
+(see CAVEATS).\n\
+\n    mmadvise restore [LOAD OPTIONS] SNAPSHOT\n\
+\nLoad exactly the ranges a snapshot (mmstat --save; - for standard input) lists as resident, for the \
+files whose device, inode, size and modification time still match.\n\
+\nFILE OPTIONS: --range OFFSET:LENGTH or OFFSET..END (widened to whole pages); --files0-from FILE \
+(NUL-separated names, - for standard input); and the walk of directories: -L/--dereference, \
+-x/--one-file-system, --include GLOB, --exclude GLOB, --min-size SIZE, --max-size SIZE.\n\
+\nLOAD OPTIONS: --map-mode shared|private; --advice normal|sequential|random (the access pattern while \
+loading; by default sequential readahead, and exact reads with no readahead near holes and range ends); \
+--window-size SIZE (16M).\n\
+\nEvery action also takes --json, --bytes (exact sizes in text), -j/--threads N, -q/--quiet and \
+--progress.",
+    ),
+    (
+        "EXAMPLES",
+        "Load a database directory into the page cache, and see how much was missing:\n\
+\n    mmadvise touch /srv/db\n\
+\nPrefetch a disk image in the background, then wait until it is all cached:\n\
+\n    mmadvise willneed --wait vm.img\n\
+\nDrop a file from the cache, writing its dirty pages first:\n\
+\n    mmadvise evict --sync big.log\n\
+\nKeep an index locked in memory in the background:\n\
+\n    mmadvise lock --daemon --pidfile /run/index.pid /srv/index.bin\n    kill $(cat /run/index.pid)\n\
+\nWarm the cache after a restart with what was cached before it:\n\
+\n    mmstat --save /var/lib/cache.snap /srv/db\n    (restart)\n    mmadvise restore /var/lib/cache.snap",
+    ),
+    (
+        "EXIT STATUS",
+        "0 when every file was handled; 1 when a file could not be opened, read, locked or advised, \
+changed size while being loaded, or a snapshot could not be read (the other files are still handled); \
+2 for a usage error, including advice that only affects mmadvise's own map (sequential, random, normal, \
+dontneed) given alone. Pages that stay cached after evict or pageout for a reason the kernel gives \
+(dirty, writeback, mapped, tmpfs) are explained, not failures; so are files skipped by restore because \
+they changed. lock holds until a termination signal and then ends by that signal, after releasing the \
+locks and removing its pid file. Writing to a closed pipe ends the run quietly with status 0.",
+    ),
+    (
+        "JSON OUTPUT",
+        "With --json, one JSON object per line. Each has a \"type\":\n\
+\n\"file\": one per file handled: {\"type\":\"file\",\"action\":\"touch\",\"path\":\"a.db\",\"size\":N,\
+\"offset\":N,\"length\":N,\"pages\":N,\"data_bytes\":N,\"resident_pages_before\":N,\"resident_pages_after\":N, \
+...}, sizes in bytes and residency in pages of the covered range; a residency the kernel hides is null, \
+with \"residency_unknown\" saying why. Each action adds its own fields: willneed \"requested_bytes\", \
+\"cap_bytes\", \"missing_bytes\" (after --wait); touch \"loaded_bytes\"; evict \"stayed_pages\", \
+\"dirty_pages\", \"writeback_pages\", \"other_pages\", \"tmpfs\", \"holders\" ([{\"pid\",\"name\",\
+\"locked_bytes\"}]); lock \"locked_bytes\"; advise \"advice\" and \"active_pages_before\"/\"active_pages_after\" \
+(cold), the evict fields (pageout), \"huge_bytes\" (hugepage); restore \"saved_bytes\", \"restored_pages\". \
+\"notes\" holds the explanations printed in text mode.\n\
+\n\"skipped\": {\"type\":\"skipped\",\"path\":\"p\",\"reason\":\"a FIFO\"}, for special files and, with \
+restore, files that changed since the snapshot.\n\
+\n\"error\": {\"type\":\"error\",\"path\":\"b\",\"error\":\"No such file or directory\"}, one per file that failed.\n\
+\n\"summary\": last: {\"type\":\"summary\",\"action\":\"touch\",\"files\":N,\"skipped\":N,\"errors\":N,\"size\":N,\
+\"pages\":N,\"resident_pages_before\":N,\"resident_pages_after\":N,\"unknown\":N}, totals over the files \
+whose residency is known; lock adds \"locked_bytes\" and \"pid\".",
+    ),
+    (
+        "CAVEATS",
+        "One WILLNEED call reads at most the device's readahead cap (the larger of read_ahead_kb and \
+max_sectors_kb under /sys/block/DEV/queue); mmadvise chunks its requests to that size, or to 128 KiB \
+when the device cannot be found. willneed without --wait returns as soon as the reads are queued: the \
+residency after is whatever arrived by then.\n\
+\nFor files the caller may not write, the kernel hides residency (Linux 5.2 and later): it is reported \
+as unknown, and cold and pageout, which the kernel ignores for such files, fail.\n\
+\nAdvice that only affects the caller's own map (sequential, random, normal, dontneed) has no lasting \
+effect once mmadvise exits, so advise refuses it; touch --advice uses it while loading.\n\
+\nevict cannot drop dirty pages (use --sync), pages under writeback, pages mapped or locked by a process, \
+or tmpfs pages; it says which. A lock lasts only while the holding process lives, and RLIMIT_MEMLOCK \
+counts the whole size of each locked file, holes included, although holes are never read or locked. \
+hugepage depends on the filesystem's support for large folios; pages cached before in small pages stay \
+small unless the kernel can collapse them (MADV_COLLAPSE).",
+    ),
+];

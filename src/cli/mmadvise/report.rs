@@ -1,0 +1,315 @@
+//! mmadvise's output: a line per file (`path: size, resident BEFORE -> AFTER`, explanations indented
+//! below), a total, notes and errors on stderr; or JSON Lines of "file", "skipped", "error" and
+//! "summary" objects.
+
+use std::io::{self, Write};
+
+use indicatif::ProgressBar;
+use serde_json::{Map, Value, json};
+
+use crate::advise::Span;
+use crate::cli::common::{JsonLines, Reporter};
+use crate::map::page_size;
+use crate::residency::{Residency, Unknown};
+use crate::size::human;
+
+/// What one file's action did, ready to print.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The path as shown.
+    pub path: String,
+    /// The file's size.
+    pub size: u64,
+    /// The covered range.
+    pub span: Span,
+    /// Bytes of data in the covered range (less than its length when it has holes).
+    pub data: u64,
+    /// Residency before.
+    pub before: Residency,
+    /// Residency after.
+    pub after: Residency,
+    /// Text appended to the file's line, such as `, locked 1.0G`.
+    pub tail: String,
+    /// Explanations, one per line under the file's line.
+    pub notes: Vec<String>,
+    /// Action-specific JSON fields.
+    pub fields: Map<String, Value>,
+}
+
+/// Totals over the files reported.
+#[derive(Debug, Default)]
+struct Totals {
+    files: u64,
+    skipped: u64,
+    errors: u64,
+    size: u64,
+    pages: u64,
+    before: u64,
+    after: u64,
+    unknown: u64,
+}
+
+/// The output of one run.
+#[derive(Debug)]
+pub struct Report<'r> {
+    action: &'static str,
+    json: Option<JsonLines<io::Stdout>>,
+    exact: bool,
+    totals: Totals,
+    reporter: &'r Reporter,
+    bar: ProgressBar,
+}
+
+impl<'r> Report<'r> {
+    /// A report of `action`, as JSON Lines or text, with exact byte counts if `exact`.
+    pub fn new(action: &'static str, json: bool, exact: bool, reporter: &'r Reporter) -> Self {
+        Report {
+            action,
+            json: json.then(|| JsonLines::new(io::stdout())),
+            exact,
+            totals: Totals::default(),
+            reporter,
+            bar: ProgressBar::hidden(),
+        }
+    }
+
+    /// Shows `bar` while working; output is printed around it.
+    pub fn set_bar(&mut self, bar: ProgressBar) {
+        self.bar = bar;
+    }
+
+    /// The progress bar (hidden unless one was set).
+    pub fn bar(&self) -> &ProgressBar {
+        &self.bar
+    }
+
+    /// A size as this report shows sizes.
+    pub fn size(&self, bytes: u64) -> String {
+        if self.exact {
+            bytes.to_string()
+        } else {
+            human(bytes)
+        }
+    }
+
+    fn residency(&self, r: &Residency, span_len: u64) -> String {
+        match r.resident {
+            None => "unknown".into(),
+            Some(pages) => format!(
+                "{} ({})",
+                self.size(pages_to_bytes(pages, span_len)),
+                percent(pages, r.pages)
+            ),
+        }
+    }
+
+    /// Reports one file.
+    pub fn file(&mut self, o: &Outcome) -> io::Result<()> {
+        let t = &mut self.totals;
+        t.files += 1;
+        t.size += o.size;
+        match (o.before.resident, o.after.resident) {
+            (Some(b), Some(a)) => {
+                t.pages += o.after.pages;
+                t.before += b;
+                t.after += a;
+            }
+            _ => t.unknown += 1,
+        }
+        let span_len = o.span.1 - o.span.0;
+        let mut notes = o.notes.clone();
+        if let Some(why) = o.after.unknown.or(o.before.unknown) {
+            notes.push(format!("residency unknown: {}", unknown_text(why)));
+        }
+        if let Some(json) = &mut self.json {
+            let mut object = Map::new();
+            object.insert("action".into(), self.action.into());
+            object.insert("path".into(), o.path.clone().into());
+            object.insert("size".into(), o.size.into());
+            object.insert("offset".into(), o.span.0.into());
+            object.insert("length".into(), span_len.into());
+            object.insert("pages".into(), o.after.pages.into());
+            object.insert("data_bytes".into(), o.data.into());
+            object.insert("resident_pages_before".into(), o.before.resident.into());
+            object.insert("resident_pages_after".into(), o.after.resident.into());
+            if let Some(why) = o.after.unknown.or(o.before.unknown) {
+                object.insert("residency_unknown".into(), unknown_text(why).into());
+            }
+            object.extend(o.fields.clone());
+            object.insert("notes".into(), notes.into());
+            return json.write("file", object);
+        }
+        let mut line = format!("{}: {}", o.path, self.size(o.size));
+        if span_len != o.size {
+            line.push_str(&format!(
+                " (range {}..{})",
+                self.size(o.span.0),
+                self.size(o.span.1)
+            ));
+        }
+        if o.data < span_len {
+            line.push_str(&format!(
+                ", {} data, {} in holes",
+                self.size(o.data),
+                self.size(span_len - o.data)
+            ));
+        }
+        line.push_str(&format!(
+            ", resident {} -> {}{}",
+            self.residency(&o.before, span_len),
+            self.residency(&o.after, span_len),
+            o.tail
+        ));
+        self.bar.suspend(|| {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{line}")?;
+            for note in notes {
+                writeln!(out, "  {note}")?;
+            }
+            out.flush()
+        })
+    }
+
+    /// Reports a path passed over (a FIFO, a device, a changed file): a note on stderr, or a "skipped"
+    /// object. Not a failure.
+    pub fn skipped(&mut self, path: &str, reason: &str) -> io::Result<()> {
+        self.totals.skipped += 1;
+        if let Some(json) = &mut self.json {
+            return json.write("skipped", json!({ "path": path, "reason": reason }));
+        }
+        self.bar.suspend(|| {
+            self.reporter
+                .warn(format_args!("{path}: skipped: {reason}"))
+        });
+        Ok(())
+    }
+
+    /// Reports a failed file: `mmadvise: path: reason` on stderr, and an "error" object with --json.
+    pub fn error(&mut self, path: &str, reason: &str) -> io::Result<()> {
+        self.totals.errors += 1;
+        self.bar
+            .suspend(|| self.reporter.error(format_args!("{path}: {reason}")));
+        if let Some(json) = &mut self.json {
+            json.error(path, reason)?;
+        }
+        Ok(())
+    }
+
+    /// Reports an error that names no file (a bad entry of a --files0-from list).
+    pub fn plain_error(&mut self, message: &str) -> io::Result<()> {
+        self.totals.errors += 1;
+        self.bar.suspend(|| self.reporter.error(message));
+        if let Some(json) = &mut self.json {
+            json.error("", message)?;
+        }
+        Ok(())
+    }
+
+    /// Reports a core error about a file.
+    pub fn core_error(&mut self, e: &crate::error::Error) -> io::Result<()> {
+        self.error(&e.path().to_string_lossy(), &e.reason_text())
+    }
+
+    /// The total line (text, when more than one file was reported) or the "summary" object, with
+    /// `fields` added to the summary and `tail` to the text.
+    pub fn summary(&mut self, fields: Map<String, Value>, tail: &str) -> io::Result<()> {
+        self.bar.finish_and_clear();
+        let t = &self.totals;
+        if let Some(json) = &mut self.json {
+            let mut object = Map::new();
+            object.insert("action".into(), self.action.into());
+            object.insert("files".into(), t.files.into());
+            object.insert("skipped".into(), t.skipped.into());
+            object.insert("errors".into(), t.errors.into());
+            object.insert("size".into(), t.size.into());
+            object.insert("pages".into(), t.pages.into());
+            object.insert("resident_pages_before".into(), t.before.into());
+            object.insert("resident_pages_after".into(), t.after.into());
+            object.insert("unknown".into(), t.unknown.into());
+            object.extend(fields);
+            json.write("summary", object)?;
+            return json.flush();
+        }
+        let mut out = io::stdout().lock();
+        if t.files > 1 || !tail.is_empty() {
+            let known = t.files - t.unknown;
+            let page = page_size() as u64;
+            let res = |pages: u64| {
+                format!(
+                    "{} ({})",
+                    self.size(pages.saturating_mul(page)),
+                    percent(pages, t.pages)
+                )
+            };
+            let mut line = format!(
+                "total: {} file{}, {}",
+                t.files,
+                if t.files == 1 { "" } else { "s" },
+                self.size(t.size)
+            );
+            if known > 0 {
+                line.push_str(&format!(", resident {} -> {}", res(t.before), res(t.after)));
+            }
+            if t.unknown > 0 {
+                line.push_str(&format!(", {} of unknown residency", t.unknown));
+            }
+            line.push_str(tail);
+            writeln!(out, "{line}")?;
+        }
+        out.flush()
+    }
+}
+
+/// Pages as bytes, never more than the span's length (the last page may be partial).
+pub fn pages_to_bytes(pages: u64, span_len: u64) -> u64 {
+    pages.saturating_mul(page_size() as u64).min(span_len)
+}
+
+/// A share as a percentage that never rounds a partial share to 0% or 100%.
+pub fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    if part >= whole {
+        return "100%".into();
+    }
+    if part == 0 {
+        return "0%".into();
+    }
+    let p = part as f64 * 100.0 / whole as f64;
+    if p < 0.1 {
+        "<0.1%".into()
+    } else if p > 99.9 {
+        ">99.9%".into()
+    } else if p >= 10.0 {
+        format!("{}%", p.floor())
+    } else {
+        format!("{:.1}%", (p * 10.0).floor() / 10.0)
+    }
+}
+
+/// Why residency is unknown, in words.
+pub fn unknown_text(why: Unknown) -> &'static str {
+    match why {
+        Unknown::NotWritable => {
+            "the kernel hides the page cache state of files this user may not write"
+        }
+        Unknown::Hugetlbfs => "hugetlbfs files are not in the page cache",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_never_lie_at_the_ends() {
+        assert_eq!(percent(0, 10), "0%");
+        assert_eq!(percent(10, 10), "100%");
+        assert_eq!(percent(1, 100_000), "<0.1%");
+        assert_eq!(percent(99_999, 100_000), ">99.9%");
+        assert_eq!(percent(1, 3), "33%");
+        assert_eq!(percent(1, 30), "3.3%");
+        assert_eq!(percent(0, 0), "-");
+    }
+}

@@ -1,0 +1,515 @@
+//! The actions over walked files: finding and opening the files (in batches, so that a large tree never
+//! holds too many descriptors), then willneed, touch, evict and advise.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+use crate::advise::advice::{Act, Check, advise as give_advice};
+use crate::advise::evict::{Stayed, evict as evict_file};
+use crate::advise::load::{Job, LoadOptions, load};
+use crate::advise::readahead::cap_for_device;
+use crate::advise::willneed::{self, Pending, WaitEnd};
+use crate::advise::{Span, Subject, total};
+use crate::cli::common::InputName;
+use crate::input::{Access, Input, StreamKind};
+use crate::size::ByteRange;
+use crate::walk::{Item, walk};
+
+use super::report::{Outcome, Report, pages_to_bytes};
+use super::{Advice, AdviseArgs, Common, EvictArgs, Loading, Targets, TouchArgs, WillneedArgs};
+
+/// Files opened at once: enough to keep every worker busy, few enough for any descriptor limit.
+pub const BATCH: usize = 256;
+
+/// Trees this big (in total) show a progress bar on a terminal.
+pub const PROGRESS_THRESHOLD: u64 = 256 << 20;
+
+/// The regular files named by `targets`, walked, in order, each (device, inode) once; special files and
+/// errors are reported on the way. Returns the files and their total size.
+pub fn gather(
+    targets: &Targets,
+    common: &Common,
+    report: &mut Report<'_>,
+) -> anyhow::Result<(Vec<PathBuf>, u64)> {
+    let mut roots = Vec::new();
+    for name in targets.files_from.inputs(&targets.files)? {
+        match name {
+            InputName::Path(p) => roots.push(p),
+            InputName::Invalid(why) => report.plain_error(&why)?,
+            InputName::Stdin { .. } => report.error(
+                "-",
+                "standard input cannot be advised: name the file instead",
+            )?,
+        }
+    }
+    let mut options = targets.walk.to_options();
+    options.threads = common.threads.map_or(0, usize::from);
+    let walked = walk(&roots, &options).map_err(anyhow::Error::msg)?;
+    let mut files = Vec::new();
+    let mut size = 0;
+    for item in walked.items {
+        match item {
+            Item::File(f) if f.first_link => {
+                size += f.size;
+                files.push(f.path);
+            }
+            Item::File(_) => {}
+            Item::Skipped(path, why) => report.skipped(&path.to_string_lossy(), why.describe())?,
+            Item::Error(e) => report.core_error(&e)?,
+        }
+    }
+    Ok((files, size))
+}
+
+/// An opened regular file.
+#[derive(Debug)]
+pub struct Opened {
+    /// The open file.
+    pub input: Input,
+    /// Its size.
+    pub len: u64,
+}
+
+/// What a special file is, in a note.
+pub fn stream_kind(kind: StreamKind) -> &'static str {
+    match kind {
+        StreamKind::Stdin => "standard input",
+        StreamKind::Fifo => "a FIFO",
+        StreamKind::CharDevice => "a character device",
+        StreamKind::Socket => "a socket",
+        StreamKind::BlockDevice => "a block device",
+        StreamKind::Pseudo => "a file of a pseudo filesystem (/proc, /sys), not in the page cache",
+    }
+}
+
+/// Opens `path` as a regular file, or reports why not (an error, or a note for special files).
+pub fn open(path: &std::path::Path, report: &mut Report<'_>) -> anyhow::Result<Option<Opened>> {
+    match Input::open(path) {
+        Err(e) => report.core_error(&e)?,
+        Ok(input) => match input.access() {
+            Access::Map { len } => return Ok(Some(Opened { input, len })),
+            Access::Empty => return Ok(Some(Opened { input, len: 0 })),
+            Access::Stream(kind) => report.skipped(&path.to_string_lossy(), stream_kind(kind))?,
+        },
+    }
+    Ok(None)
+}
+
+/// Opens a batch of paths and prepares each for an action over `range`.
+pub fn open_batch(paths: &[PathBuf], report: &mut Report<'_>) -> anyhow::Result<Vec<Opened>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if let Some(o) = open(path, report)? {
+            out.push(o);
+        }
+    }
+    Ok(out)
+}
+
+/// The subjects of opened files over `range`; files that cannot be prepared are reported.
+pub fn subjects<'a>(
+    opened: &'a [Opened],
+    range: ByteRange,
+    report: &mut Report<'_>,
+) -> anyhow::Result<Vec<Subject<'a>>> {
+    let mut out = Vec::new();
+    for o in opened {
+        match Subject::new(o.input.file(), o.input.name(), o.len, range) {
+            Ok(s) => out.push(s),
+            Err(e) => report.core_error(&e)?,
+        }
+    }
+    Ok(out)
+}
+
+/// The whole file when no range is given.
+pub fn range_of(targets: &Targets) -> ByteRange {
+    targets.range.unwrap_or(ByteRange {
+        offset: 0,
+        len: None,
+    })
+}
+
+/// WILLNEED chunk sizes per device, found once per device.
+#[derive(Debug, Default)]
+pub struct Caps(HashMap<u64, u64>);
+
+impl Caps {
+    /// The readahead cap for the subject's device.
+    pub fn of(&mut self, subject: &Subject<'_>) -> u64 {
+        let dev = rustix::fs::fstat(subject.file).map_or(0, |st| st.st_dev);
+        *self
+            .0
+            .entry(dev)
+            .or_insert_with(|| cap_for_device(dev).bytes)
+    }
+}
+
+/// The outcome skeleton of a subject: path, sizes and residency before and after.
+pub fn outcome(
+    subject: &Subject<'_>,
+    data: &[Span],
+    before: crate::residency::Residency,
+    after: crate::residency::Residency,
+) -> Outcome {
+    Outcome {
+        path: subject.path.to_string_lossy().into_owned(),
+        size: subject.len,
+        span: subject.span,
+        data: total(data),
+        before,
+        after,
+        tail: String::new(),
+        notes: Vec::new(),
+        fields: Map::new(),
+    }
+}
+
+/// A rayon pool of `-j` threads, or the global one.
+pub fn run_in_pool<R: Send>(common: &Common, f: impl FnOnce() -> R + Send) -> anyhow::Result<R> {
+    match common.threads {
+        None => Ok(f()),
+        Some(n) => Ok(rayon::ThreadPoolBuilder::new()
+            .num_threads(n.into())
+            .build()?
+            .install(f)),
+    }
+}
+
+/// Load options from the loading flags.
+pub fn load_options(loading: &Loading) -> LoadOptions {
+    LoadOptions {
+        mode: loading.map_mode.into(),
+        window: loading.window_size,
+        pattern: loading.pattern(),
+        huge: false,
+    }
+}
+
+/// `mmadvise willneed`.
+pub fn willneed(
+    args: &WillneedArgs,
+    reporter: &crate::cli::common::Reporter,
+) -> anyhow::Result<()> {
+    let mut report = Report::new("willneed", args.common.json, args.common.bytes, reporter);
+    let (files, size) = gather(&args.targets, &args.common, &mut report)?;
+    let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
+    bar.set_length(0);
+    if args.wait {
+        report.set_bar(bar);
+    }
+    let range = range_of(&args.targets);
+    let mut caps = Caps::default();
+    for paths in files.chunks(BATCH) {
+        let opened = open_batch(paths, &mut report)?;
+        let subjects = subjects(&opened, range, &mut report)?;
+        let mut pending = Vec::new();
+        let mut befores = Vec::new();
+        for subject in &subjects {
+            let prepared = subject.measure_arrived().and_then(|before| {
+                let data = subject.data()?;
+                let missing = subject.missing(&data)?;
+                let cap = caps.of(subject);
+                willneed::issue(subject.file, subject.path, &missing, cap)?;
+                Ok((before, data, missing, cap))
+            });
+            match prepared {
+                Ok((before, data, missing, cap)) => {
+                    report.bar().inc_length(total(&missing));
+                    befores.push((before, data, total(&missing)));
+                    pending.push(Pending {
+                        subject,
+                        outstanding: missing,
+                        cap,
+                        error: None,
+                    });
+                }
+                Err(e) => report.core_error(&e)?,
+            }
+        }
+        let end = if args.wait {
+            let bar = report.bar().clone();
+            Some(willneed::wait(&mut pending, &|n| bar.inc(n)))
+        } else {
+            None
+        };
+        for (p, (before, data, requested)) in pending.into_iter().zip(befores) {
+            if let Some(e) = p.error {
+                report.core_error(&e)?;
+                continue;
+            }
+            let after = match p.subject.measure_arrived() {
+                Ok(a) => a,
+                Err(e) => {
+                    report.core_error(&e)?;
+                    continue;
+                }
+            };
+            let mut o = outcome(p.subject, &data, before, after);
+            o.fields.insert("requested_bytes".into(), requested.into());
+            o.fields.insert("cap_bytes".into(), p.cap.into());
+            o.tail = format!(", requested {}", report.size(requested));
+            match end {
+                None if requested > 0 => o
+                    .notes
+                    .push("reading in the background (--wait waits for it)".into()),
+                Some(WaitEnd::Stalled) if !p.outstanding.is_empty() => {
+                    let missing = total(&p.outstanding);
+                    o.fields.insert("missing_bytes".into(), missing.into());
+                    o.notes.push(format!(
+                        "{} still missing: reading stopped making progress (memory pressure \
+evicting what was read, or a device that does not answer)",
+                        report.size(missing)
+                    ));
+                }
+                Some(_) => {
+                    o.fields.insert("missing_bytes".into(), 0.into());
+                }
+                None => {}
+            }
+            report.file(&o)?;
+        }
+    }
+    report.summary(Map::new(), "")?;
+    Ok(())
+}
+
+/// `mmadvise touch`.
+pub fn touch(args: &TouchArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
+    let mut report = Report::new("touch", args.common.json, args.common.bytes, reporter);
+    let (files, size) = gather(&args.targets, &args.common, &mut report)?;
+    let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
+    bar.set_length(0);
+    report.set_bar(bar);
+    let range = range_of(&args.targets);
+    let options = load_options(&args.loading);
+    let mut caps = Caps::default();
+    for paths in files.chunks(BATCH) {
+        let opened = open_batch(paths, &mut report)?;
+        let subjects = subjects(&opened, range, &mut report)?;
+        let mut jobs = Vec::new();
+        let mut befores = Vec::new();
+        for subject in &subjects {
+            let prepared = subject.measure().and_then(|before| {
+                let data = subject.data()?;
+                let missing = subject.missing(&data)?;
+                Ok((before, data, missing))
+            });
+            match prepared {
+                Ok((before, data, missing)) => {
+                    report.bar().inc_length(total(&missing));
+                    befores.push((before, data));
+                    jobs.push(Job {
+                        subject,
+                        cap: caps.of(subject),
+                        spans: missing,
+                        map: None,
+                    });
+                }
+                Err(e) => report.core_error(&e)?,
+            }
+        }
+        let bar = report.bar().clone();
+        let errors = run_in_pool(&args.common, || load(&jobs, &options, &|n| bar.inc(n)))?;
+        for ((job, error), (before, data)) in jobs.iter().zip(errors).zip(befores) {
+            if let Some(e) = error {
+                report.core_error(&e)?;
+                continue;
+            }
+            match job.subject.measure() {
+                Ok(after) => {
+                    let loaded = total(&job.spans);
+                    let mut o = outcome(job.subject, &data, before, after);
+                    o.fields.insert("loaded_bytes".into(), loaded.into());
+                    o.tail = format!(", loaded {}", report.size(loaded));
+                    report.file(&o)?;
+                }
+                Err(e) => report.core_error(&e)?,
+            }
+        }
+    }
+    report.summary(Map::new(), "")?;
+    Ok(())
+}
+
+/// Explanations of pages that stayed after evict or pageout, and their JSON fields.
+pub fn explain_stayed(stayed: &Stayed, span_len: u64, report: &Report<'_>, o: &mut Outcome) {
+    let f = &mut o.fields;
+    f.insert("stayed_pages".into(), stayed.pages.into());
+    f.insert("dirty_pages".into(), stayed.dirty.into());
+    f.insert("writeback_pages".into(), stayed.writeback.into());
+    f.insert("other_pages".into(), stayed.other.into());
+    f.insert("tmpfs".into(), stayed.tmpfs.into());
+    let holders: Vec<Value> = stayed
+        .holders
+        .iter()
+        .map(|h| serde_json::json!({"pid": h.pid, "name": h.name, "locked_bytes": h.locked}))
+        .collect();
+    f.insert("holders".into(), holders.into());
+    let size = |pages| report.size(pages_to_bytes(pages, span_len));
+    if stayed.tmpfs && stayed.pages > 0 {
+        o.notes.push(format!(
+            "{} stayed: the file is on tmpfs, whose pages live only in memory (and swap) and cannot \
+be evicted; delete or truncate the file to free them",
+            size(stayed.pages)
+        ));
+        return;
+    }
+    if stayed.dirty > 0 {
+        o.notes.push(format!(
+            "{} stayed dirty: written but not yet written back (use --sync to write them first)",
+            size(stayed.dirty)
+        ));
+    }
+    if stayed.writeback > 0 {
+        o.notes.push(format!(
+            "{} stayed under writeback: dirty pages being written back right now (use --sync to \
+write them back and wait before evicting)",
+            size(stayed.writeback)
+        ));
+    }
+    if stayed.other > 0 {
+        let who = if stayed.holders.is_empty() {
+            "no process maps the file now: they were read again while evicting, or are pinned by \
+the kernel"
+                .to_string()
+        } else {
+            let names: Vec<String> = stayed
+                .holders
+                .iter()
+                .map(|h| {
+                    let locked = if h.locked > 0 {
+                        format!(", {} locked", report.size(h.locked))
+                    } else {
+                        String::new()
+                    };
+                    format!("{} ({}{locked})", h.pid, h.name)
+                })
+                .collect();
+            format!("mapped by process {}", names.join(", "))
+        };
+        o.notes
+            .push(format!("{} stayed in use: {who}", size(stayed.other)));
+    }
+}
+
+/// `mmadvise evict`.
+pub fn evict(args: &EvictArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
+    let mut report = Report::new("evict", args.common.json, args.common.bytes, reporter);
+    let (files, _) = gather(&args.targets, &args.common, &mut report)?;
+    let range = range_of(&args.targets);
+    for paths in files.chunks(BATCH) {
+        let opened = open_batch(paths, &mut report)?;
+        for subject in subjects(&opened, range, &mut report)? {
+            let done = subject
+                .data()
+                .and_then(|data| Ok((data, evict_file(&subject, args.sync)?)));
+            match done {
+                Ok((data, evicted)) => {
+                    let mut o = outcome(&subject, &data, evicted.before, evicted.after);
+                    explain_stayed(
+                        &evicted.stayed,
+                        subject.span.1 - subject.span.0,
+                        &report,
+                        &mut o,
+                    );
+                    report.file(&o)?;
+                }
+                Err(e) => report.core_error(&e)?,
+            }
+        }
+    }
+    report.summary(Map::new(), "")?;
+    Ok(())
+}
+
+/// `mmadvise advise cold|pageout|hugepage`.
+pub fn advise(args: &AdviseArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
+    let (act, name) = match args.advice {
+        Advice::Cold => (Act::Cold, "cold"),
+        Advice::Pageout => (Act::PageOut, "pageout"),
+        Advice::Hugepage => (Act::HugePage, "hugepage"),
+        other => anyhow::bail!("advice {other:?} is refused"),
+    };
+    let mut report = Report::new("advise", args.common.json, args.common.bytes, reporter);
+    let (files, _) = gather(&args.targets, &args.common, &mut report)?;
+    let range = range_of(&args.targets);
+    for paths in files.chunks(BATCH) {
+        let opened = open_batch(paths, &mut report)?;
+        for subject in subjects(&opened, range, &mut report)? {
+            let done = subject.data().and_then(|data| {
+                let advised = give_advice(&subject, act, args.map_mode.into(), &data)?;
+                Ok((data, advised))
+            });
+            let (data, advised) = match done {
+                Ok(d) => d,
+                Err(e) => {
+                    report.core_error(&e)?;
+                    continue;
+                }
+            };
+            let mut o = outcome(&subject, &data, advised.before, advised.after);
+            o.fields.insert("advice".into(), name.into());
+            let span_len = subject.span.1 - subject.span.0;
+            match &advised.check {
+                Check::Active { before, after } => {
+                    o.fields
+                        .insert("active_pages_before".into(), before.active.into());
+                    o.fields
+                        .insert("active_pages_after".into(), after.active.into());
+                    o.tail = format!(
+                        ", active {} -> {}",
+                        report.size(pages_to_bytes(before.active, span_len)),
+                        report.size(pages_to_bytes(after.active, span_len))
+                    );
+                }
+                Check::Unverified(why) => o.notes.push(format!(
+                    "not verified: {}",
+                    match why {
+                        crate::advise::pageflags::Unreadable::NoPfns =>
+                            "reading page flags needs CAP_SYS_ADMIN",
+                        crate::advise::pageflags::Unreadable::NoKpageflags =>
+                            "/proc/kpageflags cannot be read",
+                    }
+                )),
+                Check::Stayed(stayed) => explain_stayed(stayed, span_len, &report, &mut o),
+                Check::Huge {
+                    huge,
+                    data,
+                    collapse,
+                } => {
+                    o.fields.insert("huge_bytes".into(), (*huge).into());
+                    o.tail = format!(
+                        ", in huge pages {} of {}",
+                        report.size(*huge),
+                        report.size(*data)
+                    );
+                    if huge < data {
+                        let mode =
+                            std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+                                .unwrap_or_default();
+                        let why = match collapse {
+                            _ if mode.contains("[never]") => "transparent huge pages are disabled \
+(/sys/kernel/mm/transparent_hugepage/enabled says never)"
+                                .to_string(),
+                            Some(e) => format!(
+                                "the kernel would not collapse pages already cached in small pages \
+(MADV_COLLAPSE: {e})"
+                            ),
+                            None => "the filesystem or the file's layout gave no more".into(),
+                        };
+                        o.notes.push(format!(
+                            "{} not in huge pages: {why}",
+                            report.size(data - huge)
+                        ));
+                    }
+                }
+            }
+            report.file(&o)?;
+        }
+    }
+    report.summary(Map::new(), "")?;
+    Ok(())
+}
