@@ -8,12 +8,14 @@
 //! - [`sys`]: raw system calls and the SIGBUS guard.
 //! - [`window`]: bounded windows and the one driver over maps or read buffers.
 //! - [`count`]: counting kernels for `mmcount`.
+//! - [`counter`]: the persistent counter of `mmcounter`: format, bounds, locked update.
 //! - [`dest`]: creating, sizing and preallocating output files.
 //! - [`size`]: size and range parsing, human-readable sizes.
 //! - [`error`]: the core error type.
 
 pub mod cli;
 pub mod count;
+pub mod counter;
 pub mod dest;
 pub mod error;
 pub mod input;

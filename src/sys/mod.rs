@@ -1,7 +1,9 @@
 //! What rustix and memmap2 lack, wrapped once: raw system calls and signal handling. These modules (and
 //! `map`) are the only places where `unsafe` is allowed; every block carries a `// SAFETY:` comment.
 
+pub mod lock;
 pub mod sigbus;
 pub mod signals;
+pub mod wait;
 
 pub use sigbus::Guard;
