@@ -27,6 +27,9 @@ pub const DEFAULT_WIDTH: usize = 10;
 /// The longest valid counter file: the widest digits and the newline.
 pub const MAX_LEN: usize = MAX_WIDTH + 1;
 
+/// How much of a file longer than a counter is looked at to say what is wrong with it.
+pub const DIAGNOSE_LEN: usize = 4096;
+
 /// The largest value a counter of `width` digits holds.
 pub fn max_value(width: usize) -> i64 {
     if width >= 19 {
@@ -175,7 +178,7 @@ impl fmt::Display for Malformed {
 }
 
 /// Parses a counter from the first bytes of a file of `len` bytes; `bytes` holds all of them, or at
-/// least the first `MAX_LEN + 1` when the file is longer.
+/// least the first `MAX_LEN + 1` when the file is longer (the more, the more precise the diagnosis).
 pub fn parse(bytes: &[u8], len: u64) -> Result<Counter, Malformed> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     let more = len > bytes.len() as u64;
@@ -611,7 +614,7 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
     } else {
         LockKind::Shared
     };
-    lock::lock(file.as_fd(), kind, request.timeout).map_err(|e| match e {
+    let locked = Locked::take(&file, kind, request.timeout).map_err(|e| match e {
         LockError::TimedOut => fail(Problem::TimedOut(request.timeout.unwrap_or_default())),
         LockError::Io(e) => fail(Problem::Io(Step::Lock, e)),
     })?;
@@ -637,8 +640,8 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
         created = true;
         len = fresh.width as u64 + 1;
     }
-    // A counter is at most MAX_LEN bytes; one byte more is enough to tell what is wrong with a longer file.
-    let map_len = len.min(MAX_LEN as u64 + 1) as usize;
+    // A counter is at most MAX_LEN bytes; the first page of a longer file is plenty to say what is wrong.
+    let map_len = len.min(DIAGNOSE_LEN as u64) as usize;
     let mut map = if writes {
         Map::Write(
             MappedRangeMut::new(&file, 0, map_len).map_err(|e| fail(Problem::Io(Step::Map, e)))?,
@@ -672,8 +675,9 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
     {
         m.flush().map_err(|e| fail(Problem::Io(Step::Sync, e)))?;
     }
-    // Closing the only descriptor of this open file description releases the lock; the map stays valid.
-    drop(file);
+    // Unlock explicitly: a map holds a reference to the open file description, so closing the
+    // descriptor alone would keep the OFD lock for as long as the map lives.
+    drop(locked);
     Ok(Outcome {
         previous,
         current,
@@ -682,6 +686,26 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
             map: Some((map, len)),
         }),
     })
+}
+
+/// An OFD lock on a file, released when dropped (on every path out of [`apply`], errors included).
+struct Locked<'a> {
+    file: &'a File,
+}
+
+impl<'a> Locked<'a> {
+    fn take(file: &'a File, kind: LockKind, timeout: Option<Duration>) -> Result<Self, LockError> {
+        lock::lock(file.as_fd(), kind, timeout)?;
+        Ok(Locked { file })
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Failure leaves the lock to be released when the file and its maps are closed, at the latest
+        // when the process exits.
+        let _ = lock::unlock(self.file.as_fd());
+    }
 }
 
 /// Writes the stored form of `counter` into an empty file with pwrite, so that a full disk is an error
@@ -710,7 +734,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn parse_all(bytes: &[u8]) -> Result<Counter, Malformed> {
-        parse(&bytes[..bytes.len().min(MAX_LEN + 1)], bytes.len() as u64)
+        parse(&bytes[..bytes.len().min(DIAGNOSE_LEN)], bytes.len() as u64)
     }
 
     #[test]
@@ -748,9 +772,16 @@ mod tests {
         for (bytes, want) in cases {
             assert_eq!(&parse_all(bytes).unwrap_err(), want, "{bytes:?}");
         }
-        let long = vec![b'1'; 4096];
+        let long = vec![b'1'; 5000];
         assert_eq!(
             parse_all(&long).unwrap_err(),
+            Malformed::TooWide {
+                digits: DIAGNOSE_LEN,
+                more: true
+            }
+        );
+        assert_eq!(
+            parse(&long[..MAX_LEN + 1], 5000).unwrap_err(),
             Malformed::TooWide {
                 digits: MAX_LEN + 1,
                 more: true

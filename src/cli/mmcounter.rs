@@ -65,7 +65,7 @@ pub struct Args {
     pub reset: bool,
 
     /// Remove the shared-memory object named by --shm
-    #[arg(long, requires = "shm")]
+    #[arg(long, conflicts_with = "file")]
     pub unlink: bool,
 
     /// Number of digits of a counter created now (1 to 20); existing counters keep theirs
@@ -294,7 +294,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     let name = source.name();
     if plan.unlink {
         let Target::Shm(shm) = &plan.target else {
-            unreachable!("clap requires --shm with --unlink")
+            unreachable!("clap refuses --unlink with FILE")
         };
         match counter::unlink_shm(shm) {
             Ok(()) if plan.style == Style::Json => {
@@ -358,7 +358,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 get the same one and none is skipped, whatever the interleaving:\n\
 \n    ls *.wav | xargs -P 8 -I{} sh -c 'mv -- \"$1\" \"take-$(mmcounter seq).wav\"' _ {}\n\
 \nThe same, numbering the lines of a job list into files named by a 6-digit counter:\n\
-\n    mmcounter --width 6 --reset seq6\n    xargs -P 4 -I{} sh -c 'n=$(mmcounter --padded seq6); run-job {} > out.$n' < jobs.txt\n\
+\n    mmcounter --width 6 --reset seq6\n    xargs -P 4 -I{} sh -c 'n=$(mmcounter --padded seq6); run-job \"$1\" > \"out.$n\"' _ {} < jobs.txt\n\
 \nA counter in POSIX shared memory (/dev/shm/jobs), which lasts until reboot or --unlink:\n\
 \n    mmcounter --shm jobs\n    mmcounter --shm jobs --unlink\n\
 \nThe course's pause() demonstration: the first command updates, then waits holding the map (but no \
