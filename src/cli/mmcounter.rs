@@ -45,7 +45,7 @@ pub struct Args {
     pub file: Option<PathBuf>,
 
     /// Keep the counter in the POSIX shared-memory object NAME (shm_open; /dev/shm/NAME on Linux)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_shm_name)]
     pub shm: Option<String>,
 
     /// Add N instead of 1; N may be negative
@@ -97,6 +97,19 @@ pub struct Args {
     /// Wait at most SECS (such as 2 or 0.5) for the lock, then fail; 0 tries once
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+}
+
+/// A POSIX shared-memory object name: one path component (after optional leading slashes), not `.` or
+/// `..`, at most 255 bytes.
+fn parse_shm_name(text: &str) -> Result<String, String> {
+    let name = text.trim_start_matches('/');
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || text.len() > 255 {
+        return Err(format!(
+            "invalid shared-memory name '{text}': give one name such as 'jobs' or '/jobs', \
+             without '/' inside, at most 255 bytes"
+        ));
+    }
+    Ok(text.to_string())
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

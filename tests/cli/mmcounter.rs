@@ -689,4 +689,14 @@ fn usage_errors_exit_2() {
     }
     assert_eq!(run(&[]).status.code(), Some(2));
     assert!(!path.exists());
+    for name in ["", "/", "a/b", "..", &"x".repeat(256)] {
+        assert_eq!(
+            run(&["--shm", name]).status.code(),
+            Some(2),
+            "--shm {name:?}"
+        );
+        assert_eq!(run(&["--shm", name, "--unlink"]).status.code(), Some(2));
+    }
+    // A FILE and --shm, or --unlink with a FILE, are not both allowed.
+    assert_eq!(run_on(&path, &["--shm", "x"]).status.code(), Some(2));
 }
