@@ -12,6 +12,7 @@ use clap::{ArgGroup, CommandFactory, Parser};
 use crate::cli::common::{MapModeArg, Reporter};
 use crate::counter::{self, Counter, DEFAULT_WIDTH, MAX_WIDTH, Op, Outcome, Request, Source};
 use crate::map::MapMode;
+use crate::sys::signals::catch_termination;
 use crate::sys::wait::{Ended, line_or_termination};
 
 const TOOL: &str = "mmcounter";
@@ -328,6 +329,11 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    if plan.hold {
+        // Before the first value is printed: whoever reacts to it with SIGINT or SIGTERM must find the
+        // signal caught (it then ends the wait), not meet the default action.
+        catch_termination();
+    }
     emit(&line(
         plan.style,
         "counter",
