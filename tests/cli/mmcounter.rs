@@ -700,3 +700,68 @@ fn usage_errors_exit_2() {
     // A FILE and --shm, or --unlink with a FILE, are not both allowed.
     assert_eq!(run_on(&path, &["--shm", "x"]).status.code(), Some(2));
 }
+
+/// A tmpfs of `size` mounted on a temporary directory, unmounted when dropped.
+struct SmallTmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallTmpfs {
+    fn mount(size: &str) -> Option<SmallTmpfs> {
+        if !is_root() {
+            skip("mounting a small tmpfs needs root");
+            return None;
+        }
+        let dir = tmp();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match out {
+            Ok(out) if out.status.success() => Some(SmallTmpfs { dir }),
+            Ok(out) => {
+                skip(&format!("cannot mount a tmpfs: {}", stderr(&out)));
+                None
+            }
+            Err(e) => {
+                skip(&format!("cannot run mount: {e}"));
+                None
+            }
+        }
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_file_system_is_an_error_and_leaves_an_empty_counter() {
+    let Some(fs) = SmallTmpfs::mount("8k") else {
+        return;
+    };
+    let root = fs.dir.path();
+    let existing = root.join("existing");
+    assert_eq!(ok(&existing, &[]), "1\n");
+    // Fill what is left.
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4096"])
+        .arg(format!("of={}", root.join("fill").display()))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let new = root.join("new");
+    let err = fails(&new, &[]);
+    assert!(
+        err.ends_with(": write error: No space left on device"),
+        "{err}"
+    );
+    // An empty file is a counter at 0, as if the update had never started.
+    assert_eq!(std::fs::read(&new).unwrap(), b"");
+    // The page of an existing counter is already there: it still counts, and syncs.
+    assert_eq!(ok(&existing, &[]), "2\n");
+    assert_eq!(ok(&existing, &["--sync"]), "3\n");
+    assert_eq!(std::fs::read(&existing).unwrap(), b"0000000003\n");
+}
