@@ -9,6 +9,7 @@
 //! - [`window`]: bounded windows and the one driver over maps or read buffers.
 //! - [`count`]: counting kernels for `mmcount`.
 //! - [`residency`]: page-cache residency through cachestat or windowed mincore.
+//! - [`counter`]: the persistent counter of `mmcounter`: format, bounds, locked update.
 //! - [`dest`]: creating, sizing and preallocating output files.
 //! - [`walk`]: the parallel tree walker shared by the tools that walk.
 //! - [`snapshot`]: the residency snapshot format (mmstat --save, mmadvise restore).
@@ -19,6 +20,7 @@
 pub mod advise;
 pub mod cli;
 pub mod count;
+pub mod counter;
 pub mod dest;
 pub mod error;
 pub mod input;

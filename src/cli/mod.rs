@@ -4,6 +4,7 @@
 pub mod common;
 pub mod mmadvise;
 pub mod mmcount;
+pub mod mmcounter;
 pub mod walkargs;
 
 /// A tool's command definition and hand-written man page sections, for generating man pages and
@@ -29,5 +30,10 @@ pub const TOOLS: &[Tool] = &[
         name: "mmadvise",
         command: mmadvise::command,
         man_sections: mmadvise::MAN_SECTIONS,
+    },
+    Tool {
+        name: "mmcounter",
+        command: mmcounter::command,
+        man_sections: mmcounter::MAN_SECTIONS,
     },
 ];

@@ -4,7 +4,9 @@
 pub mod advise;
 pub mod cachestat;
 pub mod daemon;
+pub mod lock;
 pub mod sigbus;
 pub mod signals;
+pub mod wait;
 
 pub use sigbus::Guard;

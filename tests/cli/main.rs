@@ -5,4 +5,5 @@ mod hazards;
 mod man;
 mod mmadvise;
 mod mmcount;
+mod mmcounter;
 mod util;

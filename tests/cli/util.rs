@@ -20,11 +20,7 @@ pub fn page() -> usize {
 
 /// A command for one of our binaries.
 pub fn bin(name: &str) -> assert_cmd::Command {
-    match name {
-        "mmcount" => assert_cmd::Command::new(assert_cmd::cargo::cargo_bin!("mmcount")),
-        "mmadvise" => assert_cmd::Command::new(assert_cmd::cargo::cargo_bin!("mmadvise")),
-        other => panic!("unknown binary {other}"),
-    }
+    assert_cmd::Command::new(bin_path(name))
 }
 
 /// Writes `bytes` to `dir/name` and returns the path.
@@ -86,6 +82,8 @@ pub fn stderr(out: &Output) -> String {
 pub fn bin_path(name: &str) -> &'static Path {
     match name {
         "mmcount" => assert_cmd::cargo::cargo_bin!("mmcount"),
+        "mmadvise" => assert_cmd::cargo::cargo_bin!("mmadvise"),
+        "mmcounter" => assert_cmd::cargo::cargo_bin!("mmcounter"),
         other => panic!("unknown binary {other}"),
     }
 }

@@ -1,0 +1,469 @@
+//! mmcounter's command line: arguments, the plan (which counter, which operation, how to report), the
+//! run over the core's locked update, and plain, padded or JSON output. Start-up is kept lean, since a
+//! counter is run once per number: no thread pool, no progress bar, and output built on the stack.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgGroup, CommandFactory, Parser};
+
+use crate::cli::common::{MapModeArg, Reporter};
+use crate::counter::{self, Counter, DEFAULT_WIDTH, MAX_WIDTH, Op, Outcome, Request, Source};
+use crate::map::MapMode;
+use crate::sys::signals::catch_termination;
+use crate::sys::wait::{Ended, line_or_termination};
+
+const TOOL: &str = "mmcounter";
+
+/// A persistent counter in a mapped file or POSIX shared memory that never loses an update.
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[command(
+    name = "mmcounter",
+    version,
+    about = "A persistent counter in a mapped file or POSIX shared memory that never loses an update",
+    long_about = "Add 1 to the counter stored in FILE and print the new value.\n\n\
+The counter is the course's format: decimal digits zero-padded to a fixed width (10 unless --width says \
+otherwise when the file is created), then a newline, so that `0000000041` is 41. A missing or empty file \
+is created holding 0, so the first run prints 1; an existing file keeps its width. Files written by the \
+course's seed_counter are read and updated, and the reverse.\n\n\
+Every update holds an exclusive OFD lock (fcntl F_OFD_SETLKW) over the whole read-modify-write, which \
+goes through a shared map of the file: any number of processes may update one counter at once, and each \
+printed value is unique. --get takes a shared lock. Content that is not a counter, and results that do \
+not fit (past the width's largest value, or below 0), are errors that leave the file as it was.",
+    after_long_help = "Examples:\n  mmcounter hits                    add 1, print the new value\n  \
+mmcounter --by -2 hits            subtract 2\n  \
+mmcounter --get --padded hits     print the value as stored\n  \
+mmcounter --shm jobs              a counter in /dev/shm/jobs\n  \
+ls *.wav | xargs -P 8 -I{} sh -c 'mv -- \"$1\" \"take-$(mmcounter seq).wav\"' _ {}"
+)]
+#[command(group(ArgGroup::new("op").args(["by", "get", "set", "reset", "unlink"])))]
+#[command(group(ArgGroup::new("target").args(["file", "shm"]).required(true)))]
+pub struct Args {
+    /// The counter file; created holding 0 when missing (updates only)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Keep the counter in the POSIX shared-memory object NAME (shm_open; /dev/shm/NAME on Linux)
+    #[arg(long, value_name = "NAME", value_parser = parse_shm_name)]
+    pub shm: Option<String>,
+
+    /// Add N instead of 1; N may be negative
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub by: Option<i64>,
+
+    /// Print the value without changing it (takes a shared lock)
+    #[arg(long)]
+    pub get: bool,
+
+    /// Store N (0 or more, and no wider than the counter)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
+    pub set: Option<i64>,
+
+    /// Store 0
+    #[arg(long)]
+    pub reset: bool,
+
+    /// Remove the shared-memory object named by --shm
+    #[arg(long, conflicts_with = "file")]
+    pub unlink: bool,
+
+    /// Number of digits of a counter created now (1 to 20); existing counters keep theirs
+    #[arg(long, value_name = "W", default_value_t = DEFAULT_WIDTH as u8,
+          value_parser = clap::value_parser!(u8).range(1..=MAX_WIDTH as i64))]
+    pub width: u8,
+
+    /// Print the value as stored, zero-padded to the counter's width
+    #[arg(long, conflicts_with = "json")]
+    pub padded: bool,
+
+    /// Print a JSON object: {"type":"counter","path":...,"previous":...,"value":...}
+    #[arg(long)]
+    pub json: bool,
+
+    /// shared: update the counter; private: map it copy-on-write, print the next value, store nothing
+    #[arg(long, value_enum, default_value_t = MapModeArg::Shared, value_name = "MODE")]
+    pub map_mode: MapModeArg,
+
+    /// After the update, keep the map open (holding no lock) until Enter, end of input, SIGINT or
+    /// SIGTERM, then print the value seen through it
+    #[arg(long, conflicts_with = "unlink")]
+    pub hold: bool,
+
+    /// msync(MS_SYNC) the update before releasing the lock, so that it survives a power loss
+    #[arg(long, conflicts_with_all = ["get", "unlink"])]
+    pub sync: bool,
+
+    /// Wait at most SECS (such as 2 or 0.5) for the lock, then fail; 0 tries once
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+}
+
+/// A POSIX shared-memory object name: one path component (after optional leading slashes), not `.` or
+/// `..`, at most 255 bytes.
+fn parse_shm_name(text: &str) -> Result<String, String> {
+    let name = text.trim_start_matches('/');
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || text.len() > 255 {
+        return Err(format!(
+            "invalid shared-memory name '{text}': give one name such as 'jobs' or '/jobs', \
+             without '/' inside, at most 255 bytes"
+        ));
+    }
+    Ok(text.to_string())
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid number of seconds '{text}'"))?;
+    if !(0.0..=1e9).contains(&secs) {
+        return Err(format!(
+            "invalid timeout '{text}': give 0 to 1000000000 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The arguments of the bare form `mmcounter FILE` (one operand that does not start with `-`), built
+/// without clap; `None` for any other command line, which clap parses.
+///
+/// This form is run once per number in loops and pipelines, where a run lasts well under a millisecond
+/// and building and running clap's parser is about a tenth of it. The result is exactly what clap
+/// gives for the same command line (a unit test checks this), so the fast path changes nothing but
+/// the time.
+pub fn bare(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Option<Args> {
+    let _program = argv.next()?;
+    let file = argv.next()?;
+    if argv.next().is_some() || file.is_empty() || file.as_encoded_bytes().starts_with(b"-") {
+        return None;
+    }
+    Some(Args {
+        file: Some(PathBuf::from(file)),
+        shm: None,
+        by: None,
+        get: false,
+        set: None,
+        reset: false,
+        unlink: false,
+        width: DEFAULT_WIDTH as u8,
+        padded: false,
+        json: false,
+        map_mode: MapModeArg::Shared,
+        hold: false,
+        sync: false,
+        timeout: None,
+    })
+}
+
+/// The clap command, for man pages and completions.
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+/// How to print a counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// The value as plain digits.
+    Plain,
+    /// The value as stored: zero-padded to the width.
+    Padded,
+    /// A JSON object per line.
+    Json,
+}
+
+/// The counter a run is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A file.
+    File(PathBuf),
+    /// A shared-memory object.
+    Shm(String),
+}
+
+impl Target {
+    fn source(&self) -> Source<'_> {
+        match self {
+            Target::File(p) => Source::File(p),
+            Target::Shm(n) => Source::Shm(n),
+        }
+    }
+}
+
+/// A validated mmcounter run.
+#[derive(Debug)]
+pub struct Plan {
+    /// The counter.
+    pub target: Target,
+    /// Remove the shared-memory object instead of using it.
+    pub unlink: bool,
+    /// The operation and how to perform it.
+    pub request: Request,
+    /// Wait after the update, then print the value seen.
+    pub hold: bool,
+    /// Output style.
+    pub style: Style,
+}
+
+/// Turns arguments into a plan.
+pub fn plan(args: &Args) -> Plan {
+    let target = match (&args.shm, &args.file) {
+        (Some(name), _) => Target::Shm(name.clone()),
+        (None, Some(path)) => Target::File(path.clone()),
+        (None, None) => unreachable!("clap requires FILE or --shm"),
+    };
+    let op = if args.get {
+        Op::Get
+    } else if let Some(n) = args.set {
+        Op::Set(n)
+    } else if args.reset {
+        Op::Set(0)
+    } else {
+        Op::Add(args.by.unwrap_or(1))
+    };
+    let mode: MapMode = args.map_mode.into();
+    Plan {
+        target,
+        unlink: args.unlink,
+        request: Request {
+            op,
+            mode,
+            width: args.width as usize,
+            timeout: args.timeout,
+            sync: args.sync && mode == MapMode::Shared,
+            keep: args.hold,
+        },
+        hold: args.hold,
+        style: if args.json {
+            Style::Json
+        } else if args.padded {
+            Style::Padded
+        } else {
+            Style::Plain
+        },
+    }
+}
+
+/// Appends `text` to `out` as a JSON string.
+fn json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// One line of output for `counter` (with `previous` in JSON, under the record type `kind`).
+fn line(
+    style: Style,
+    kind: &str,
+    name: &str,
+    previous: Option<Counter>,
+    counter: Counter,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(64 + name.len());
+    match style {
+        Style::Plain => {
+            let _ = writeln!(out, "{}", counter.value());
+        }
+        Style::Padded => {
+            let encoded = counter.encode();
+            out.push_str(std::str::from_utf8(encoded.as_bytes()).unwrap_or_default());
+        }
+        Style::Json => {
+            let _ = write!(out, "{{\"type\":\"{kind}\",\"path\":");
+            json_string(&mut out, name);
+            if let Some(previous) = previous {
+                let _ = write!(out, ",\"previous\":{}", previous.value());
+            }
+            let _ = writeln!(out, ",\"value\":{}}}", counter.value());
+        }
+    }
+    out
+}
+
+fn emit(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Performs the plan and prints the result. Errors about the counter are reported here (and make the
+/// exit status 1); an error writing the output is returned.
+pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
+    let source = plan.target.source();
+    let name = source.name();
+    if plan.unlink {
+        let Target::Shm(shm) = &plan.target else {
+            unreachable!("clap refuses --unlink with FILE")
+        };
+        match counter::unlink_shm(shm) {
+            Ok(()) if plan.style == Style::Json => {
+                let mut out = String::from("{\"type\":\"unlinked\",\"path\":");
+                json_string(&mut out, &name);
+                out.push_str("}\n");
+                emit(&out)?;
+            }
+            Ok(()) => emit(&format!("removed shared memory object '{name}'\n"))?,
+            Err(e) => reporter.error(e),
+        }
+        return Ok(());
+    }
+    let outcome: Outcome = match counter::apply(&source, &plan.request) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            reporter.error(e);
+            return Ok(());
+        }
+    };
+    if plan.hold {
+        // Before the first value is printed: whoever reacts to it with SIGINT or SIGTERM must find the
+        // signal caught (it then ends the wait), not meet the default action.
+        catch_termination();
+    }
+    emit(&line(
+        plan.style,
+        "counter",
+        &name,
+        Some(outcome.previous),
+        outcome.current,
+    ))?;
+    if !plan.hold {
+        return Ok(());
+    }
+    let Some(view) = outcome.view else {
+        return Ok(());
+    };
+    // Enter, the end of input and a termination signal all end the wait the same way: a signal is the
+    // documented way to end it, not a failure, so the run still exits 0.
+    let _ended: Ended = line_or_termination()?;
+    match view.read(&source) {
+        Ok(seen) => emit(&line(plan.style, "held", &name, None, seen))?,
+        Err(e) => reporter.error(e),
+    }
+    Ok(())
+}
+
+/// The entry point of the `mmcounter` binary.
+pub fn main() -> ExitCode {
+    let args = bare(std::env::args_os()).unwrap_or_else(Args::parse);
+    let reporter = Reporter::new(TOOL);
+    let result = run(&plan(&args), &reporter);
+    reporter.finish(result)
+}
+
+/// Hand-written man page sections: EXAMPLES, EXIT STATUS, JSON OUTPUT, CAVEATS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXAMPLES",
+        "Count visits; the first run creates the file holding 0 and prints 1:\n\
+\n    mmcounter hits\n\
+\nRead it without changing it, as stored; step down by 2; set it; reset it:\n\
+\n    mmcounter --get --padded hits\n    mmcounter --by -2 hits\n    mmcounter --set 100 hits\n    mmcounter --reset hits\n\
+\nSequence numbers for parallel jobs. Each of the 8 concurrent jobs takes the next number, no two jobs \
+get the same one and none is skipped, whatever the interleaving:\n\
+\n    ls *.wav | xargs -P 8 -I{} sh -c 'mv -- \"$1\" \"take-$(mmcounter seq).wav\"' _ {}\n\
+\nThe same, numbering the lines of a job list into files named by a 6-digit counter:\n\
+\n    mmcounter --width 6 --reset seq6\n    xargs -P 4 -I{} sh -c 'n=$(mmcounter --padded seq6); run-job \"$1\" > \"out.$n\"' _ {} < jobs.txt\n\
+\nA counter in POSIX shared memory (/dev/shm/jobs), which lasts until reboot or --unlink:\n\
+\n    mmcounter --shm jobs\n    mmcounter --shm jobs --unlink\n\
+\nThe course's pause() demonstration: the first command updates, then waits holding the map (but no \
+lock); the second updates meanwhile; pressing Enter in the first prints the value seen through its map, \
+which includes the second update:\n\
+\n    mmcounter --hold hits        # prints 7, waits\n    mmcounter hits               # in another terminal: prints 8\n    \
+# Enter in the first terminal: prints 8\n\
+\nA dry run through a copy-on-write map: print the next value, store nothing:\n\
+\n    mmcounter --map-mode private hits\n\
+\nGive up after 2 seconds if another process holds the lock:\n\
+\n    mmcounter --timeout 2 hits",
+    ),
+    (
+        "EXIT STATUS",
+        "0 when the counter was read or updated (and printed); 1 when it could not be: the file cannot be \
+opened or locked (including --timeout running out), its content is not a counter, or the result would \
+not fit in its width or be below 0; in every such case the file is left exactly as it was. 2 for a usage \
+error, such as --width 21 or a --set value below 0. A --hold ended by SIGINT or SIGTERM still exits 0. \
+Writing to a closed pipe ends the run quietly with status 0.",
+    ),
+    (
+        "JSON OUTPUT",
+        "With --json, one JSON object per line:\n\
+\n\"counter\": {\"type\":\"counter\",\"path\":\"hits\",\"previous\":41,\"value\":42}, the value before and \
+after the operation (equal for --get; with --map-mode private, \"value\" is what the update would have \
+stored). \"path\" is FILE, or the --shm NAME as given.\n\
+\n\"held\": {\"type\":\"held\",\"path\":\"hits\",\"value\":43}, after --hold ends: the value seen through the \
+still-open map.\n\
+\n\"unlinked\": {\"type\":\"unlinked\",\"path\":\"jobs\"}, after --shm NAME --unlink.\n\
+\nErrors go to standard error as text, as without --json.",
+    ),
+    (
+        "CAVEATS",
+        "The lock is advisory: it keeps out every mmcounter, and any program that takes fcntl or OFD locks \
+on the file, but not a program that writes without locking, such as the course's seed_counter. Run next \
+to seed_counter, updates can still be lost; only the format is shared.\n\
+\nWithout --sync, an update is in the page cache when mmcounter exits: other processes see it at once, \
+but a power loss can lose it. --sync waits for it to reach storage.\n\
+\n--timeout uses a POSIX timer and SIGALRM to interrupt the lock wait.\n\
+\nA new counter is initialised with write(2), so that a full file system is an error (write error: No \
+space left on device) and leaves the file empty, which reads as 0; later updates write through the map \
+into the block that holds the counter.\n\
+\n--get and --map-mode private do not create a missing file; they read an empty one as 0. A missing \
+file created by an update that then fails (for instance --by -1) is not created at all.\n\
+\nThe value read by --hold is a look through the map without a lock, as the course's pause() \
+demonstration does: it may be a value another process is halfway through writing.\n\
+\nAs root, a file without write permission can still be updated, as root can write any file.",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<std::ffi::OsString> {
+        words.iter().map(|w| (*w).into()).collect()
+    }
+
+    #[test]
+    fn the_bare_form_parses_as_clap_does() {
+        for words in [
+            &["mmcounter", "hits"][..],
+            &["mmcounter", "dir/with space"],
+            &["mmcounter", "9"],
+        ] {
+            let fast = bare(argv(words).into_iter());
+            assert!(fast.is_some(), "{words:?}");
+            assert_eq!(fast.unwrap(), Args::try_parse_from(argv(words)).unwrap());
+        }
+        for words in [
+            &["mmcounter"][..],
+            &["mmcounter", "-"],
+            &["mmcounter", "--get"],
+            &["mmcounter", ""],
+            &["mmcounter", "a", "b"],
+            &["mmcounter", "--shm", "x"],
+            &["mmcounter", "hits", "--get"],
+        ] {
+            assert!(bare(argv(words).into_iter()).is_none(), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = String::new();
+        json_string(&mut out, "a\"b\\c\n\u{1}é");
+        assert_eq!(out, r#""a\"b\\c\n\u0001é""#);
+    }
+}

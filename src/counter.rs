@@ -1,0 +1,867 @@
+//! The persistent counter: its on-disk format (decimal digits zero-padded to a fixed width, then a
+//! newline), parsing and validation, the arithmetic with its bounds, and the locked read-modify-write
+//! through a shared map of a file or a POSIX shared-memory object.
+//!
+//! Every update holds an exclusive OFD lock on the whole file from before the read to after the write;
+//! reads hold a shared one. A missing file is created with `O_CREAT`, and an empty one is initialised
+//! only under the exclusive lock, after looking at its size again, so that many processes starting at
+//! once initialise it once. Nothing is written unless the whole update is valid.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::time::Duration;
+
+use rustix::fs::{FileType, Mode, OFlags};
+
+use crate::error::describe;
+use crate::map::{MapMode, MappedRange, MappedRangeMut};
+use crate::sys::lock::{self, LockError, LockKind};
+
+/// The widest counter: 20 digits (a width of 19 or 20 holds any value up to `i64::MAX`).
+pub const MAX_WIDTH: usize = 20;
+/// The width of a new counter unless asked otherwise, as the course's program writes it.
+pub const DEFAULT_WIDTH: usize = 10;
+/// The longest valid counter file: the widest digits and the newline.
+pub const MAX_LEN: usize = MAX_WIDTH + 1;
+
+/// How much of a file longer than a counter is looked at to say what is wrong with it.
+pub const DIAGNOSE_LEN: usize = 4096;
+
+/// The largest value a counter of `width` digits holds.
+pub fn max_value(width: usize) -> i64 {
+    if width >= 19 {
+        i64::MAX
+    } else {
+        10i64.pow(width as u32) - 1
+    }
+}
+
+/// A valid counter: `0 <= value <= max_value(width)` and `1 <= width <= MAX_WIDTH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    value: i64,
+    width: usize,
+}
+
+impl Counter {
+    /// A counter, if `value` fits in `width` digits and the width is allowed.
+    pub fn new(value: i64, width: usize) -> Option<Counter> {
+        ((1..=MAX_WIDTH).contains(&width) && (0..=max_value(width)).contains(&value))
+            .then_some(Counter { value, width })
+    }
+
+    /// The value.
+    pub fn value(&self) -> i64 {
+        self.value
+    }
+
+    /// The number of digits stored.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The stored form: the digits, zero-padded to the width, and a newline.
+    pub fn encode(&self) -> Encoded {
+        let mut bytes = [b'0'; MAX_LEN];
+        let mut rest = self.value as u64;
+        let mut at = self.width;
+        while rest > 0 {
+            at -= 1;
+            bytes[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        bytes[self.width] = b'\n';
+        Encoded {
+            bytes,
+            len: self.width + 1,
+        }
+    }
+}
+
+/// A counter in its stored form, without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoded {
+    bytes: [u8; MAX_LEN],
+    len: usize,
+}
+
+impl Encoded {
+    /// Digits and newline, exactly as stored.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The digits alone.
+    pub fn digits(&self) -> &[u8] {
+        &self.bytes[..self.len - 1]
+    }
+}
+
+/// What was wrong with a file's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Malformed {
+    /// A byte other than a digit before the newline.
+    NotDigit {
+        /// Its offset.
+        at: usize,
+        /// The byte.
+        byte: u8,
+    },
+    /// Digits to the end of the file, with no newline after them.
+    NoNewline {
+        /// How many digits.
+        digits: usize,
+    },
+    /// The newline comes first: no digits at all.
+    NoDigits,
+    /// More digits than the widest counter holds.
+    TooWide {
+        /// How many digits were seen (at least this many when `more` is set).
+        digits: usize,
+        /// Whether the file goes on beyond what was looked at.
+        more: bool,
+    },
+    /// Bytes after the newline: the file is longer than its counter.
+    Trailing {
+        /// Where the newline is.
+        newline: usize,
+        /// The file's length.
+        len: u64,
+    },
+    /// A number beyond `i64::MAX`.
+    TooLarge {
+        /// The digits, as found.
+        digits: String,
+    },
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a counter: ")?;
+        match self {
+            Malformed::NotDigit { at, byte } if byte.is_ascii_graphic() || *byte == b' ' => {
+                write!(f, "found '{}' at byte {at}, not a digit", *byte as char)
+            }
+            Malformed::NotDigit { at, byte } => {
+                write!(f, "found byte 0x{byte:02x} at byte {at}, not a digit")
+            }
+            Malformed::NoNewline { digits } => {
+                write!(f, "no newline after the {digits} digits")
+            }
+            Malformed::NoDigits => f.write_str("found a newline where digits were expected"),
+            Malformed::TooWide {
+                digits,
+                more: false,
+            } => write!(
+                f,
+                "found {digits} digits, more than the widest counter ({MAX_WIDTH})"
+            ),
+            Malformed::TooWide { digits, more: true } => write!(
+                f,
+                "the file starts with {digits} digits, more than the widest counter ({MAX_WIDTH})"
+            ),
+            Malformed::Trailing { newline, len } => write!(
+                f,
+                "found {} more bytes after the newline at byte {newline} (the file is {len} bytes)",
+                len - 1 - *newline as u64
+            ),
+            Malformed::TooLarge { digits } => write!(
+                f,
+                "found {digits}, larger than the largest value {}",
+                i64::MAX
+            ),
+        }
+    }
+}
+
+/// Parses a counter from the first bytes of a file of `len` bytes; `bytes` holds all of them, or at
+/// least the first `MAX_LEN + 1` when the file is longer (the more, the more precise the diagnosis).
+pub fn parse(bytes: &[u8], len: u64) -> Result<Counter, Malformed> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    let more = len > bytes.len() as u64;
+    if digits == bytes.len() {
+        return Err(if digits > MAX_WIDTH || more {
+            Malformed::TooWide { digits, more }
+        } else {
+            Malformed::NoNewline { digits }
+        });
+    }
+    let byte = bytes[digits];
+    if byte != b'\n' {
+        return Err(Malformed::NotDigit { at: digits, byte });
+    }
+    if digits == 0 {
+        return Err(Malformed::NoDigits);
+    }
+    if digits > MAX_WIDTH {
+        return Err(Malformed::TooWide {
+            digits,
+            more: false,
+        });
+    }
+    if len > digits as u64 + 1 {
+        return Err(Malformed::Trailing {
+            newline: digits,
+            len,
+        });
+    }
+    let value = bytes[..digits].iter().try_fold(0i64, |v, &d| {
+        v.checked_mul(10)?.checked_add((d - b'0') as i64)
+    });
+    match value {
+        Some(value) => Ok(Counter {
+            value,
+            width: digits,
+        }),
+        None => Err(Malformed::TooLarge {
+            digits: String::from_utf8_lossy(&bytes[..digits]).into_owned(),
+        }),
+    }
+}
+
+/// What to do to the counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Read it.
+    Get,
+    /// Add to it (the step may be negative).
+    Add(i64),
+    /// Store this value.
+    Set(i64),
+}
+
+/// Why an operation's result cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutOfRange {
+    /// The sum is beyond the width's largest value (or beyond `i64`).
+    Above {
+        /// The value before.
+        previous: i64,
+        /// The step.
+        by: i64,
+        /// The counter's width.
+        width: usize,
+    },
+    /// The sum is below 0.
+    Below {
+        /// The value before.
+        previous: i64,
+        /// The step.
+        by: i64,
+    },
+    /// `--set` with a value that does not fit in the width (or is negative).
+    SetTooWide {
+        /// The value asked for.
+        value: i64,
+        /// The counter's width.
+        width: usize,
+    },
+}
+
+impl fmt::Display for OutOfRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            OutOfRange::Above {
+                previous,
+                by,
+                width,
+            } => write!(
+                f,
+                "{previous} + {by} does not fit in {width} digits (the largest value is {})",
+                max_value(width)
+            ),
+            OutOfRange::Below { previous, by } => {
+                write!(f, "{previous} - {} would be below 0", by.unsigned_abs())
+            }
+            OutOfRange::SetTooWide { value, width } if value < 0 => {
+                write!(
+                    f,
+                    "cannot set {value}: counters are not negative (width {width})"
+                )
+            }
+            OutOfRange::SetTooWide { value, width } => write!(
+                f,
+                "cannot set {value}: it does not fit in {width} digits (the largest value is {})",
+                max_value(width)
+            ),
+        }
+    }
+}
+
+impl Op {
+    /// The counter after this operation, keeping the width.
+    pub fn apply(self, current: Counter) -> Result<Counter, OutOfRange> {
+        let width = current.width;
+        match self {
+            Op::Get => Ok(current),
+            Op::Add(by) => {
+                let previous = current.value;
+                match previous.checked_add(by) {
+                    Some(v) if v < 0 => Err(OutOfRange::Below { previous, by }),
+                    Some(v) if v <= max_value(width) => Ok(Counter { value: v, width }),
+                    _ => Err(OutOfRange::Above {
+                        previous,
+                        by,
+                        width,
+                    }),
+                }
+            }
+            Op::Set(value) => {
+                Counter::new(value, width).ok_or(OutOfRange::SetTooWide { value, width })
+            }
+        }
+    }
+
+    fn writes(self) -> bool {
+        self != Op::Get
+    }
+}
+
+/// Where the counter lives.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A file.
+    File(&'a Path),
+    /// A POSIX shared-memory object, by the name given to shm_open (`/dev/shm/NAME` on Linux).
+    Shm(&'a str),
+}
+
+impl Source<'_> {
+    /// The name errors and reports show: the path or the object name, as the user gave it.
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.to_string_lossy().into_owned(),
+            Source::Shm(n) => (*n).to_string(),
+        }
+    }
+
+    fn open(&self, flags: OFlags) -> io::Result<File> {
+        let mode = Mode::from_bits_truncate(0o666);
+        let fd = match self {
+            Source::File(p) => rustix::fs::open(*p, flags | OFlags::CLOEXEC, mode)?,
+            Source::Shm(n) => {
+                let mut shm = rustix::shm::OFlags::empty();
+                if flags.contains(OFlags::RDWR) {
+                    shm |= rustix::shm::OFlags::RDWR;
+                }
+                if flags.contains(OFlags::CREATE) {
+                    shm |= rustix::shm::OFlags::CREATE;
+                }
+                rustix::shm::open(*n, shm, mode)?
+            }
+        };
+        Ok(File::from(fd))
+    }
+}
+
+/// An operation on one counter.
+#[derive(Debug, Clone, Copy)]
+pub struct Request {
+    /// What to do.
+    pub op: Op,
+    /// Shared: update the file through a shared map. Private: map it copy-on-write, compute the result,
+    /// store nothing.
+    pub mode: MapMode,
+    /// The width of a counter created now.
+    pub width: usize,
+    /// The longest wait for the lock; `None` waits as long as it takes.
+    pub timeout: Option<Duration>,
+    /// msync (MS_SYNC) after writing, so that the value is on storage before the lock is released.
+    pub sync: bool,
+    /// Keep the map open after the update (unlocked), to look at the counter again later.
+    pub keep: bool,
+}
+
+/// What an operation did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The counter before.
+    pub previous: Counter,
+    /// The counter after (for a private or read-only operation: what it would be).
+    pub current: Counter,
+    /// Whether the file or object was created or initialised by this operation.
+    pub created: bool,
+    /// The still-open map, when the request asked to keep it.
+    pub view: Option<View>,
+}
+
+/// A step of the operation, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Opening or creating.
+    Open,
+    /// Opening an existing counter for an update.
+    OpenForUpdate,
+    /// Taking the lock.
+    Lock,
+    /// fstat.
+    Stat,
+    /// Mapping.
+    Map,
+    /// Writing (initialising) the file.
+    Write,
+    /// msync.
+    Sync,
+    /// Removing a shared-memory object.
+    Unlink,
+}
+
+/// Why an operation on a counter failed.
+#[derive(Debug)]
+pub enum Problem {
+    /// The system refused.
+    Io(Step, io::Error),
+    /// The name is a directory.
+    IsDirectory,
+    /// Something that is not a regular file (a FIFO, a device, a socket).
+    NotRegular(&'static str),
+    /// The content is not a counter.
+    Malformed(Malformed),
+    /// The result does not fit.
+    OutOfRange(OutOfRange),
+    /// The lock was not granted in time.
+    TimedOut(Duration),
+    /// The file shrank under the map (someone truncated it without taking the lock).
+    ChangedSize,
+}
+
+/// A failed operation on a counter: which counter, and what was found.
+#[derive(Debug)]
+pub struct Error {
+    name: String,
+    problem: Problem,
+}
+
+impl Error {
+    fn new(source: &Source<'_>, problem: Problem) -> Error {
+        Error {
+            name: source.name(),
+            problem,
+        }
+    }
+
+    /// The counter's name, as the user gave it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What went wrong.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Io(step, e) => {
+                let what = describe(e);
+                match step {
+                    Step::Open | Step::Unlink => f.write_str(&what),
+                    Step::OpenForUpdate => write!(f, "cannot open for update: {what}"),
+                    Step::Lock => write!(f, "cannot lock: {what}"),
+                    Step::Stat => write!(f, "cannot stat: {what}"),
+                    Step::Map => write!(f, "cannot map: {what}"),
+                    Step::Write => write!(f, "write error: {what}"),
+                    Step::Sync => write!(f, "cannot sync: {what}"),
+                }
+            }
+            Problem::IsDirectory => f.write_str("Is a directory"),
+            Problem::NotRegular(kind) => write!(f, "not a regular file ({kind})"),
+            Problem::Malformed(m) => m.fmt(f),
+            Problem::OutOfRange(r) => r.fmt(f),
+            Problem::TimedOut(t) => write!(
+                f,
+                "timed out after {} waiting for the lock (another process holds it)",
+                seconds(*t)
+            ),
+            Problem::ChangedSize => f.write_str("file changed size while being updated"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.problem)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `2s`, `0.5s`, `0.001s`.
+fn seconds(d: Duration) -> String {
+    let text = format!("{:.3}", d.as_secs_f64());
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}s")
+}
+
+/// The map a counter is read (and written) through.
+#[derive(Debug)]
+enum Map {
+    Write(MappedRangeMut),
+    Read(MappedRange),
+}
+
+impl Map {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Map::Write(m) => m.bytes(),
+            Map::Read(m) => m.bytes(),
+        }
+    }
+
+    fn faulted(&self) -> bool {
+        match self {
+            Map::Write(m) => m.faulted(),
+            Map::Read(m) => m.faulted(),
+        }
+    }
+}
+
+/// A counter's map kept open after the operation, with no lock held: reading it shows what other
+/// processes have stored since. When the file was empty (nothing could be mapped), reading opens it
+/// again instead.
+#[derive(Debug)]
+pub struct View {
+    map: Option<(Map, u64)>,
+}
+
+impl View {
+    /// The counter as the map shows it now. Takes no lock: this is a look, as a `pause()`d process
+    /// would have, not a synchronised read.
+    pub fn read(&self, source: &Source<'_>) -> Result<Counter, Error> {
+        let Some((map, len)) = &self.map else {
+            let request = Request {
+                op: Op::Get,
+                mode: MapMode::Shared,
+                width: DEFAULT_WIDTH,
+                timeout: None,
+                sync: false,
+                keep: false,
+            };
+            return apply(source, &request).map(|o| o.current);
+        };
+        let parsed = parse(map.bytes(), *len);
+        if map.faulted() {
+            return Err(Error::new(source, Problem::ChangedSize));
+        }
+        parsed.map_err(|m| Error::new(source, Problem::Malformed(m)))
+    }
+}
+
+/// The type of a file that is not a regular file, for the error message; `None` for a regular file.
+fn irregular(mode: u32) -> Option<Problem> {
+    match FileType::from_raw_mode(mode) {
+        FileType::RegularFile => None,
+        FileType::Directory => Some(Problem::IsDirectory),
+        FileType::Fifo => Some(Problem::NotRegular("a FIFO")),
+        FileType::Socket => Some(Problem::NotRegular("a socket")),
+        FileType::CharacterDevice => Some(Problem::NotRegular("a character device")),
+        FileType::BlockDevice => Some(Problem::NotRegular("a block device")),
+        _ => Some(Problem::NotRegular("an unknown file type")),
+    }
+}
+
+fn opened(source: &Source<'_>, request: &Request) -> Result<(File, bool), Error> {
+    let writes = request.op.writes() && request.mode == MapMode::Shared;
+    let base = OFlags::NONBLOCK;
+    if !writes {
+        return source
+            .open(base | OFlags::RDONLY)
+            .map(|f| (f, false))
+            .map_err(|e| Error::new(source, io_problem(Step::Open, e)));
+    }
+    match source.open(base | OFlags::RDWR) {
+        Ok(file) => return Ok((file, false)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => return Err(Error::new(source, io_problem(Step::OpenForUpdate, e))),
+    }
+    // Missing: refuse before creating anything when the first update could not be stored anyway.
+    let fresh = Counter::new(0, request.width).expect("width checked by the caller");
+    request
+        .op
+        .apply(fresh)
+        .map_err(|r| Error::new(source, Problem::OutOfRange(r)))?;
+    let file = source
+        .open(base | OFlags::RDWR | OFlags::CREATE)
+        .map_err(|e| Error::new(source, io_problem(Step::Open, e)))?;
+    Ok((file, true))
+}
+
+fn io_problem(step: Step, e: io::Error) -> Problem {
+    match e.raw_os_error() {
+        Some(libc::EISDIR) => Problem::IsDirectory,
+        _ => Problem::Io(step, e),
+    }
+}
+
+/// Performs `request` on the counter at `source`: opens (creating it when an update finds it missing),
+/// locks, validates, computes, writes through the shared map (unless private or a read), optionally
+/// syncs, and unlocks. On any error nothing has been written.
+pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
+    let fail = |problem| Error::new(source, problem);
+    let writes = request.op.writes() && request.mode == MapMode::Shared;
+    let (file, mut created) = opened(source, request)?;
+    let stat = rustix::fs::fstat(&file).map_err(|e| fail(Problem::Io(Step::Stat, e.into())))?;
+    if let Some(problem) = irregular(stat.st_mode) {
+        return Err(fail(problem));
+    }
+    let kind = if writes {
+        LockKind::Exclusive
+    } else {
+        LockKind::Shared
+    };
+    let locked = Locked::take(&file, kind, request.timeout).map_err(|e| match e {
+        LockError::TimedOut => fail(Problem::TimedOut(request.timeout.unwrap_or_default())),
+        LockError::Io(e) => fail(Problem::Io(Step::Lock, e)),
+    })?;
+    // Under the lock, the size is what the last updater left: look again.
+    let mut len = rustix::fs::fstat(&file)
+        .map_err(|e| fail(Problem::Io(Step::Stat, e.into())))?
+        .st_size as u64;
+    if len == 0 {
+        let fresh = Counter::new(0, request.width).expect("width checked by the caller");
+        let next = request
+            .op
+            .apply(fresh)
+            .map_err(|r| fail(Problem::OutOfRange(r)))?;
+        if !writes {
+            return Ok(Outcome {
+                previous: fresh,
+                current: next,
+                created: false,
+                view: request.keep.then_some(View { map: None }),
+            });
+        }
+        initialise(&file, fresh).map_err(|e| fail(Problem::Io(Step::Write, e)))?;
+        created = true;
+        len = fresh.width as u64 + 1;
+    }
+    // A counter is at most MAX_LEN bytes; the first page of a longer file is plenty to say what is wrong.
+    let map_len = len.min(DIAGNOSE_LEN as u64) as usize;
+    let mut map = if writes {
+        Map::Write(
+            MappedRangeMut::new(&file, 0, map_len).map_err(|e| fail(Problem::Io(Step::Map, e)))?,
+        )
+    } else {
+        Map::Read(
+            MappedRange::new(&file, 0, map_len, request.mode, false)
+                .map_err(|e| fail(Problem::Io(Step::Map, e)))?,
+        )
+    };
+    let parsed = parse(map.bytes(), len);
+    if map.faulted() {
+        return Err(fail(Problem::ChangedSize));
+    }
+    let previous = parsed.map_err(|m| fail(Problem::Malformed(m)))?;
+    let current = request
+        .op
+        .apply(previous)
+        .map_err(|r| fail(Problem::OutOfRange(r)))?;
+    if let Map::Write(m) = &mut map
+        && current != previous
+    {
+        let encoded = current.encode();
+        m.bytes_mut()[..current.width].copy_from_slice(encoded.digits());
+        if m.faulted() {
+            return Err(fail(Problem::ChangedSize));
+        }
+    }
+    if let Map::Write(m) = &map
+        && request.sync
+    {
+        m.flush().map_err(|e| fail(Problem::Io(Step::Sync, e)))?;
+    }
+    // Unlock explicitly: a map holds a reference to the open file description, so closing the
+    // descriptor alone would keep the OFD lock for as long as the map lives.
+    drop(locked);
+    Ok(Outcome {
+        previous,
+        current,
+        created,
+        view: request.keep.then(|| View {
+            map: Some((map, len)),
+        }),
+    })
+}
+
+/// An OFD lock on a file, released when dropped (on every path out of [`apply`], errors included).
+struct Locked<'a> {
+    file: &'a File,
+}
+
+impl<'a> Locked<'a> {
+    fn take(file: &'a File, kind: LockKind, timeout: Option<Duration>) -> Result<Self, LockError> {
+        lock::lock(file.as_fd(), kind, timeout)?;
+        Ok(Locked { file })
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Failure leaves the lock to be released when the file and its maps are closed, at the latest
+        // when the process exits.
+        let _ = lock::unlock(self.file.as_fd());
+    }
+}
+
+/// Writes the stored form of `counter` into an empty file with pwrite, so that a full disk is an error
+/// (ENOSPC) rather than a fault in a map. A short or failed write is undone: the file is empty again.
+fn initialise(file: &File, counter: Counter) -> io::Result<()> {
+    let encoded = counter.encode();
+    let bytes = encoded.as_bytes();
+    let result = match rustix::io::pwrite(file, bytes, 0) {
+        Ok(n) if n == bytes.len() => return Ok(()),
+        Ok(_) => Err(io::Error::from_raw_os_error(libc::ENOSPC)),
+        Err(e) => Err(e.into()),
+    };
+    let _ = rustix::fs::ftruncate(file, 0);
+    result
+}
+
+/// Removes the shared-memory object `name`.
+pub fn unlink_shm(name: &str) -> Result<(), Error> {
+    rustix::shm::unlink(name)
+        .map_err(|e| Error::new(&Source::Shm(name), Problem::Io(Step::Unlink, e.into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse_all(bytes: &[u8]) -> Result<Counter, Malformed> {
+        parse(&bytes[..bytes.len().min(DIAGNOSE_LEN)], bytes.len() as u64)
+    }
+
+    #[test]
+    fn reads_the_course_format() {
+        let c = parse_all(b"0000000041\n").unwrap();
+        assert_eq!((c.value(), c.width()), (41, 10));
+        assert_eq!(c.encode().as_bytes(), b"0000000041\n");
+        assert_eq!(parse_all(b"7\n").unwrap().value(), 7);
+        let widest = parse_all(b"09223372036854775807\n").unwrap();
+        assert_eq!((widest.value(), widest.width()), (i64::MAX, 20));
+    }
+
+    #[test]
+    fn says_what_was_found() {
+        let cases: &[(&[u8], Malformed)] = &[
+            (b"00000x0041\n", Malformed::NotDigit { at: 5, byte: b'x' }),
+            (b"-000000001\n", Malformed::NotDigit { at: 0, byte: b'-' }),
+            (b"0000000041", Malformed::NoNewline { digits: 10 }),
+            (b"\n", Malformed::NoDigits),
+            (b"41\n\n", Malformed::Trailing { newline: 2, len: 4 }),
+            (
+                b"000000000000000000001\n",
+                Malformed::TooWide {
+                    digits: 21,
+                    more: false,
+                },
+            ),
+            (
+                b"99999999999999999999\n",
+                Malformed::TooLarge {
+                    digits: "99999999999999999999".into(),
+                },
+            ),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(&parse_all(bytes).unwrap_err(), want, "{bytes:?}");
+        }
+        let long = vec![b'1'; 5000];
+        assert_eq!(
+            parse_all(&long).unwrap_err(),
+            Malformed::TooWide {
+                digits: DIAGNOSE_LEN,
+                more: true
+            }
+        );
+        assert_eq!(
+            parse(&long[..MAX_LEN + 1], 5000).unwrap_err(),
+            Malformed::TooWide {
+                digits: MAX_LEN + 1,
+                more: true
+            }
+        );
+        let mut text = b"0000000001\n".to_vec();
+        text.extend_from_slice(&[b'x'; 100]);
+        assert_eq!(
+            parse_all(&text).unwrap_err().to_string(),
+            "not a counter: found 100 more bytes after the newline at byte 10 (the file is 111 bytes)"
+        );
+        assert_eq!(
+            parse_all(b"12\0\n").unwrap_err().to_string(),
+            "not a counter: found byte 0x00 at byte 2, not a digit"
+        );
+    }
+
+    #[test]
+    fn arithmetic_stays_in_range() {
+        let c = |v, w| Counter::new(v, w).unwrap();
+        assert_eq!(Op::Add(1).apply(c(41, 10)), Ok(c(42, 10)));
+        assert_eq!(Op::Add(-41).apply(c(41, 10)), Ok(c(0, 10)));
+        assert_eq!(
+            Op::Add(-42).apply(c(41, 10)),
+            Err(OutOfRange::Below {
+                previous: 41,
+                by: -42
+            })
+        );
+        assert!(Op::Add(1).apply(c(9_999_999_999, 10)).is_err());
+        assert!(Op::Add(1).apply(c(9, 1)).is_err());
+        assert!(Op::Add(1).apply(c(i64::MAX, 20)).is_err());
+        assert!(Op::Add(i64::MIN).apply(c(0, 20)).is_err());
+        assert_eq!(Op::Set(99).apply(c(5, 2)), Ok(c(99, 2)));
+        assert!(Op::Set(100).apply(c(5, 2)).is_err());
+        assert_eq!(
+            Op::Add(1)
+                .apply(c(9_999_999_999, 10))
+                .unwrap_err()
+                .to_string(),
+            "9999999999 + 1 does not fit in 10 digits (the largest value is 9999999999)"
+        );
+        assert_eq!(
+            Op::Add(-7).apply(c(5, 10)).unwrap_err().to_string(),
+            "5 - 7 would be below 0"
+        );
+        assert_eq!(max_value(1), 9);
+        assert_eq!(max_value(18), 999_999_999_999_999_999);
+        assert_eq!(max_value(19), i64::MAX);
+        assert!(Counter::new(0, 0).is_none() && Counter::new(0, 21).is_none());
+        assert!(Counter::new(-1, 5).is_none());
+    }
+
+    #[test]
+    fn durations_print_briefly() {
+        assert_eq!(seconds(Duration::from_secs(2)), "2s");
+        assert_eq!(seconds(Duration::from_millis(500)), "0.5s");
+        assert_eq!(seconds(Duration::from_millis(1)), "0.001s");
+    }
+
+    proptest! {
+        #[test]
+        fn format_round_trips(width in 1usize..=MAX_WIDTH, seed in any::<u64>()) {
+            let value = (seed % (max_value(width) as u64).saturating_add(1).max(1)) as i64;
+            let value = value.min(max_value(width));
+            let counter = Counter::new(value, width).unwrap();
+            let encoded = counter.encode();
+            prop_assert_eq!(encoded.as_bytes().len(), width + 1);
+            prop_assert_eq!(parse_all(encoded.as_bytes()), Ok(counter));
+            let text = format!("{value:0width$}\n");
+            prop_assert_eq!(encoded.as_bytes(), text.as_bytes());
+        }
+
+        #[test]
+        fn anything_parsed_encodes_back_to_itself(bytes in proptest::collection::vec(
+            prop_oneof![4 => b'0'..=b'9', 1 => Just(b'\n'), 1 => any::<u8>()], 0..30)) {
+            if let Ok(counter) = parse_all(&bytes) {
+                let encoded = counter.encode();
+                prop_assert_eq!(encoded.as_bytes(), &bytes[..]);
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Waiting for a line on standard input (Enter), its end, or a termination signal, whichever comes
+//! first, without the race of checking a signal flag and then blocking in read(2).
+//!
+//! The termination signals are blocked while the flag set by [`super::signals`] is checked and are
+//! unblocked only inside ppoll(2), atomically: a signal that arrives at any moment either is seen by
+//! the check or interrupts the poll. Data is read only once poll says stdin is readable.
+#![allow(unsafe_code)]
+
+use std::io;
+
+use super::signals::{TERMINATION_SIGNALS, catch_termination, caught};
+
+/// What ended the wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// A line (a newline byte) arrived on stdin.
+    Line,
+    /// Standard input reached its end, or cannot be read.
+    Eof,
+    /// A termination signal (SIGINT, SIGTERM or SIGHUP) was caught.
+    Signal(i32),
+}
+
+/// Blocks until a newline arrives on stdin, stdin ends, or a termination signal is caught. Installs the
+/// termination handlers ([`catch_termination`]) if they are not installed yet.
+pub fn line_or_termination() -> io::Result<Ended> {
+    catch_termination();
+    // SAFETY: the sigset_t values live in this frame and are initialised by sigemptyset/sigaddset (or
+    // filled by pthread_sigmask) before use.
+    let (previous, waiting) = unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        for signal in TERMINATION_SIGNALS {
+            libc::sigaddset(&mut block, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut previous);
+        let mut waiting = previous;
+        for signal in TERMINATION_SIGNALS {
+            libc::sigdelset(&mut waiting, signal);
+        }
+        (previous, waiting)
+    };
+    let ended = wait(&waiting);
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut()) };
+    ended
+}
+
+fn wait(waiting: &libc::sigset_t) -> io::Result<Ended> {
+    let mut buf = [0u8; 512];
+    loop {
+        if let Some(signal) = caught() {
+            return Ok(Ended::Signal(signal));
+        }
+        let mut poll = libc::pollfd {
+            fd: libc::STDIN_FILENO,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no timeout, and a valid signal mask, all in this frame or borrowed.
+        let rc = unsafe { libc::ppoll(&mut poll, 1, std::ptr::null(), waiting) };
+        if rc == -1 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        if poll.revents & libc::POLLNVAL != 0 {
+            return Ok(Ended::Eof);
+        }
+        // SAFETY: reading into a buffer of this frame, with its exact length.
+        let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => return Ok(Ended::Eof),
+            n if n > 0 => {
+                if buf[..n as usize].contains(&b'\n') {
+                    return Ok(Ended::Line);
+                }
+            }
+            _ => {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR | libc::EAGAIN) => continue,
+                    _ => return Ok(Ended::Eof),
+                }
+            }
+        }
+    }
+}
