@@ -10,6 +10,7 @@
 //! - [`count`]: counting kernels for `mmcount`.
 //! - [`residency`]: page-cache residency through cachestat or windowed mincore.
 //! - [`dest`]: creating, sizing and preallocating output files.
+//! - [`procmaps`]: the files a process maps or holds open (mmstat --pid).
 //! - [`walk`]: the parallel tree walker shared by the tools that walk.
 //! - [`snapshot`]: the residency snapshot format (mmstat --save, mmadvise restore).
 //! - [`size`]: size and range parsing, human-readable sizes.
@@ -21,6 +22,7 @@ pub mod dest;
 pub mod error;
 pub mod input;
 pub mod map;
+pub mod procmaps;
 pub mod residency;
 pub mod size;
 pub mod snapshot;

@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod mmcount;
+pub mod mmstat;
 
 /// A tool's command definition and hand-written man page sections, for generating man pages and
 /// completions.
@@ -17,8 +18,15 @@ pub struct Tool {
 }
 
 /// Every tool that has been built.
-pub const TOOLS: &[Tool] = &[Tool {
-    name: "mmcount",
-    command: mmcount::command,
-    man_sections: mmcount::MAN_SECTIONS,
-}];
+pub const TOOLS: &[Tool] = &[
+    Tool {
+        name: "mmcount",
+        command: mmcount::command,
+        man_sections: mmcount::MAN_SECTIONS,
+    },
+    Tool {
+        name: "mmstat",
+        command: mmstat::command,
+        man_sections: mmstat::MAN_SECTIONS,
+    },
+];

@@ -4,5 +4,6 @@
 pub mod cachestat;
 pub mod sigbus;
 pub mod signals;
+pub mod terminal;
 
 pub use sigbus::Guard;

@@ -1,0 +1,1 @@
+//! mmstat: page-cache residency, checked against util-linux fincore.
