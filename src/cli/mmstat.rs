@@ -133,17 +133,24 @@ instead, without dirty, writeback and evicted counts"
         )),
         None => {}
     }
-    let mut gone: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut gone: BTreeMap<(u32, bool), u64> = BTreeMap::new();
     for outcome in &report.outcomes {
-        if let Outcome::Gone { pid } = outcome {
-            *gone.entry(*pid).or_default() += 1;
+        if let Outcome::Gone { pid, exited } = outcome {
+            *gone.entry((*pid, *exited)).or_default() += 1;
         }
     }
-    for (pid, n) in gone {
-        notes.push(format!(
-            "process {pid} exited during the scan: {} of its files were not measured",
-            files(n)
-        ));
+    for ((pid, exited), n) in gone {
+        notes.push(if exited {
+            format!(
+                "process {pid} exited during the scan: {} of its files were not measured",
+                files(n)
+            )
+        } else {
+            format!(
+                "process {pid} closed, unmapped or deleted {} during the scan: not measured",
+                files(n)
+            )
+        });
     }
     notes
 }

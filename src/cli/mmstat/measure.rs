@@ -125,10 +125,13 @@ pub enum Outcome {
         /// The reason.
         message: String,
     },
-    /// A file of a process that exited before the file could be opened.
+    /// A file of a process that vanished before it could be opened: the process exited, or closed,
+    /// unmapped or deleted the file.
     Gone {
         /// The process.
         pid: u32,
+        /// Whether the process itself exited.
+        exited: bool,
     },
     /// Passed over without a note: something a process maps that is not a regular file.
     Ignored,
@@ -321,9 +324,16 @@ fn measure(entry: Entry, plan: &Plan) -> Outcome {
                     measure_file(&File::from(fd), &shown, pid.is_some(), plan),
                     shown,
                 ),
-                Err(_) if pid.is_some_and(|p| !procmaps::alive(p)) => Outcome::Gone {
-                    pid: pid.unwrap_or_default(),
-                },
+                Err(e)
+                    if pid.is_some()
+                        && (e == rustix::io::Errno::NOENT || e == rustix::io::Errno::SRCH) =>
+                {
+                    let pid = pid.unwrap_or_default();
+                    Outcome::Gone {
+                        pid,
+                        exited: !procmaps::alive(pid),
+                    }
+                }
                 Err(e) => Outcome::Error {
                     path: Some(lossy(&shown)),
                     message: describe(&e.into()),
