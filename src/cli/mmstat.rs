@@ -29,7 +29,7 @@ use measure::{FileStat, Outcome, Report, Totals};
 use table::Table;
 use watch::Previous;
 
-use crate::cli::common::{JsonLines, Reporter};
+use crate::cli::common::Reporter;
 
 const TOOL: &str = "mmstat";
 
@@ -133,6 +133,16 @@ instead, without dirty, writeback and evicted counts"
         )),
         None => {}
     }
+    let blocked = report.outcomes.iter().any(|o| {
+        matches!(o, Outcome::Error { message, .. } if message.contains("cachestat: Operation not permitted"))
+    });
+    if blocked {
+        notes.push(
+            "cachestat(2) was refused for files you may write, so a seccomp filter blocks it: \
+--method auto or --method mincore measure them with mincore(2)"
+                .into(),
+        );
+    }
     let mut gone: BTreeMap<(u32, bool), u64> = BTreeMap::new();
     for outcome in &report.outcomes {
         if let Outcome::Gone { pid, exited } = outcome {
@@ -179,7 +189,7 @@ pub(crate) fn emit(
             out.flush()?;
         }
         Format::Json => {
-            let mut out = JsonLines::new(BufWriter::new(stdout.lock()));
+            let mut out = json::Lines::new(BufWriter::new(stdout.lock()));
             records(&mut out, plan, reporter, report, previous, frame)?;
             out.flush()?;
         }
@@ -294,20 +304,20 @@ fn text(
 }
 
 fn records<W: Write>(
-    out: &mut JsonLines<W>,
+    out: &mut json::Lines<W>,
     plan: &Plan,
     reporter: &Reporter,
     report: &Report,
     previous: Option<&Previous>,
     frame: &mut Frame,
 ) -> io::Result<()> {
-    let mut other = |out: &mut JsonLines<W>, outcome: &Outcome| -> io::Result<()> {
+    let mut other = |out: &mut json::Lines<W>, outcome: &Outcome| -> io::Result<()> {
         match outcome {
             Outcome::Error { path, message } => {
-                out.write("error", serde_json::json!({"path": path, "error": message}))?
+                out.write(&serde_json::json!({"type": "error", "path": path, "error": message}))?
             }
             Outcome::Skipped { path, why } => {
-                out.write("skipped", serde_json::json!({"path": path, "reason": why}))?
+                out.write(&serde_json::json!({"type": "skipped", "path": path, "reason": why}))?
             }
             _ => {}
         }
@@ -318,7 +328,7 @@ fn records<W: Write>(
     if plan.rows && plan.sort.is_none() {
         for outcome in &report.outcomes {
             match outcome {
-                Outcome::File(f) => out.write("file", json::file(plan, f, previous))?,
+                Outcome::File(f) => out.write(&json::file(plan, f, previous))?,
                 o => other(out, o)?,
             }
         }
@@ -330,7 +340,7 @@ fn records<W: Write>(
         }
         if plan.rows {
             for f in ordered(plan, report) {
-                out.write("file", json::file(plan, f, previous))?;
+                out.write(&json::file(plan, f, previous))?;
             }
         }
     }
@@ -342,7 +352,7 @@ fn records<W: Write>(
             watch::timestamp(SystemTime::now()).into(),
         );
     }
-    out.write("summary", summary)
+    out.write(&summary)
 }
 
 /// Whether the totals meet a --check threshold. With no known page, it passes only when there is no
