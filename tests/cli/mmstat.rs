@@ -1117,3 +1117,44 @@ fn usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// Unmounts a directory when dropped.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn hugetlbfs_is_unknown() {
+    let dir = tempdir();
+    let mounted = is_root()
+        && Command::new("mount")
+            .args(["-t", "hugetlbfs", "none"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !mounted {
+        skip("cannot mount a hugetlbfs (needs root and kernel support)");
+        return;
+    }
+    let _guard = Mounted(dir.path().to_path_buf());
+    let f = dir.path().join("huge");
+    File::create(&f).unwrap().set_len(4 << 20).unwrap();
+    let out = mmstat(&["--json", p(&f)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record = lines(&out)[0].clone();
+    assert_eq!(record["fs"], "hugetlbfs");
+    assert_eq!(record["unknown"], "hugetlbfs");
+    assert!(record["resident_pages"].is_null() && record["percent"].is_null());
+    assert!(
+        stderr(&out).contains("hugetlbfs is unknown"),
+        "{}",
+        stderr(&out)
+    );
+    let text = stdout(&mmstat(&[p(&f)]));
+    assert!(text.contains(&format!("{} [hugetlbfs]", p(&f))), "{text}");
+}

@@ -17,30 +17,60 @@ pub fn size_text(plan: &Plan, bytes: u64) -> String {
     }
 }
 
-/// A byte offset, exact but short: in the largest binary unit it is a whole multiple of (`24M`,
-/// `9220K`, `5000`), or exact with --bytes.
-pub fn offset_text(plan: &Plan, offset: u64) -> String {
-    if plan.bytes {
-        offset.to_string()
-    } else {
-        short_offset(offset)
+/// The largest binary unit (1, K, M, G, T) that every offset is a whole multiple of, as (scale, suffix).
+fn common_unit(offsets: impl Iterator<Item = u64>) -> (u64, &'static str) {
+    let units = [
+        (1u64 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    let mut any = 0u64;
+    for offset in offsets {
+        any |= offset;
     }
+    units
+        .into_iter()
+        .find(|(scale, _)| any.is_multiple_of(*scale))
+        .unwrap_or((1, ""))
 }
 
-fn short_offset(offset: u64) -> String {
-    if offset == 0 {
-        return "0".into();
-    }
-    let units = ["K", "M", "G", "T", "P", "E"];
-    let mut best = offset.to_string();
-    for (i, unit) in units.iter().enumerate() {
-        let scale = 1u64 << (10 * (i + 1));
-        if !offset.is_multiple_of(scale) {
-            break;
+/// Byte ranges as text, exact: `0-24M resident, 24M-64M missing`, every offset in the one unit that
+/// all of them are whole multiples of (except the end of the file, in bytes when it is not); exact
+/// bytes with --bytes.
+pub fn runs_text(plan: &Plan, runs: &[crate::residency::Run]) -> String {
+    let Some(last) = runs.last() else {
+        return String::new();
+    };
+    let (scale, suffix) = if plan.bytes {
+        (1, "")
+    } else {
+        common_unit(
+            runs.iter()
+                .flat_map(|r| [r.start, r.end])
+                .filter(|&o| o != last.end),
+        )
+    };
+    let text = |o: u64| {
+        if o == 0 {
+            "0".to_string()
+        } else if o.is_multiple_of(scale) {
+            format!("{}{suffix}", o / scale)
+        } else {
+            o.to_string()
         }
-        best = format!("{}{unit}", offset / scale);
-    }
-    best
+    };
+    runs.iter()
+        .map(|r| {
+            format!(
+                "{}-{} {}",
+                text(r.start),
+                text(r.end),
+                if r.resident { "resident" } else { "missing" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A change of bytes, signed: `+1.5M`, `-4.0K`, `0`.
@@ -184,20 +214,7 @@ pub fn extra_lines(plan: &Plan, f: &FileStat) -> Vec<String> {
     if plan.ranges {
         lines.push(match &f.runs {
             Some(runs) if runs.is_empty() => "  (empty)".into(),
-            Some(runs) => {
-                let parts: Vec<String> = runs
-                    .iter()
-                    .map(|r| {
-                        format!(
-                            "{}-{} {}",
-                            offset_text(plan, r.start),
-                            offset_text(plan, r.end),
-                            if r.resident { "resident" } else { "missing" }
-                        )
-                    })
-                    .collect();
-                format!("  {}", parts.join(", "))
-            }
+            Some(runs) => format!("  {}", runs_text(plan, runs)),
             None => "  (residency unknown)".into(),
         });
     }
@@ -289,12 +306,14 @@ mod tests {
     }
 
     #[test]
-    fn offsets_stay_exact() {
-        assert_eq!(short_offset(0), "0");
-        assert_eq!(short_offset(5000), "5000");
-        assert_eq!(short_offset(3 << 20), "3M");
-        assert_eq!(short_offset(9441280), "9220K");
-        assert_eq!(short_offset(1 << 40), "1T");
+    fn one_unit_per_list() {
+        assert_eq!(
+            common_unit([0, 3 << 20, 10 << 20].into_iter()),
+            (1 << 20, "M")
+        );
+        assert_eq!(common_unit([4096, 3 << 20].into_iter()), (1 << 10, "K"));
+        assert_eq!(common_unit([100, 4096].into_iter()), (1, ""));
+        assert_eq!(common_unit([0].into_iter()), (1 << 40, "T"));
     }
 
     #[test]
