@@ -1158,3 +1158,90 @@ fn hugetlbfs_is_unknown() {
     let text = stdout(&mmstat(&[p(&f)]));
     assert!(text.contains(&format!("{} [hugetlbfs]", p(&f))), "{text}");
 }
+
+#[test]
+fn filters_and_one_file_system() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("keep/skip")).unwrap();
+    data_file(d, "small.db", 1, 0);
+    data_file(d, "big.db", 8, 0);
+    data_file(d, "notes.txt", 2, 0);
+    data_file(&d.join("keep/skip"), "inner.db", 2, 0);
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--json", "--sort", "name"];
+        all.extend_from_slice(args);
+        all.push(p(d));
+        let out = mmstat(&all);
+        assert!(out.status.success(), "{}", stderr(&out));
+        of_type(&lines(&out), "file")
+            .iter()
+            .map(|f| {
+                let path = f["path"].as_str().unwrap();
+                path.strip_prefix(p(d))
+                    .unwrap()
+                    .trim_start_matches('/')
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        names(&["--include", "*.db"]),
+        ["big.db", "keep/skip/inner.db", "small.db"]
+    );
+    assert_eq!(
+        names(&["--include", "*.db", "--exclude", "skip"]),
+        ["big.db", "small.db"]
+    );
+    assert_eq!(
+        names(&["--min-size", &(2 * page()).to_string(), "--max-size", "2M"]),
+        ["big.db", "keep/skip/inner.db", "notes.txt"]
+    );
+    // -x: a filesystem mounted below is left out.
+    let mounted = is_root()
+        && Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1M", "none"])
+            .arg(d.join("keep"))
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !mounted {
+        skip("cannot mount a tmpfs for -x (needs root)");
+        return;
+    }
+    let _guard = Mounted(d.join("keep"));
+    data_file(&d.join("keep"), "on-tmpfs", 1, 0);
+    assert!(names(&[]).contains(&"keep/on-tmpfs".to_string()));
+    assert!(!names(&["-x"]).iter().any(|n| n.starts_with("keep")));
+}
+
+#[test]
+fn output_order_does_not_depend_on_threads() {
+    let dir = tempdir();
+    for i in 0..300 {
+        let sub = dir
+            .path()
+            .join(format!("d{}", i % 7))
+            .join(format!("e{}", i % 3));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(format!("f{i}")), vec![b'x'; i * 37]).unwrap();
+    }
+    let listing = |threads: &str| -> Vec<String> {
+        let out = mmstat(&["--json", "-j", threads, p(dir.path())]);
+        of_type(&lines(&out), "file")
+            .iter()
+            .map(|f| format!("{} {}", f["path"], f["pages"]))
+            .collect()
+    };
+    let one = listing("1");
+    assert_eq!(one.len(), 300);
+    let mut sorted = one.clone();
+    sorted.sort_by(|a, b| {
+        let key = |s: &str| PathBuf::from(s.split(' ').next().unwrap().trim_matches('"'));
+        key(a).cmp(&key(b))
+    });
+    assert_eq!(one, sorted, "paths in order");
+    for threads in ["2", "8"] {
+        assert_eq!(listing(threads), one, "-j {threads}");
+    }
+}
