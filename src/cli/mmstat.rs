@@ -198,7 +198,12 @@ pub(crate) fn emit(
                 problem(reporter, outcome, frame);
             }
             let mut out = stdout.lock();
-            out.write_all(prometheus::render(report).as_bytes())?;
+            let files = if plan.rows {
+                ordered(plan, report)
+            } else {
+                Vec::new()
+            };
+            out.write_all(prometheus::render(report, &files).as_bytes())?;
             out.flush()?;
         }
     }

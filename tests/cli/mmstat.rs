@@ -879,6 +879,27 @@ fn prometheus_format_parses_back() {
         .unwrap()
         .value;
     assert_eq!(size_of_a, json[0]["size"].as_f64().unwrap());
+
+    // --top bounds the per-file series; --summary leaves them out; the totals cover every file.
+    for (args, paths) in [(vec!["--top", "1"], 1), (vec!["--summary"], 0)] {
+        let mut all = vec!["--format", "prometheus"];
+        all.extend(args);
+        all.extend([p(&a), p(&b)]);
+        let samples = parse_prometheus(&stdout(&mmstat(&all)));
+        let mut labelled: Vec<&str> = samples
+            .iter()
+            .flat_map(|s| {
+                s.labels
+                    .iter()
+                    .filter(|(k, _)| k == "path")
+                    .map(|(_, v)| v.as_str())
+            })
+            .collect();
+        labelled.dedup();
+        assert_eq!(labelled.len(), paths, "{all:?}");
+        let files = samples.iter().find(|s| s.name == "mmstat_files").unwrap();
+        assert_eq!(files.value, 2.0);
+    }
 }
 
 #[test]

@@ -92,8 +92,10 @@ mmstat_file_evicted_pages and mmstat_file_recently_evicted_pages. The totals are
 mmstat_directories, mmstat_errors, mmstat_unknown_files, mmstat_pages, mmstat_resident_pages, \
 mmstat_size_bytes, mmstat_resident_bytes, mmstat_resident_ratio (0 to 1, of the known pages), \
 mmstat_scan_duration_seconds, and from cachestat mmstat_dirty_pages and mmstat_recently_evicted_pages. \
-Write to a temporary file and rename it into the collector's directory, so that it never reads half a \
-file.",
+--top N keeps the per-file gauges to the N files with the most resident bytes (or those first by \
+--sort), which bounds the number of series; --summary leaves out the per-file gauges; the totals always \
+cover every file. Write to a temporary file and rename it into the collector's directory, so that it \
+never reads half a file.",
     ),
     (
         "CAVEATS",

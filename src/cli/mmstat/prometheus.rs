@@ -70,10 +70,10 @@ fn family(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} gauge");
 }
 
-/// The whole exposition for one report.
-pub fn render(report: &Report) -> String {
+/// The whole exposition for one report: per-file gauges for `files` (all, sorted, cut to --top, or
+/// none with --summary), then the totals over every file.
+pub fn render(report: &Report, files: &[&FileStat]) -> String {
     let mut out = String::new();
-    let files: Vec<&FileStat> = report.files().collect();
     for (name, help, get) in FILE_METRICS {
         let samples: Vec<(&FileStat, u64)> =
             files.iter().filter_map(|f| Some((*f, get(f)?))).collect();
