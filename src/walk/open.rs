@@ -4,6 +4,9 @@
 //! fstat per file, in parallel on the rayon pool. The options, the order (the roots in the order given,
 //! each tree depth first with names in byte order, which is the order of `walk`), the skips and the
 //! errors are those of `walk`.
+//!
+//! A directory's descriptor is closed before the walk descends into its subdirectories (which are opened
+//! by path), so a deep tree does not hold a descriptor per level.
 
 use std::ffi::{CStr, OsStr};
 use std::fs::File;
@@ -48,6 +51,12 @@ pub struct WalkedOpen<T> {
     pub items: Vec<Found<T>>,
     /// Directories entered.
     pub dirs: u64,
+}
+
+/// What to do with one directory entry: it is done, or it is a directory to walk.
+enum Step<T> {
+    Done(Option<Node<T>>),
+    Descend { path: PathBuf, follow: bool },
 }
 
 enum Node<T> {
@@ -275,10 +284,18 @@ impl<F> Walker<'_, F> {
             Ok(fd) => fd,
             Err(e) => return Node::One(Found::Error(Error::io(Op::Open, &path, e.into()))),
         };
-        let mut nodes: Vec<Node<T>> = entries
+        // Files first, through this directory's descriptor; then the descriptor is closed before the
+        // walk goes deeper, so that a deep tree does not hold one descriptor per level.
+        let steps: Vec<Step<T>> = entries
             .par_iter()
-            .filter_map(|e| {
-                self.entry(fd, &path, e.file_name(), e.file_type(), root_dev, ancestors)
+            .map(|e| self.entry(fd, &path, e.file_name(), e.file_type()))
+            .collect();
+        drop(dir);
+        let mut nodes: Vec<Node<T>> = steps
+            .into_par_iter()
+            .filter_map(|step| match step {
+                Step::Done(node) => node,
+                Step::Descend { path, follow } => self.subdir(path, follow, root_dev, ancestors),
             })
             .collect();
         if let Some(e) = failure {
@@ -287,12 +304,12 @@ impl<F> Walker<'_, F> {
         Node::Many(nodes)
     }
 
-    fn entry<T>(
+    /// Opens directory `path` and walks it, unless it is on another filesystem (with -x) or one of its
+    /// own ancestors (a loop through a followed link).
+    fn subdir<T>(
         &self,
-        dir: BorrowedFd<'_>,
-        parent: &Path,
-        name: &CStr,
-        mut kind: FileType,
+        path: PathBuf,
+        follow: bool,
         root_dev: u64,
         ancestors: &[(u64, u64)],
     ) -> Option<Node<T>>
@@ -300,56 +317,68 @@ impl<F> Walker<'_, F> {
         T: Send,
         F: Fn(Opened<'_>) -> T + Sync,
     {
+        let flags = if follow {
+            DIR_FLAGS
+        } else {
+            DIR_FLAGS | OFlags::NOFOLLOW
+        };
+        let fd = match rustix::fs::open(&path, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => return error(Op::Open, &path, e),
+        };
+        let st = match rustix::fs::fstat(&fd) {
+            Ok(st) => st,
+            Err(e) => return error(Op::Open, &path, e),
+        };
+        if self.options.one_file_system && st.st_dev != root_dev {
+            return None;
+        }
+        let id = (st.st_dev, st.st_ino);
+        if ancestors.contains(&id) {
+            return Some(Node::One(Found::Skipped(path, SkipReason::Loop)));
+        }
+        let mut chain = ancestors.to_vec();
+        chain.push(id);
+        Some(self.dir(fd, path, root_dev, &chain))
+    }
+
+    fn entry<T>(
+        &self,
+        dir: BorrowedFd<'_>,
+        parent: &Path,
+        name: &CStr,
+        mut kind: FileType,
+    ) -> Step<T>
+    where
+        T: Send,
+        F: Fn(Opened<'_>) -> T + Sync,
+    {
         let os_name = OsStr::from_bytes(name.to_bytes());
         let path = parent.join(os_name);
         if self.filters.excluded(&path) {
-            return None;
+            return Step::Done(None);
         }
         if kind == FileType::Unknown {
             match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => kind = FileType::from_raw_mode(st.st_mode),
-                Err(e) => return error(Op::Open, &path, e),
+                Err(e) => return Step::Done(error(Op::Open, &path, e)),
             }
         }
         let mut follow = false;
         if kind == FileType::Symlink {
             if !self.options.follow_links {
-                return Some(Node::One(Found::Skipped(path, SkipReason::Symlink)));
+                return Step::Done(Some(Node::One(Found::Skipped(path, SkipReason::Symlink))));
             }
             match rustix::fs::statat(dir, name, AtFlags::empty()) {
                 Ok(st) => kind = FileType::from_raw_mode(st.st_mode),
-                Err(e) => return error(Op::Open, &path, e),
+                Err(e) => return Step::Done(error(Op::Open, &path, e)),
             }
             follow = true;
         }
         match kind {
-            FileType::RegularFile => self.file(dir, os_name, path, follow),
-            FileType::Directory => {
-                let flags = if follow {
-                    DIR_FLAGS
-                } else {
-                    DIR_FLAGS | OFlags::NOFOLLOW
-                };
-                let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
-                    Ok(fd) => fd,
-                    Err(e) => return error(Op::Open, &path, e),
-                };
-                let st = match rustix::fs::fstat(&fd) {
-                    Ok(st) => st,
-                    Err(e) => return error(Op::Open, &path, e),
-                };
-                if self.options.one_file_system && st.st_dev != root_dev {
-                    return None;
-                }
-                let id = (st.st_dev, st.st_ino);
-                if ancestors.contains(&id) {
-                    return Some(Node::One(Found::Skipped(path, SkipReason::Loop)));
-                }
-                let mut chain = ancestors.to_vec();
-                chain.push(id);
-                Some(self.dir(fd, path, root_dev, &chain))
-            }
-            other => Some(Node::One(Found::Skipped(path, skip_reason(other)))),
+            FileType::RegularFile => Step::Done(self.file(dir, os_name, path, follow)),
+            FileType::Directory => Step::Descend { path, follow },
+            other => Step::Done(Some(Node::One(Found::Skipped(path, skip_reason(other))))),
         }
     }
 }

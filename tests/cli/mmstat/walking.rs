@@ -294,3 +294,29 @@ fn output_order_does_not_depend_on_threads() {
         assert_eq!(listing(threads), one, "-j {threads}");
     }
 }
+
+#[test]
+fn a_deep_tree_with_few_descriptors() {
+    let dir = tempdir();
+    let mut deep = dir.path().to_path_buf();
+    for _ in 0..300 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("f"), b"x").unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 32 && exec {} --json --summary {}",
+            assert_cmd::cargo::cargo_bin!("mmstat").display(),
+            p(dir.path())
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    assert_eq!(
+        (s["files"].as_u64(), s["directories"].as_u64()),
+        (Some(1), Some(301))
+    );
+}
