@@ -11,6 +11,7 @@
 //! - [`residency`]: page-cache residency through cachestat or windowed mincore.
 //! - [`counter`]: the persistent counter of `mmcounter`: format, bounds, locked update.
 //! - [`dest`]: creating, sizing and preallocating output files.
+//! - [`procmaps`]: the files a process maps or holds open (mmstat --pid).
 //! - [`walk`]: the parallel tree walker shared by the tools that walk.
 //! - [`snapshot`]: the residency snapshot format (mmstat --save, mmadvise restore).
 //! - [`advise`]: prefetching, loading, evicting, locking and advising for `mmadvise`.
@@ -25,6 +26,7 @@ pub mod dest;
 pub mod error;
 pub mod input;
 pub mod map;
+pub mod procmaps;
 pub mod residency;
 pub mod size;
 pub mod snapshot;

@@ -111,14 +111,21 @@ impl<'a> Target<'a> {
             Ok(_) => FsKind::Storage,
             Err(e) => return Err(Error::io(Op::Open, path, e.into())),
         };
+        Ok(Target::with_fs(file, path, len, fs))
+    }
+
+    /// Like [`Target::new`], with the kind of the file's filesystem already known (from [`fs_kind`] of
+    /// a file on the same device): spares one statfs per file when measuring many files, which matters
+    /// because ext4 sums per-CPU counters to answer it.
+    pub fn with_fs(file: &'a File, path: &'a Path, len: u64, fs: FsKind) -> Self {
         let truthful = may_see_residency(file);
-        Ok(Target {
+        Target {
             file,
             path,
             len,
             fs,
             truthful,
-        })
+        }
     }
 
     /// The file's size.
@@ -248,6 +255,16 @@ impl<'a> Target<'a> {
         })?;
         Ok(Some(runs))
     }
+}
+
+/// The kind of filesystem holding `file`.
+pub fn fs_kind(file: &File) -> std::io::Result<FsKind> {
+    let f_type = rustix::fs::fstatfs(file)?.f_type;
+    Ok(match f_type {
+        TMPFS_MAGIC => FsKind::Tmpfs,
+        HUGETLBFS_MAGIC => FsKind::Hugetlbfs,
+        _ => FsKind::Storage,
+    })
 }
 
 /// Pages touched by the byte range `[start, end)`.

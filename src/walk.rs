@@ -15,6 +15,8 @@ use ignore::{WalkBuilder, WalkState};
 
 use crate::error::{Error, Op};
 
+pub mod open;
+
 /// How to walk.
 #[derive(Debug, Clone, Default)]
 pub struct WalkOptions {

@@ -5,6 +5,7 @@ pub mod common;
 pub mod mmadvise;
 pub mod mmcount;
 pub mod mmcounter;
+pub mod mmstat;
 pub mod walkargs;
 
 /// A tool's command definition and hand-written man page sections, for generating man pages and
@@ -35,5 +36,10 @@ pub const TOOLS: &[Tool] = &[
         name: "mmcounter",
         command: mmcounter::command,
         man_sections: mmcounter::MAN_SECTIONS,
+    },
+    Tool {
+        name: "mmstat",
+        command: mmstat::command,
+        man_sections: mmstat::MAN_SECTIONS,
     },
 ];

@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod lock;
 pub mod sigbus;
 pub mod signals;
+pub mod terminal;
 pub mod wait;
 
 pub use sigbus::Guard;

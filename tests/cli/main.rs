@@ -6,4 +6,5 @@ mod man;
 mod mmadvise;
 mod mmcount;
 mod mmcounter;
+mod mmstat;
 mod util;

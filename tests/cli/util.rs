@@ -84,6 +84,7 @@ pub fn bin_path(name: &str) -> &'static Path {
         "mmcount" => assert_cmd::cargo::cargo_bin!("mmcount"),
         "mmadvise" => assert_cmd::cargo::cargo_bin!("mmadvise"),
         "mmcounter" => assert_cmd::cargo::cargo_bin!("mmcounter"),
+        "mmstat" => assert_cmd::cargo::cargo_bin!("mmstat"),
         other => panic!("unknown binary {other}"),
     }
 }

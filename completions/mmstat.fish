@@ -1,0 +1,46 @@
+complete -c mmstat -s o -l output -d 'Columns to show, comma-separated: res, pages, size, pct, dirty, writeback, evicted, recently_evicted, file (and in --watch, delta and recently_evicted_delta)' -r -f -a "res\t'Resident bytes'
+pages\t'Resident pages / pages'
+size\t'The size of the file (or of the range looked at)'
+pct\t'The share of pages resident'
+dirty\t'Dirty pages (cachestat only)'
+writeback\t'Pages under writeback (cachestat only)'
+evicted\t'Evicted pages the kernel still remembers (cachestat only)'
+recently_evicted\t'Evicted pages that were recently in use: the sign of thrashing (cachestat only)'
+delta\t'Change of resident bytes since the previous refresh (--watch)'
+recently_evicted_delta\t'Change of recently evicted pages since the previous refresh (--watch)'
+file\t'The path'"
+complete -c mmstat -l format -d 'Output format: a text table, JSON Lines, or Prometheus\'s text exposition format (for node_exporter\'s textfile collector)' -r -f -a "text\t'A table'
+json\t'JSON Lines'
+prometheus\t'Prometheus text exposition format'"
+complete -c mmstat -l sort -d 'Sort files: by resident bytes, size, resident share or dirty pages (largest first), or by name' -r -f -a "res\t'Resident bytes, most first'
+size\t'Size, largest first'
+pct\t'Resident share, highest first'
+dirty\t'Dirty pages, most first'
+name\t'Path, in byte order'"
+complete -c mmstat -l top -d 'Show only the first N files (sorted by resident bytes unless --sort says otherwise); the summary still covers every file' -r
+complete -c mmstat -l watch -d 'Refresh every SECS seconds (fractions allowed) until interrupted: in place on a terminal, otherwise appending each refresh, with changes since the previous one' -r
+complete -c mmstat -l count -d 'With --watch: stop after N refreshes' -r
+complete -c mmstat -l check -d 'Exit with status 1 unless at least PCT percent of the pages (of files whose residency is known) are resident' -r
+complete -c mmstat -l save -d 'Write a snapshot of the resident ranges of every file to FILE (JSON Lines; see SNAPSHOT FORMAT), for mmadvise restore' -r -F
+complete -c mmstat -l range -d 'Look only at this byte range of each file: OFFSET:LENGTH or OFFSET..END, such as 1G:64M' -r
+complete -c mmstat -l pid -d 'Look at the files process PID maps or holds open (repeatable)' -r
+complete -c mmstat -l include -d 'Look only at files whose name (or, for a GLOB with a `/`, whose path) matches GLOB (repeatable)' -r
+complete -c mmstat -l exclude -d 'Leave out files and directories whose name (or path) matches GLOB (repeatable)' -r
+complete -c mmstat -l min-size -d 'Leave out files smaller than SIZE, such as 64K or 1M' -r
+complete -c mmstat -l max-size -d 'Leave out files larger than SIZE' -r
+complete -c mmstat -l files0-from -d 'Read NUL-separated file names from FILE (`-` for stdin), as `find -print0` writes them' -r -F
+complete -c mmstat -l method -d 'How to ask the kernel: cachestat(2) where the kernel has it, else mincore(2) (auto); or one of them only' -r -f -a "auto\t'cachestat where the kernel has it, mincore otherwise'
+cachestat\t'cachestat only'
+mincore\t'mincore only'"
+complete -c mmstat -s j -l threads -d 'Worker threads for walking and measuring [default: available parallelism]' -r
+complete -c mmstat -l bytes -d 'Print sizes as exact byte counts instead of human-readable ones such as 1.5G'
+complete -c mmstat -l no-headings -d 'Leave out the heading line (and the summary line, unless --summary is given)'
+complete -c mmstat -l summary -d 'Print the summary only, not a row per file'
+complete -c mmstat -s v -l map -d 'Draw a residency map under each file: a bar as wide as the terminal, each cell shaded by the share of its pages that is resident'
+complete -c mmstat -l ascii -d 'Draw maps with ASCII characters instead of Unicode blocks'
+complete -c mmstat -l ranges -d 'List the resident and missing byte ranges of each file (arrays of [start, end) in JSON)'
+complete -c mmstat -l json -d 'Write JSON Lines: a "file" object per file, "error" per failure, and a "summary"'
+complete -c mmstat -s L -l dereference -d 'Follow symbolic links while walking (loops are detected and skipped)'
+complete -c mmstat -s x -l one-file-system -d 'Stay on the filesystem of each directory named'
+complete -c mmstat -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mmstat -s V -l version -d 'Print version'

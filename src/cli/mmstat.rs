@@ -1,0 +1,428 @@
+//! mmstat's command line: page-cache residency of files, trees and processes. `args` turns the command
+//! line into a plan, `measure` finds and measures the files, and the report goes out as a table
+//! (`table`, with maps from `bar`), JSON Lines (`json`) or Prometheus text (`prometheus`), once or
+//! again and again (`watch`), with an optional snapshot (`save`) and exit status threshold (--check).
+
+mod args;
+mod bar;
+mod json;
+mod man;
+mod measure;
+mod prometheus;
+mod save;
+mod table;
+mod watch;
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+
+pub use args::Args;
+pub use man::MAN_SECTIONS;
+
+use args::{Format, Plan, SortKey};
+use measure::{FileStat, Outcome, Report, Totals};
+use table::Table;
+use watch::Previous;
+
+use crate::cli::common::Reporter;
+
+const TOOL: &str = "mmstat";
+
+/// The clap command, for man pages and completions.
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+/// How one report is shown: once, or as a refresh of --watch.
+pub(crate) struct Frame<'a> {
+    /// The refresh number under --watch.
+    refresh: Option<u64>,
+    /// Whether stdout is a terminal (refreshes redraw the screen).
+    tty: bool,
+    /// The --watch interval.
+    interval: Duration,
+    /// Problems and notes already reported (each is reported once per run).
+    reported: &'a mut HashSet<String>,
+}
+
+/// The files to show as rows, sorted and cut to --top as asked; ties keep the input order.
+fn ordered<'r>(plan: &Plan, report: &'r Report) -> Vec<&'r FileStat> {
+    let mut files: Vec<&FileStat> = report.files().collect();
+    if let Some(key) = plan.sort {
+        let pct = |f: &FileStat| f.percent().unwrap_or(-1.0);
+        let dirty = |f: &FileStat| f.residency.detail.map(|d| d.dirty);
+        files.sort_by(|a, b| match key {
+            SortKey::Res => b.resident_bytes.cmp(&a.resident_bytes),
+            SortKey::Size => b.len().cmp(&a.len()),
+            SortKey::Pct => pct(b).total_cmp(&pct(a)),
+            SortKey::Dirty => dirty(b).cmp(&dirty(a)),
+            SortKey::Name => a.path.cmp(&b.path),
+        });
+    }
+    if let Some(n) = plan.top {
+        files.truncate(n);
+    }
+    files
+}
+
+/// Reports an error or a skipped path on stderr (each once under --watch).
+fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
+    let (text, is_error) = match outcome {
+        Outcome::Error { path, message } => (
+            path.as_ref()
+                .map_or_else(|| message.clone(), |p| format!("{p}: {message}")),
+            true,
+        ),
+        Outcome::Skipped { path, why } => (format!("{path}: skipped ({why})"), false),
+        _ => return,
+    };
+    if frame.refresh.is_some() && !frame.reported.insert(text.clone()) {
+        return;
+    }
+    if is_error {
+        reporter.error(text);
+    } else {
+        reporter.warn(text);
+    }
+}
+
+/// The notes a report calls for: why residency is unknown, why mincore stood in for cachestat, which
+/// processes exited.
+fn notes(report: &Report) -> Vec<String> {
+    let t = &report.totals;
+    let mut notes = Vec::new();
+    let files = |n: u64| {
+        if n == 1 {
+            "1 file".to_string()
+        } else {
+            format!("{n} files")
+        }
+    };
+    if t.not_writable > 0 {
+        notes.push(format!(
+            "the residency of {} is unknown (shown as -): the kernel does not tell the page-cache \
+residency of files you may not write (mincore would claim every page resident); run as the owner or root",
+            files(t.not_writable)
+        ));
+    }
+    if t.hugetlbfs > 0 {
+        notes.push(format!(
+            "the residency of {} on hugetlbfs is unknown: neither cachestat nor mincore supports hugetlbfs",
+            files(t.hugetlbfs)
+        ));
+    }
+    match t.refused {
+        Some(libc::EPERM) => notes.push(
+            "cachestat(2) was refused (Operation not permitted) for files you may write, so a seccomp \
+filter blocks it: mincore(2) was used instead, without dirty, writeback and evicted counts"
+                .into(),
+        ),
+        Some(libc::ENOSYS) => notes.push(
+            "cachestat(2) is not available (it needs Linux 6.5 or later): mincore(2) was used \
+instead, without dirty, writeback and evicted counts"
+                .into(),
+        ),
+        Some(errno) => notes.push(format!(
+            "cachestat(2) failed ({}): mincore(2) was used instead",
+            crate::error::describe(&io::Error::from_raw_os_error(errno))
+        )),
+        None => {}
+    }
+    let blocked = report.outcomes.iter().any(|o| {
+        matches!(o, Outcome::Error { message, .. } if message.contains("cachestat: Operation not permitted"))
+    });
+    if blocked {
+        notes.push(
+            "cachestat(2) was refused for files you may write, so a seccomp filter blocks it: \
+--method auto or --method mincore measure them with mincore(2)"
+                .into(),
+        );
+    }
+    let mut gone: BTreeMap<(u32, bool), u64> = BTreeMap::new();
+    for outcome in &report.outcomes {
+        if let Outcome::Gone { pid, exited } = outcome {
+            *gone.entry((*pid, *exited)).or_default() += 1;
+        }
+    }
+    for ((pid, exited), n) in gone {
+        notes.push(if exited {
+            format!(
+                "process {pid} exited during the scan: {} of its files were not measured",
+                files(n)
+            )
+        } else {
+            format!(
+                "process {pid} closed, unmapped or deleted {} during the scan: not measured",
+                files(n)
+            )
+        });
+    }
+    notes
+}
+
+/// Writes one report in the plan's format, with its problems and notes on stderr.
+pub(crate) fn emit(
+    plan: &Plan,
+    reporter: &Reporter,
+    report: &Report,
+    previous: Option<&Previous>,
+    frame: &mut Frame,
+) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    match plan.format {
+        Format::Text if frame.tty && frame.refresh.is_some() => {
+            let mut screen = Vec::new();
+            text(&mut screen, plan, reporter, report, previous, frame)?;
+            let mut out = stdout.lock();
+            out.write_all(b"\x1b[H\x1b[2J")?;
+            out.write_all(&screen)?;
+            out.flush()?;
+        }
+        Format::Text => {
+            let mut out = BufWriter::new(stdout.lock());
+            text(&mut out, plan, reporter, report, previous, frame)?;
+            out.flush()?;
+        }
+        Format::Json => {
+            let mut out = json::Lines::new(BufWriter::new(stdout.lock()));
+            records(&mut out, plan, reporter, report, previous, frame)?;
+            out.flush()?;
+        }
+        Format::Prometheus => {
+            for outcome in &report.outcomes {
+                problem(reporter, outcome, frame);
+            }
+            let mut out = stdout.lock();
+            let files = if plan.rows {
+                ordered(plan, report)
+            } else {
+                Vec::new()
+            };
+            out.write_all(prometheus::render(report, &files).as_bytes())?;
+            out.flush()?;
+        }
+    }
+    for note in notes(report) {
+        if frame.reported.insert(note.clone()) {
+            reporter.warn(note);
+        }
+    }
+    Ok(())
+}
+
+fn text(
+    out: &mut dyn Write,
+    plan: &Plan,
+    reporter: &Reporter,
+    report: &Report,
+    previous: Option<&Previous>,
+    frame: &mut Frame,
+) -> io::Result<()> {
+    let rows = if plan.rows {
+        ordered(plan, report)
+    } else {
+        Vec::new()
+    };
+    let table = Table::new(plan, &rows, previous);
+    let in_place = frame.tty && frame.refresh.is_some();
+    let now = watch::timestamp(SystemTime::now());
+    if let Some(n) = frame.refresh {
+        if in_place {
+            writeln!(
+                out,
+                "Every {}s: mmstat, refresh {n}, {now} (Ctrl-C to stop)",
+                frame.interval.as_secs_f64()
+            )?;
+        } else if plan.rows {
+            writeln!(out, "# refresh {n} at {now}")?;
+        }
+    }
+    let extra = usize::from(plan.map.is_some()) + usize::from(plan.ranges);
+    let limit = match (in_place, plan.tty_rows) {
+        (true, Some(height)) => (height.saturating_sub(5) / (1 + extra)).max(1),
+        _ => usize::MAX,
+    };
+    let write_row = |out: &mut dyn Write, i: usize| -> io::Result<()> {
+        if i < limit {
+            writeln!(out, "{}", table.row(i))?;
+            for line in table::extra_lines(plan, rows[i]) {
+                writeln!(out, "{line}")?;
+            }
+        }
+        Ok(())
+    };
+    if plan.rows {
+        if plan.headings {
+            if let Some(style) = plan.map {
+                writeln!(out, "{}", bar::legend(style.ascii))?;
+            }
+            writeln!(out, "{}", table.heading())?;
+        }
+        let interleave = plan.sort.is_none() && !in_place;
+        let mut i = 0;
+        for outcome in &report.outcomes {
+            match outcome {
+                Outcome::File(_) if plan.sort.is_none() => {
+                    write_row(out, i)?;
+                    i += 1;
+                }
+                Outcome::File(_) => {}
+                other => {
+                    if interleave {
+                        out.flush()?;
+                    }
+                    problem(reporter, other, frame);
+                }
+            }
+        }
+        if plan.sort.is_some() {
+            for i in 0..rows.len() {
+                write_row(out, i)?;
+            }
+        }
+        if rows.len() > limit {
+            writeln!(
+                out,
+                "... {} more files (see them all with --top N, or off the terminal)",
+                rows.len() - limit
+            )?;
+        }
+    } else {
+        for outcome in &report.outcomes {
+            problem(reporter, outcome, frame);
+        }
+    }
+    if plan.summary {
+        let line = table::summary_line(plan, &report.totals, previous);
+        if frame.refresh.is_some() && !in_place && !plan.rows {
+            writeln!(out, "{now}  {line}")?;
+        } else {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn records<W: Write>(
+    out: &mut json::Lines<W>,
+    plan: &Plan,
+    reporter: &Reporter,
+    report: &Report,
+    previous: Option<&Previous>,
+    frame: &mut Frame,
+) -> io::Result<()> {
+    let mut other = |out: &mut json::Lines<W>, outcome: &Outcome| -> io::Result<()> {
+        match outcome {
+            Outcome::Error { path, message } => {
+                out.write(&serde_json::json!({"type": "error", "path": path, "error": message}))?
+            }
+            Outcome::Skipped { path, why } => {
+                out.write(&serde_json::json!({"type": "skipped", "path": path, "reason": why}))?
+            }
+            _ => {}
+        }
+        out.flush()?;
+        problem(reporter, outcome, frame);
+        Ok(())
+    };
+    if plan.rows && plan.sort.is_none() {
+        for outcome in &report.outcomes {
+            match outcome {
+                Outcome::File(f) => out.write(&json::file(plan, f, previous))?,
+                o => other(out, o)?,
+            }
+        }
+    } else {
+        for outcome in &report.outcomes {
+            if !matches!(outcome, Outcome::File(_)) {
+                other(out, outcome)?;
+            }
+        }
+        if plan.rows {
+            for f in ordered(plan, report) {
+                out.write(&json::file(plan, f, previous))?;
+            }
+        }
+    }
+    let mut summary = json::summary(plan, &report.totals, previous);
+    if let Some(n) = frame.refresh {
+        summary.insert("refresh".into(), n.into());
+        summary.insert(
+            "timestamp".into(),
+            watch::timestamp(SystemTime::now()).into(),
+        );
+    }
+    out.write(&summary)
+}
+
+/// Whether the totals meet a --check threshold. With no known page, it passes only when there is no
+/// page at all.
+pub(crate) fn check_passes(t: &Totals, threshold: f64) -> bool {
+    match t.percent() {
+        Some(p) => p >= threshold,
+        None => t.unknown_pages == 0,
+    }
+}
+
+/// Reports a failed --check (which makes the exit status 1).
+pub(crate) fn check(reporter: &Reporter, t: &Totals, threshold: f64) {
+    if check_passes(t, threshold) {
+        return;
+    }
+    match t.percent() {
+        Some(p) => reporter.error(format_args!(
+            "check failed: {p:.2}% of the pages are resident, less than {threshold}%"
+        )),
+        None => reporter.error(format_args!(
+            "check failed: the residency of every page is unknown, so {threshold}% cannot be confirmed"
+        )),
+    }
+}
+
+/// Measures, reports, saves and checks.
+pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
+    if plan.watch.is_some() {
+        return watch::run(plan, reporter);
+    }
+    let report = measure::collect(plan);
+    let mut reported = HashSet::new();
+    let mut frame = Frame {
+        refresh: None,
+        tty: false,
+        interval: Duration::ZERO,
+        reported: &mut reported,
+    };
+    emit(plan, reporter, &report, None, &mut frame)?;
+    if let Some(path) = &plan.save {
+        save::save(path, &report)
+            .with_context(|| format!("cannot write the snapshot '{}'", path.display()))?;
+    }
+    if let Some(threshold) = plan.check {
+        check(reporter, &report.totals, threshold);
+    }
+    Ok(())
+}
+
+/// The entry point of the `mmstat` binary.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(message) = args::validate(&args) {
+        command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
+    let reporter = Reporter::new(TOOL);
+    let result = args::plan(&args).and_then(|plan| match plan.threads {
+        None => run(&plan, &reporter),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()?
+            .install(|| run(&plan, &reporter)),
+    });
+    reporter.finish(result)
+}

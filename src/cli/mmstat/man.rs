@@ -1,0 +1,124 @@
+//! The hand-written sections of mmstat's man page: examples, exit status, and the JSON, snapshot and
+//! Prometheus formats.
+
+/// Hand-written man page sections: EXAMPLES, EXIT STATUS, JSON OUTPUT, SNAPSHOT FORMAT, PROMETHEUS
+/// OUTPUT, CAVEATS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXAMPLES",
+        "How much of a database is in the page cache, file by file, with a summary:\n\
+\n    mmstat /var/lib/postgresql\n\
+\nWhat is in my page cache: the ten files under / with the most resident bytes, on one filesystem:\n\
+\n    mmstat -x --top 10 /\n\
+\nA residency map of one file, as wide as the terminal, and its resident byte ranges:\n\
+\n    mmstat -v --ranges big.db\n\
+\nThe files a process maps or holds open:\n\
+\n    mmstat --pid $(pidof postgres | cut -d' ' -f1)\n\
+\nA warm-up gate for a script: wait until 90% of an index is cached:\n\
+\n    until mmstat --summary --check 90 /srv/index >/dev/null 2>&1; do sleep 1; done\n\
+\nWatch for thrashing (recently evicted pages rising), one summary line every 10 seconds, into a log:\n\
+\n    mmstat --watch 10 --summary /data >> residency.log\n\
+\nPage-cache residency for Prometheus, through node_exporter's textfile collector:\n\
+\n    mmstat --format prometheus /data > /var/lib/node_exporter/mmstat.prom.tmp &&\n    mv /var/lib/node_exporter/mmstat.prom.tmp /var/lib/node_exporter/mmstat.prom\n\
+\nSave what is cached before a restart, and bring it back afterwards:\n\
+\n    mmstat --save /var/tmp/cache.jsonl /data\n    mmadvise restore /var/tmp/cache.jsonl",
+    ),
+    (
+        "EXIT STATUS",
+        "0 when every file was measured (and, with --check, at least PCT percent of the pages of files \
+whose residency is known are resident); 1 when a file or directory could not be read, a snapshot could \
+not be written, or the --check threshold was not met (the other files are still measured and \
+reported); 2 for a usage error. Files whose residency is unknown, paths skipped (FIFOs, sockets, \
+devices) and files of a process that exited during the scan do not make the status 1. With --watch, \
+the loop ends at SIGINT, SIGTERM or SIGHUP and mmstat then dies of that signal, as the shell expects \
+(status 130 for Ctrl-C); with --count it ends after that many refreshes, with the status above (--check \
+applies to the last refresh). Writing to a closed pipe ends the run quietly with status 0.",
+    ),
+    (
+        "JSON OUTPUT",
+        "With --json (or --format json), one JSON object per line, each with a \"type\". Byte and page \
+counts are exact integers. Residency the kernel does not tell is null, never a guess.\n\
+\n\"file\", one per file measured: {\"type\":\"file\",\"path\":\"a.db\",\"size\":8192,\"pages\":2,\
+\"resident_pages\":1,\"resident_bytes\":4096,\"percent\":50.0,\"dirty\":0,\"writeback\":0,\"evicted\":1,\
+\"recently_evicted\":0,\"method\":\"cachestat\",\"fs\":\"storage\",\"unknown\":null,\"counted\":true}. \
+size is the file's size; pages, resident_pages and resident_bytes cover the range looked at (the whole \
+file, or --range, then also given as \"range\":[start,end]). resident_bytes counts the bytes of that \
+range lying in resident pages. percent is resident_pages of pages (null for no pages). dirty, writeback, \
+evicted and recently_evicted are page counts from cachestat(2), null when mincore(2) answered. method is \
+\"cachestat\", \"mincore\" or null (nothing was asked). fs is \"storage\", \"tmpfs\" or \"hugetlbfs\". \
+unknown is null, \"not-writable\" (the kernel hides the residency of files the caller may not write) or \
+\"hugetlbfs\"; resident_pages, resident_bytes and percent are then null. counted is false for a further \
+path to a file already counted (a hard link, or a file named twice): it is not added to the summary. \
+With --ranges, \"resident_ranges\":[[start,end],...] lists the resident byte ranges, half-open and \
+sorted (null when unknown). With --map, \"map\":[[resident,pages],...] gives each cell of the map. Under \
+--watch, \"resident_pages_delta\", \"resident_bytes_delta\" and \"recently_evicted_delta\" give the \
+change since the previous refresh (null on the first, or when unknown).\n\
+\n\"skipped\", one per path passed over: {\"type\":\"skipped\",\"path\":\"p\",\"reason\":\"a FIFO\"}.\n\
+\n\"error\", one per failure: {\"type\":\"error\",\"path\":\"x\",\"error\":\"Permission denied\"} (path is \
+null for a failure that has none, such as an empty name in --files0-from).\n\
+\n\"summary\", last: {\"type\":\"summary\",\"files\":N,\"links\":N,\"directories\":N,\"skipped\":N,\
+\"errors\":N,\"unknown_files\":N,\"pages\":N,\"resident_pages\":N,\"unknown_pages\":N,\"size\":N,\
+\"resident_bytes\":N,\"percent\":F,\"dirty\":N,\"writeback\":N,\"evicted\":N,\"recently_evicted\":N,\
+\"elapsed_seconds\":F}. files counts distinct files (by device and inode) and links the further paths to \
+them; the page and byte totals count each file once. percent is resident_pages of the pages whose \
+residency is known (pages minus unknown_pages), null when there are none. The cachestat counters are \
+null when no file was measured with cachestat. With --check, \"check\" holds the threshold and \
+\"check_passed\" the verdict. Under --watch each refresh ends with its summary, which also has \
+\"refresh\" (1, 2, ...), \"timestamp\" (UTC, ISO 8601) and the three delta fields.",
+    ),
+    (
+        "SNAPSHOT FORMAT",
+        "--save FILE writes a residency snapshot, which mmadvise restore reads back to warm the page \
+cache after a restart. FILE is written beside itself under a temporary name and renamed into place, so \
+it is never half written. The format is JSON Lines. The first line is a header:\n\
+\n    {\"type\":\"snapshot\",\"format\":\"mmtools-residency\",\"version\":1,\"page_size\":4096,\"created_ns\":1763771234000000000}\n\
+\nEach further line is one file:\n\
+\n    {\"type\":\"file\",\"path\":\"/data/db/table.ibd\",\"dev\":2049,\"ino\":131075,\"size\":1073741824,\"mtime_ns\":1763771200123456789,\"resident\":[[0,25165824],[67108864,67112960]]}\n\
+\npath is absolute. dev, ino, size and mtime_ns (the modification time in nanoseconds since the epoch) \
+identify the file: a restore passes over a file whose identity changed. resident lists the resident \
+byte ranges [start, end), sorted and not overlapping, page-aligned except that the last may end at the \
+end of the file (or of --range). Only files whose residency is known are saved, each once (hard links \
+by their first path). Readers ignore fields they do not know and refuse a version they do not know.",
+    ),
+    (
+        "PROMETHEUS OUTPUT",
+        "--format prometheus writes the text exposition format that node_exporter's textfile collector \
+reads: for each metric a # HELP and a # TYPE line, then all of its samples. Per-file gauges are \
+labelled path=\"...\" and fs=\"storage|tmpfs|hugetlbfs\"; in label values a backslash is written \\\\, a \
+double quote \\\" and a newline \\n. The per-file gauges are mmstat_file_size_bytes, mmstat_file_pages, \
+mmstat_file_resident_pages, mmstat_file_resident_bytes (both absent for a file whose residency is \
+unknown), and, from cachestat, mmstat_file_dirty_pages, mmstat_file_writeback_pages, \
+mmstat_file_evicted_pages and mmstat_file_recently_evicted_pages. The totals are mmstat_files, \
+mmstat_directories, mmstat_errors, mmstat_unknown_files, mmstat_pages, mmstat_resident_pages, \
+mmstat_size_bytes, mmstat_resident_bytes, mmstat_resident_ratio (0 to 1, of the known pages), \
+mmstat_scan_duration_seconds, and from cachestat mmstat_dirty_pages and mmstat_recently_evicted_pages. \
+--top N keeps the per-file gauges to the N files with the most resident bytes (or those first by \
+--sort), which bounds the number of series; --summary leaves out the per-file gauges; the totals always \
+cover every file. Write to a temporary file and rename it into the collector's directory, so that it \
+never reads half a file.",
+    ),
+    (
+        "CAVEATS",
+        "Linux hides the page-cache residency of a file from a caller who may not write it (and is not \
+its owner or root): mincore(2) claims every page resident (since Linux 5.2) and cachestat(2) fails with \
+EPERM (since 6.14). mmstat reports such files as unknown (- in text, null in JSON) with one note, and \
+leaves them out of the percentage; it never prints a fake 100%. An EPERM from cachestat for a file the \
+caller may write comes from a seccomp filter instead: mmstat then uses mincore and says so.\n\
+\ntmpfs files are labelled [tmpfs]: their pages live only in memory and cannot be evicted (they may be \
+swapped, which shows as not resident). hugetlbfs files are unknown.\n\
+\nRES counts the bytes of the file that lie in resident pages, exact to the byte at the file's end and \
+at the edges of --range. PAGES and % count whole pages, as fincore and vmtouch do.\n\
+\nMaps (-v) and ranges (--ranges) are exact: maps count each cell with cachestat, or with mincore(2) \
+over bounded windows of at most 1 GiB, whose page vector takes 256 KiB however large the file; a 1 TiB \
+sparse file takes a few milliseconds with cachestat. The list of ranges grows with the number of runs.\n\
+\nSymbolic links met while walking are not followed (-L follows them, with loops detected by device and \
+inode); a link named on the command line is followed. FIFOs, sockets and devices are skipped with a \
+note and never opened in a way that could block. With --pid, files are opened through /proc/PID/root \
+(so other mount namespaces work), /proc/PID/fd and, for deleted mapped files, /proc/PID/map_files \
+(which needs CAP_SYS_ADMIN); a process that exits during the scan ends its list with a note. The \
+walking filters (--include, --exclude, --min-size, --max-size, -x, -L) apply to the paths given, not to \
+a process's files.\n\
+\nResidency changes all the time: a report is a sample, and two files are not measured at the same \
+instant.",
+    ),
+];
