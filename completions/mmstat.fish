@@ -24,9 +24,9 @@ complete -c mmstat -l check -d 'Exit with status 1 unless at least PCT percent o
 complete -c mmstat -l save -d 'Write a snapshot of the resident ranges of every file to FILE (JSON Lines; see SNAPSHOT FORMAT), for mmadvise restore' -r -F
 complete -c mmstat -l range -d 'Look only at this byte range of each file: OFFSET:LENGTH or OFFSET..END, such as 1G:64M' -r
 complete -c mmstat -l pid -d 'Look at the files process PID maps or holds open (repeatable)' -r
-complete -c mmstat -l include -d 'Look only at files whose name (or, for a GLOB with a `/`, whose path) matches GLOB (repeatable)' -r
-complete -c mmstat -l exclude -d 'Leave out files and directories whose name (or path) matches GLOB (repeatable)' -r
-complete -c mmstat -l min-size -d 'Leave out files smaller than SIZE, such as 64K or 1M' -r
+complete -c mmstat -l include -d 'Only files whose name (or, with a /, whose path) matches GLOB; repeatable' -r
+complete -c mmstat -l exclude -d 'Leave out files and directories whose name (or path) matches GLOB; repeatable' -r
+complete -c mmstat -l min-size -d 'Leave out files smaller than SIZE (such as 4K or 1M)' -r
 complete -c mmstat -l max-size -d 'Leave out files larger than SIZE' -r
 complete -c mmstat -l files0-from -d 'Read NUL-separated file names from FILE (`-` for stdin), as `find -print0` writes them' -r -F
 complete -c mmstat -l method -d 'How to ask the kernel: cachestat(2) where the kernel has it, else mincore(2) (auto); or one of them only' -r -f -a "auto\t'cachestat where the kernel has it, mincore otherwise'
@@ -40,7 +40,7 @@ complete -c mmstat -s v -l map -d 'Draw a residency map under each file: a bar a
 complete -c mmstat -l ascii -d 'Draw maps with ASCII characters instead of Unicode blocks'
 complete -c mmstat -l ranges -d 'List the resident and missing byte ranges of each file (arrays of [start, end) in JSON)'
 complete -c mmstat -l json -d 'Write JSON Lines: a "file" object per file, "error" per failure, and a "summary"'
-complete -c mmstat -s L -l dereference -d 'Follow symbolic links while walking (loops are detected and skipped)'
-complete -c mmstat -s x -l one-file-system -d 'Stay on the filesystem of each directory named'
+complete -c mmstat -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
+complete -c mmstat -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
 complete -c mmstat -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmstat -s V -l version -d 'Print version'

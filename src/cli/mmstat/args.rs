@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::cli::common::{FilesArgs, InputName, parse_range_arg, parse_size_arg};
+use crate::cli::common::{FilesArgs, InputName, parse_range_arg};
+use crate::cli::walkargs::WalkArgs;
 use crate::residency::Method;
 use crate::size::ByteRange;
 use crate::walk::{self, WalkOptions};
@@ -117,29 +118,8 @@ pub struct Args {
     #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
     pub pid: Vec<u32>,
 
-    /// Follow symbolic links while walking (loops are detected and skipped)
-    #[arg(short = 'L', long)]
-    pub dereference: bool,
-
-    /// Stay on the filesystem of each directory named
-    #[arg(short = 'x', long)]
-    pub one_file_system: bool,
-
-    /// Look only at files whose name (or, for a GLOB with a `/`, whose path) matches GLOB (repeatable)
-    #[arg(long, value_name = "GLOB")]
-    pub include: Vec<String>,
-
-    /// Leave out files and directories whose name (or path) matches GLOB (repeatable)
-    #[arg(long, value_name = "GLOB")]
-    pub exclude: Vec<String>,
-
-    /// Leave out files smaller than SIZE, such as 64K or 1M
-    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
-    pub min_size: Option<u64>,
-
-    /// Leave out files larger than SIZE
-    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
-    pub max_size: Option<u64>,
+    #[command(flatten)]
+    pub(crate) walk: WalkArgs,
 
     #[command(flatten)]
     pub(crate) files_from: FilesArgs,
@@ -348,13 +328,8 @@ const WATCH_COLUMNS: &[Column] = &[
 
 fn walk_options(args: &Args) -> WalkOptions {
     WalkOptions {
-        follow_links: args.dereference,
-        one_file_system: args.one_file_system,
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
-        min_size: args.min_size,
-        max_size: args.max_size,
         threads: args.threads.map_or(0, usize::from),
+        ..args.walk.to_options()
     }
 }
 
