@@ -26,8 +26,9 @@ usage: bench/compare.sh [--list] [TOOL...]
 
 Runs the benchmark rows of each TOOL (bench/rows/TOOL.sh), or of every tool when none is given.
 Environment: BENCH_SIZE (default 1G), BENCH_RUNS (5), BENCH_WARMUP (1), BENCH_DIR (data directory,
-kept), BENCH_KEEP=1 (keep the temporary data directory), BENCH_MAX_LOAD (wait for a lower load
-average before each row), BENCH_SHARED (default: ../shared beside the repository).
+kept), BENCH_KEEP=1 (keep the temporary data directory), BENCH_MAX_BUSY (before each row, wait until
+at most this many CPUs are busy), BENCH_BUSY_WAIT (600 s), BENCH_SHARED (default: ../shared beside
+the repository).
 EOF
 }
 
@@ -113,20 +114,37 @@ bench_text() {
 # bench_note TEXT: a line for the notes under the table.
 bench_note() { printf '%s\n' "$*" >>"$NOTES"; }
 
-load1() { cut -d' ' -f1 /proc/loadavg; }
+# busy: how many CPUs were busy, on average, over the last 2 seconds (from /proc/stat), as "0.07".
+busy() {
+  python3 -c '
+import os, time
+def snap():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return sum(v), v[3] + v[4]
+t0, i0 = snap()
+time.sleep(2)
+t1, i1 = snap()
+print(f"{(1 - (i1 - i0) / max(1, t1 - t0)) * os.cpu_count():.2f}")'
+}
 
-# Waits (at most BENCH_LOAD_WAIT seconds, default 600) for the 1-minute load to fall to BENCH_MAX_LOAD.
-wait_for_load() {
-  [[ -n ${BENCH_MAX_LOAD:-} ]] || return 0
-  local waited=0 limit=${BENCH_LOAD_WAIT:-600}
-  while python3 -c "import sys; sys.exit(float('$(load1)') <= float('$BENCH_MAX_LOAD'))"; do
+# Sets BUSY to the CPUs busy now; with BENCH_MAX_BUSY set, first waits (at most BENCH_BUSY_WAIT seconds,
+# default 600) until at most that many CPUs are busy (other processes: compare.sh itself is idle then).
+BUSY=
+wait_for_quiet() {
+  local waited=0 limit=${BENCH_BUSY_WAIT:-600} said=
+  BUSY=$(busy)
+  [[ -n ${BENCH_MAX_BUSY:-} ]] || return 0
+  while python3 -c "import sys; sys.exit($BUSY <= $BENCH_MAX_BUSY)"; do
     if ((waited >= limit)); then
-      say "load $(load1) still above $BENCH_MAX_LOAD after ${limit}s; going on"
+      say "still $BUSY CPUs busy after ${limit}s; going on"
       return 0
     fi
-    ((waited == 0)) && say "waiting for the load average ($(load1)) to fall to $BENCH_MAX_LOAD"
-    sleep 10
-    waited=$((waited + 10))
+    [[ -n $said ]] || say "waiting until at most $BENCH_MAX_BUSY CPUs are busy (now $BUSY)"
+    said=1
+    sleep 3
+    waited=$((waited + 5))
+    BUSY=$(busy)
   done
 }
 
@@ -171,9 +189,9 @@ bench_row() {
   [[ -z ${6:-} ]] || args+=(--prepare "$(wrap "$6")")
   ROW_N=$((ROW_N + 1))
   json=$OUT/json/$(printf '%02d' "$ROW_N")-$CURRENT_TOOL.json
-  wait_for_load
-  load=$(load1)
-  say "row $ROW_N ($CURRENT_TOOL): $workload: mmtools vs $label (load $load)"
+  wait_for_quiet
+  load=$BUSY
+  say "row $ROW_N ($CURRENT_TOOL): $workload: mmtools vs $label ($load CPUs busy before)"
   if hyperfine "${args[@]}" --export-json "$json" -n mmtools "$mm" -n "$label" "$peer"; then
     read -r LAST_MM LAST_PEER < <(python3 "$LIB/report.py" add "$RESULTS" "$json" "$CURRENT_TOOL" \
       "$workload" "$target" "$label" "$load")
@@ -197,7 +215,7 @@ bench_time() {
 # seconds (then the ratio and TARGET are checked) or free text such as "412k/s" (no ratio).
 bench_result() {
   (($# == 4 || $# == 5)) || die "bench_result WORKLOAD MM PEER_LABEL PEER [TARGET]: got $# arguments"
-  python3 "$LIB/report.py" raw "$RESULTS" "$CURRENT_TOOL" "$1" "$2" "$3" "$4" "${5:--}" "$(load1)" >/dev/null
+  python3 "$LIB/report.py" raw "$RESULTS" "$CURRENT_TOOL" "$1" "$2" "$3" "$4" "${5:--}" "" >/dev/null
 }
 
 # agree LABEL CMD...: runs each CMD through sh -c and checks that the first number each prints is the

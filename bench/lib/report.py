@@ -6,7 +6,8 @@
     report.py median JSON                                               the median of a one-command run
     report.py table RESULTS NOTES MACHINE MARKDOWN                      print the table, write the Markdown
 
-RESULTS is a TSV file, one row per line: tool, workload, mm, peer label, peer, ratio, target, status, load,
+RESULTS is a TSV file, one row per line: tool, workload, mm, peer label, peer, ratio, target, status,
+CPUs busy before the row (LOAD),
 kind ("timed" for hyperfine rows, whose peer label is a command, or "computed").
 mm and peer are seconds when numeric, otherwise free text (for rows that are not timings).
 `add` and `raw` print "MM_SECONDS PEER_SECONDS" (or "- -") so the caller can reuse the medians.
@@ -14,6 +15,7 @@ TARGET is a ratio: "0.5" or "<=0.5" (ratio at most 0.5), ">=2" (at least 2), or 
 """
 
 import json
+import os
 import sys
 
 
@@ -114,7 +116,8 @@ def table(results, notes, machine, markdown):
     md.append("")
     md.append("Medians of hyperfine runs; ratio = mmtools / peer (below 1 means mmtools is faster).")
     if loads:
-        md.append(f"1-minute load average before the rows: {min(loads):.2f} to {max(loads):.2f}.")
+        md.append(f"CPUs busy with other work just before each row (sampled for 2 s): {min(loads):.2f} to "
+                  f"{max(loads):.2f} of {os.cpu_count()}.")
     md += [""] + [f"- {line}" for line in note_lines]
     with open(markdown, "w") as f:
         f.write("\n".join(md).rstrip() + "\n")
