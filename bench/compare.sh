@@ -59,6 +59,8 @@ scale() {
   local bytes page
   bytes=$(parse_size "$1")
   page=$(getconf PAGESIZE)
+  # Divide first: SIZE x BENCH_BYTES would overflow 64 bits for a 1T file at BENCH_SIZE=1T.
+  # shellcheck disable=SC2017
   bytes=$((bytes / 1024 * (BENCH_BYTES / 1024) / 1024))
   bytes=$((bytes / page * page))
   echo $((bytes < page ? page : bytes))
@@ -198,6 +200,7 @@ bench_row() {
   else
     FAILED=$((FAILED + 1))
     python3 "$LIB/report.py" raw "$RESULTS" "$CURRENT_TOOL" "$workload" failed "$label" failed - "$load" timed >/dev/null
+    # shellcheck disable=SC2034 # read by row files
     LAST_MM=- LAST_PEER=-
   fi
 }
@@ -221,7 +224,7 @@ bench_result() {
 # agree LABEL CMD...: runs each CMD through sh -c and checks that the first number each prints is the
 # same (e.g. `mmcount -l F` and `wc -l < F`); a mismatch is noted and makes compare.sh exit 1.
 agree() {
-  local label=$1 cmd first= value
+  local label=$1 cmd first='' value joined
   shift
   for cmd in "$@"; do
     value=$(sh -c "$cmd" | grep -Eo '[0-9]+' | head -n1 || true)
@@ -240,7 +243,8 @@ agree() {
     c=${c//"$ANCHORS/"/}
     shown+=("\`${c//"$WORK/"/}\`")
   done
-  bench_note "$CURRENT_TOOL: $label = $first from each of $(IFS=,; echo "${shown[*]}" | sed 's/,/, /g')."
+  joined=$(printf '%s, ' "${shown[@]}")
+  bench_note "$CURRENT_TOOL: $label = $first from each of ${joined%, }."
   say "agree: $label = $first ($# commands)"
 }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # mmcount rows (issue 2, section 4): counting a cached ~1 GiB text file, and one cold (evicted) case.
 # Sourced by bench/compare.sh; see bench/README.md for the helpers used here.
 
