@@ -8,11 +8,13 @@
 //! - [`sys`]: raw system calls and the SIGBUS guard.
 //! - [`window`]: bounded windows and the one driver over maps or read buffers.
 //! - [`count`]: counting kernels for `mmcount`.
+//! - [`copy`]: the copy engine of `mmcp`: mapped windows, sparse extents, atomic replacement.
 //! - [`dest`]: creating, sizing and preallocating output files.
 //! - [`size`]: size and range parsing, human-readable sizes.
 //! - [`error`]: the core error type.
 
 pub mod cli;
+pub mod copy;
 pub mod count;
 pub mod dest;
 pub mod error;

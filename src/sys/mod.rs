@@ -1,6 +1,7 @@
 //! What rustix and memmap2 lack, wrapped once: raw system calls and signal handling. These modules (and
 //! `map`) are the only places where `unsafe` is allowed; every block carries a `// SAFETY:` comment.
 
+pub mod populate;
 pub mod sigbus;
 pub mod signals;
 
