@@ -23,7 +23,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Op, Reason};
-use crate::input::{Access, Input};
+use crate::input::{Access, Input, StreamKind};
 use crate::map::MapMode;
 
 pub use engine::{copy_data, verify};
@@ -227,7 +227,11 @@ pub fn copy_file(
     let input = &source.input;
     let stat = rustix::fs::fstat(input.file())
         .map_err(|e| Error::io(Op::Open, src, io::Error::from(e)))?;
-    let mode = stat.st_mode & 0o7777;
+    // Standard input is a pipe or a terminal: its mode says nothing about the data.
+    let mode = match input.access() {
+        Access::Stream(StreamKind::Stdin) => 0o666,
+        _ => stat.st_mode & 0o7777,
+    };
     let staged = Staged::create(dst, mode, options.in_place)?;
     let copied = copy_data(input, staged.file(), dst, options, hooks)?;
     if options.verify && matches!(input.access(), Access::Map { .. }) {

@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod mmcount;
+pub mod mmcp;
 
 /// A tool's command definition and hand-written man page sections, for generating man pages and
 /// completions.
@@ -21,4 +22,8 @@ pub const TOOLS: &[Tool] = &[Tool {
     name: "mmcount",
     command: mmcount::command,
     man_sections: mmcount::MAN_SECTIONS,
+}, Tool {
+    name: "mmcp",
+    command: mmcp::command,
+    man_sections: mmcp::MAN_SECTIONS,
 }];

@@ -4,4 +4,5 @@
 mod hazards;
 mod man;
 mod mmcount;
+mod mmcp;
 mod util;

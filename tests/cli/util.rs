@@ -22,6 +22,7 @@ pub fn page() -> usize {
 pub fn bin(name: &str) -> assert_cmd::Command {
     match name {
         "mmcount" => assert_cmd::Command::new(assert_cmd::cargo::cargo_bin!("mmcount")),
+        "mmcp" => assert_cmd::Command::new(assert_cmd::cargo::cargo_bin!("mmcp")),
         other => panic!("unknown binary {other}"),
     }
 }
