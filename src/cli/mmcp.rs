@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::cli::common::{JsonLines, ProgressArgs, ReadArgs, Reporter};
 use crate::copy::tree::{self, Kind};
-use crate::copy::{self, CopyOptions, Copied, DestIo, Failure, Hooks, Sparse};
+use crate::copy::{self, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
 use crate::sys::signals;
 
@@ -228,10 +228,13 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             } else if sources.len() > 1 {
                 bail!("target {} is not a directory", quote(last));
             } else {
-                return Ok(plan_with(args, vec![Pair {
-                    src: sources[0].clone(),
-                    dst: last.clone(),
-                }]));
+                return Ok(plan_with(
+                    args,
+                    vec![Pair {
+                        src: sources[0].clone(),
+                        dst: last.clone(),
+                    }],
+                ));
             }
         }
     };
@@ -399,7 +402,15 @@ fn gather(
         })
     };
     if pair.src.as_os_str() == "-" {
-        return admit(plan, pair.src.clone(), pair.dst.clone(), Action::Data, None, leaves, events);
+        return admit(
+            plan,
+            pair.src.clone(),
+            pair.dst.clone(),
+            Action::Data,
+            None,
+            leaves,
+            events,
+        );
     }
     if !plan.recursive {
         match rustix::fs::stat(&pair.src) {
@@ -449,10 +460,9 @@ fn gather(
         };
         let action = match entry.kind {
             Kind::Dir => {
-                if let Ok(existing) = std::fs::symlink_metadata(&entry.dst)
+                if std::fs::symlink_metadata(&entry.dst).is_ok()
                     && !std::fs::metadata(&entry.dst).is_ok_and(|m| m.is_dir())
                 {
-                    let _ = existing;
                     events.push(Event::Error {
                         path: entry.dst.clone(),
                         message: format!(
@@ -560,7 +570,9 @@ fn decide(
     };
     let same = match action {
         // A link is copied as itself: compare the links, not what they point to.
-        Action::Symlink => stat.is_some_and(|s| s.st_dev == existing.st_dev && s.st_ino == existing.st_ino),
+        Action::Symlink => {
+            stat.is_some_and(|s| s.st_dev == existing.st_dev && s.st_ino == existing.st_ino)
+        }
         _ => copy::same_file(src, dst),
     };
     if same {

@@ -18,12 +18,15 @@ pub struct Tool {
 }
 
 /// Every tool that has been built.
-pub const TOOLS: &[Tool] = &[Tool {
-    name: "mmcount",
-    command: mmcount::command,
-    man_sections: mmcount::MAN_SECTIONS,
-}, Tool {
-    name: "mmcp",
-    command: mmcp::command,
-    man_sections: mmcp::MAN_SECTIONS,
-}];
+pub const TOOLS: &[Tool] = &[
+    Tool {
+        name: "mmcount",
+        command: mmcount::command,
+        man_sections: mmcount::MAN_SECTIONS,
+    },
+    Tool {
+        name: "mmcp",
+        command: mmcp::command,
+        man_sections: mmcp::MAN_SECTIONS,
+    },
+];

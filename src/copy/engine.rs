@@ -62,7 +62,7 @@ fn copy_regular(
     }
     (hooks.progress)(len - data);
     let skipped = if options.no_mmap || len < options.small {
-        copy_extents_rw(input, len, &extents, out, dst, options, hooks)?
+        copy_extents_rw(input, &extents, out, dst, options, hooks)?
     } else {
         copy_extents_mapped(input, len, &extents, out, dst, options, hooks)?
     };
@@ -240,7 +240,6 @@ fn punch_gaps(
 
 fn copy_extents_rw(
     input: &Input,
-    len: u64,
     extents: &[Extent],
     out: &File,
     dst: &Path,
@@ -259,7 +258,7 @@ fn copy_extents_rw(
                 return Err(Failure::Interrupted);
             }
             let n = (end - at).min(buf.len() as u64) as usize;
-            read_exact_at(input, &mut buf[..n], at, len)?;
+            read_exact_at(input, &mut buf[..n], at)?;
             skipped += write_out(out, &buf[..n], at, always)
                 .map_err(|e| Failure::from(Error::io(Op::Write, dst, e)))?;
             (hooks.progress)(n as u64);
@@ -270,7 +269,7 @@ fn copy_extents_rw(
 }
 
 /// Fills `buf` from `offset` with pread; end of file before the buffer is full means the source shrank.
-fn read_exact_at(input: &Input, buf: &mut [u8], offset: u64, _len: u64) -> Result<(), Failure> {
+fn read_exact_at(input: &Input, buf: &mut [u8], offset: u64) -> Result<(), Failure> {
     let mut done = 0usize;
     while done < buf.len() {
         match input.file().read_at(&mut buf[done..], offset + done as u64) {
@@ -336,7 +335,7 @@ pub fn verify(
             if options.no_mmap {
                 let mut a = vec![0u8; w.len];
                 let mut b = vec![0u8; w.len];
-                read_exact_at(input, &mut a, w.offset, len)?;
+                read_exact_at(input, &mut a, w.offset)?;
                 out.read_exact_at(&mut b, w.offset)
                     .map_err(|e| Error::io(Op::Read, dst, e))?;
                 return Ok(first_difference(&a, &b).map(|i| w.offset + i as u64));

@@ -275,7 +275,7 @@ mod tests {
         let dst = dir.path().join("dst");
         std::fs::write(&dst, b"old").unwrap();
         let staged = Staged::create(&dst, 0o640, false).unwrap();
-        (&*staged.file()).write_all(b"new").unwrap();
+        staged.file().write_all(b"new").unwrap();
         assert_eq!(leftovers(dir.path()).len(), 1);
         assert_eq!(std::fs::read(&dst).unwrap(), b"old");
         drop(staged);
@@ -283,7 +283,7 @@ mod tests {
         assert!(leftovers(dir.path()).is_empty(), "temp removed on drop");
 
         let staged = Staged::create(&dst, 0o640, false).unwrap();
-        (&*staged.file()).write_all(b"new").unwrap();
+        staged.file().write_all(b"new").unwrap();
         staged.commit(true).unwrap();
         assert_eq!(std::fs::read(&dst).unwrap(), b"new");
         assert!(leftovers(dir.path()).is_empty());
@@ -308,7 +308,7 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let staged = Staged::create(&link, 0o644, false).unwrap();
-        (&*staged.file()).write_all(b"new").unwrap();
+        staged.file().write_all(b"new").unwrap();
         staged.commit(false).unwrap();
         assert!(
             std::fs::symlink_metadata(&link)

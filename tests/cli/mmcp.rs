@@ -59,7 +59,11 @@ fn copies_are_identical_at_every_boundary() {
         300 * 1024 + 17,
     ];
     for len in sizes {
-        let src = write(dir.path(), &format!("src{len}"), &noise(len, len as u64 + 7));
+        let src = write(
+            dir.path(),
+            &format!("src{len}"),
+            &noise(len, len as u64 + 7),
+        );
         for extra in [
             &["--dest-io", "write"][..],
             &["--dest-io", "map"],
@@ -127,7 +131,10 @@ fn holes_are_kept_and_never_fills_them() {
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["files"], 1);
     assert_eq!(summary["bytes"], 64 << 20);
-    assert!(summary["hole_bytes"].as_u64().unwrap() > 60 << 20, "{summary}");
+    assert!(
+        summary["hole_bytes"].as_u64().unwrap() > 60 << 20,
+        "{summary}"
+    );
     assert!(summary["seconds"].as_f64().is_some());
 
     let never = dir.path().join("never");
@@ -172,11 +179,7 @@ fn fifo_and_stdin_sources_are_streamed() {
     // The writer and mmcp each wait for the other to open the pipe, whichever comes first.
     let mut writer = Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "cat {} > {}",
-            reference.display(),
-            fifo.display()
-        ))
+        .arg(format!("cat {} > {}", reference.display(), fifo.display()))
         .spawn()
         .unwrap();
     let from_fifo = dir.path().join("from_fifo");
@@ -216,7 +219,13 @@ fn copying_a_file_onto_itself_is_refused() {
     std::os::unix::fs::symlink("a", &soft).unwrap();
     std::fs::create_dir(dir.path().join("d")).unwrap();
     std::fs::hard_link(&a, dir.path().join("d/a")).unwrap();
-    for (src, dst) in [("a", "a"), ("a", "hard"), ("hard", "a"), ("a", "soft"), ("soft", "a")] {
+    for (src, dst) in [
+        ("a", "a"),
+        ("a", "hard"),
+        ("hard", "a"),
+        ("a", "soft"),
+        ("soft", "a"),
+    ] {
         mmcp()
             .current_dir(dir.path())
             .args([src, dst])
@@ -299,11 +308,7 @@ fn mode_is_kept_and_preserve_keeps_times() {
         src.display()
     ));
     let plain = dir.path().join("plain");
-    mmcp()
-        .arg(&src)
-        .arg(&plain)
-        .assert()
-        .success();
+    mmcp().arg(&src).arg(&plain).assert().success();
     let umask = u32::from_str_radix(&sh("umask"), 8).unwrap();
     assert_eq!(
         std::fs::metadata(&plain).unwrap().mode() & 0o777,
@@ -343,10 +348,7 @@ fn an_unreadable_source_leaves_the_destination_and_no_temp() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        format!(
-            "mmcp: cannot open '{}': Permission denied\n",
-            src.display()
-        )
+        format!("mmcp: cannot open '{}': Permission denied\n", src.display())
     );
     assert_eq!(std::fs::read(&dst).unwrap(), b"keep me\n");
     assert!(leftovers(dir.path()).is_empty());
@@ -496,7 +498,10 @@ fn a_termination_signal_removes_the_temporary_file() {
     let dst = write(dir.path(), "dst", b"precious\n");
     let mut writer = Command::new("sh")
         .arg("-c")
-        .arg(format!("exec 3>{}; printf partial >&3; sleep 30", fifo.display()))
+        .arg(format!(
+            "exec 3>{}; printf partial >&3; sleep 30",
+            fifo.display()
+        ))
         .spawn()
         .unwrap();
     let mut child = Command::new(mmcp_path())
@@ -520,7 +525,11 @@ fn a_termination_signal_removes_the_temporary_file() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(15), "dies of SIGTERM: {status:?}");
     assert_eq!(std::fs::read(&dst).unwrap(), b"precious\n");
-    assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
 }
 
 #[test]
@@ -537,7 +546,13 @@ fn trees_with_links_fifos_and_devices() {
     sh(&format!("mkfifo -m 640 {}", src.join("pipe").display()));
     std::fs::set_permissions(src.join("sub"), std::fs::Permissions::from_mode(0o750)).unwrap();
     let dst = dir.path().join("dst");
-    mmcp().arg("-r").arg(&src).arg(&dst).assert().success().stderr("");
+    mmcp()
+        .arg("-r")
+        .arg(&src)
+        .arg(&dst)
+        .assert()
+        .success()
+        .stderr("");
     for f in ["a", ".hidden", "sub/b", "sub/deeper/c"] {
         assert!(same(&src.join(f), &dst.join(f)), "{f}");
     }
@@ -567,7 +582,11 @@ fn trees_with_links_fifos_and_devices() {
         .assert()
         .code(1); // the dangling link cannot be followed
     assert!(same(&src.join("a"), &into.join("src/sub/link")));
-    assert!(!std::fs::symlink_metadata(into.join("src/sub/link")).unwrap().is_symlink());
+    assert!(
+        !std::fs::symlink_metadata(into.join("src/sub/link"))
+            .unwrap()
+            .is_symlink()
+    );
 
     // Without -r, a directory is refused; a directory into itself is refused.
     mmcp()
@@ -590,7 +609,10 @@ fn trees_with_links_fifos_and_devices() {
     if is_root() {
         let with_device = dir.path().join("dev");
         std::fs::create_dir(&with_device).unwrap();
-        sh(&format!("mknod {} c 1 3", with_device.join("null").display()));
+        sh(&format!(
+            "mknod {} c 1 3",
+            with_device.join("null").display()
+        ));
         write(&with_device, "file", b"x");
         let copy = dir.path().join("dev_copy");
         mmcp()
@@ -657,7 +679,9 @@ fn operands_verbose_json_and_target_directory() {
         .arg("a")
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("missing destination file operand after 'a'"));
+        .stderr(predicates::str::contains(
+            "missing destination file operand after 'a'",
+        ));
 }
 
 #[test]
