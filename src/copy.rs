@@ -78,9 +78,12 @@ pub struct CopyOptions {
     pub preserve: bool,
 }
 
-/// Files smaller than this are copied with pread/pwrite: measured on ext4 with cached data, two maps,
-/// two unmaps and the SIGBUS guard cost more than two system calls up to about this size.
-pub const SMALL_FILE: u64 = 256 << 10;
+/// Files smaller than this are copied with pread/pwrite through one buffer instead of mapped windows.
+/// Measured on this project's machines (ext4, cached source, one thread, per file): mmap + pwrite +
+/// munmap took 10 µs at 4 KiB, 26 µs at 64 KiB, 51 µs at 256 KiB and 193 µs at 1 MiB, against 1.3, 7.9,
+/// 30 and 131 µs for pread + pwrite; the two meet at about 4 MiB on one thread, and from 2 MiB up the
+/// mapped path splits a file over the workers.
+pub const SMALL_FILE: u64 = 1 << 20;
 
 impl Default for CopyOptions {
     fn default() -> Self {
