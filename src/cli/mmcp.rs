@@ -3,6 +3,7 @@
 //! parallel by the core's engine, directories finished, and each result reported in input order.
 
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -225,7 +226,7 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             }
             if last.is_dir() {
                 (sources.to_vec(), Some(last.clone()))
-            } else if sources.len() > 1 {
+            } else if sources.len() > 1 || last.as_os_str().as_bytes().ends_with(b"/") {
                 bail!("target {} is not a directory", quote(last));
             } else {
                 return Ok(plan_with(
