@@ -23,7 +23,7 @@ _mmcp() {
 
     case "${cmd}" in
         mmcp)
-            opts="-t -r -L -n -i -f -u -p -v -j -q -h -V --target-directory --recursive --dereference --no-clobber --interactive --force --update --preserve --verbose --sparse --in-place --sync --verify --dest-io --json --map-mode --no-mmap --threads --window-size --quiet --progress --help --version"
+            opts="-t -r -L -n -i -f -u -p -v -j -q -h -V --target-directory --recursive --dereference --no-clobber --interactive --force --update --preserve --verbose --sparse --in-place --sync --verify --dest-io --mmap-min --json --map-mode --no-mmap --threads --window-size --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -43,6 +43,10 @@ _mmcp() {
                     ;;
                 --dest-io)
                     COMPREPLY=($(compgen -W "write map" -- "${cur}"))
+                    return 0
+                    ;;
+                --mmap-min)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --map-mode)

@@ -4,6 +4,7 @@ always\t'Keep holes and make holes of all-zero pages'
 never\t'Write every byte'"
 complete -c mmcp -l dest-io -d 'How the mapped source reaches DST: write (pwrite from the map, the fastest) or map (a shared read-write map of DST)' -r -f -a "write\t'pwrite(2) from the source\'s map'
 map\t'memcpy into a shared map of the destination'"
+complete -c mmcp -l mmap-min -d 'Files smaller than SIZE are copied with pread/pwrite, which is faster for them than mapping; 0 maps every file' -r
 complete -c mmcp -l map-mode -d 'How to map inputs: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
 private\t'MAP_PRIVATE: copy-on-write private map'"
 complete -c mmcp -s j -l threads -d 'Worker threads [default: available parallelism]' -r

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use rustix::fs::Stat;
 use serde_json::json;
 
-use crate::cli::common::{JsonLines, ProgressArgs, ReadArgs, Reporter};
+use crate::cli::common::{JsonLines, ProgressArgs, ReadArgs, Reporter, parse_size_arg};
 use crate::copy::tree::{self, Kind};
 use crate::copy::{self, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
@@ -108,6 +108,11 @@ pub struct Args {
     /// read-write map of DST)
     #[arg(long, value_enum, default_value_t = DestIoArg::Write, value_name = "HOW")]
     pub dest_io: DestIoArg,
+
+    /// Files smaller than SIZE are copied with pread/pwrite, which is faster for them than mapping; 0
+    /// maps every file
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, default_value = "1M")]
+    pub mmap_min: u64,
 
     /// Write JSON Lines: a "file" object per file copied, "error" per failure, and a "summary"
     #[arg(long)]
@@ -277,7 +282,7 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> Plan {
                 DestIoArg::Write => DestIo::Write,
                 DestIoArg::Map => DestIo::Map,
             },
-            small: copy::SMALL_FILE,
+            small: args.mmap_min,
             sync: args.sync,
             verify: args.verify,
             in_place: args.in_place,

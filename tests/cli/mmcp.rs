@@ -65,11 +65,12 @@ fn copies_are_identical_at_every_boundary() {
             &noise(len, len as u64 + 7),
         );
         for extra in [
-            &["--dest-io", "write"][..],
-            &["--dest-io", "map"],
+            &[][..],
+            &["--mmap-min", "0", "--dest-io", "write"],
+            &["--mmap-min", "0", "--dest-io", "map"],
             &["--no-mmap"],
-            &["--sparse", "always"],
-            &["--sparse", "never", "--dest-io", "map"],
+            &["--mmap-min", "0", "--sparse", "always"],
+            &["--mmap-min", "0", "--sparse", "never", "--dest-io", "map"],
         ] {
             let dst = dir.path().join("dst");
             mmcp()
@@ -415,7 +416,12 @@ fn a_full_disk_is_found_before_copying_and_nothing_is_left() {
     let src = write(dir.path(), "big", &noise(2 << 20, 3));
     let dst = fs.dir.join("dst");
     std::fs::write(&dst, b"old contents\n").unwrap();
-    for extra in [&[][..], &["--dest-io", "map"], &["--no-mmap"]] {
+    for extra in [
+        &[][..],
+        &["--mmap-min", "0"],
+        &["--mmap-min", "0", "--dest-io", "map"],
+        &["--no-mmap"],
+    ] {
         mmcp()
             .args(extra)
             .arg(&src)
@@ -474,6 +480,10 @@ fn a_source_shrinking_during_the_copy_is_an_error_not_a_crash() {
         });
         let out = child.wait_with_output().unwrap();
         let cut = cutter.join().unwrap();
+        println!(
+            "--dest-io {dest_io}: source cut: {cut}, exit {:?}",
+            out.status.code()
+        );
         match out.status.code() {
             Some(0) => assert_eq!(std::fs::metadata(&dst).unwrap().len(), len as u64),
             Some(1) => {
