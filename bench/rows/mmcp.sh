@@ -2,8 +2,12 @@
 # 4 GiB file, an evicted source, and a tree of 10,000 small files.
 # Sourced by bench/compare.sh; see bench/README.md for the helpers used here.
 
-# mmcp_blocks FILE: allocated bytes of FILE (st_blocks), as du counts them.
-mmcp_blocks() { echo $(($(stat -c %b "$1") * 512)); }
+# mmcp_blocks FILE: allocated bytes of FILE (st_blocks), as du counts them, once written back: ext4
+# allocates a delayed write's blocks (and its extent tree) only at writeback, fallocate at once.
+mmcp_blocks() {
+  sync "$1"
+  echo $(($(stat -c %b "$1") * 512))
+}
 
 rows_mmcp() {
   local f sparse tree out=$WORK/mmcp-copy tree_out=$WORK/mmcp-tree-copy mm_alloc cp_alloc src_alloc
@@ -12,6 +16,9 @@ rows_mmcp() {
   # The copies must be right before their times mean anything.
   "$MM/mmcp" "$f" "$out"
   cmp "$f" "$out"
+  rm -f "$out"
+  # Freshly generated data may still be being written back: that would slow whichever command runs first.
+  sync
   warm "$f"
   bench_row "copy 1 GiB, cached" 0.7 "$MM/mmcp $f $out" "cp" "cp $f $out" "rm -f $out"
   bench_row "copy 1 GiB, cached" - "$MM/mmcp $f $out" "dd bs=1M" "dd if=$f of=$out bs=1M status=none" "rm -f $out"
@@ -25,6 +32,8 @@ rows_mmcp() {
   rm -f "$out"
   "$MM/mmcp" "$sparse" "$out"
   cmp "$sparse" "$out"
+  rm -f "$out"
+  sync
   bench_row "sparse 4 GiB, 5% data in 16 extents, cached" 1.0 "$MM/mmcp $sparse $out" "cp" "cp $sparse $out" "rm -f $out"
   rm -f "$out"
   "$MM/mmcp" "$sparse" "$out"
@@ -51,6 +60,8 @@ rows_mmcp() {
   rm -rf "$tree_out"
   "$MM/mmcp" -r "$tree" "$tree_out"
   diff -r "$tree" "$tree_out" >/dev/null
+  rm -rf "$tree_out"
+  sync
   bench_row "tree of 10,000 small files, -r" 1.5 "$MM/mmcp -r $tree $tree_out" "cp -r" "cp -r $tree $tree_out" "rm -rf $tree_out"
   rm -rf "$tree_out" "$out"
 }

@@ -320,6 +320,16 @@ fn mode_is_kept_and_preserve_keeps_times() {
     let stamp = |p: &Path| sh(&format!("stat -c '%a %x %y' {}", p.display()));
     assert_eq!(stamp(&kept), stamp(&src));
     assert!(stamp(&kept).contains(".987654321"), "{}", stamp(&kept));
+    if is_root() {
+        sh(&format!("chown 1234:5678 {}", src.display()));
+        let owned = dir.path().join("owned");
+        mmcp().arg("-p").arg(&src).arg(&owned).assert().success();
+        let meta = std::fs::metadata(&owned).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (1234, 5678));
+        assert_eq!(meta.mode() & 0o7777, 0o751);
+    } else {
+        skip("giving a copy another owner needs root");
+    }
 }
 
 #[test]
