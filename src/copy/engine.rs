@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,12 +77,18 @@ fn copy_regular(
     })
 }
 
+/// The largest window the copy maps, whatever `--window-size` allows: copying a cached 1 GiB file on 2
+/// cores took a median 161 ms with 4 MiB windows, 171 ms with 8 MiB and 211 ms with 16 MiB (2 MiB: 164
+/// ms). A window's pages are populated, then read by the copy; small windows are still in the caches for
+/// the second pass, and spread more evenly over the workers.
+pub const COPY_WINDOW: usize = 4 << 20;
+
 /// The window size for a file with `data` bytes to copy: a few windows per worker, so that a mid-sized
-/// file still uses all of them, and never more than `window`.
+/// file still uses all of them, and never more than `window` or [`COPY_WINDOW`].
 fn window_size(data: u64, window: usize) -> usize {
     let workers = rayon::current_num_threads().max(1) as u64;
     let share = (data / (workers * 4)).max(1 << 20) as usize;
-    share.min(window.max(page_size()))
+    share.min(window.max(page_size())).min(COPY_WINDOW)
 }
 
 fn copy_extents_mapped(
@@ -99,6 +106,8 @@ fn copy_extents_mapped(
         .iter()
         .flat_map(|e| plan(e.offset, e.len, size))
         .collect();
+    // The whole source is read once, in order: let readahead grow as for a sequential read (a hint).
+    let _ = rustix::fs::fadvise(input.file(), 0, None, rustix::fs::Advice::Sequential);
     let skipped = AtomicU64::new(0);
     windows.par_iter().try_for_each(|&w| {
         if (hooks.stop)() {
@@ -121,6 +130,15 @@ fn copy_window(
     dst: &Path,
     options: &CopyOptions,
 ) -> Result<u64, Failure> {
+    // Start reading this window and the next one, asynchronously: populating a map of an evicted file
+    // reads it a fault-around chunk at a time and waits for each, where readahead keeps the disk busy.
+    // Cached pages cost a lookup. A hint only: failure changes nothing.
+    let _ = rustix::fs::fadvise(
+        input.file(),
+        w.offset,
+        NonZeroU64::new(2 * w.len as u64),
+        rustix::fs::Advice::WillNeed,
+    );
     let src = MappedRange::new(input.file(), w.offset, w.len, options.map_mode, true)
         .map_err(|e| Error::io(Op::Map, input.name(), e))?;
     src.advise(Advice::Sequential);
