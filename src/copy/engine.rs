@@ -61,7 +61,9 @@ fn copy_regular(
     for e in &extents {
         dest::preallocate(out, dst, e.offset, e.len)?;
     }
-    (hooks.progress)(len - data);
+    if len > data {
+        (hooks.progress)(len - data);
+    }
     let skipped = if options.no_mmap || len < options.small {
         copy_extents_rw(input, &extents, out, dst, options, hooks)?
     } else {
