@@ -434,7 +434,8 @@ mod tests {
     fn stop_interrupts_and_removes_the_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
-        std::fs::write(&src, noise(32 * page_size(), 2)).unwrap();
+        // Over one read buffer (1 MiB), so that the read/write path has a second read to stop before.
+        std::fs::write(&src, noise(3 << 20, 2)).unwrap();
         let dst = dir.path().join("dst");
         std::fs::write(&dst, b"old").unwrap();
         let seen = AtomicBool::new(false);

@@ -9,6 +9,9 @@ mmcp_blocks() {
   echo $(($(stat -c %b "$1") * 512))
 }
 
+# Every timed run starts from a removed copy, synced: mmcp preallocates its copy, so removing it frees
+# blocks at once, and on a filesystem mounted with `discard` the next sync or journal commit trims them,
+# which would otherwise fall inside whichever run comes next.
 rows_mmcp() {
   local f sparse tree out=$WORK/mmcp-copy tree_out=$WORK/mmcp-tree-copy mm_alloc cp_alloc src_alloc
   f=$(bench_text)
@@ -20,10 +23,10 @@ rows_mmcp() {
   # Freshly generated data may still be being written back: that would slow whichever command runs first.
   sync
   warm "$f"
-  bench_row "copy 1 GiB, cached" 0.7 "$MM/mmcp $f $out" "cp" "cp $f $out" "rm -f $out"
-  bench_row "copy 1 GiB, cached" - "$MM/mmcp $f $out" "dd bs=1M" "dd if=$f of=$out bs=1M status=none" "rm -f $out"
-  bench_row "copy 1 GiB, cached" - "$MM/mmcp $f $out" "seed_mmcp" "$ANCHORS/seed_mmcp $f $out" "rm -f $out"
-  bench_row "copy 1 GiB, cached, one thread" - "$MM/mmcp -j1 $f $out" "cp" "cp $f $out" "rm -f $out"
+  bench_row "copy 1 GiB, cached" 0.7 "$MM/mmcp $f $out" "cp" "cp $f $out" "rm -f $out; sync"
+  bench_row "copy 1 GiB, cached" - "$MM/mmcp $f $out" "dd bs=1M" "dd if=$f of=$out bs=1M status=none" "rm -f $out; sync"
+  bench_row "copy 1 GiB, cached" - "$MM/mmcp $f $out" "seed_mmcp" "$ANCHORS/seed_mmcp $f $out" "rm -f $out; sync"
+  bench_row "copy 1 GiB, cached, one thread" - "$MM/mmcp -j1 $f $out" "cp" "cp $f $out" "rm -f $out; sync"
 
   # Sparse: 4 GiB (scaled) with 5% data in 16 extents. Time, then the blocks each copy allocates.
   sparse=$WORK/mmcp-sparse
@@ -34,7 +37,7 @@ rows_mmcp() {
   cmp "$sparse" "$out"
   rm -f "$out"
   sync
-  bench_row "sparse 4 GiB, 5% data in 16 extents, cached" 1.0 "$MM/mmcp $sparse $out" "cp" "cp $sparse $out" "rm -f $out"
+  bench_row "sparse 4 GiB, 5% data in 16 extents, cached" 1.0 "$MM/mmcp $sparse $out" "cp" "cp $sparse $out" "rm -f $out; sync"
   rm -f "$out"
   "$MM/mmcp" "$sparse" "$out"
   mm_alloc=$(mmcp_blocks "$out")
@@ -50,7 +53,7 @@ rows_mmcp() {
   rm -f "$out" "$sparse"
 
   # Cold: the source is evicted before every run of either command.
-  bench_row "copy 1 GiB, cold" 1.1 "$MM/mmcp $f $out" "cp" "cp $f $out" "evict $f; rm -f $out"
+  bench_row "copy 1 GiB, cold" 1.1 "$MM/mmcp $f $out" "cp" "cp $f $out" "rm -f $out; sync; evict $f"
   warm "$f"
 
   # A tree of 10,000 small files (mean 4 KiB), cached.
@@ -62,6 +65,6 @@ rows_mmcp() {
   diff -r "$tree" "$tree_out" >/dev/null
   rm -rf "$tree_out"
   sync
-  bench_row "tree of 10,000 small files, -r" 1.5 "$MM/mmcp -r $tree $tree_out" "cp -r" "cp -r $tree $tree_out" "rm -rf $tree_out"
+  bench_row "tree of 10,000 small files, -r" 1.5 "$MM/mmcp -r $tree $tree_out" "cp -r" "cp -r $tree $tree_out" "rm -rf $tree_out; sync"
   rm -rf "$tree_out" "$out"
 }

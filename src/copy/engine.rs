@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use memmap2::Advice;
 use rayon::prelude::*;
@@ -110,17 +110,57 @@ fn copy_extents_mapped(
         .collect();
     // The whole source is read once, in order: let readahead grow as for a sequential read (a hint).
     let _ = rustix::fs::fadvise(input.file(), 0, None, rustix::fs::Advice::Sequential);
+    for w in windows.iter().take(PREFETCH) {
+        prefetch(input, w);
+    }
+    // Workers claim windows in file order (not rayon's halving split), so that the file is read front
+    // to back, PREFETCH windows ahead of the copy: one stream the disk and readahead can follow.
+    let next = AtomicUsize::new(0);
     let skipped = AtomicU64::new(0);
-    windows.par_iter().try_for_each(|&w| {
-        if (hooks.stop)() {
-            return Err(Failure::Interrupted);
+    let workers = rayon::current_num_threads().clamp(1, windows.len().max(1));
+    (0..workers).into_par_iter().try_for_each(|_| {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&w) = windows.get(i) else {
+                return Ok(());
+            };
+            if (hooks.stop)() {
+                next.store(windows.len(), Ordering::Relaxed);
+                return Err(Failure::Interrupted);
+            }
+            if let Some(ahead) = windows.get(i + PREFETCH) {
+                prefetch(input, ahead);
+            }
+            match copy_window(input, len, w, out, dst, options) {
+                Ok(n) => {
+                    skipped.fetch_add(n, Ordering::Relaxed);
+                    (hooks.progress)(w.len as u64);
+                }
+                Err(e) => {
+                    // The others stop at their next claim.
+                    next.store(windows.len(), Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
         }
-        let n = copy_window(input, len, w, out, dst, options)?;
-        skipped.fetch_add(n, Ordering::Relaxed);
-        (hooks.progress)(w.len as u64);
-        Ok(())
     })?;
     Ok(skipped.into_inner())
+}
+
+/// How many windows ahead of the copy the source is read (asynchronously): 8 windows of 4 MiB keep
+/// 32 MiB in flight, twice what readahead asks of a file read sequentially (8 MiB here, doubled).
+const PREFETCH: usize = 8;
+
+/// Starts reading window `w` of the source into the page cache without waiting (WILLNEED). Populating
+/// a map of an evicted file otherwise reads it a fault-around chunk at a time and waits for each. For
+/// cached pages it costs a lookup. A hint only: a failure changes nothing.
+fn prefetch(input: &Input, w: &Window) {
+    let _ = rustix::fs::fadvise(
+        input.file(),
+        w.offset,
+        NonZeroU64::new(w.len as u64),
+        rustix::fs::Advice::WillNeed,
+    );
 }
 
 /// Copies one window through a map of the source; returns the bytes left as holes (`always`).
@@ -132,15 +172,6 @@ fn copy_window(
     dst: &Path,
     options: &CopyOptions,
 ) -> Result<u64, Failure> {
-    // Start reading this window and the next one, asynchronously: populating a map of an evicted file
-    // reads it a fault-around chunk at a time and waits for each, where readahead keeps the disk busy.
-    // Cached pages cost a lookup. A hint only: failure changes nothing.
-    let _ = rustix::fs::fadvise(
-        input.file(),
-        w.offset,
-        NonZeroU64::new(2 * w.len as u64),
-        rustix::fs::Advice::WillNeed,
-    );
     let src = MappedRange::new(input.file(), w.offset, w.len, options.map_mode, true)
         .map_err(|e| Error::io(Op::Map, input.name(), e))?;
     src.advise(Advice::Sequential);
@@ -267,6 +298,10 @@ fn copy_extents_rw(
     hooks: Hooks<'_>,
 ) -> Result<u64, Failure> {
     let longest = extents.iter().map(|e| e.len).max().unwrap_or(0);
+    if longest > BUFFER as u64 {
+        // More than one read: let readahead grow as for any sequential read (a hint).
+        let _ = rustix::fs::fadvise(input.file(), 0, None, rustix::fs::Advice::Sequential);
+    }
     let mut buf = vec![0u8; longest.min(BUFFER as u64) as usize];
     let always = options.sparse == Sparse::Always;
     let mut skipped = 0u64;
