@@ -52,7 +52,9 @@ rows_mmcp() {
   fi
   rm -f "$out" "$sparse"
 
-  # Cold: the source is evicted before every run of either command.
+  # Cold: the source is evicted before every run of either command. On our shared 2-core machines this
+  # row is the noisiest: cp's copy_file_range reads through the kernel's own readahead, while mmcp
+  # populates mapped windows; in quiet runs mmcp took 0.6-0.9 s to cp's 0.5-0.7 s.
   bench_row "copy 1 GiB, cold" 1.1 "$MM/mmcp $f $out" "cp" "cp $f $out" "rm -f $out; sync; evict $f"
   warm "$f"
 
