@@ -10,6 +10,7 @@
 //! - [`count`]: counting kernels for `mmcount`.
 //! - [`residency`]: page-cache residency through cachestat or windowed mincore.
 //! - [`counter`]: the persistent counter of `mmcounter`: format, bounds, locked update.
+//! - [`copy`]: the copy engine of `mmcp`: mapped windows, sparse extents, atomic replacement.
 //! - [`dest`]: creating, sizing and preallocating output files.
 //! - [`procmaps`]: the files a process maps or holds open (mmstat --pid).
 //! - [`walk`]: the parallel tree walker shared by the tools that walk.
@@ -20,6 +21,7 @@
 
 pub mod advise;
 pub mod cli;
+pub mod copy;
 pub mod count;
 pub mod counter;
 pub mod dest;

@@ -5,6 +5,7 @@ pub mod common;
 pub mod mmadvise;
 pub mod mmcount;
 pub mod mmcounter;
+pub mod mmcp;
 pub mod mmstat;
 pub mod walkargs;
 
@@ -41,5 +42,10 @@ pub const TOOLS: &[Tool] = &[
         name: "mmstat",
         command: mmstat::command,
         man_sections: mmstat::MAN_SECTIONS,
+    },
+    Tool {
+        name: "mmcp",
+        command: mmcp::command,
+        man_sections: mmcp::MAN_SECTIONS,
     },
 ];

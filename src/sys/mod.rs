@@ -5,6 +5,7 @@ pub mod advise;
 pub mod cachestat;
 pub mod daemon;
 pub mod lock;
+pub mod populate;
 pub mod sigbus;
 pub mod signals;
 pub mod terminal;

@@ -6,5 +6,6 @@ mod man;
 mod mmadvise;
 mod mmcount;
 mod mmcounter;
+mod mmcp;
 mod mmstat;
 mod util;

@@ -85,6 +85,7 @@ pub fn bin_path(name: &str) -> &'static Path {
         "mmadvise" => assert_cmd::cargo::cargo_bin!("mmadvise"),
         "mmcounter" => assert_cmd::cargo::cargo_bin!("mmcounter"),
         "mmstat" => assert_cmd::cargo::cargo_bin!("mmstat"),
+        "mmcp" => assert_cmd::cargo::cargo_bin!("mmcp"),
         other => panic!("unknown binary {other}"),
     }
 }

@@ -1,0 +1,28 @@
+complete -c mmcp -s t -l target-directory -d 'Copy every SRC into DIR' -r -F
+complete -c mmcp -l sparse -d 'Holes: auto keeps the source\'s holes, always also makes holes of all-zero pages, never writes every byte' -r -f -a "auto\t'Keep the source\'s holes'
+always\t'Keep holes and make holes of all-zero pages'
+never\t'Write every byte'"
+complete -c mmcp -l dest-io -d 'How the mapped source reaches DST: write (pwrite from the map, the fastest) or map (a shared read-write map of DST)' -r -f -a "write\t'pwrite(2) from the source\'s map'
+map\t'memcpy into a shared map of the destination'"
+complete -c mmcp -l mmap-min -d 'Files smaller than SIZE are copied with pread/pwrite, which is faster for them than mapping; 0 maps every file' -r
+complete -c mmcp -l map-mode -d 'How to map inputs: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
+private\t'MAP_PRIVATE: copy-on-write private map'"
+complete -c mmcp -s j -l threads -d 'Worker threads [default: available parallelism]' -r
+complete -c mmcp -l window-size -d 'Largest window mapped at once per worker, such as 64K or 16M; rounded up to whole pages' -r
+complete -c mmcp -s r -l recursive -d 'Copy directories recursively; symlinks are copied as symlinks, FIFOs recreated, devices and sockets skipped'
+complete -c mmcp -s L -l dereference -d 'Follow symlinks in SRC trees (copy what they point to)'
+complete -c mmcp -s n -l no-clobber -d 'Never overwrite an existing file'
+complete -c mmcp -s i -l interactive -d 'Ask on stderr before overwriting; the answer is read from stdin'
+complete -c mmcp -s f -l force -d 'Replace an existing destination even if it is not writable'
+complete -c mmcp -s u -l update -d 'Copy only when SRC is newer than DST, or DST is missing'
+complete -c mmcp -s p -l preserve -d 'Preserve access and modification times (ns), ownership where permitted, and exact mode bits'
+complete -c mmcp -s v -l verbose -d 'Print \'SRC\' -> \'DST\' for each file copied'
+complete -c mmcp -l in-place -d 'Write DST directly instead of through a temporary file (no room for two copies; a failure leaves DST partly written)'
+complete -c mmcp -l sync -d 'msync and fsync each copy before it replaces DST, then fsync the directory'
+complete -c mmcp -l verify -d 'After copying, compare SRC and the copy through maps; a difference fails the file'
+complete -c mmcp -l json -d 'Write JSON Lines: a "file" object per file copied, "error" per failure, and a "summary"'
+complete -c mmcp -l no-mmap -d 'Read with read(2) instead of mapping (the escape hatch; results are the same)'
+complete -c mmcp -s q -l quiet -d 'Never show a progress bar'
+complete -c mmcp -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
+complete -c mmcp -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mmcp -s V -l version -d 'Print version'

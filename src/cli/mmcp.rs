@@ -1,0 +1,879 @@
+//! mmcp's command line: cp-style operands and flags, the plan (which source goes where), and the run:
+//! trees listed, the overwrite policy applied (with prompts), directories made, files copied in
+//! parallel by the core's engine, directories finished, and each result reported in input order.
+
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{CommandFactory, Parser, ValueEnum};
+use rayon::prelude::*;
+use rustix::fs::Stat;
+use serde_json::json;
+
+use crate::cli::common::{JsonLines, ProgressArgs, ReadArgs, Reporter, parse_size_arg};
+use crate::copy::tree::{self, Kind};
+use crate::copy::{self, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
+use crate::error::{Error, Op, Reason, describe};
+use crate::sys::signals;
+
+const TOOL: &str = "mmcp";
+
+/// Copies this big (in total) show a progress bar on a terminal.
+const PROGRESS_THRESHOLD: u64 = 256 << 20;
+
+/// Copy files through memory maps: sparse-aware, parallel, atomic, and never half-written.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mmcp",
+    version,
+    about = "Copy files through memory maps: sparse-aware, parallel, atomic, never half-written",
+    long_about = "Copy SRC to DST, or each SRC into DIR, through memory maps read on all cores.\n\n\
+The source is mapped read-only in bounded windows; the copy goes to a temporary file beside DST, sized \
+and preallocated before the first byte is written (so a full disk is found at once), and is renamed over \
+DST only when complete. On any error, or on SIGINT, SIGTERM or SIGHUP, the temporary file is removed and \
+an existing DST is left as it was. A source that shrinks during the copy is an error for that file, not a \
+crash. Holes in the source stay holes (--sparse). mmcp refuses to copy a file onto itself, even through \
+a hard link or a symlink. Pipes, devices, standard input (-) and /proc files are copied by read/write.",
+    after_long_help = "Examples:\n  mmcp big.img /backup/                 copy into a directory\n  \
+mmcp -p --sync db.dump db.copy        keep times and mode, durable when mmcp returns\n  \
+mmcp -r -v photos/ /mnt/usb/photos    a tree, naming each file\n  \
+mmcp --sparse=always vm.raw vm.copy   also turn zero pages into holes\n  \
+mmcp -t /backup/ a.log b.log          several files into a directory"
+)]
+pub struct Args {
+    /// SRC DST, or SRC... DIR (or SRC... with -t DIR); `-` as SRC is standard input
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Copy every SRC into DIR
+    #[arg(short = 't', long, value_name = "DIR")]
+    pub target_directory: Option<PathBuf>,
+
+    /// Copy directories recursively; symlinks are copied as symlinks, FIFOs recreated, devices and
+    /// sockets skipped
+    #[arg(short = 'r', short_alias = 'R', long)]
+    pub recursive: bool,
+
+    /// Follow symlinks in SRC trees (copy what they point to)
+    #[arg(short = 'L', long)]
+    pub dereference: bool,
+
+    /// Never overwrite an existing file
+    #[arg(short = 'n', long, overrides_with_all = ["interactive", "force"])]
+    pub no_clobber: bool,
+
+    /// Ask on stderr before overwriting; the answer is read from stdin
+    #[arg(short = 'i', long, overrides_with_all = ["no_clobber", "force"])]
+    pub interactive: bool,
+
+    /// Replace an existing destination even if it is not writable
+    #[arg(short = 'f', long, overrides_with_all = ["no_clobber", "interactive"])]
+    pub force: bool,
+
+    /// Copy only when SRC is newer than DST, or DST is missing
+    #[arg(short = 'u', long)]
+    pub update: bool,
+
+    /// Preserve access and modification times (ns), ownership where permitted, and exact mode bits
+    #[arg(short = 'p', long)]
+    pub preserve: bool,
+
+    /// Print 'SRC' -> 'DST' for each file copied
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
+    /// Holes: auto keeps the source's holes, always also makes holes of all-zero pages, never writes
+    /// every byte
+    #[arg(long, value_enum, default_value_t = SparseArg::Auto, value_name = "WHEN")]
+    pub sparse: SparseArg,
+
+    /// Write DST directly instead of through a temporary file (no room for two copies; a failure
+    /// leaves DST partly written)
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// msync and fsync each copy before it replaces DST, then fsync the directory
+    #[arg(long)]
+    pub sync: bool,
+
+    /// After copying, compare SRC and the copy through maps; a difference fails the file
+    #[arg(long)]
+    pub verify: bool,
+
+    /// How the mapped source reaches DST: write (pwrite from the map, the fastest) or map (a shared
+    /// read-write map of DST)
+    #[arg(long, value_enum, default_value_t = DestIoArg::Write, value_name = "HOW")]
+    pub dest_io: DestIoArg,
+
+    /// Files smaller than SIZE are copied with pread/pwrite, which is faster for them than mapping; 0
+    /// maps every file
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, default_value = "1M")]
+    pub mmap_min: u64,
+
+    /// Write JSON Lines: a "file" object per file copied, "error" per failure, and a "summary"
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub(crate) read: ReadArgs,
+
+    #[command(flatten)]
+    pub(crate) progress: ProgressArgs,
+}
+
+/// `--sparse` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SparseArg {
+    /// Keep the source's holes
+    Auto,
+    /// Keep holes and make holes of all-zero pages
+    Always,
+    /// Write every byte
+    Never,
+}
+
+/// `--dest-io` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DestIoArg {
+    /// pwrite(2) from the source's map
+    Write,
+    /// memcpy into a shared map of the destination
+    Map,
+}
+
+/// The clap command, for man pages and completions.
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+/// One source and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// The source as named.
+    pub src: PathBuf,
+    /// The destination path.
+    pub dst: PathBuf,
+}
+
+/// A validated mmcp run.
+#[derive(Debug)]
+pub struct Plan {
+    /// Sources and destinations, in operand order.
+    pub pairs: Vec<Pair>,
+    /// How each file is copied.
+    pub options: CopyOptions,
+    /// Copy trees.
+    pub recursive: bool,
+    /// Follow symlinks in trees.
+    pub dereference: bool,
+    /// What to do with an existing destination.
+    pub policy: Policy,
+    /// Print each copy.
+    pub verbose: bool,
+    /// JSON Lines output.
+    pub json: bool,
+    /// Progress bar settings.
+    pub progress: ProgressArgs,
+}
+
+/// What to do when the destination exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Never overwrite.
+    pub no_clobber: bool,
+    /// Ask first.
+    pub interactive: bool,
+    /// Replace even when not writable.
+    pub force: bool,
+    /// Only when the source is newer.
+    pub update: bool,
+}
+
+/// A usage error: clap prints it and exits 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Turns arguments into a plan: which source goes to which path.
+pub fn plan(args: &Args) -> anyhow::Result<Plan> {
+    let (sources, dir) = match &args.target_directory {
+        Some(dir) => {
+            if !dir.is_dir() {
+                let why = match std::fs::metadata(dir) {
+                    Err(e) => describe(&e),
+                    Ok(_) => "Not a directory".into(),
+                };
+                bail!("target directory {}: {why}", quote(dir));
+            }
+            (args.paths.clone(), Some(dir.clone()))
+        }
+        None => {
+            let [sources @ .., last] = args.paths.as_slice() else {
+                return Err(Usage("missing file operand".into()).into());
+            };
+            if sources.is_empty() {
+                return Err(Usage(format!(
+                    "missing destination file operand after {}",
+                    quote(last)
+                ))
+                .into());
+            }
+            if last.is_dir() {
+                (sources.to_vec(), Some(last.clone()))
+            } else if sources.len() > 1 || last.as_os_str().as_bytes().ends_with(b"/") {
+                bail!("target {} is not a directory", quote(last));
+            } else {
+                return Ok(plan_with(
+                    args,
+                    vec![Pair {
+                        src: sources[0].clone(),
+                        dst: last.clone(),
+                    }],
+                ));
+            }
+        }
+    };
+    let dir = dir.unwrap_or_default();
+    let pairs = sources
+        .into_iter()
+        .map(|src| {
+            let name = src
+                .file_name()
+                .map(|n| n.to_os_string())
+                .or_else(|| {
+                    std::fs::canonicalize(&src)
+                        .ok()
+                        .and_then(|p| p.file_name().map(|n| n.to_os_string()))
+                })
+                .unwrap_or_else(|| src.as_os_str().to_os_string());
+            Pair {
+                dst: dir.join(name),
+                src,
+            }
+        })
+        .collect();
+    Ok(plan_with(args, pairs))
+}
+
+fn plan_with(args: &Args, pairs: Vec<Pair>) -> Plan {
+    Plan {
+        pairs,
+        options: CopyOptions {
+            map_mode: args.read.map_mode.into(),
+            no_mmap: args.read.no_mmap,
+            window: args.read.window_size,
+            sparse: match args.sparse {
+                SparseArg::Auto => Sparse::Auto,
+                SparseArg::Always => Sparse::Always,
+                SparseArg::Never => Sparse::Never,
+            },
+            dest_io: match args.dest_io {
+                DestIoArg::Write => DestIo::Write,
+                DestIoArg::Map => DestIo::Map,
+            },
+            small: args.mmap_min,
+            sync: args.sync,
+            verify: args.verify,
+            in_place: args.in_place,
+            preserve: args.preserve,
+        },
+        recursive: args.recursive,
+        dereference: args.dereference,
+        policy: Policy {
+            no_clobber: args.no_clobber,
+            interactive: args.interactive,
+            force: args.force,
+            update: args.update,
+        },
+        verbose: args.verbose,
+        json: args.json,
+        progress: args.progress.clone(),
+    }
+}
+
+/// What is done for one entry.
+#[derive(Debug)]
+enum Action {
+    /// Copy the file's data (a regular file, or the contents of a pipe or device named as SRC).
+    Data,
+    /// Copy a symlink as a symlink.
+    Symlink,
+    /// Recreate a FIFO.
+    Fifo,
+}
+
+/// A file to create, in input order.
+#[derive(Debug)]
+struct Leaf {
+    src: PathBuf,
+    dst: PathBuf,
+    action: Action,
+    stat: Option<Stat>,
+}
+
+/// A directory made for a tree, finished (mode, times) after its contents.
+#[derive(Debug)]
+struct Dir {
+    dst: PathBuf,
+    stat: Stat,
+}
+
+/// One line of the report, in input order.
+#[derive(Debug)]
+enum Event {
+    /// A directory was made.
+    Made { src: PathBuf, dst: PathBuf },
+    /// The i-th leaf.
+    Leaf(usize),
+    /// An error found while planning.
+    Error { path: PathBuf, message: String },
+    /// A device or socket skipped.
+    Skipped { path: PathBuf, what: &'static str },
+}
+
+/// Totals of a run.
+#[derive(Debug, Default)]
+struct Totals {
+    files: u64,
+    errors: u64,
+    bytes: u64,
+    hole_bytes: u64,
+}
+
+/// Copies everything the plan names and reports. Per-file errors are reported and the run goes on.
+pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let umask = tree::umask();
+    let mut leaves: Vec<Leaf> = Vec::new();
+    let mut dirs: Vec<Dir> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    let mut total = 0u64;
+    for pair in &plan.pairs {
+        if signals::caught().is_some() {
+            break;
+        }
+        gather(plan, pair, &mut leaves, &mut dirs, &mut events, &mut total)?;
+    }
+    // A bar over the total bytes of the regular files, shown on a terminal for long copies.
+    let progress = plan.progress.bar(total, PROGRESS_THRESHOLD);
+    let progress_bytes = |n: u64| progress.inc(n);
+    let stop = || signals::caught().is_some();
+    let hooks = Hooks {
+        progress: &progress_bytes,
+        stop: &stop,
+    };
+    let results: Vec<Result<Copied, Failure>> = leaves
+        .par_iter()
+        .map(|leaf| make_leaf(plan, leaf, hooks))
+        .collect();
+    for dir in dirs.iter().rev() {
+        if let Err(e) = tree::finish_dir(&dir.dst, &dir.stat, plan.options.preserve, umask) {
+            events.push(Event::Error {
+                path: dir.dst.clone(),
+                message: message(&Failure::File(e)).unwrap_or_default(),
+            });
+        }
+    }
+    progress.finish_and_clear();
+    if signals::caught().is_some() {
+        return Ok(());
+    }
+    report(plan, reporter, &leaves, &results, &events, started)
+}
+
+/// Lists what one operand asks for: directories (made now, in order), leaves, and planning errors.
+fn gather(
+    plan: &Plan,
+    pair: &Pair,
+    leaves: &mut Vec<Leaf>,
+    dirs: &mut Vec<Dir>,
+    events: &mut Vec<Event>,
+    total: &mut u64,
+) -> anyhow::Result<()> {
+    let mut fail = |path: &Path, message: String| {
+        events.push(Event::Error {
+            path: path.to_path_buf(),
+            message,
+        })
+    };
+    if pair.src.as_os_str() == "-" {
+        return admit(
+            plan,
+            pair.src.clone(),
+            pair.dst.clone(),
+            Action::Data,
+            None,
+            leaves,
+            events,
+        );
+    }
+    if !plan.recursive {
+        match rustix::fs::stat(&pair.src) {
+            Err(e) => fail(
+                &pair.src,
+                format!("cannot open {}: {}", quote(&pair.src), describe(&e.into())),
+            ),
+            Ok(stat) if Kind::of_mode(stat.st_mode) == Kind::Dir => fail(
+                &pair.src,
+                format!("-r not specified; omitting directory {}", quote(&pair.src)),
+            ),
+            Ok(stat) => {
+                if Kind::of_mode(stat.st_mode) == Kind::File {
+                    *total += stat.st_size as u64;
+                }
+                admit(
+                    plan,
+                    pair.src.clone(),
+                    pair.dst.clone(),
+                    Action::Data,
+                    Some(stat),
+                    leaves,
+                    events,
+                )?;
+            }
+        }
+        return Ok(());
+    }
+    if let Some(why) = into_itself(&pair.src, &pair.dst) {
+        fail(&pair.src, why);
+        return Ok(());
+    }
+    for entry in tree::walk(&pair.src, &pair.dst, plan.dereference) {
+        if signals::caught().is_some() {
+            return Ok(());
+        }
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let path = e.path().to_path_buf();
+                events.push(Event::Error {
+                    path,
+                    message: message(&Failure::File(e)).unwrap_or_default(),
+                });
+                continue;
+            }
+        };
+        let action = match entry.kind {
+            Kind::Dir => {
+                if std::fs::symlink_metadata(&entry.dst).is_ok()
+                    && !std::fs::metadata(&entry.dst).is_ok_and(|m| m.is_dir())
+                {
+                    events.push(Event::Error {
+                        path: entry.dst.clone(),
+                        message: format!(
+                            "cannot overwrite non-directory {} with directory {}",
+                            quote(&entry.dst),
+                            quote(&entry.src)
+                        ),
+                    });
+                    continue;
+                }
+                let existed = entry.dst.is_dir();
+                match tree::make_dir(&entry.dst, entry.stat.st_mode) {
+                    Ok(()) => {
+                        if !existed {
+                            events.push(Event::Made {
+                                src: entry.src.clone(),
+                                dst: entry.dst.clone(),
+                            });
+                        }
+                        dirs.push(Dir {
+                            dst: entry.dst,
+                            stat: entry.stat,
+                        });
+                    }
+                    Err(e) => events.push(Event::Error {
+                        path: entry.dst.clone(),
+                        message: message(&Failure::File(e)).unwrap_or_default(),
+                    }),
+                }
+                continue;
+            }
+            Kind::File => {
+                *total += entry.stat.st_size as u64;
+                Action::Data
+            }
+            Kind::Symlink => Action::Symlink,
+            Kind::Fifo => Action::Fifo,
+            Kind::Device | Kind::Socket => {
+                events.push(Event::Skipped {
+                    path: entry.src.clone(),
+                    what: if entry.kind == Kind::Device {
+                        "device"
+                    } else {
+                        "socket"
+                    },
+                });
+                continue;
+            }
+        };
+        admit(
+            plan,
+            entry.src,
+            entry.dst,
+            action,
+            Some(entry.stat),
+            leaves,
+            events,
+        )?;
+    }
+    Ok(())
+}
+
+/// Applies the overwrite policy to one leaf and queues it, skips it, or records why it cannot be done.
+fn admit(
+    plan: &Plan,
+    src: PathBuf,
+    dst: PathBuf,
+    action: Action,
+    stat: Option<Stat>,
+    leaves: &mut Vec<Leaf>,
+    events: &mut Vec<Event>,
+) -> anyhow::Result<()> {
+    match decide(plan, &src, &dst, &action, stat.as_ref())? {
+        Decision::Copy => {
+            events.push(Event::Leaf(leaves.len()));
+            leaves.push(Leaf {
+                src,
+                dst,
+                action,
+                stat,
+            });
+        }
+        Decision::Skip => {}
+        Decision::Refuse(message) => events.push(Event::Error { path: src, message }),
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+enum Decision {
+    Copy,
+    Skip,
+    Refuse(String),
+}
+
+fn decide(
+    plan: &Plan,
+    src: &Path,
+    dst: &Path,
+    action: &Action,
+    stat: Option<&Stat>,
+) -> anyhow::Result<Decision> {
+    let Ok(existing) = rustix::fs::lstat(dst) else {
+        return Ok(Decision::Copy);
+    };
+    let same = match action {
+        // A link is copied as itself: compare the links, not what they point to.
+        Action::Symlink => {
+            stat.is_some_and(|s| s.st_dev == existing.st_dev && s.st_ino == existing.st_ino)
+        }
+        _ => copy::same_file(src, dst),
+    };
+    if same {
+        return Ok(Decision::Refuse(format!(
+            "{} and {} are the same file",
+            quote(src),
+            quote(dst)
+        )));
+    }
+    if std::fs::metadata(dst).is_ok_and(|m| m.is_dir()) && !matches!(action, Action::Symlink) {
+        return Ok(Decision::Refuse(format!(
+            "cannot overwrite directory {} with non-directory",
+            quote(dst)
+        )));
+    }
+    let policy = plan.policy;
+    if policy.no_clobber {
+        return Ok(Decision::Skip);
+    }
+    if policy.update
+        && let Some(s) = stat
+        && (existing.st_mtime, existing.st_mtime_nsec) >= (s.st_mtime, s.st_mtime_nsec)
+    {
+        return Ok(Decision::Skip);
+    }
+    if policy.interactive && !ask(&format!("overwrite {}? ", quote(dst)))? {
+        return Ok(Decision::Skip);
+    }
+    if !policy.force
+        && matches!(action, Action::Data)
+        && Kind::of_mode(existing.st_mode) == Kind::File
+        && rustix::fs::access(dst, rustix::fs::Access::WRITE_OK).is_err()
+    {
+        return Ok(Decision::Refuse(format!(
+            "cannot create {}: Permission denied (use -f to replace it)",
+            quote(dst)
+        )));
+    }
+    Ok(Decision::Copy)
+}
+
+/// Prints `mmcp: QUESTION` on stderr and reads one line from stdin; true for an answer starting with
+/// y or Y. A termination signal while waiting ends the run.
+fn ask(question: &str) -> anyhow::Result<bool> {
+    let _ = write!(io::stderr().lock(), "{TOOL}: {question}");
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match rustix::io::read(rustix::stdio::stdin(), &mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(rustix::io::Errno::INTR) => {
+                if signals::caught().is_some() {
+                    return Ok(false);
+                }
+            }
+            Err(e) => return Err(io::Error::from(e)).context("cannot read the answer"),
+        }
+    }
+    Ok(matches!(line.first(), Some(b'y' | b'Y')))
+}
+
+/// Why copying the directory `src` to `dst` would copy it into itself, if it would.
+fn into_itself(src: &Path, dst: &Path) -> Option<String> {
+    let real_src = std::fs::canonicalize(src).ok()?;
+    if !real_src.is_dir() {
+        return None;
+    }
+    let parent = match dst.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let real_dst = std::fs::canonicalize(parent).ok()?.join(dst.file_name()?);
+    (real_dst != real_src && real_dst.starts_with(&real_src)).then(|| {
+        format!(
+            "cannot copy a directory, {}, into itself, {}",
+            quote(src),
+            quote(dst)
+        )
+    })
+}
+
+fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failure> {
+    if (hooks.stop)() {
+        return Err(Failure::Interrupted);
+    }
+    let preserve = plan.options.preserve;
+    match (&leaf.action, &leaf.stat) {
+        (Action::Symlink, Some(stat)) => {
+            tree::copy_symlink(&leaf.src, &leaf.dst, stat, preserve)?;
+            Ok(Copied::default())
+        }
+        (Action::Fifo, Some(stat)) => {
+            tree::make_fifo(&leaf.dst, stat, preserve)?;
+            Ok(Copied::default())
+        }
+        _ => copy::copy_file(&leaf.src, &leaf.dst, &plan.options, hooks),
+    }
+}
+
+/// The message for a failure, cp style; None for an interruption (the run dies of the signal).
+pub fn message(failure: &Failure) -> Option<String> {
+    let text = match failure {
+        Failure::Interrupted => return None,
+        Failure::Mismatch { src, dst, offset } => format!(
+            "{}: verification failed: differs from {} at byte {offset}",
+            dst.display(),
+            quote(src)
+        ),
+        Failure::File(e) => file_message(e),
+    };
+    Some(text)
+}
+
+fn file_message(e: &Error) -> String {
+    let path = quote(e.path());
+    match e.reason() {
+        Reason::ChangedSize => format!("{}: file changed size during copy", e.path().display()),
+        Reason::IsDirectory => format!("{}: Is a directory", e.path().display()),
+        Reason::Io(io) => {
+            let why = describe(io);
+            match e.op() {
+                Op::Open => format!("cannot open {path}: {why}"),
+                Op::Read => format!("error reading {path}: {why}"),
+                Op::Map => format!("cannot map {path}: {why}"),
+                Op::Create => format!("cannot create {path}: {why}"),
+                Op::Resize => format!("cannot allocate {path}: {why}"),
+                Op::Write => format!("error writing {path}: {why}"),
+                Op::Sync => format!("cannot sync {path}: {why}"),
+            }
+        }
+    }
+}
+
+/// A path quoted as cp quotes it in messages.
+fn quote(path: &Path) -> String {
+    format!("'{}'", path.display())
+}
+
+fn report(
+    plan: &Plan,
+    reporter: &Reporter,
+    leaves: &[Leaf],
+    results: &[Result<Copied, Failure>],
+    events: &[Event],
+    started: Instant,
+) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut json = JsonLines::new(io::stdout());
+    let mut totals = Totals::default();
+    for event in events {
+        match event {
+            Event::Made { src, dst } => {
+                if plan.verbose && !plan.json {
+                    writeln!(out, "{} -> {}", quote(src), quote(dst))?;
+                }
+            }
+            Event::Leaf(i) => {
+                let leaf = &leaves[*i];
+                match &results[*i] {
+                    Ok(copied) => {
+                        totals.files += 1;
+                        totals.bytes += copied.bytes;
+                        totals.hole_bytes += copied.hole_bytes;
+                        if plan.json {
+                            json.write(
+                                "file",
+                                json!({
+                                    "src": leaf.src.to_string_lossy(),
+                                    "dst": leaf.dst.to_string_lossy(),
+                                    "bytes": copied.bytes,
+                                    "hole_bytes": copied.hole_bytes,
+                                }),
+                            )?;
+                        } else if plan.verbose {
+                            writeln!(out, "{} -> {}", quote(&leaf.src), quote(&leaf.dst))?;
+                        }
+                    }
+                    Err(failure) => {
+                        let Some(text) = message(failure) else {
+                            continue;
+                        };
+                        totals.errors += 1;
+                        out.flush()?;
+                        reporter.error(&text);
+                        if plan.json {
+                            json.error(&leaf.src.to_string_lossy(), &text)?;
+                        }
+                    }
+                }
+            }
+            Event::Error { path, message } => {
+                totals.errors += 1;
+                out.flush()?;
+                reporter.error(message);
+                if plan.json {
+                    json.error(&path.to_string_lossy(), message)?;
+                }
+            }
+            Event::Skipped { path, what } => {
+                totals.errors += 1;
+                out.flush()?;
+                // An error for the exit status, worded as the warning it is.
+                reporter.error(format_args!(
+                    "warning: skipping {what} {}: not copied",
+                    quote(path)
+                ));
+            }
+        }
+    }
+    if plan.json {
+        json.write(
+            "summary",
+            json!({
+                "files": totals.files,
+                "errors": totals.errors,
+                "bytes": totals.bytes,
+                "hole_bytes": totals.hole_bytes,
+                "seconds": started.elapsed().as_secs_f64(),
+            }),
+        )?;
+        json.flush()?;
+    }
+    out.flush().context("write error")?;
+    Ok(())
+}
+
+/// The entry point of the `mmcp` binary.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    signals::catch_termination();
+    let reporter = Reporter::new(TOOL);
+    let result = match plan(&args) {
+        Err(e) if e.downcast_ref::<Usage>().is_some() => {
+            Args::command()
+                .error(clap::error::ErrorKind::MissingRequiredArgument, e)
+                .exit();
+        }
+        Err(e) => Err(e),
+        Ok(plan) => args
+            .read
+            .with_threads(|| run(&plan, &reporter))
+            .and_then(|r| r),
+    };
+    if let Some(signal) = signals::caught() {
+        signals::die_of(signal);
+    }
+    reporter.finish(result)
+}
+
+/// Hand-written man page sections: EXAMPLES, EXIT STATUS, JSON OUTPUT, CAVEATS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXAMPLES",
+        "Copy a file, then check the copy against the source:\n\
+\n    mmcp --verify disk.img disk.copy\n\
+\nCopy into a directory, keeping times, ownership and mode, durable when mmcp returns:\n\
+\n    mmcp -p --sync db.dump /backup/\n\
+\nA tree, naming each file; symlinks stay symlinks:\n\
+\n    mmcp -r -v photos /mnt/usb/photos\n\
+\nA sparse disk image, zero pages turned into holes too, with a JSON summary:\n\
+\n    mmcp --sparse=always --json vm.raw vm.copy",
+    ),
+    (
+        "EXIT STATUS",
+        "0 when every file was copied (or skipped by -n, -u or a \"no\" to -i); 1 when a file could not be \
+copied, a source changed size during its copy, a verification failed, SRC and DST are the same file, or \
+a device or socket in a tree was skipped (the other files are still copied); 2 for a usage error. On \
+SIGINT, SIGTERM or SIGHUP, mmcp removes its temporary file and dies of the same signal.",
+    ),
+    (
+        "JSON OUTPUT",
+        "With --json, one JSON object per line. Each has a \"type\":\n\
+\n\"file\": {\"type\":\"file\",\"src\":\"a\",\"dst\":\"b\",\"bytes\":N,\"hole_bytes\":H}, one per file \
+created, in input order; bytes is the size of the copy, hole_bytes how much of it was left as holes.\n\
+\n\"error\": {\"type\":\"error\",\"path\":\"a\",\"error\":\"...\"}, one per failure.\n\
+\n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M,\"bytes\":B,\"hole_bytes\":H,\"seconds\":S}, \
+last; seconds is a decimal number, the rest are integers.",
+    ),
+    (
+        "CAVEATS",
+        "DST is replaced by a new file (a rename), not rewritten: it gets SRC's mode (less the umask, or \
+exactly with -p), other hard links to the old DST keep the old contents, and DST's directory needs room \
+for two copies while the copy runs. --in-place writes DST itself, as cp does, but a failure then leaves \
+it partly written.\n\
+\nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused.\n\
+\nA source that grows during the copy is copied at the size it had when opened; one that shrinks is an \
+error. --verify compares through the page cache: it catches a copy that went wrong in mmcp, not a disk \
+that will lose the data later (use --sync for durability).\n\
+\nA FIFO named as SRC is read until its writer closes it (mmcp waits for a writer, as cp does); in a tree \
+it is recreated as a FIFO. Standard input (-) and /proc files are read to their end, and cannot be \
+verified.\n\
+\n-i asks all its questions before copying starts. Files of a tree are copied in parallel; reports come \
+in input order once the copies are done.",
+    ),
+];

@@ -1,0 +1,522 @@
+//! The copy engine of `mmcp`: one file copied through memory maps, safely.
+//!
+//! The source is mapped read-only in bounded windows, spread over rayon workers. The destination is a
+//! temporary file in the target's directory, sized with ftruncate and preallocated with fallocate
+//! before any byte is written, and renamed over the target only after a complete copy ([`stage`]).
+//! Only the source's data extents are read, written and preallocated ([`extent`]); holes stay holes.
+//! A source that shrinks under its map, or a destination page that cannot be written, is caught by the
+//! SIGBUS guard and becomes an error for that file; the temporary file is then removed and the target
+//! is left as it was. Small files, `--no-mmap` and non-regular sources (pipes, devices, /proc) take
+//! read(2)/write(2) paths instead ([`engine`]). Directory trees are listed by [`tree`].
+//!
+//! Nothing here prints: callers get a [`Copied`] or a [`Failure`] and report it.
+
+pub mod engine;
+pub mod extent;
+pub mod stage;
+pub mod tree;
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Op, Reason};
+use crate::input::{Access, Input, StreamKind};
+use crate::map::MapMode;
+
+pub use engine::{copy_data, verify};
+pub use extent::{Extent, data_extents};
+pub use stage::{Staged, preserve, same_file};
+
+/// How holes are handled, as `cp --sparse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sparse {
+    /// Keep the source's holes (found with SEEK_DATA/SEEK_HOLE); write every data byte.
+    #[default]
+    Auto,
+    /// Keep the source's holes, and also leave holes where a whole page of data is zero.
+    Always,
+    /// Write every byte: the copy has no holes.
+    Never,
+}
+
+/// How the destination's bytes are written on the mapped path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DestIo {
+    /// pwrite(2) straight from the source's map: the kernel copies once from the mapped page cache of
+    /// the source into the destination's page cache, with no page faults on the destination.
+    #[default]
+    Write,
+    /// A shared read-write map of the destination, prefaulted with MADV_POPULATE_WRITE, and memcpy.
+    Map,
+}
+
+/// What to do and how, for one file.
+#[derive(Debug, Clone, Copy)]
+pub struct CopyOptions {
+    /// Shared or private maps of the source.
+    pub map_mode: MapMode,
+    /// Never map: copy regular files with pread/pwrite too.
+    pub no_mmap: bool,
+    /// Largest window mapped at once, per worker.
+    pub window: usize,
+    /// Hole handling.
+    pub sparse: Sparse,
+    /// How the mapped path writes the destination.
+    pub dest_io: DestIo,
+    /// Regular files smaller than this take the read/write path (mapping costs more than it saves).
+    pub small: u64,
+    /// msync and fsync the copy before it replaces the target, then fsync the directory.
+    pub sync: bool,
+    /// Compare the copy with the source, through maps, before it replaces the target.
+    pub verify: bool,
+    /// Write the target directly instead of through a temporary file.
+    pub in_place: bool,
+    /// Keep atime and mtime, ownership where permitted, and the exact mode bits.
+    pub preserve: bool,
+}
+
+/// Files smaller than this are copied with pread/pwrite through one buffer instead of mapped windows.
+/// Measured on this project's machines (ext4, cached source, one thread, per file): mmap + pwrite +
+/// munmap took 10 µs at 4 KiB, 26 µs at 64 KiB, 51 µs at 256 KiB and 193 µs at 1 MiB, against 1.3, 7.9,
+/// 30 and 131 µs for pread + pwrite; the two meet at about 4 MiB on one thread, and from 2 MiB up the
+/// mapped path splits a file over the workers.
+pub const SMALL_FILE: u64 = 1 << 20;
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        CopyOptions {
+            map_mode: MapMode::Shared,
+            no_mmap: false,
+            window: crate::window::DEFAULT_WINDOW,
+            sparse: Sparse::Auto,
+            dest_io: DestIo::Write,
+            small: SMALL_FILE,
+            sync: false,
+            verify: false,
+            in_place: false,
+            preserve: false,
+        }
+    }
+}
+
+/// How a copy reports progress and learns that it should stop.
+#[derive(Clone, Copy)]
+pub struct Hooks<'a> {
+    /// Called with the number of bytes just copied (holes count once, when they are found).
+    pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Polled between windows and reads: when it returns true the copy stops with
+    /// [`Failure::Interrupted`] and removes what it created.
+    pub stop: &'a (dyn Fn() -> bool + Sync),
+}
+
+impl fmt::Debug for Hooks<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Hooks")
+    }
+}
+
+impl Hooks<'static> {
+    /// No progress, never stop.
+    pub fn none() -> Hooks<'static> {
+        Hooks {
+            progress: &|_| {},
+            stop: &|| false,
+        }
+    }
+}
+
+/// The result of one file copied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Copied {
+    /// Size of the copy in bytes.
+    pub bytes: u64,
+    /// Bytes of the copy left as holes (neither read nor written).
+    pub hole_bytes: u64,
+}
+
+/// Why a copy failed. The target is untouched and nothing is left behind (except with `in_place`).
+#[derive(Debug)]
+pub enum Failure {
+    /// An operation on the source or the destination failed. Paths are the user's names: the target,
+    /// never the temporary file.
+    File(Error),
+    /// `verify` found the copy differs from the source, first at byte `offset`.
+    Mismatch {
+        /// The source.
+        src: PathBuf,
+        /// The target.
+        dst: PathBuf,
+        /// The first differing byte.
+        offset: u64,
+    },
+    /// [`Hooks::stop`] asked the copy to stop.
+    Interrupted,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::File(e)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::File(e) => write!(f, "{e}"),
+            Failure::Mismatch { src, dst, offset } => write!(
+                f,
+                "{}: differs from {} at byte {offset}",
+                dst.display(),
+                src.display()
+            ),
+            Failure::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The source's change of size during a copy, as an error on `path`.
+pub(crate) fn changed(path: &Path) -> Failure {
+    Failure::File(Error::new(Op::Read, path, Reason::ChangedSize))
+}
+
+/// An open source. For a FIFO, `_writer_wait` is the blocking descriptor that waited for a writer: it
+/// keeps the pipe open while [`Input`] reads it.
+#[derive(Debug)]
+pub struct Source {
+    /// The input, classified.
+    pub input: Input,
+    _writer_wait: Option<File>,
+}
+
+/// Opens the source: `-` is standard input; a FIFO is first opened blocking, so that, as with cp, the
+/// copy waits for a writer (a termination signal interrupts the wait: our handlers do not restart
+/// system calls); anything else goes through [`Input::open`].
+pub fn open_source(src: &Path) -> Result<Source, Error> {
+    if src.as_os_str() == "-" {
+        return Ok(Source {
+            input: Input::stdin("-")?,
+            _writer_wait: None,
+        });
+    }
+    let is_fifo = std::fs::metadata(src).is_ok_and(|m| m.file_type().is_fifo());
+    let wait = if is_fifo {
+        Some(File::open(src).map_err(|e| Error::io(Op::Open, src, e))?)
+    } else {
+        None
+    };
+    Ok(Source {
+        input: Input::open(src)?,
+        _writer_wait: wait,
+    })
+}
+
+/// Copies the file `src` to `dst`: opens the source, stages the destination, copies, preserves what is
+/// asked, verifies, syncs and renames into place. Returns what was copied.
+pub fn copy_file(
+    src: &Path,
+    dst: &Path,
+    options: &CopyOptions,
+    hooks: Hooks<'_>,
+) -> Result<Copied, Failure> {
+    if (hooks.stop)() {
+        return Err(Failure::Interrupted);
+    }
+    let source = open_source(src)?;
+    let input = &source.input;
+    let stat = rustix::fs::fstat(input.file())
+        .map_err(|e| Error::io(Op::Open, src, io::Error::from(e)))?;
+    // Standard input is a pipe or a terminal: its mode says nothing about the data.
+    let mode = match input.access() {
+        Access::Stream(StreamKind::Stdin) => 0o666,
+        _ => stat.st_mode & 0o7777,
+    };
+    let staged = Staged::create(dst, mode, options.in_place)?;
+    let copied = copy_data(input, staged.file(), dst, options, hooks)?;
+    if options.verify && matches!(input.access(), Access::Map { .. }) {
+        verify(input, staged.file(), dst, copied.bytes, options)?;
+    }
+    if options.preserve {
+        preserve(staged.file(), &stat, dst)?;
+    }
+    staged.commit(options.sync)?;
+    Ok(copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::map::page_size;
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".mmcp-"))
+            .collect()
+    }
+
+    fn options(dest_io: DestIo, no_mmap: bool, sparse: Sparse) -> CopyOptions {
+        CopyOptions {
+            window: page_size(),
+            small: 0,
+            dest_io,
+            no_mmap,
+            sparse,
+            ..CopyOptions::default()
+        }
+    }
+
+    const ALL_WAYS: [(DestIo, bool); 3] = [
+        (DestIo::Write, false),
+        (DestIo::Map, false),
+        (DestIo::Write, true),
+    ];
+
+    #[test]
+    fn copies_every_size_every_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = page_size();
+        for len in [0, 1, page - 1, page, page + 1, 3 * page - 1, 5 * page + 7] {
+            let data = noise(len, len as u64 + 1);
+            let src = dir.path().join(format!("src{len}"));
+            std::fs::write(&src, &data).unwrap();
+            for (dest_io, no_mmap) in ALL_WAYS {
+                for sparse in [Sparse::Auto, Sparse::Always, Sparse::Never] {
+                    let dst = dir.path().join("dst");
+                    let mut o = options(dest_io, no_mmap, sparse);
+                    o.verify = true;
+                    let copied = copy_file(&src, &dst, &o, Hooks::none()).unwrap();
+                    assert_eq!(copied.bytes, len as u64);
+                    assert_eq!(
+                        std::fs::read(&dst).unwrap(),
+                        data,
+                        "{len} {dest_io:?} {no_mmap}"
+                    );
+                }
+            }
+        }
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn holes_stay_holes_and_zero_pages_become_holes_with_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("sparse");
+        let mb = 1u64 << 20;
+        let file = std::fs::File::create(&src).unwrap();
+        file.set_len(16 * mb).unwrap();
+        file.write_all_at(&noise(65536, 3), 3 * mb).unwrap();
+        // A dense megabyte of zeros: data to SEEK_DATA, holes to --sparse=always.
+        file.write_all_at(&vec![0u8; mb as usize], 8 * mb).unwrap();
+        file.write_all_at(b"tail", 16 * mb - 4).unwrap();
+        file.sync_all().unwrap();
+        drop(file);
+        let src_blocks = std::fs::metadata(&src).unwrap().blocks();
+        let want = std::fs::read(&src).unwrap();
+        for (dest_io, no_mmap) in ALL_WAYS {
+            let mut blocks = Vec::new();
+            for sparse in [Sparse::Auto, Sparse::Always, Sparse::Never] {
+                let dst = dir.path().join("dst");
+                let copied = copy_file(
+                    &src,
+                    &dst,
+                    &options(dest_io, no_mmap, sparse),
+                    Hooks::none(),
+                )
+                .unwrap();
+                assert_eq!(std::fs::read(&dst).unwrap(), want);
+                let b = std::fs::metadata(&dst).unwrap().blocks();
+                blocks.push(b);
+                match sparse {
+                    Sparse::Auto => {
+                        assert!(b <= src_blocks, "auto: {b} > {src_blocks} blocks");
+                        assert!(copied.hole_bytes >= 10 * mb, "{copied:?}");
+                    }
+                    Sparse::Always => {
+                        assert!(copied.hole_bytes >= 11 * mb, "{copied:?}");
+                    }
+                    Sparse::Never => assert_eq!(copied.hole_bytes, 0),
+                }
+            }
+            assert!(
+                blocks[1] < blocks[0],
+                "always punches zero pages: {blocks:?}"
+            );
+            assert!(blocks[2] >= 16 * mb / 512, "never fills holes: {blocks:?}");
+        }
+    }
+
+    #[test]
+    fn a_source_truncated_during_the_copy_fails_and_leaves_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let len = 64 * page_size();
+        std::fs::write(&src, noise(len, 9)).unwrap();
+        let dst = dir.path().join("dst");
+        for (dest_io, no_mmap) in ALL_WAYS {
+            for threads in [1, 2] {
+                std::fs::write(&src, noise(len, 9)).unwrap();
+                std::fs::write(&dst, b"precious").unwrap();
+                let truncated = AtomicBool::new(false);
+                // After the first window is copied, the source is cut to nothing: every later window
+                // lies past its end.
+                let progress = |_: u64| {
+                    if !truncated.swap(true, Ordering::SeqCst) {
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .open(&src)
+                            .unwrap()
+                            .set_len(0)
+                            .unwrap();
+                    }
+                };
+                let hooks = Hooks {
+                    progress: &progress,
+                    stop: &|| false,
+                };
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let o = options(dest_io, no_mmap, Sparse::Never);
+                let e = pool
+                    .install(|| copy_file(&src, &dst, &o, hooks))
+                    .unwrap_err();
+                assert!(
+                    matches!(&e, Failure::File(err) if matches!(err.reason(), Reason::ChangedSize)),
+                    "{dest_io:?} {no_mmap}: {e}"
+                );
+                assert_eq!(std::fs::read(&dst).unwrap(), b"precious");
+                assert!(leftovers(dir.path()).is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn a_shrink_inside_the_last_page_is_caught_by_the_size_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let len = 2 * page_size() + 100;
+        std::fs::write(&src, noise(len, 5)).unwrap();
+        let input = Input::open(&src).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&src)
+            .unwrap()
+            .set_len(len as u64 - 10)
+            .unwrap();
+        let out = tempfile::tempfile_in(dir.path()).unwrap();
+        let o = options(DestIo::Map, false, Sparse::Never);
+        let e = copy_data(&input, &out, Path::new("dst"), &o, Hooks::none()).unwrap_err();
+        assert!(e.to_string().contains("changed size"), "{e}");
+    }
+
+    #[test]
+    fn stop_interrupts_and_removes_the_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        // Over one read buffer (1 MiB), so that the read/write path has a second read to stop before.
+        std::fs::write(&src, noise(3 << 20, 2)).unwrap();
+        let dst = dir.path().join("dst");
+        std::fs::write(&dst, b"old").unwrap();
+        let seen = AtomicBool::new(false);
+        let progress = |_: u64| seen.store(true, Ordering::SeqCst);
+        let stop = || seen.load(Ordering::SeqCst);
+        let hooks = Hooks {
+            progress: &progress,
+            stop: &stop,
+        };
+        for (dest_io, no_mmap) in ALL_WAYS {
+            seen.store(false, Ordering::SeqCst);
+            let e =
+                copy_file(&src, &dst, &options(dest_io, no_mmap, Sparse::Auto), hooks).unwrap_err();
+            assert!(matches!(e, Failure::Interrupted), "{e}");
+            assert_eq!(std::fs::read(&dst).unwrap(), b"old");
+            assert!(leftovers(dir.path()).is_empty());
+        }
+    }
+
+    #[test]
+    fn streams_are_read_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("dst");
+        let o = CopyOptions::default();
+        let copied = copy_file(Path::new("/proc/self/status"), &dst, &o, Hooks::none()).unwrap();
+        let text = std::fs::read_to_string(&dst).unwrap();
+        assert!(text.contains("Name:"), "{text}");
+        assert_eq!(copied.bytes, text.len() as u64);
+        // Always: trailing zero pages are holes, and the size is still right.
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut data = b"head".to_vec();
+                data.resize(3 * 65536, 0);
+                std::fs::write(&fifo, &data).unwrap();
+            })
+        };
+        let o = CopyOptions {
+            sparse: Sparse::Always,
+            ..CopyOptions::default()
+        };
+        let copied = copy_file(&fifo, &dst, &o, Hooks::none()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(copied.bytes, 3 * 65536);
+        let back = std::fs::read(&dst).unwrap();
+        assert_eq!(back.len(), 3 * 65536);
+        assert_eq!(&back[..4], b"head");
+        assert!(copied.hole_bytes >= 2 * 65536);
+    }
+
+    #[test]
+    fn verify_finds_a_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let data = noise(3 * page_size(), 4);
+        std::fs::write(&src, &data).unwrap();
+        let input = Input::open(&src).unwrap();
+        let mut other = data.clone();
+        other[page_size() + 3] ^= 1;
+        let out = tempfile::tempfile_in(dir.path()).unwrap();
+        out.write_all_at(&other, 0).unwrap();
+        for no_mmap in [false, true] {
+            let o = CopyOptions {
+                window: page_size(),
+                no_mmap,
+                ..CopyOptions::default()
+            };
+            let e = verify(&input, &out, Path::new("dst"), data.len() as u64, &o).unwrap_err();
+            assert!(
+                matches!(e, Failure::Mismatch { offset, .. } if offset == page_size() as u64 + 3),
+                "{e}"
+            );
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The destination side of a copy: a temporary file next to the target, renamed over it only after a
+//! complete copy (or, in place, the target itself), removed on any failure; plus preserving times,
+//! ownership and mode, and recognising two names of one file.
+
+use std::collections::hash_map::RandomState;
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Gid, Mode, Stat, Timespec, Timestamps, Uid};
+
+use crate::error::{Error, Op, Result};
+
+/// A destination being written. Dropping it without [`Staged::commit`] removes what it created: the
+/// temporary file, or (in place) a target that did not exist before.
+#[derive(Debug)]
+pub struct Staged {
+    /// The target as the user named it: every error names this.
+    name: PathBuf,
+    /// The path that is replaced: the target, or where a symlink at the target points.
+    target: PathBuf,
+    /// The temporary file, unless writing in place.
+    temp: Option<PathBuf>,
+    /// In place: whether the target was created by us (and so is removed on failure).
+    created: bool,
+    file: File,
+    committed: bool,
+}
+
+/// Longest file name we give a temporary file, below NAME_MAX (255).
+const MAX_TEMP_NAME: usize = 240;
+
+impl Staged {
+    /// Prepares to write `dst`. Through a temporary file `.NAME.mmcp-XXXXXX` created (O_EXCL) in the
+    /// target's directory with permission bits `mode & 0o777` (less the umask), or, `in_place`, by
+    /// opening the target itself with O_TRUNC. A symlink at `dst` is written through, as cp does; a
+    /// dangling one is refused.
+    pub fn create(dst: &Path, mode: u32, in_place: bool) -> Result<Staged> {
+        let err = |e: io::Error| Error::io(Op::Create, dst, e);
+        let target = match std::fs::symlink_metadata(dst) {
+            Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(dst) {
+                Ok(real) => real,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(err(io::Error::other(
+                        "not writing through dangling symlink",
+                    )));
+                }
+                Err(e) => return Err(err(e)),
+            },
+            _ => dst.to_path_buf(),
+        };
+        let perm = mode & 0o777;
+        if in_place {
+            let existed = std::fs::symlink_metadata(&target).is_ok();
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(perm)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&target)
+                .map_err(err)?;
+            return Ok(Staged {
+                name: dst.to_path_buf(),
+                target,
+                temp: None,
+                created: !existed,
+                file,
+                committed: false,
+            });
+        }
+        let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
+        let names = temp_names(&target);
+        for temp in names {
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(perm)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&temp)
+            {
+                Ok(file) => {
+                    return Ok(Staged {
+                        name: dst.to_path_buf(),
+                        target,
+                        temp: Some(temp),
+                        created: false,
+                        file,
+                        committed: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+                Err(e) => return Err(err(e)),
+            }
+        }
+        Err(err(last))
+    }
+
+    /// The open destination, read-write.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The target as the user named it.
+    pub fn name(&self) -> &Path {
+        &self.name
+    }
+
+    /// The temporary file, when there is one.
+    pub fn temp(&self) -> Option<&Path> {
+        self.temp.as_deref()
+    }
+
+    /// Puts the copy in place: with `sync`, fsync the file first; rename the temporary file over the
+    /// target; with `sync`, fsync the directory so that the rename is durable too.
+    pub fn commit(mut self, sync: bool) -> Result<()> {
+        let sync_err = |e: io::Error| Error::io(Op::Sync, &self.name, e);
+        if sync {
+            self.file.sync_all().map_err(sync_err)?;
+        }
+        if let Some(temp) = &self.temp {
+            std::fs::rename(temp, &self.target)
+                .map_err(|e| Error::io(Op::Create, &self.name, e))?;
+        }
+        self.committed = true;
+        if sync {
+            let dir = match self.target.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(sync_err)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if let Some(temp) = &self.temp {
+            let _ = std::fs::remove_file(temp);
+        } else if self.created {
+            let _ = std::fs::remove_file(&self.target);
+        }
+    }
+}
+
+/// A hundred candidate names for a temporary file beside `target`: `.NAME.mmcp-XXXXXX`, random.
+fn temp_names(target: &Path) -> impl Iterator<Item = PathBuf> + use<> {
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = target
+        .file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_else(|| b"copy".to_vec());
+    let base = base[..base.len().min(MAX_TEMP_NAME - 14)].to_vec();
+    let random = RandomState::new();
+    (0..100u64).map(move |attempt| {
+        let mut hasher = random.build_hasher();
+        hasher.write_u64(attempt);
+        hasher.write_u32(std::process::id());
+        let mut name = b".".to_vec();
+        name.extend_from_slice(&base);
+        name.extend_from_slice(b".mmcp-");
+        name.extend_from_slice(&suffix(hasher.finish()));
+        dir.join(OsString::from_vec(name))
+    })
+}
+
+/// Creates a non-regular file (a symlink, a FIFO) at `dst` atomically: `make` creates it under a
+/// temporary name, which is then renamed over `dst`; an existing `dst` (not a directory) is replaced.
+pub fn create_replacing(dst: &Path, make: impl Fn(&Path) -> io::Result<()>) -> Result<()> {
+    let err = |e: io::Error| Error::io(Op::Create, dst, e);
+    let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
+    for temp in temp_names(dst) {
+        match make(&temp) {
+            Ok(()) => {
+                return std::fs::rename(&temp, dst).map_err(|e| {
+                    let _ = std::fs::remove_file(&temp);
+                    err(e)
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(err(e)),
+        }
+    }
+    Err(err(last))
+}
+
+/// Six characters of [a-z0-9] from a random number.
+fn suffix(mut n: u64) -> [u8; 6] {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'0'; 6];
+    for c in &mut out {
+        *c = DIGITS[(n % 36) as usize];
+        n /= 36;
+    }
+    out
+}
+
+/// Gives `file` the source's ownership (where permitted: EPERM is not an error, as cp -p), its exact
+/// mode bits (after the owner, since chown clears set-user-ID) and its access and modification times,
+/// to the nanosecond.
+pub fn preserve(file: &File, stat: &Stat, name: &Path) -> Result<()> {
+    let err = |e: rustix::io::Errno| Error::io(Op::Write, name, io::Error::from(e));
+    let mut mode = stat.st_mode & 0o7777;
+    let owner = Some(Uid::from_raw(stat.st_uid));
+    let group = Some(Gid::from_raw(stat.st_gid));
+    match rustix::fs::fchown(file, owner, group) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::PERM) => {
+            // Keep the group if we may; never give away set-ID bits to another owner.
+            let _ = rustix::fs::fchown(file, None, group);
+            mode &= 0o1777;
+        }
+        Err(e) => return Err(err(e)),
+    }
+    rustix::fs::fchmod(file, Mode::from_raw_mode(mode)).map_err(err)?;
+    rustix::fs::futimens(file, &times(stat)).map_err(err)?;
+    Ok(())
+}
+
+/// The access and modification times of `stat`, for futimens or utimensat.
+pub fn times(stat: &Stat) -> Timestamps {
+    Timestamps {
+        last_access: Timespec {
+            tv_sec: stat.st_atime,
+            tv_nsec: stat.st_atime_nsec as _,
+        },
+        last_modification: Timespec {
+            tv_sec: stat.st_mtime,
+            tv_nsec: stat.st_mtime_nsec as _,
+        },
+    }
+}
+
+/// Whether `a` and `b` name the same file (device and inode), following symlinks. A name that cannot
+/// be looked up is not the same as anything.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (rustix::fs::stat(a), rustix::fs::stat(b)) {
+        (Ok(x), Ok(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".mmcp-"))
+            .collect()
+    }
+
+    #[test]
+    fn temp_is_renamed_over_the_target_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("dst");
+        std::fs::write(&dst, b"old").unwrap();
+        let staged = Staged::create(&dst, 0o640, false).unwrap();
+        staged.file().write_all(b"new").unwrap();
+        assert_eq!(leftovers(dir.path()).len(), 1);
+        assert_eq!(std::fs::read(&dst).unwrap(), b"old");
+        drop(staged);
+        assert_eq!(std::fs::read(&dst).unwrap(), b"old", "untouched");
+        assert!(leftovers(dir.path()).is_empty(), "temp removed on drop");
+
+        let staged = Staged::create(&dst, 0o640, false).unwrap();
+        staged.file().write_all(b"new").unwrap();
+        staged.commit(true).unwrap();
+        assert_eq!(std::fs::read(&dst).unwrap(), b"new");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn in_place_removes_only_what_it_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("new");
+        drop(Staged::create(&dst, 0o644, true).unwrap());
+        assert!(!dst.exists(), "a target we created is removed on failure");
+        std::fs::write(&dst, b"old").unwrap();
+        drop(Staged::create(&dst, 0o644, true).unwrap());
+        assert!(dst.exists(), "an existing target stays (truncated)");
+    }
+
+    #[test]
+    fn writes_through_a_symlink_and_refuses_a_dangling_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let staged = Staged::create(&link, 0o644, false).unwrap();
+        staged.file().write_all(b"new").unwrap();
+        staged.commit(false).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        let e = Staged::create(&dangling, 0o644, false).unwrap_err();
+        assert!(e.to_string().contains("dangling"), "{e}");
+    }
+
+    #[test]
+    fn preserves_times_and_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::write(&src, b"x").unwrap();
+        let when = Timestamps {
+            last_access: Timespec {
+                tv_sec: 1_000_000_000,
+                tv_nsec: 123_456_789,
+            },
+            last_modification: Timespec {
+                tv_sec: 1_100_000_000,
+                tv_nsec: 987_654_321,
+            },
+        };
+        rustix::fs::utimensat(rustix::fs::CWD, &src, &when, rustix::fs::AtFlags::empty()).unwrap();
+        std::fs::set_permissions(&src, std::os::unix::fs::PermissionsExt::from_mode(0o751))
+            .unwrap();
+        let stat = rustix::fs::stat(&src).unwrap();
+        let dst = dir.path().join("dst");
+        let staged = Staged::create(&dst, 0o600, false).unwrap();
+        preserve(staged.file(), &stat, &dst).unwrap();
+        staged.commit(false).unwrap();
+        let meta = std::fs::metadata(&dst).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o751);
+        assert_eq!(
+            (meta.mtime(), meta.mtime_nsec()),
+            (1_100_000_000, 987_654_321)
+        );
+        assert_eq!(
+            (meta.atime(), meta.atime_nsec()),
+            (1_000_000_000, 123_456_789)
+        );
+    }
+
+    #[test]
+    fn same_file_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"x").unwrap();
+        let hard = dir.path().join("hard");
+        std::fs::hard_link(&a, &hard).unwrap();
+        let soft = dir.path().join("soft");
+        std::os::unix::fs::symlink(&a, &soft).unwrap();
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"x").unwrap();
+        assert!(same_file(&a, &a));
+        assert!(same_file(&a, &hard));
+        assert!(same_file(&soft, &a));
+        assert!(!same_file(&a, &other));
+        assert!(!same_file(&a, &dir.path().join("missing")));
+    }
+}

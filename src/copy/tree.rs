@@ -1,0 +1,309 @@
+//! Directory trees for `mmcp -r`: the entries under a source, listed by the `ignore` crate's walker
+//! (with every filter off), each paired with its destination; and creating what is not a regular file
+//! (directories, symlinks, FIFOs) with their attributes.
+
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Gid, Mode, Stat, Uid};
+
+use super::stage::{create_replacing, times};
+use crate::error::{Error, Op, Reason, Result};
+
+/// What an entry of a tree is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory: created, filled, then given its mode (and times with `-p`).
+    Dir,
+    /// A regular file: copied.
+    File,
+    /// A symbolic link: copied as a link (unless links are followed).
+    Symlink,
+    /// A named pipe: recreated.
+    Fifo,
+    /// A block or character device: skipped.
+    Device,
+    /// A socket: skipped.
+    Socket,
+}
+
+impl Kind {
+    /// The kind of a file of raw mode `mode`.
+    pub fn of_mode(mode: u32) -> Kind {
+        match FileType::from_raw_mode(mode) {
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            FileType::Fifo => Kind::Fifo,
+            FileType::BlockDevice | FileType::CharacterDevice => Kind::Device,
+            FileType::Socket => Kind::Socket,
+            _ => Kind::File,
+        }
+    }
+}
+
+/// One entry of a tree and where it goes.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The source path.
+    pub src: PathBuf,
+    /// The destination path.
+    pub dst: PathBuf,
+    /// What it is (the link itself, or its target when links are followed).
+    pub kind: Kind,
+    /// Its status (lstat, or stat when links are followed).
+    pub stat: Stat,
+}
+
+/// The entries of the tree at `src`, parents before children, siblings by name, mapped under `dst`.
+/// With `follow`, symlinks are followed (and loops reported); otherwise a link is an entry of its
+/// own, even at the top. Entries that cannot be read are errors in their place; the walk goes on.
+pub fn walk(src: &Path, dst: &Path, follow: bool) -> Vec<Result<Entry>> {
+    let top = if follow {
+        rustix::fs::stat(src)
+    } else {
+        rustix::fs::lstat(src)
+    };
+    let top = match top {
+        Ok(stat) => stat,
+        Err(e) => return vec![Err(Error::io(Op::Open, src, e.into()))],
+    };
+    if Kind::of_mode(top.st_mode) != Kind::Dir {
+        return vec![Ok(Entry {
+            src: src.to_path_buf(),
+            dst: dst.to_path_buf(),
+            kind: Kind::of_mode(top.st_mode),
+            stat: top,
+        })];
+    }
+    let walker = ignore::WalkBuilder::new(src)
+        .standard_filters(false)
+        .hidden(false)
+        .follow_links(follow)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .build();
+    walker
+        .map(|item| {
+            let entry = item.map_err(|e| walk_error(src, e))?;
+            let path = entry.path();
+            let relative = path.strip_prefix(src).unwrap_or(Path::new(""));
+            let stat = if follow {
+                rustix::fs::stat(path)
+            } else {
+                rustix::fs::lstat(path)
+            }
+            .map_err(|e| Error::io(Op::Open, path, e.into()))?;
+            Ok(Entry {
+                src: path.to_path_buf(),
+                dst: if relative.as_os_str().is_empty() {
+                    dst.to_path_buf()
+                } else {
+                    dst.join(relative)
+                },
+                kind: Kind::of_mode(stat.st_mode),
+                stat,
+            })
+        })
+        .collect()
+}
+
+fn walk_error(top: &Path, e: ignore::Error) -> Error {
+    let path = error_path(&e).unwrap_or_else(|| top.to_path_buf());
+    let is_loop = matches!(&e, ignore::Error::Loop { .. })
+        || matches!(&e, ignore::Error::WithPath { err, .. } if matches!(**err, ignore::Error::Loop { .. }));
+    match e.into_io_error() {
+        Some(io) => Error::io(Op::Open, path, io),
+        None if is_loop => Error::io(Op::Open, path, io::Error::from_raw_os_error(libc::ELOOP)),
+        None => Error::new(Op::Open, path, Reason::Io(io::Error::other("cannot walk"))),
+    }
+}
+
+fn error_path(e: &ignore::Error) -> Option<PathBuf> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        _ => None,
+    }
+}
+
+/// Creates the directory `dst` for a source directory of mode `mode`, writable by us while it is
+/// filled (the final mode is set by [`finish_dir`]). An existing directory is used as it is.
+pub fn make_dir(dst: &Path, mode: u32) -> Result<()> {
+    match std::fs::DirBuilder::new()
+        .mode((mode & 0o777) | 0o700)
+        .create(dst)
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dst.is_dir() => Ok(()),
+        Err(e) => Err(Error::io(Op::Create, dst, e)),
+    }
+}
+
+/// Gives a filled directory its final mode: the source's, less the umask (as mkdir would), or exactly,
+/// with times and ownership, under `preserve`.
+pub fn finish_dir(dst: &Path, stat: &Stat, preserve: bool, umask: u32) -> Result<()> {
+    let err = |e: io::Error| Error::io(Op::Write, dst, e);
+    if preserve {
+        return preserve_path(dst, stat, false);
+    }
+    let mode = stat.st_mode & 0o777 & !umask;
+    if mode & 0o700 != 0o700 {
+        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Copies the symlink `src` as a symlink at `dst` (replacing a file there).
+pub fn copy_symlink(src: &Path, dst: &Path, stat: &Stat, preserve: bool) -> Result<()> {
+    let target = std::fs::read_link(src).map_err(|e| Error::io(Op::Open, src, e))?;
+    create_replacing(dst, |temp| std::os::unix::fs::symlink(&target, temp))?;
+    if preserve {
+        preserve_path(dst, stat, true)?;
+    }
+    Ok(())
+}
+
+/// Creates a FIFO at `dst` with the mode of the source FIFO (replacing a file there).
+pub fn make_fifo(dst: &Path, stat: &Stat, preserve: bool) -> Result<()> {
+    let mode = Mode::from_raw_mode(stat.st_mode & 0o777);
+    create_replacing(dst, |temp| {
+        rustix::fs::mknodat(rustix::fs::CWD, temp, FileType::Fifo, mode, 0).map_err(io::Error::from)
+    })?;
+    if preserve {
+        preserve_path(dst, stat, false)?;
+    }
+    Ok(())
+}
+
+/// Ownership where permitted, exact mode (not for links) and times of `path`, from `stat`.
+fn preserve_path(path: &Path, stat: &Stat, link: bool) -> Result<()> {
+    let err = |e: rustix::io::Errno| Error::io(Op::Write, path, io::Error::from(e));
+    let flags = if link {
+        AtFlags::SYMLINK_NOFOLLOW
+    } else {
+        AtFlags::empty()
+    };
+    let mut mode = stat.st_mode & 0o7777;
+    let owner = Some(Uid::from_raw(stat.st_uid));
+    let group = Some(Gid::from_raw(stat.st_gid));
+    match rustix::fs::chownat(rustix::fs::CWD, path, owner, group, flags) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::PERM) => {
+            let _ = rustix::fs::chownat(rustix::fs::CWD, path, None, group, flags);
+            mode &= 0o1777;
+        }
+        Err(e) => return Err(err(e)),
+    }
+    if !link {
+        rustix::fs::chmod(path, Mode::from_raw_mode(mode)).map_err(err)?;
+    }
+    rustix::fs::utimensat(rustix::fs::CWD, path, &times(stat), flags).map_err(err)?;
+    Ok(())
+}
+
+/// The process's umask, read without changing it (from /proc/self/status), or 022 if unknown.
+pub fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_parents_first_with_links_as_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("b/c")).unwrap();
+        std::fs::write(src.join("a"), b"1").unwrap();
+        std::fs::write(src.join(".hidden"), b"2").unwrap();
+        std::fs::write(src.join("b/c/d"), b"3").unwrap();
+        std::os::unix::fs::symlink("a", src.join("link")).unwrap();
+        std::fs::write(src.join(".gitignore"), b"a\n").unwrap();
+        let dst = dir.path().join("dst");
+        let entries: Vec<Entry> = walk(&src, &dst, false)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .collect();
+        let names: Vec<String> = entries
+            .iter()
+            .map(|e| {
+                e.dst
+                    .strip_prefix(&dst)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "",
+                ".gitignore",
+                ".hidden",
+                "a",
+                "b",
+                "b/c",
+                "b/c/d",
+                "link"
+            ],
+            "no filters: hidden and ignored files are entries"
+        );
+        assert_eq!(entries[0].kind, Kind::Dir);
+        assert_eq!(entries[7].kind, Kind::Symlink);
+        let followed: Vec<Kind> = walk(&src, &dst, true)
+            .into_iter()
+            .map(|e| e.unwrap().kind)
+            .collect();
+        assert_eq!(followed[7], Kind::File);
+    }
+
+    #[test]
+    fn a_top_level_link_is_one_entry_unless_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::os::unix::fs::symlink("d", dir.path().join("l")).unwrap();
+        let entries = walk(&dir.path().join("l"), &dir.path().join("x"), false);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].as_ref().unwrap().kind, Kind::Symlink);
+        let entries = walk(&dir.path().join("l"), &dir.path().join("x"), true);
+        assert_eq!(entries[0].as_ref().unwrap().kind, Kind::Dir);
+    }
+
+    #[test]
+    fn recreates_links_and_fifos() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("target", &link).unwrap();
+        let stat = rustix::fs::lstat(&link).unwrap();
+        let copy = dir.path().join("copy");
+        std::fs::write(&copy, b"replaced").unwrap();
+        copy_symlink(&link, &copy, &stat, true).unwrap();
+        assert_eq!(std::fs::read_link(&copy).unwrap(), Path::new("target"));
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o640),
+            0,
+        )
+        .unwrap();
+        let stat = rustix::fs::lstat(&fifo).unwrap();
+        let out = dir.path().join("fifo2");
+        make_fifo(&out, &stat, true).unwrap();
+        let made = rustix::fs::lstat(&out).unwrap();
+        assert_eq!(Kind::of_mode(made.st_mode), Kind::Fifo);
+        assert_eq!(made.st_mode & 0o777, 0o640);
+    }
+}
