@@ -52,13 +52,23 @@ pub fn die_of(signal: i32) {
     }
 }
 
-/// Blocks until a termination signal arrives and returns it. The signals are blocked while the flag is
-/// checked and atomically unblocked by sigsuspend(2), so one arriving between the check and the wait is
-/// not lost.
-pub fn wait_for_termination() -> i32 {
+/// The signal masks around a wait for a termination signal: `previous` is the thread's mask before,
+/// with the termination signals blocked since; `waiting` is `previous` with them unblocked, for
+/// sigsuspend(2) or ppoll(2), which unblock them atomically while they wait.
+pub struct TerminationMasks {
+    /// The mask to restore after the wait.
+    pub previous: libc::sigset_t,
+    /// The mask to wait with.
+    pub waiting: libc::sigset_t,
+}
+
+/// Installs the termination handlers if needed and blocks the termination signals in this thread, so
+/// that a signal arriving between a check of [`caught`] and the wait is delivered during the wait rather
+/// than lost. Restore with [`TerminationMasks::restore`].
+pub fn block_termination() -> TerminationMasks {
     catch_termination();
-    // SAFETY: the sigset_t values live in this frame and are initialised by sigemptyset/sigaddset before
-    // use; sigprocmask and sigsuspend only read and write them.
+    // SAFETY: the sigset_t values live in this frame and are initialised by sigemptyset/sigaddset (or
+    // filled by pthread_sigmask) before use.
     unsafe {
         let mut block: libc::sigset_t = std::mem::zeroed();
         let mut previous: libc::sigset_t = std::mem::zeroed();
@@ -71,11 +81,27 @@ pub fn wait_for_termination() -> i32 {
         for signal in TERMINATION_SIGNALS {
             libc::sigdelset(&mut waiting, signal);
         }
-        while caught().is_none() {
-            libc::sigsuspend(&waiting);
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+        TerminationMasks { previous, waiting }
     }
+}
+
+impl TerminationMasks {
+    /// Restores the thread's signal mask as it was before [`block_termination`].
+    pub fn restore(&self) {
+        // SAFETY: `previous` is a mask filled in by pthread_sigmask.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut()) };
+    }
+}
+
+/// Blocks until a termination signal arrives and returns it, without losing one that arrives just
+/// before the wait.
+pub fn wait_for_termination() -> i32 {
+    let masks = block_termination();
+    while caught().is_none() {
+        // SAFETY: `waiting` is a valid, initialised signal mask.
+        unsafe { libc::sigsuspend(&masks.waiting) };
+    }
+    masks.restore();
     caught().unwrap_or(libc::SIGTERM)
 }
 

@@ -8,7 +8,7 @@
 
 use std::io;
 
-use super::signals::{TERMINATION_SIGNALS, catch_termination, caught};
+use super::signals::{block_termination, caught};
 
 /// What ended the wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,28 +22,11 @@ pub enum Ended {
 }
 
 /// Blocks until a newline arrives on stdin, stdin ends, or a termination signal is caught. Installs the
-/// termination handlers ([`catch_termination`]) if they are not installed yet.
+/// termination handlers (`signals::catch_termination`) if they are not installed yet.
 pub fn line_or_termination() -> io::Result<Ended> {
-    catch_termination();
-    // SAFETY: the sigset_t values live in this frame and are initialised by sigemptyset/sigaddset (or
-    // filled by pthread_sigmask) before use.
-    let (previous, waiting) = unsafe {
-        let mut block: libc::sigset_t = std::mem::zeroed();
-        let mut previous: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut block);
-        for signal in TERMINATION_SIGNALS {
-            libc::sigaddset(&mut block, signal);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut previous);
-        let mut waiting = previous;
-        for signal in TERMINATION_SIGNALS {
-            libc::sigdelset(&mut waiting, signal);
-        }
-        (previous, waiting)
-    };
-    let ended = wait(&waiting);
-    // SAFETY: restores the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut()) };
+    let masks = block_termination();
+    let ended = wait(&masks.waiting);
+    masks.restore();
     ended
 }
 
