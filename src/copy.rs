@@ -17,9 +17,7 @@ pub mod stage;
 pub mod tree;
 
 use std::fmt;
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Op, Reason};
@@ -184,35 +182,22 @@ pub(crate) fn changed(path: &Path) -> Failure {
     Failure::File(Error::new(Op::Read, path, Reason::ChangedSize))
 }
 
-/// An open source. For a FIFO, `_writer_wait` is the blocking descriptor that waited for a writer: it
-/// keeps the pipe open while [`Input`] reads it.
+/// An open source.
 #[derive(Debug)]
 pub struct Source {
     /// The input, classified.
     pub input: Input,
-    _writer_wait: Option<File>,
 }
 
-/// Opens the source: `-` is standard input; a FIFO is first opened blocking, so that, as with cp, the
-/// copy waits for a writer (a termination signal interrupts the wait: our handlers do not restart
-/// system calls); anything else goes through [`Input::open`].
+/// Opens the source: `-` is standard input; anything else goes through [`Input::open`], which never
+/// blocks on a FIFO: one without a writer reads as empty, as every mmtools input does.
 pub fn open_source(src: &Path) -> Result<Source, Error> {
-    if src.as_os_str() == "-" {
-        return Ok(Source {
-            input: Input::stdin("-")?,
-            _writer_wait: None,
-        });
-    }
-    let is_fifo = std::fs::metadata(src).is_ok_and(|m| m.file_type().is_fifo());
-    let wait = if is_fifo {
-        Some(File::open(src).map_err(|e| Error::io(Op::Open, src, e))?)
+    let input = if src.as_os_str() == "-" {
+        Input::stdin("-")?
     } else {
-        None
+        Input::open(src)?
     };
-    Ok(Source {
-        input: Input::open(src)?,
-        _writer_wait: wait,
-    })
+    Ok(Source { input })
 }
 
 /// Copies the file `src` to `dst`: opens the source, stages the destination, copies, preserves what is

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{bin, is_root, noise, page, sh, skip, stderr, stdout, write};
+use crate::util::{
+    bin, fifo_writer, fifo_writer_script, is_root, noise, page, sh, skip, stderr, stdout,
+    wait_or_kill, write,
+};
 
 fn mmcp() -> assert_cmd::Command {
     bin("mmcp")
@@ -177,12 +180,8 @@ fn fifo_and_stdin_sources_are_streamed() {
     let reference = write(dir.path(), "reference", &data);
     let fifo = dir.path().join("fifo");
     sh(&format!("mkfifo {}", fifo.display()));
-    // The writer and mmcp each wait for the other to open the pipe, whichever comes first.
-    let mut writer = Command::new("sh")
-        .arg("-c")
-        .arg(format!("cat {} > {}", reference.display(), fifo.display()))
-        .spawn()
-        .unwrap();
+    // mmcp never waits for a writer (a FIFO without one reads as empty): start the writer first.
+    let mut writer = fifo_writer(&fifo, &reference);
     let from_fifo = dir.path().join("from_fifo");
     mmcp().arg(&fifo).arg(&from_fifo).assert().success();
     assert!(writer.wait().unwrap().success());
@@ -510,20 +509,41 @@ fn a_source_shrinking_during_the_copy_is_an_error_not_a_crash() {
 }
 
 #[test]
+fn a_fifo_without_a_writer_never_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    sh(&format!("mkfifo {}", fifo.display()));
+    let out = dir.path().join("out");
+    let mut child = Command::new(mmcp_path())
+        .arg(&fifo)
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    wait_or_kill(
+        &mut child,
+        Duration::from_secs(20),
+        "mmcp FIFO-without-writer out",
+    );
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        b"",
+        "no writer: an empty copy"
+    );
+}
+
+#[test]
 fn a_termination_signal_removes_the_temporary_file() {
     // mmcp copies from a FIFO whose writer never closes: it is blocked in read(2) when SIGTERM comes.
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
     sh(&format!("mkfifo {}", fifo.display()));
     let dst = write(dir.path(), "dst", b"precious\n");
-    let mut writer = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "exec 3>{}; printf partial >&3; sleep 30",
-            fifo.display()
-        ))
-        .spawn()
-        .unwrap();
+    let mut writer = fifo_writer_script(
+        &fifo,
+        r#"exec 3>"$FIFO"; printf partial >&3; sleep 30"#,
+        &fifo,
+    );
     let mut child = Command::new(mmcp_path())
         .arg(&fifo)
         .arg(&dst)

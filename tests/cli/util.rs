@@ -194,9 +194,14 @@ pub fn wait_or_kill(child: &mut std::process::Child, limit: std::time::Duration,
 /// opening the FIFO for writing: from then on the FIFO has a writer, so a reader that opens it reads
 /// the data rather than an immediate end of file.
 pub fn fifo_writer(fifo: &Path, source: &Path) -> std::process::Child {
+    fifo_writer_script(fifo, r#"exec cat "$SRC" > "$FIFO""#, source)
+}
+
+/// Like [`fifo_writer`], for any shell `script` that opens `$FIFO` for writing (`$SRC` is `source`).
+pub fn fifo_writer_script(fifo: &Path, script: &str, source: &Path) -> std::process::Child {
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(r#"exec cat "$SRC" > "$FIFO""#)
+        .arg(script)
         .env("SRC", source)
         .env("FIFO", fifo)
         .spawn()
