@@ -459,14 +459,18 @@ mod tests {
             0,
         )
         .unwrap();
-        let writer = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || {
-                let mut data = b"head".to_vec();
-                data.resize(3 * 65536, 0);
-                std::fs::write(&fifo, &data).unwrap();
-            })
-        };
+        // Sources never wait for a writer: open the write end first (O_RDWR on a FIFO does not block),
+        // then write from a thread, since the data is more than the pipe holds.
+        let mut write_end = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .unwrap();
+        let writer = std::thread::spawn(move || {
+            let mut data = b"head".to_vec();
+            data.resize(3 * 65536, 0);
+            std::io::Write::write_all(&mut write_end, &data).unwrap();
+        });
         let o = CopyOptions {
             sparse: Sparse::Always,
             ..CopyOptions::default()
