@@ -23,7 +23,7 @@ use rustix::fs::SeekFrom;
 
 use crate::error::{Error, Op, Result};
 use crate::map::{align_down, page_size};
-use crate::residency::{Residency, Target};
+use crate::residency::{Method, Residency, Target};
 use crate::size::ByteRange;
 
 /// A byte range `[start, end)`.
@@ -114,10 +114,6 @@ impl<'a> Subject<'a> {
 
     /// Resident pages inside `spans`, or `None` when the kernel hides residency from this user.
     pub fn resident_in(&self, spans: &[Span]) -> Result<Option<u64>> {
-        if !self.target.truthful() {
-            return Ok(None);
-        }
-        let page = page_size() as u64;
         let mut resident = 0u64;
         for &(start, end) in spans {
             if start >= end {
@@ -127,14 +123,11 @@ impl<'a> Subject<'a> {
                 offset: start,
                 len: Some(end - start),
             };
-            self.target.scan_pages(range, |first, flags| {
-                for (i, flag) in flags.iter().enumerate() {
-                    let at = first + i as u64 * page;
-                    if flag & 1 == 1 && at + page > start && at < end {
-                        resident += 1;
-                    }
-                }
-            })?;
+            // mincore, not cachestat: the pages touching each span, counted per page.
+            match self.target.measure(range, Method::Mincore)?.resident {
+                Some(n) => resident += n,
+                None => return Ok(None),
+            }
         }
         Ok(Some(resident))
     }
