@@ -17,6 +17,9 @@ pub const STALL: Duration = Duration::from_secs(3);
 /// How many times the wait asks again for what is still missing before it gives up.
 pub const RETRIES: u32 = 2;
 
+/// How many times the wait reads again pages that arrived and were then reclaimed before the rest did.
+pub const REREADS: u32 = 3;
+
 /// Asks the kernel to read `spans` of `file` in the background, in chunks of at most `cap` bytes.
 /// Returns the bytes asked for.
 pub fn issue(file: &File, path: &Path, spans: &[Span], cap: u64) -> Result<u64> {
@@ -35,6 +38,8 @@ pub fn issue(file: &File, path: &Path, spans: &[Span], cap: u64) -> Result<u64> 
 pub struct Pending<'s, 'a> {
     /// The file.
     pub subject: &'s Subject<'a>,
+    /// Every span asked for, checked again once the outstanding ones have arrived.
+    pub asked: Vec<Span>,
     /// Spans not yet resident.
     pub outstanding: Vec<Span>,
     /// WILLNEED chunk size.
@@ -55,10 +60,15 @@ pub enum WaitEnd {
 
 /// Waits until every file's outstanding spans are resident, polling with mincore, calling
 /// `progress(bytes)` as pages arrive. When nothing arrives for [`STALL`], asks again for what is missing
-/// (readahead may have been dropped under memory pressure), at most [`RETRIES`] times.
+/// (readahead may have been dropped under memory pressure), at most [`RETRIES`] times. Once everything
+/// has arrived, checks all that was asked for once more: pages that were never accessed are the first
+/// that reclaim takes, so any that left meanwhile are asked for again, at most [`REREADS`] times.
 pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) -> WaitEnd {
     let mut last_gain = Instant::now();
     let mut retries = 0;
+    let mut rereads = 0;
+    // Bytes read again after reclaim, which the progress already counted once.
+    let mut owed = 0u64;
     let mut poll = Duration::from_millis(2);
     loop {
         let mut gained = 0u64;
@@ -77,11 +87,26 @@ pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) ->
             }
         }
         if gained > 0 {
-            progress(gained);
+            let repaid = gained.min(owed);
+            owed -= repaid;
+            if gained > repaid {
+                progress(gained - repaid);
+            }
             last_gain = Instant::now();
         }
         if !waiting {
-            return WaitEnd::Resident;
+            let lost = if rereads == REREADS {
+                0
+            } else {
+                reclaimed(pending)
+            };
+            if lost == 0 {
+                return WaitEnd::Resident;
+            }
+            owed += lost;
+            rereads += 1;
+            last_gain = Instant::now();
+            continue;
         }
         if last_gain.elapsed() >= STALL {
             if retries == RETRIES {
@@ -97,5 +122,84 @@ pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) ->
         }
         std::thread::sleep(poll);
         poll = (poll * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Finds pages of `pending` that arrived and were reclaimed since, makes them outstanding again and
+/// asks for them. Returns how many bytes they hold.
+fn reclaimed(pending: &mut [Pending<'_, '_>]) -> u64 {
+    let mut lost_bytes = 0;
+    for p in pending.iter_mut().filter(|p| p.error.is_none()) {
+        let lost = match p.subject.missing(&p.asked) {
+            Ok(lost) => lost,
+            Err(e) => {
+                p.error = Some(e);
+                continue;
+            }
+        };
+        if lost.is_empty() {
+            continue;
+        }
+        lost_bytes += total(&lost);
+        if let Err(e) = issue(p.subject.file, p.subject.path, &lost, p.cap) {
+            p.error = Some(e);
+        }
+        p.outstanding = lost;
+    }
+    lost_bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::size::ByteRange;
+    use std::io::Write;
+
+    #[test]
+    fn the_wait_reads_again_what_was_reclaimed_after_it_arrived() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let len = 4u64 << 20;
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&vec![7u8; len as usize]).unwrap();
+        f.sync_all().unwrap();
+        drop(f);
+        let f = File::open(&path).unwrap();
+        rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let all = ByteRange {
+            offset: 0,
+            len: None,
+        };
+        let subject = Subject::new(&f, &path, len, all).unwrap();
+        let Some(cold) = subject.resident_in(&[(0, len)]).unwrap() else {
+            println!("skipped: residency is hidden from this user");
+            return;
+        };
+        if cold != 0 {
+            println!("skipped: this filesystem keeps its pages cached (tmpfs?)");
+            return;
+        }
+        // As if the whole file had been asked for and had arrived, and reclaim had then taken it back:
+        // nothing is outstanding, yet nothing is resident.
+        let mut pending = [Pending {
+            subject: &subject,
+            asked: vec![(0, len)],
+            outstanding: Vec::new(),
+            cap: len,
+            error: None,
+        }];
+        let shown = std::sync::atomic::AtomicU64::new(0);
+        let end = wait(&mut pending, &|n| {
+            shown.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(end, WaitEnd::Resident);
+        assert!(pending[0].error.is_none());
+        let pages = len / crate::map::page_size() as u64;
+        assert_eq!(subject.resident_in(&[(0, len)]).unwrap(), Some(pages));
+        assert_eq!(
+            shown.into_inner(),
+            0,
+            "bytes read again are not counted twice"
+        );
     }
 }

@@ -235,37 +235,32 @@ fn touch_of_a_range_loads_that_range_only() {
 #[test]
 fn willneed_wait_beats_the_readahead_cap() {
     let dir = disk_dir_or_skip!();
-    // Eight times the 8 MiB that one WILLNEED call reads at most.
-    const SIZE: u64 = 64 * MIB;
+    const SIZE: u64 = 256 * MIB;
     let f = big_file(dir.path(), "w", SIZE);
     make_cold(&[&f]);
     let out = mmadvise(&["willneed", "--wait", "--json", p(&f)]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // Pages brought in by WILLNEED are never accessed, so on a machine whose memory is full of page
-    // cache, reclaim may take a few of them back at any moment: the checks allow for that (5%), and
-    // still fail if only the first readahead window (8 MiB, 12.5%) or half of the file were read.
-    let slack = SIZE / 20;
     let cached = resident(&f);
     assert!(
-        cached >= SIZE - slack,
+        cached * 100 >= SIZE * 99,
         "only {cached} of {SIZE} bytes resident after willneed --wait"
     );
     let file = &json_lines(&out)[0];
     assert_eq!(file["requested_bytes"], SIZE);
-    let missing = file["missing_bytes"]
-        .as_u64()
-        .expect("missing_bytes after --wait");
-    assert!(missing <= slack, "{missing} bytes missing after --wait");
+    assert_eq!(file["missing_bytes"], 0);
     assert!(file["cap_bytes"].as_u64().unwrap() >= page() as u64);
 
-    // Without --wait it returns once the reads are queued; asking again requests only what is missing,
-    // which is nothing unless reclaim took some pages back in between.
+    // Without --wait it returns once the reads are queued; asking again requests only what is missing.
+    // Pages that WILLNEED brought in are never accessed, so reclaim may take a few back at any moment on
+    // a machine whose memory is full of cache (CI once lost 744 KiB between the two calls): what is asked
+    // for must match what fincore saw missing just before, give or take 1% for reclaim in between.
+    let missing = SIZE - resident(&f);
     let out = mmadvise(&["willneed", "--json", p(&f)]);
     assert!(out.status.success());
     let requested = json_lines(&out)[0]["requested_bytes"].as_u64().unwrap();
     assert!(
-        requested <= slack && requested % page() as u64 == 0,
-        "asked again for {requested} bytes of a file that was resident"
+        requested <= missing + SIZE / 100,
+        "asked again for {requested} bytes when {missing} were missing"
     );
 }
 

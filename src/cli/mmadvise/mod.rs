@@ -55,7 +55,8 @@ pub enum Action {
         long_about = "Ask the kernel to read the files' missing data into the page cache in the \
 background: POSIX_FADV_WILLNEED in chunks no larger than the device's readahead cap (one call reads at \
 most that much, 8 MiB on many disks), over the pages not yet cached, skipping holes. With --wait, wait \
-until the pages are resident, or until reading stops making progress."
+until the pages are resident, or until reading stops making progress; pages that reclaim takes back \
+before the rest arrive are asked for again."
     )]
     Willneed(WillneedArgs),
 
@@ -382,7 +383,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 \n    mmadvise willneed [--wait] [FILE OPTIONS] PATH...\n\
 \nAsk the kernel to read the missing data in the background: POSIX_FADV_WILLNEED in chunks of the \
 device's readahead cap, holes skipped. --wait waits until the pages are resident, or until reading \
-stops making progress, with a progress bar.\n\
+stops making progress, with a progress bar; pages that reclaim takes back before the rest arrive are \
+asked for again (3 times at most).\n\
 \n    mmadvise touch [LOAD OPTIONS] [FILE OPTIONS] PATH...     (alias: load)\n\
 \nLoad the missing data and wait for it: MADV_POPULATE_READ per window, in parallel across windows and \
 files, holes skipped.\n\

@@ -221,6 +221,7 @@ pub fn willneed(
                     befores.push((before, data, total(&missing)));
                     pending.push(Pending {
                         subject,
+                        asked: missing.clone(),
                         outstanding: missing,
                         cap,
                         error: None,
