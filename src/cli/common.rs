@@ -63,19 +63,55 @@ impl Reporter {
     /// Turns the result of a whole run into the exit code: a broken pipe on stdout exits 0 quietly, any
     /// other error is printed once and exits 1, and a run that reported errors exits 1.
     pub fn finish(&self, result: anyhow::Result<()>) -> ExitCode {
+        ExitCode::from(self.status(result))
+    }
+
+    /// [`finish`](Self::finish) as a number, for a binary that returns from a C `main`.
+    pub fn status(&self, result: anyhow::Result<()>) -> u8 {
         match result {
-            Ok(()) if self.failed() => ExitCode::from(EXIT_FAILURE),
-            Ok(()) => ExitCode::from(EXIT_OK),
+            Ok(()) if self.failed() => EXIT_FAILURE,
+            Ok(()) => EXIT_OK,
             // A reader that stopped early (`| head`) is not an error, but files that failed before still are.
             Err(e) if is_broken_pipe(&e) => {
-                ExitCode::from(if self.failed() { EXIT_FAILURE } else { EXIT_OK })
+                if self.failed() {
+                    EXIT_FAILURE
+                } else {
+                    EXIT_OK
+                }
             }
             Err(e) => {
                 self.error(format_args!("{e:#}"));
-                ExitCode::from(EXIT_FAILURE)
+                EXIT_FAILURE
             }
         }
     }
+}
+
+/// The program's arguments, program name first. A binary started as a C `main` (`#![no_main]`) gets
+/// them from std on glibc, which hands them to initialisers; on other C libraries std has none to give,
+/// and they are read from /proc/self/cmdline.
+pub fn program_args() -> Vec<std::ffi::OsString> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if !args.is_empty() {
+        return args;
+    }
+    match std::fs::read("/proc/self/cmdline") {
+        Ok(cmdline) => split_cmdline(&cmdline),
+        Err(_) => args,
+    }
+}
+
+/// The arguments in the contents of /proc/PID/cmdline: each one ends with a NUL.
+fn split_cmdline(cmdline: &[u8]) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    if cmdline.is_empty() {
+        return Vec::new();
+    }
+    let cmdline = cmdline.strip_suffix(b"\0").unwrap_or(cmdline);
+    cmdline
+        .split(|&b| b == 0)
+        .map(|a| std::ffi::OsStr::from_bytes(a).to_os_string())
+        .collect()
 }
 
 /// Whether an error comes from writing to a closed pipe (as in `| head`).
@@ -331,6 +367,18 @@ pub fn display_name(name: &InputName) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_lines_split_on_nul_keeping_empty_arguments() {
+        let os = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            split_cmdline(b"mmcounter\0--by\0-2\0\0c\0"),
+            os(&["mmcounter", "--by", "-2", "", "c"])
+        );
+        assert_eq!(split_cmdline(b"mmcounter\0c"), os(&["mmcounter", "c"]));
+        assert_eq!(split_cmdline(b""), os(&[]));
+        assert_eq!(program_args(), std::env::args_os().collect::<Vec<_>>());
+    }
 
     #[test]
     fn json_lines_put_type_first() {

@@ -4,6 +4,7 @@
 pub mod advise;
 pub mod cachestat;
 pub mod daemon;
+pub mod entry;
 pub mod lock;
 pub mod populate;
 pub mod sigbus;

@@ -33,6 +33,16 @@ pub fn catch_termination() {
     });
 }
 
+/// Ignores SIGPIPE, as Rust's runtime does before `main`: a write to a closed pipe then fails with
+/// EPIPE, which the tools turn into a quiet exit. For a binary that starts without that runtime
+/// (`#![no_main]`).
+pub fn ignore_broken_pipe() {
+    // SAFETY: setting SIGPIPE's disposition to SIG_IGN has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 /// The termination signal caught since [`catch_termination`], if any.
 pub fn caught() -> Option<i32> {
     match CAUGHT.load(Ordering::SeqCst) {

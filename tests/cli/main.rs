@@ -1,5 +1,6 @@
 //! Black-box tests of the real binaries, in temporary directories. One integration target; one module
-//! per tool, plus hazards (faults and bad input) and man (staleness of man pages and completions).
+//! per tool, plus hazards (faults and bad input), man (staleness of man pages and completions) and
+//! startup (how the binaries are linked).
 
 mod hazards;
 mod man;
@@ -8,4 +9,5 @@ mod mmcount;
 mod mmcounter;
 mod mmcp;
 mod mmstat;
+mod startup;
 mod util;

@@ -64,6 +64,27 @@ fn a_missing_or_empty_file_starts_at_zero_and_counts_up() {
     assert_eq!(std::fs::read(&path).unwrap(), b"0000000002\n");
 }
 
+/// mmcounter starts without Rust's runtime set-up (which ignores SIGPIPE), so it ignores SIGPIPE itself:
+/// a closed stdout is a quiet exit 0 after the update, not death by a signal.
+#[test]
+fn a_closed_pipe_on_stdout_is_a_quiet_success() {
+    let dir = tmp();
+    let path = dir.path().join("c");
+    for args in [&[][..], &["--json"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(args)
+            .arg(&path)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {:?}", out.status);
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "0000000002\n");
+}
+
 #[test]
 fn operations_and_output_forms() {
     let dir = tmp();
