@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::cli::common::{
     FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, display_name,
 };
+use crate::cli::quote;
 use crate::count::{Counts, Spec, parse_byte};
 use crate::input::{Input, Planned, planned_len, planned_len_stdin};
 use crate::window::{Fold, ScanOptions, scan};
@@ -220,17 +221,20 @@ fn key(plan: &Plan, column: Column) -> String {
     }
 }
 
-fn text_row(plan: &Plan, counts: &Counts, name: &str) -> String {
+/// One line of the table, newline included. `name` is printed as wc prints it ([`quote::wc_name`]).
+fn text_row(plan: &Plan, counts: &Counts, name: &[u8]) -> Vec<u8> {
     let mut line = plan
         .columns
         .iter()
         .map(|&c| format!("{:>w$}", value(counts, c), w = plan.width))
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+        .into_bytes();
     if !name.is_empty() {
-        line.push(' ');
-        line.push_str(name);
+        line.push(b' ');
+        line.extend_from_slice(name);
     }
+    line.push(b'\n');
     line
 }
 
@@ -249,6 +253,7 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
     let mut total = Fold::empty(&plan.spec);
     let (mut files, mut errors) = (0u64, 0u64);
     let on_bytes = |n: u64| progress.inc(n);
+    let utf8 = quote::utf8_locale();
     for name in &plan.inputs {
         let shown = display_name(name);
         let result = match name {
@@ -275,7 +280,11 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
                 if plan.json {
                     json.write("file", with_path(&shown, json_fields(plan, &counts)))?;
                 } else {
-                    writeln!(out, "{}", text_row(plan, &counts, &shown))?;
+                    let raw = match name {
+                        InputName::Path(p) => quote::wc_name(p.as_os_str(), utf8),
+                        _ => shown.clone().into_bytes(),
+                    };
+                    out.write_all(&text_row(plan, &counts, &raw))?;
                 }
             }
             Err(e) => {
@@ -296,7 +305,7 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
         json.write("summary", summary)?;
         json.flush()?;
     } else if plan.inputs.len() > 1 {
-        writeln!(out, "{}", text_row(plan, &total, "total"))?;
+        out.write_all(&text_row(plan, &total, b"total"))?;
     }
     out.flush().context("write error")?;
     Ok(())
@@ -359,6 +368,9 @@ binary data.\n\
 \nA file that shrinks while it is mapped is reported as \"file changed size while being read\" and its \
 counts are discarded; a file that grows is counted as it was when opened.\n\
 \nA FIFO with no writer reads as empty: mmcount never waits for a writer to appear. Files in /proc and \
-/sys are read with read(2), since their sizes are not their contents.",
+/sys are read with read(2), since their sizes are not their contents.\n\
+\nFile names are printed as they are, byte for byte, except that a name holding a newline is quoted \
+for the shell, as wc does ('x'$'\\n''y'), so that each file stays on one line. In JSON, names are \
+strings, with bytes that are not UTF-8 replaced by U+FFFD.",
     ),
 ];

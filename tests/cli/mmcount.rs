@@ -323,6 +323,66 @@ fn byte_values_and_column_order() {
     assert_eq!(numbers(&stdout(&out)), vec![2, 13, 10, 11, 15, 37]);
 }
 
+/// Names are printed byte for byte, and quoted for the shell when they hold a newline, as wc does, in
+/// the C locale (every non-ASCII byte escaped) and in a UTF-8 one (printable characters kept).
+#[test]
+fn names_are_printed_as_wc_prints_them() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let names: [&[u8]; 9] = [
+        b"plain",
+        b"sp ace\ttab",
+        b"x\ny",
+        b"\nstarts",
+        b"it's\n'",
+        b"\xff raw",
+        b"\xff\nescaped",
+        "caf\u{e9}\nna\u{ef}ve".as_bytes(),
+        b"ctl\x01\x7f\n",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let path = dir.path().join(std::ffi::OsStr::from_bytes(name));
+        std::fs::write(path, "a b\n".repeat(i + 1)).unwrap();
+    }
+    let args: Vec<&std::ffi::OsStr> = names
+        .iter()
+        .map(|n| std::ffi::OsStr::from_bytes(n))
+        .collect();
+    for locale in ["C", "C.UTF-8"] {
+        let ours = bin("mmcount")
+            .current_dir(dir.path())
+            .env("LC_ALL", locale)
+            .arg("-lw")
+            .args(&args)
+            .output()
+            .unwrap();
+        let theirs = Command::new("wc")
+            .current_dir(dir.path())
+            .env("LC_ALL", locale)
+            .arg("-lw")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(ours.status.success(), "{}", stderr(&ours));
+        assert!(theirs.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{locale}"
+        );
+        assert_eq!(ours.stdout, theirs.stdout, "{locale}: byte for byte");
+        let quoted = ours
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| l.ends_with(b"'"))
+            .count();
+        assert_eq!(
+            quoted, 6,
+            "{locale}: the six names with a newline are quoted"
+        );
+    }
+}
+
 #[test]
 fn output_matches_wc_line_for_line() {
     let dir = tempfile::tempdir().unwrap();
