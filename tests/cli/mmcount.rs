@@ -349,20 +349,17 @@ fn names_are_printed_as_wc_prints_them() {
         .map(|n| std::ffi::OsStr::from_bytes(n))
         .collect();
     for locale in ["C", "C.UTF-8"] {
-        let ours = bin("mmcount")
-            .current_dir(dir.path())
-            .env("LC_ALL", locale)
-            .arg("-lw")
-            .args(&args)
-            .output()
-            .unwrap();
-        let theirs = Command::new("wc")
-            .current_dir(dir.path())
-            .env("LC_ALL", locale)
-            .arg("-lw")
-            .args(&args)
-            .output()
-            .unwrap();
+        let run = |program: &Path| {
+            Command::new(program)
+                .current_dir(dir.path())
+                .env("LC_ALL", locale)
+                .arg("-lw")
+                .args(&args)
+                .output()
+                .unwrap()
+        };
+        let ours = run(bin_path("mmcount"));
+        let theirs = run(Path::new("wc"));
         assert!(ours.status.success(), "{}", stderr(&ours));
         assert!(theirs.status.success());
         assert_eq!(
