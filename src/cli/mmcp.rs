@@ -2,6 +2,8 @@
 //! trees listed, the overwrite policy applied (with prompts), directories made, files copied in
 //! parallel by the core's engine, directories finished, and each result reported in input order.
 
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -9,16 +11,19 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{CommandFactory, Parser, ValueEnum};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use rayon::prelude::*;
 use rustix::fs::Stat;
 use serde_json::json;
 
 use crate::cli::common::{JsonLines, ProgressArgs, ReadArgs, Reporter, parse_size_arg};
-use crate::copy::tree::{self, Kind};
-use crate::copy::{self, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
+use crate::copy::tree::{self, Follow, Kind};
+use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
 use crate::sys::signals;
+
+mod settings;
+pub use settings::Setting;
 
 const TOOL: &str = "mmcp";
 
@@ -58,9 +63,26 @@ pub struct Args {
     #[arg(short = 'r', short_alias = 'R', long)]
     pub recursive: bool,
 
-    /// Follow symlinks in SRC trees (copy what they point to)
-    #[arg(short = 'L', long)]
-    pub dereference: bool,
+    /// Copy an archive: -R -P --preserve=all (mode, ownership, timestamps, hard links, and extended
+    /// attributes where possible)
+    #[arg(short = 'a', long, action = ArgAction::Count)]
+    pub archive: u8,
+
+    /// Follow every symlink in SRC (copy what they point to)
+    #[arg(short = 'L', long, action = ArgAction::Count)]
+    pub dereference: u8,
+
+    /// Never follow symlinks in SRC: copy them as symlinks (the default with -r)
+    #[arg(short = 'P', long, action = ArgAction::Count)]
+    pub no_dereference: u8,
+
+    /// Follow symlinks named on the command line, not those found in trees
+    #[arg(short = 'H', action = ArgAction::Count)]
+    pub dereference_command_line: u8,
+
+    /// Same as --no-dereference --preserve=links
+    #[arg(short = 'd', action = ArgAction::Count)]
+    pub no_dereference_preserve_links: u8,
 
     /// Never overwrite an existing file
     #[arg(short = 'n', long, overrides_with_all = ["interactive", "force"])]
@@ -78,9 +100,48 @@ pub struct Args {
     #[arg(short = 'u', long)]
     pub update: bool,
 
-    /// Preserve access and modification times (ns), ownership where permitted, and exact mode bits
-    #[arg(short = 'p', long)]
-    pub preserve: bool,
+    /// Same as --preserve=mode,ownership,timestamps
+    #[arg(short = 'p', action = ArgAction::Count)]
+    pub preserve_basic: u8,
+
+    /// Keep these attributes (default: mode,ownership,timestamps): mode (exact bits), ownership
+    /// (where permitted), timestamps (atime, mtime, ns), links (hard links among the copied files),
+    /// xattr (extended attributes; ACLs and SELinux labels excepted), all (all of them, extended
+    /// attributes only where possible); context (SELinux) is not supported
+    #[arg(
+        long,
+        value_name = "ATTR_LIST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "mode,ownership,timestamps",
+        action = ArgAction::Append
+    )]
+    pub preserve: Vec<String>,
+
+    /// Don't keep these attributes; --no-preserve=mode creates files 0666 and directories 0777, less
+    /// the umask
+    #[arg(long, value_name = "ATTR_LIST", action = ArgAction::Append)]
+    pub no_preserve: Vec<String>,
+
+    /// Back up each existing destination before it is replaced: CONTROL is none/off, numbered/t
+    /// (NAME.~N~), existing/nil (numbered if numbered backups exist, else simple), simple/never
+    /// (NAME~); without CONTROL, $VERSION_CONTROL, else existing
+    #[arg(
+        long,
+        value_name = "CONTROL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub backup: Option<String>,
+
+    /// Like --backup, but takes no argument
+    #[arg(short = 'b')]
+    pub backup_default: bool,
+
+    /// Suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~); implies --backup
+    #[arg(short = 'S', long, value_name = "SUFFIX")]
+    pub suffix: Option<std::ffi::OsString>,
 
     /// Print 'SRC' -> 'DST' for each file copied
     #[arg(short = 'v', long)]
@@ -123,6 +184,33 @@ pub struct Args {
 
     #[command(flatten)]
     pub(crate) progress: ProgressArgs,
+
+    /// The order-sensitive flags, in command-line order (filled from clap's matches).
+    #[arg(skip)]
+    pub settings: Vec<Setting>,
+}
+
+impl Args {
+    /// Parses the command line (exits on a usage error), keeping the order of -L/-P/-H and of the
+    /// attribute flags.
+    pub fn parse_ordered() -> Args {
+        Self::from_matches(Self::command().get_matches())
+    }
+
+    /// Parses `argv` as [`Args::parse_ordered`] does.
+    pub fn parse_ordered_from<I, T>(argv: I) -> Args
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::from_matches(Self::command().get_matches_from(argv))
+    }
+
+    fn from_matches(matches: clap::ArgMatches) -> Args {
+        let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        args.settings = settings::from_matches(&matches);
+        args
+    }
 }
 
 /// `--sparse` values.
@@ -168,8 +256,10 @@ pub struct Plan {
     pub options: CopyOptions,
     /// Copy trees.
     pub recursive: bool,
-    /// Follow symlinks in trees.
-    pub dereference: bool,
+    /// Which symlinks in SRC are followed.
+    pub follow: Follow,
+    /// How existing destinations are backed up, with the suffix of simple backups.
+    pub backup: Option<(Control, OsString)>,
     /// What to do with an existing destination.
     pub policy: Policy,
     /// Print each copy.
@@ -234,13 +324,13 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             } else if sources.len() > 1 || last.as_os_str().as_bytes().ends_with(b"/") {
                 bail!("target {} is not a directory", quote(last));
             } else {
-                return Ok(plan_with(
+                return plan_with(
                     args,
                     vec![Pair {
                         src: sources[0].clone(),
                         dst: last.clone(),
                     }],
-                ));
+                );
             }
         }
     };
@@ -263,11 +353,39 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             }
         })
         .collect();
-    Ok(plan_with(args, pairs))
+    plan_with(args, pairs)
 }
 
-fn plan_with(args: &Args, pairs: Vec<Pair>) -> Plan {
-    Plan {
+fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
+    let resolved = settings::resolve(&args.settings).map_err(Usage)?;
+    let recursive = args.recursive || resolved.recursive;
+    // cp's default: no symlink followed in trees, every symlink followed without -r.
+    let follow = resolved.follow.unwrap_or(if recursive {
+        Follow::Never
+    } else {
+        Follow::Always
+    });
+    let asked = match &args.backup {
+        Some(control) => Some(control.as_str()),
+        None if args.backup_default || args.suffix.is_some() => Some(""),
+        None => None,
+    };
+    let control =
+        settings::backup(asked, std::env::var_os("VERSION_CONTROL").as_deref()).map_err(Usage)?;
+    if control.is_some() && args.in_place {
+        return Err(Usage(
+            "--in-place cannot make backups: the destination is rewritten, not replaced".into(),
+        )
+        .into());
+    }
+    let backup = control.map(|c| {
+        let env = std::env::var_os("SIMPLE_BACKUP_SUFFIX");
+        (
+            c,
+            copy::simple_suffix(args.suffix.as_deref(), env.as_deref()),
+        )
+    });
+    Ok(Plan {
         pairs,
         options: CopyOptions {
             map_mode: args.read.map_mode.into(),
@@ -286,10 +404,11 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> Plan {
             sync: args.sync,
             verify: args.verify,
             in_place: args.in_place,
-            preserve: args.preserve,
+            preserve: resolved.preserve,
         },
-        recursive: args.recursive,
-        dereference: args.dereference,
+        recursive,
+        follow,
+        backup,
         policy: Policy {
             no_clobber: args.no_clobber,
             interactive: args.interactive,
@@ -299,7 +418,7 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> Plan {
         verbose: args.verbose,
         json: args.json,
         progress: args.progress.clone(),
-    }
+    })
 }
 
 /// What is done for one entry.
@@ -311,6 +430,8 @@ enum Action {
     Symlink,
     /// Recreate a FIFO.
     Fifo,
+    /// Make a hard link to the copy of an earlier name of the same file (the leaf of that index).
+    Link(usize),
 }
 
 /// A file to create, in input order.
@@ -320,11 +441,14 @@ struct Leaf {
     dst: PathBuf,
     action: Action,
     stat: Option<Stat>,
+    /// Where the existing destination goes before it is replaced.
+    backup: Option<PathBuf>,
 }
 
 /// A directory made for a tree, finished (mode, times) after its contents.
 #[derive(Debug)]
 struct Dir {
+    src: PathBuf,
     dst: PathBuf,
     stat: Stat,
 }
@@ -342,6 +466,18 @@ enum Event {
     Skipped { path: PathBuf, what: &'static str },
 }
 
+/// What the operands ask for, gathered before anything is copied.
+#[derive(Debug, Default)]
+struct Work {
+    leaves: Vec<Leaf>,
+    dirs: Vec<Dir>,
+    events: Vec<Event>,
+    /// Bytes of the regular files, for the progress bar.
+    total: u64,
+    /// With --preserve=links: the first leaf copied of each source file (device, inode).
+    copied: HashMap<(u64, u64), usize>,
+}
+
 /// Totals of a run.
 #[derive(Debug, Default)]
 struct Totals {
@@ -355,16 +491,20 @@ struct Totals {
 pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     let started = Instant::now();
     let umask = tree::umask();
-    let mut leaves: Vec<Leaf> = Vec::new();
-    let mut dirs: Vec<Dir> = Vec::new();
-    let mut events: Vec<Event> = Vec::new();
-    let mut total = 0u64;
+    let mut work = Work::default();
     for pair in &plan.pairs {
         if signals::caught().is_some() {
             break;
         }
-        gather(plan, pair, &mut leaves, &mut dirs, &mut events, &mut total)?;
+        gather(plan, pair, &mut work)?;
     }
+    let Work {
+        leaves,
+        dirs,
+        mut events,
+        total,
+        ..
+    } = work;
     // A bar over the total bytes of the regular files, shown on a terminal for long copies.
     let progress = plan.progress.bar(total, PROGRESS_THRESHOLD);
     let progress_bytes = |n: u64| progress.inc(n);
@@ -373,12 +513,23 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
         progress: &progress_bytes,
         stop: &stop,
     };
-    let results: Vec<Result<Copied, Failure>> = leaves
+    // Copies first, in parallel; then the hard links to them, which need them in place.
+    let mut results: Vec<Result<Copied, Failure>> = leaves
         .par_iter()
-        .map(|leaf| make_leaf(plan, leaf, hooks))
+        .map(|leaf| match leaf.action {
+            Action::Link(_) => Ok(Copied::default()),
+            _ => make_leaf(plan, leaf, hooks),
+        })
         .collect();
+    for (i, leaf) in leaves.iter().enumerate() {
+        if let Action::Link(first) = leaf.action {
+            results[i] = link_leaf(leaf, &leaves[first], results[first].is_ok(), hooks);
+        }
+    }
     for dir in dirs.iter().rev() {
-        if let Err(e) = tree::finish_dir(&dir.dst, &dir.stat, plan.options.preserve, umask) {
+        if let Err(e) =
+            tree::finish_dir(&dir.src, &dir.dst, &dir.stat, &plan.options.preserve, umask)
+        {
             events.push(Event::Error {
                 path: dir.dst.clone(),
                 message: message(&Failure::File(e)).unwrap_or_default(),
@@ -393,63 +544,54 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
 }
 
 /// Lists what one operand asks for: directories (made now, in order), leaves, and planning errors.
-fn gather(
-    plan: &Plan,
-    pair: &Pair,
-    leaves: &mut Vec<Leaf>,
-    dirs: &mut Vec<Dir>,
-    events: &mut Vec<Event>,
-    total: &mut u64,
-) -> anyhow::Result<()> {
-    let mut fail = |path: &Path, message: String| {
-        events.push(Event::Error {
+fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Result<()> {
+    let fail = |work: &mut Work, path: &Path, message: String| {
+        work.events.push(Event::Error {
             path: path.to_path_buf(),
             message,
         })
     };
     if pair.src.as_os_str() == "-" {
-        return admit(
-            plan,
-            pair.src.clone(),
-            pair.dst.clone(),
-            Action::Data,
-            None,
-            leaves,
-            events,
-        );
+        let (src, dst) = (pair.src.clone(), pair.dst.clone());
+        return admit(plan, src, dst, Action::Data, None, true, work);
     }
     if !plan.recursive {
-        match rustix::fs::stat(&pair.src) {
+        let stat = if plan.follow == Follow::Never {
+            rustix::fs::lstat(&pair.src)
+        } else {
+            rustix::fs::stat(&pair.src)
+        };
+        match stat {
             Err(e) => fail(
+                work,
                 &pair.src,
                 format!("cannot open {}: {}", quote(&pair.src), describe(&e.into())),
             ),
             Ok(stat) if Kind::of_mode(stat.st_mode) == Kind::Dir => fail(
+                work,
                 &pair.src,
                 format!("-r not specified; omitting directory {}", quote(&pair.src)),
             ),
             Ok(stat) => {
-                if Kind::of_mode(stat.st_mode) == Kind::File {
-                    *total += stat.st_size as u64;
-                }
-                admit(
-                    plan,
-                    pair.src.clone(),
-                    pair.dst.clone(),
-                    Action::Data,
-                    Some(stat),
-                    leaves,
-                    events,
-                )?;
+                let action = match Kind::of_mode(stat.st_mode) {
+                    Kind::File => {
+                        work.total += stat.st_size as u64;
+                        Action::Data
+                    }
+                    Kind::Symlink => Action::Symlink,
+                    _ => Action::Data,
+                };
+                let (src, dst) = (pair.src.clone(), pair.dst.clone());
+                admit(plan, src, dst, action, Some(stat), true, work)?;
             }
         }
         return Ok(());
     }
     if let Some(why) = into_itself(&pair.src, &pair.dst) {
-        fail(&pair.src, why);
+        fail(work, &pair.src, why);
         return Ok(());
     }
-    for entry in tree::walk(&pair.src, &pair.dst, plan.dereference) {
+    for entry in tree::walk(&pair.src, &pair.dst, plan.follow) {
         if signals::caught().is_some() {
             return Ok(());
         }
@@ -457,10 +599,8 @@ fn gather(
             Ok(entry) => entry,
             Err(e) => {
                 let path = e.path().to_path_buf();
-                events.push(Event::Error {
-                    path,
-                    message: message(&Failure::File(e)).unwrap_or_default(),
-                });
+                let message = message(&Failure::File(e)).unwrap_or_default();
+                fail(work, &path, message);
                 continue;
             }
         };
@@ -469,45 +609,44 @@ fn gather(
                 if std::fs::symlink_metadata(&entry.dst).is_ok()
                     && !std::fs::metadata(&entry.dst).is_ok_and(|m| m.is_dir())
                 {
-                    events.push(Event::Error {
-                        path: entry.dst.clone(),
-                        message: format!(
-                            "cannot overwrite non-directory {} with directory {}",
-                            quote(&entry.dst),
-                            quote(&entry.src)
-                        ),
-                    });
+                    let message = format!(
+                        "cannot overwrite non-directory {} with directory {}",
+                        quote(&entry.dst),
+                        quote(&entry.src)
+                    );
+                    fail(work, &entry.dst, message);
                     continue;
                 }
                 let existed = entry.dst.is_dir();
                 match tree::make_dir(&entry.dst, entry.stat.st_mode) {
                     Ok(()) => {
                         if !existed {
-                            events.push(Event::Made {
+                            work.events.push(Event::Made {
                                 src: entry.src.clone(),
                                 dst: entry.dst.clone(),
                             });
                         }
-                        dirs.push(Dir {
+                        work.dirs.push(Dir {
+                            src: entry.src,
                             dst: entry.dst,
                             stat: entry.stat,
                         });
                     }
-                    Err(e) => events.push(Event::Error {
-                        path: entry.dst.clone(),
-                        message: message(&Failure::File(e)).unwrap_or_default(),
-                    }),
+                    Err(e) => {
+                        let message = message(&Failure::File(e)).unwrap_or_default();
+                        fail(work, &entry.dst, message);
+                    }
                 }
                 continue;
             }
             Kind::File => {
-                *total += entry.stat.st_size as u64;
+                work.total += entry.stat.st_size as u64;
                 Action::Data
             }
             Kind::Symlink => Action::Symlink,
             Kind::Fifo => Action::Fifo,
             Kind::Device | Kind::Socket => {
-                events.push(Event::Skipped {
+                work.events.push(Event::Skipped {
                     path: entry.src.clone(),
                     what: if entry.kind == Kind::Device {
                         "device"
@@ -518,48 +657,78 @@ fn gather(
                 continue;
             }
         };
+        let top = entry.src == pair.src;
         admit(
             plan,
             entry.src,
             entry.dst,
             action,
             Some(entry.stat),
-            leaves,
-            events,
+            top,
+            work,
         )?;
     }
     Ok(())
 }
 
-/// Applies the overwrite policy to one leaf and queues it, skips it, or records why it cannot be done.
+/// Applies the overwrite policy to one leaf (named on the command line when `top`), and queues it,
+/// skips it, or records why it cannot be done. Under --preserve=links, a later name of a file already
+/// queued becomes a hard link to its copy.
 fn admit(
     plan: &Plan,
     src: PathBuf,
     dst: PathBuf,
-    action: Action,
+    mut action: Action,
     stat: Option<Stat>,
-    leaves: &mut Vec<Leaf>,
-    events: &mut Vec<Event>,
+    top: bool,
+    work: &mut Work,
 ) -> anyhow::Result<()> {
+    // cp remembers a file for its hard links when it has several names, or when links are followed
+    // (two symlinks can lead to one file).
+    let key = stat.as_ref().filter(|s| {
+        plan.options.preserve.links
+            && (s.st_nlink > 1
+                || plan.follow == Follow::Always
+                || (top && plan.follow == Follow::Top))
+    });
+    let key = key.map(|s| (s.st_dev, s.st_ino));
+    let first = key.and_then(|k| work.copied.get(&k).copied());
+    if let Some(first) = first {
+        if work.leaves[first].dst == dst {
+            return Ok(());
+        }
+        action = Action::Link(first);
+    }
     match decide(plan, &src, &dst, &action, stat.as_ref())? {
-        Decision::Copy => {
-            events.push(Event::Leaf(leaves.len()));
-            leaves.push(Leaf {
+        Decision::Copy(backup) => {
+            if let (Some(k), None) = (key, first) {
+                work.copied.insert(k, work.leaves.len());
+            }
+            // Progress counts bytes copied: a later name linked is not copied.
+            if let (Action::Link(_), Some(s)) = (&action, &stat)
+                && Kind::of_mode(s.st_mode) == Kind::File
+            {
+                work.total = work.total.saturating_sub(s.st_size as u64);
+            }
+            work.events.push(Event::Leaf(work.leaves.len()));
+            work.leaves.push(Leaf {
                 src,
                 dst,
                 action,
                 stat,
+                backup,
             });
         }
         Decision::Skip => {}
-        Decision::Refuse(message) => events.push(Event::Error { path: src, message }),
+        Decision::Refuse(message) => work.events.push(Event::Error { path: src, message }),
     }
     Ok(())
 }
 
 #[derive(Debug)]
 enum Decision {
-    Copy,
+    /// Copy, moving the existing destination to this backup first.
+    Copy(Option<PathBuf>),
     Skip,
     Refuse(String),
 }
@@ -572,7 +741,7 @@ fn decide(
     stat: Option<&Stat>,
 ) -> anyhow::Result<Decision> {
     let Ok(existing) = rustix::fs::lstat(dst) else {
-        return Ok(Decision::Copy);
+        return Ok(Decision::Copy(None));
     };
     let same = match action {
         // A link is copied as itself: compare the links, not what they point to.
@@ -581,7 +750,8 @@ fn decide(
         }
         _ => copy::same_file(src, dst),
     };
-    if same {
+    // With backups, cp copies a file over another name of itself: the old name becomes the backup.
+    if same && (plan.backup.is_none() || same_name(src, dst)) {
         return Ok(Decision::Refuse(format!(
             "{} and {} are the same file",
             quote(src),
@@ -617,7 +787,31 @@ fn decide(
             quote(dst)
         )));
     }
-    Ok(Decision::Copy)
+    let Some((control, suffix)) = &plan.backup else {
+        return Ok(Decision::Copy(None));
+    };
+    let backup = copy::backup_path(dst, *control, suffix);
+    if let Some(backup) = &backup
+        && src.as_os_str() != "-"
+        && copy::same_file(src, backup)
+        && !copy::same_file(src, dst)
+    {
+        return Ok(Decision::Refuse(format!(
+            "backing up {} might destroy source;  {} not copied",
+            quote(dst),
+            quote(src)
+        )));
+    }
+    Ok(Decision::Copy(backup))
+}
+
+/// Whether `a` and `b` are one name: the same entry of the same directory.
+fn same_name(a: &Path, b: &Path) -> bool {
+    let parent = |p: &Path| match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    a.file_name() == b.file_name() && copy::same_file(&parent(a), &parent(b))
 }
 
 /// Prints `mmcp: QUESTION` on stderr and reads one line from stdin; true for an answer starting with
@@ -666,18 +860,43 @@ fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failu
     if (hooks.stop)() {
         return Err(Failure::Interrupted);
     }
-    let preserve = plan.options.preserve;
+    let preserve = &plan.options.preserve;
+    let backup = leaf.backup.as_deref();
     match (&leaf.action, &leaf.stat) {
         (Action::Symlink, Some(stat)) => {
-            tree::copy_symlink(&leaf.src, &leaf.dst, stat, preserve)?;
+            tree::copy_symlink(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
         (Action::Fifo, Some(stat)) => {
-            tree::make_fifo(&leaf.dst, stat, preserve)?;
+            tree::make_fifo(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
-        _ => copy::copy_file(&leaf.src, &leaf.dst, &plan.options, hooks),
+        _ => copy::copy_file_backing_up(&leaf.src, &leaf.dst, backup, &plan.options, hooks),
     }
+}
+
+/// Makes the hard link of `leaf` to the copy of `first`, if that copy was made.
+fn link_leaf(
+    leaf: &Leaf,
+    first: &Leaf,
+    first_ok: bool,
+    hooks: Hooks<'_>,
+) -> Result<Copied, Failure> {
+    if (hooks.stop)() {
+        return Err(Failure::Interrupted);
+    }
+    if !first_ok {
+        return Err(Failure::File(Error::io(
+            Op::Create,
+            &leaf.dst,
+            io::Error::other(format!(
+                "not linked: the copy of {} failed",
+                quote(&first.src)
+            )),
+        )));
+    }
+    tree::hard_link(&first.dst, &leaf.dst, leaf.backup.as_deref())?;
+    Ok(Copied::default())
 }
 
 /// The message for a failure, cp style; None for an interruption (the run dies of the signal).
@@ -746,17 +965,25 @@ fn report(
                         totals.bytes += copied.bytes;
                         totals.hole_bytes += copied.hole_bytes;
                         if plan.json {
-                            json.write(
-                                "file",
-                                json!({
-                                    "src": leaf.src.to_string_lossy(),
-                                    "dst": leaf.dst.to_string_lossy(),
-                                    "bytes": copied.bytes,
-                                    "hole_bytes": copied.hole_bytes,
-                                }),
-                            )?;
+                            let mut fields = json!({
+                                "src": leaf.src.to_string_lossy(),
+                                "dst": leaf.dst.to_string_lossy(),
+                                "bytes": copied.bytes,
+                                "hole_bytes": copied.hole_bytes,
+                            });
+                            if let Action::Link(first) = leaf.action {
+                                fields["link_to"] = leaves[first].dst.to_string_lossy().into();
+                            }
+                            if let Some(backup) = &leaf.backup {
+                                fields["backup"] = backup.to_string_lossy().into();
+                            }
+                            json.write("file", fields)?;
                         } else if plan.verbose {
-                            writeln!(out, "{} -> {}", quote(&leaf.src), quote(&leaf.dst))?;
+                            write!(out, "{} -> {}", quote(&leaf.src), quote(&leaf.dst))?;
+                            match &leaf.backup {
+                                Some(backup) => writeln!(out, " (backup: {})", quote(backup))?,
+                                None => writeln!(out)?,
+                            }
                         }
                     }
                     Err(failure) => {
@@ -810,7 +1037,7 @@ fn report(
 
 /// The entry point of the `mmcp` binary.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_ordered();
     signals::catch_termination();
     let reporter = Reporter::new(TOOL);
     let result = match plan(&args) {
