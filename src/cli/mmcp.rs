@@ -36,7 +36,9 @@ const PROGRESS_THRESHOLD: u64 = 256 << 20;
     name = "mmcp",
     version,
     about = "Copy files through memory maps: sparse-aware, parallel, atomic, never half-written",
-    long_about = "Copy SRC to DST, or each SRC into DIR, through memory maps read on all cores.\n\n\
+    long_about = "Copy SRC to DST, or each SRC into DIR, through memory maps read on all cores, with cp's \
+options for links (-P, -H, -L, -d), attributes (-p, --preserve, --no-preserve, -a) and backups (-b, \
+--backup, -S).\n\n\
 The source is mapped read-only in bounded windows; the copy goes to a temporary file beside DST, sized \
 and preallocated before the first byte is written (so a full disk is found at once), and is renamed over \
 DST only when complete. On any error, or on SIGINT, SIGTERM or SIGHUP, the temporary file is removed and \
@@ -47,7 +49,9 @@ a hard link or a symlink. Pipes, devices, standard input (-) and /proc files are
 mmcp -p --sync db.dump db.copy        keep times and mode, durable when mmcp returns\n  \
 mmcp -r -v photos/ /mnt/usb/photos    a tree, naming each file\n  \
 mmcp --sparse=always vm.raw vm.copy   also turn zero pages into holes\n  \
-mmcp -t /backup/ a.log b.log          several files into a directory"
+mmcp -t /backup/ a.log b.log          several files into a directory\n  \
+mmcp -a /srv/data /backup/data        an archive: links, owners, modes, times, xattrs\n  \
+mmcp --backup=numbered new.conf app.conf   keep the old app.conf as app.conf.~N~"
 )]
 pub struct Args {
     /// SRC DST, or SRC... DIR (or SRC... with -t DIR); `-` as SRC is standard input
@@ -65,24 +69,24 @@ pub struct Args {
 
     /// Copy an archive: -R -P --preserve=all (mode, ownership, timestamps, hard links, and extended
     /// attributes where possible)
-    #[arg(short = 'a', long, action = ArgAction::Count)]
-    pub archive: u8,
+    #[arg(short = 'a', long, overrides_with = "archive")]
+    pub archive: bool,
 
     /// Follow every symlink in SRC (copy what they point to)
-    #[arg(short = 'L', long, action = ArgAction::Count)]
-    pub dereference: u8,
+    #[arg(short = 'L', long, overrides_with = "dereference")]
+    pub dereference: bool,
 
     /// Never follow symlinks in SRC: copy them as symlinks (the default with -r)
-    #[arg(short = 'P', long, action = ArgAction::Count)]
-    pub no_dereference: u8,
+    #[arg(short = 'P', long, overrides_with = "no_dereference")]
+    pub no_dereference: bool,
 
     /// Follow symlinks named on the command line, not those found in trees
-    #[arg(short = 'H', action = ArgAction::Count)]
-    pub dereference_command_line: u8,
+    #[arg(short = 'H', overrides_with = "dereference_command_line")]
+    pub dereference_command_line: bool,
 
     /// Same as --no-dereference --preserve=links
-    #[arg(short = 'd', action = ArgAction::Count)]
-    pub no_dereference_preserve_links: u8,
+    #[arg(short = 'd', overrides_with = "no_dereference_preserve_links")]
+    pub no_dereference_preserve_links: bool,
 
     /// Never overwrite an existing file
     #[arg(short = 'n', long, overrides_with_all = ["interactive", "force"])]
@@ -101,8 +105,8 @@ pub struct Args {
     pub update: bool,
 
     /// Same as --preserve=mode,ownership,timestamps
-    #[arg(short = 'p', action = ArgAction::Count)]
-    pub preserve_basic: u8,
+    #[arg(short = 'p', overrides_with = "preserve_basic")]
+    pub preserve_basic: bool,
 
     /// Keep these attributes (default: mode,ownership,timestamps): mode (exact bits), ownership
     /// (where permitted), timestamps (atime, mtime, ns), links (hard links among the copied files),
@@ -338,6 +342,14 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
     let pairs = sources
         .into_iter()
         .map(|src| {
+            // `SRC/.` names SRC's contents, as in cp: they go into DIR itself (`cp -a src/. dst`).
+            let bytes = src.as_os_str().as_bytes();
+            if bytes == b"." || bytes.ends_with(b"/.") {
+                return Pair {
+                    dst: dir.clone(),
+                    src,
+                };
+            }
             let name = src
                 .file_name()
                 .map(|n| n.to_os_string())
@@ -1069,7 +1081,13 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 \nA tree, naming each file; symlinks stay symlinks:\n\
 \n    mmcp -r -v photos /mnt/usb/photos\n\
 \nA sparse disk image, zero pages turned into holes too, with a JSON summary:\n\
-\n    mmcp --sparse=always --json vm.raw vm.copy",
+\n    mmcp --sparse=always --json vm.raw vm.copy\n\
+\nAn archive of a tree, as cp -a: symlinks as symlinks, hard links kept, owners, modes, times and \
+extended attributes preserved; SRC/. copies the contents of SRC into an existing DIR:\n\
+\n    mmcp -a /srv/data/. /backup/data\n\
+\nReplace a file, keeping the old one as app.conf.~1~, app.conf.~2~, ... (VERSION_CONTROL=numbered \
+makes -b do the same):\n\
+\n    mmcp --backup=numbered -v new.conf app.conf",
     ),
     (
         "EXIT STATUS",
@@ -1082,7 +1100,9 @@ SIGINT, SIGTERM or SIGHUP, mmcp removes its temporary file and dies of the same 
         "JSON OUTPUT",
         "With --json, one JSON object per line. Each has a \"type\":\n\
 \n\"file\": {\"type\":\"file\",\"src\":\"a\",\"dst\":\"b\",\"bytes\":N,\"hole_bytes\":H}, one per file \
-created, in input order; bytes is the size of the copy, hole_bytes how much of it was left as holes.\n\
+created, in input order; bytes is the size of the copy, hole_bytes how much of it was left as holes. \
+A name made a hard link to an earlier copy (--preserve=links) has bytes 0 and \"link_to\":\"DST\" (that \
+copy); a destination moved aside first has \"backup\":\"NAME\".\n\
 \n\"error\": {\"type\":\"error\",\"path\":\"a\",\"error\":\"...\"}, one per failure.\n\
 \n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M,\"bytes\":B,\"hole_bytes\":H,\"seconds\":S}, \
 last; seconds is a decimal number, the rest are integers.",
@@ -1093,7 +1113,18 @@ last; seconds is a decimal number, the rest are integers.",
 exactly with -p), other hard links to the old DST keep the old contents, and DST's directory needs room \
 for two copies while the copy runs. --in-place writes DST itself, as cp does, but a failure then leaves \
 it partly written.\n\
-\nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused.\n\
+\nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused. \
+With --backup the symlink itself is renamed to the backup name and DST becomes a new file, as in cp. \
+A backup is made by renaming the old DST just before the new copy is renamed into place, so a copy that \
+fails makes no backup. --in-place cannot make backups.\n\
+\nAttributes: without -p, -a or --preserve=mode a copy gets SRC's permission bits less the umask (never \
+its set-ID bits); --no-preserve=mode gives 0666 (files) and 0777 (directories) less the umask. \
+--preserve=xattr copies every extended attribute mmcp may read and write (trusted.* and security.* \
+too, as root) except ACLs (system.posix_acl_*, which mmcp does not copy) and SELinux labels; \
+--preserve=all and -a do the same but ignore failures. --preserve=context is refused: mmcp does not \
+copy SELinux contexts. --preserve=links makes the second and later names of one source file (same \
+device and inode, among the operands and within trees) hard links to its first copy, after all the \
+copies are made. --reflink is not offered: mmcp copies through its own maps by design.\n\
 \nA source that grows during the copy is copied at the size it had when opened; one that shrinks is an \
 error. --verify compares through the page cache: it catches a copy that went wrong in mmcp, not a disk \
 that will lose the data later (use --sync for durability).\n\

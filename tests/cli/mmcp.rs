@@ -748,3 +748,6 @@ fn in_place_and_sync_and_verify() {
     assert_ne!(std::fs::metadata(&dst).unwrap().ino(), ino, "replaced");
     assert!(leftovers(dir.path()).is_empty());
 }
+
+/// Against GNU cp: -P/-H/-L, --preserve, -a, -d, hard links and backups.
+mod compat;
