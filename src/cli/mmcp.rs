@@ -630,7 +630,13 @@ fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Result<()> {
                     continue;
                 }
                 let existed = entry.dst.is_dir();
-                match tree::make_dir(&entry.dst, entry.stat.st_mode) {
+                let preserve = &plan.options.preserve;
+                let mode = if preserve.default_mode && !preserve.mode {
+                    0o777
+                } else {
+                    entry.stat.st_mode
+                };
+                match tree::make_dir(&entry.dst, mode) {
                     Ok(()) => {
                         if !existed {
                             work.events.push(Event::Made {

@@ -177,7 +177,7 @@ pub fn finish_dir(
         } else {
             stat.st_mode & 0o777
         } & !umask;
-        if mode & 0o700 != 0o700 || preserve.default_mode {
+        if mode & 0o700 != 0o700 {
             std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode)).map_err(err)?;
         }
     }

@@ -381,6 +381,46 @@ fn preserve_lists_match_cp() {
     assert_eq!(mode("mmcp1"), 0o4751);
     assert_eq!(mode("mmcp13"), 0o666 & !umask());
 
+    // Directories: their own mode, less the umask; exactly with -p; 0777 less the umask with
+    // --no-preserve=mode.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("in/deeper")).unwrap();
+    write(&tree.join("in"), "f", b"f");
+    for (d, m) in [
+        ("tree", 0o750),
+        ("tree/in", 0o701),
+        ("tree/in/deeper", 0o500),
+    ] {
+        std::fs::set_permissions(dir.path().join(d), std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    for (i, flags) in [
+        &["-r"][..],
+        &["-rp"],
+        &["-r", "--no-preserve=mode"],
+        &["-a"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut got = Vec::new();
+        for tool in ["mmcp", "cp"] {
+            let out = format!("{tool}_tree{i}");
+            let mut args = flags.to_vec();
+            args.extend(["tree", &out]);
+            let o = run_in(tool, dir.path(), &args, &[]);
+            assert!(o.status.success(), "{tool} {flags:?}: {}", stderr(&o));
+            let mut modes = Vec::new();
+            visit(
+                &dir.path().join(&out),
+                &dir.path().join(&out),
+                &mut |rel, _, meta| modes.push(format!("{rel} {:o}", meta.mode() & 0o7777)),
+            );
+            modes.sort();
+            got.push(modes);
+        }
+        assert_eq!(got[0], got[1], "{flags:?}");
+    }
+
     // Unknown attributes and SELinux contexts asked for by name are usage errors.
     for bad in [
         "--preserve=bogus",
