@@ -1,5 +1,5 @@
 complete -c mmcp -s t -l target-directory -d 'Copy every SRC into DIR' -r -F
-complete -c mmcp -l preserve -d 'Keep these attributes (default: mode,ownership,timestamps): mode (exact bits), ownership (where permitted), timestamps (atime, mtime, ns), links (hard links among the copied files), xattr (extended attributes; ACLs and SELinux labels excepted), all (all of them, extended attributes only where possible); context (SELinux) is not supported' -r
+complete -c mmcp -l preserve -d 'Keep these attributes (default: mode,ownership,timestamps): mode (exact bits and POSIX ACLs), ownership (where permitted), timestamps (atime, mtime, ns), links (hard links among the copied files), xattr (other extended attributes, not SELinux labels), all (all of them, extended attributes only where possible); context (SELinux) is not supported' -r
 complete -c mmcp -l no-preserve -d 'Don\'t keep these attributes; --no-preserve=mode creates files 0666 and directories 0777, less the umask' -r
 complete -c mmcp -l backup -d 'Back up each existing destination before it is replaced: CONTROL is none/off, numbered/t (NAME.~N~), existing/nil (numbered if numbered backups exist, else simple), simple/never (NAME~); without CONTROL, $VERSION_CONTROL, else existing' -r
 complete -c mmcp -s S -l suffix -d 'Suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~); implies --backup' -r

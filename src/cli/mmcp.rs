@@ -109,9 +109,9 @@ pub struct Args {
     #[arg(short = 'p', overrides_with = "preserve_basic")]
     pub preserve_basic: bool,
 
-    /// Keep these attributes (default: mode,ownership,timestamps): mode (exact bits), ownership
-    /// (where permitted), timestamps (atime, mtime, ns), links (hard links among the copied files),
-    /// xattr (extended attributes; ACLs and SELinux labels excepted), all (all of them, extended
+    /// Keep these attributes (default: mode,ownership,timestamps): mode (exact bits and POSIX ACLs),
+    /// ownership (where permitted), timestamps (atime, mtime, ns), links (hard links among the copied
+    /// files), xattr (other extended attributes, not SELinux labels), all (all of them, extended
     /// attributes only where possible); context (SELinux) is not supported
     #[arg(
         long,
@@ -750,9 +750,12 @@ A backup is made by renaming the old DST just before the new copy is renamed int
 fails makes no backup. --in-place cannot make backups.\n\
 \nAttributes: without -p, -a or --preserve=mode a copy gets SRC's permission bits less the umask (never \
 its set-ID bits); --no-preserve=mode gives 0666 (files) and 0777 (directories) less the umask. \
---preserve=xattr copies every extended attribute mmcp may read and write (trusted.* and security.* \
-too, as root) except ACLs (system.posix_acl_*, which mmcp does not copy) and SELinux labels; \
---preserve=all and -a do the same but ignore failures. --preserve=context is refused: mmcp does not \
+Preserving the mode (-p, -a, --preserve=mode) also copies POSIX ACLs (and removes an ACL the copy \
+inherited that SRC does not have), as cp does. --preserve=xattr copies every other extended \
+attribute mmcp may read and write (trusted.* and security.* too, as root) except SELinux labels and \
+those /etc/xattr.conf tells cp to skip; --preserve=all and -a do the same but ignore failures. An \
+attribute that cannot be preserved is an error for that file; a regular file's copy is then discarded \
+and DST left as it was (cp keeps the copy and reports the error). --preserve=context is refused: mmcp does not \
 copy SELinux contexts. --preserve=links makes the second and later names of one source file (same \
 device and inode, among the operands and within trees) hard links to its first copy, after all the \
 copies are made. --reflink is not offered: mmcp copies through its own maps by design.\n\

@@ -16,7 +16,7 @@ use std::os::fd::AsFd;
 use rustix::fs::{Gid, Mode, Stat, Timespec, Timestamps, Uid};
 
 use super::Preserve;
-use super::xattr::{Node, copy_xattrs};
+use super::xattr::{Node, copy_acls, copy_xattrs};
 use crate::error::{Error, Op, Result};
 
 /// A destination being written. Dropping it without [`Staged::commit`] removes what it created: the
@@ -267,8 +267,8 @@ fn suffix(mut n: u64) -> [u8; 6] {
 
 /// Gives `file` what `what` asks of the source's attributes (`stat`, and the open source `from` for
 /// extended attributes): its ownership (where permitted: EPERM is not an error, as cp -p), extended
-/// attributes, exact mode bits (after the owner, since chown clears set-user-ID) and access and
-/// modification times, to the nanosecond.
+/// attributes, POSIX ACLs and exact mode bits (after the owner, since chown clears set-user-ID) and
+/// access and modification times, to the nanosecond.
 pub fn preserve(
     file: &File,
     stat: &Stat,
@@ -300,6 +300,8 @@ pub fn preserve(
         }
     }
     if what.mode {
+        copy_acls(Node::Fd(from.as_fd()), Node::Fd(file.as_fd()), false)
+            .map_err(|e| Error::io(Op::Write, name, e))?;
         rustix::fs::fchmod(file, Mode::from_raw_mode(mode)).map_err(err)?;
     }
     if what.timestamps {

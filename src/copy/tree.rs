@@ -10,7 +10,7 @@ use rustix::fs::{AtFlags, FileType, Gid, Mode, Stat, Uid};
 
 use super::Preserve;
 use super::stage::{create_replacing, times};
-use super::xattr::{Node, copy_xattrs};
+use super::xattr::{Node, copy_acls, copy_xattrs};
 use crate::error::{Error, Op, Reason, Result};
 
 /// Which symlinks a walk follows, as cp's -P, -H and -L.
@@ -238,7 +238,7 @@ pub fn hard_link(existing: &Path, dst: &Path, backup: Option<&Path>) -> Result<(
 }
 
 /// What `preserve` asks of `path` (a copy of `src`), from `stat`: ownership where permitted, extended
-/// attributes, exact mode (not for links) and times; with `link`, the symlink's own.
+/// attributes, exact mode and POSIX ACLs (not for links) and times; with `link`, the symlink's own.
 fn preserve_path(
     src: &Path,
     path: &Path,
@@ -278,6 +278,9 @@ fn preserve_path(
         }
     }
     if preserve.mode && !link {
+        let dir = Kind::of_mode(stat.st_mode) == Kind::Dir;
+        copy_acls(Node::Path(src), Node::Path(path), dir)
+            .map_err(|e| Error::io(Op::Write, path, e))?;
         rustix::fs::chmod(path, Mode::from_raw_mode(mode)).map_err(err)?;
     }
     if preserve.timestamps {

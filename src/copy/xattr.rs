@@ -129,6 +129,41 @@ pub fn copy_xattrs(from: Node<'_>, to: Node<'_>) -> io::Result<()> {
     }
 }
 
+/// The access ACL of a file, and the default ACL of a directory (what new entries inherit).
+const ACCESS_ACL: &[u8] = b"system.posix_acl_access";
+const DEFAULT_ACL: &[u8] = b"system.posix_acl_default";
+
+/// Gives `to` the POSIX ACLs of `from` (the access ACL, and for a directory the default ACL), as cp
+/// does when it preserves the mode: an ACL `from` lacks is removed from `to` (which may have
+/// inherited one from its directory). Call it before setting the exact mode, which then agrees with
+/// the ACL. A filesystem without ACLs is no error unless `from` has one.
+pub fn copy_acls(from: Node<'_>, to: Node<'_>, dir: bool) -> io::Result<()> {
+    let names: &[&[u8]] = if dir {
+        &[ACCESS_ACL, DEFAULT_ACL]
+    } else {
+        &[ACCESS_ACL]
+    };
+    for name in names {
+        match get(from, name) {
+            Ok(value) => set(to, name, &value)?,
+            Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => match remove(to, name) {
+                Ok(()) | Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => {}
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn remove(node: Node<'_>, name: &[u8]) -> rustix::io::Result<()> {
+    match node {
+        Node::Fd(fd) => rustix::fs::fremovexattr(fd, name),
+        Node::Link(path) => rustix::fs::lremovexattr(path, name),
+        Node::Path(path) => rustix::fs::removexattr(path, name),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

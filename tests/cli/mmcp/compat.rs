@@ -713,3 +713,114 @@ fn backup_errors_and_refusals_match_cp() {
         "{names:?}"
     );
 }
+
+/// A POSIX ACL as the kernel stores it in system.posix_acl_*: version 2, then (tag, perm, id) entries.
+fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+    let mut out = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in entries {
+        out.extend(tag.to_le_bytes());
+        out.extend(perm.to_le_bytes());
+        out.extend(id.to_le_bytes());
+    }
+    out
+}
+
+/// The ACL named `name` of `path`, if it has one.
+fn get_acl(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 1024];
+    let n = rustix::fs::lgetxattr(path, name, &mut buf[..]).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+#[test]
+fn acls_follow_the_mode_as_in_cp() {
+    const NONE: u32 = u32::MAX;
+    // user::rw-, user:1234:r--, group::r--, mask::r--, other::---
+    let file_acl = acl(&[
+        (0x01, 6, NONE),
+        (0x02, 4, 1234),
+        (0x04, 4, NONE),
+        (0x10, 4, NONE),
+        (0x20, 0, NONE),
+    ]);
+    // user::rwx, user:1234:rwx, group::r-x, mask::rwx, other::---
+    let dir_acl = acl(&[
+        (0x01, 7, NONE),
+        (0x02, 7, 1234),
+        (0x04, 5, NONE),
+        (0x10, 7, NONE),
+        (0x20, 0, NONE),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let f = write(&src, "f", b"with an acl\n");
+    write(&src, "g", b"without\n");
+    let set = |path: &Path, name: &str, value: &[u8]| {
+        rustix::fs::setxattr(path, name, value, rustix::fs::XattrFlags::empty())
+    };
+    if let Err(e) = set(&f, "system.posix_acl_access", &file_acl) {
+        skip(&format!("no POSIX ACLs here ({e})"));
+        return;
+    }
+    set(&src, "system.posix_acl_access", &dir_acl).unwrap();
+    set(&src, "system.posix_acl_default", &dir_acl).unwrap();
+    // A directory whose default ACL new files inherit: -p makes the copy's ACL the source's (none).
+    let inherit = dir.path().join("inherit");
+    std::fs::create_dir(&inherit).unwrap();
+    set(&inherit, "system.posix_acl_default", &dir_acl).unwrap();
+    let cases: &[&[&str]] = &[
+        &["-a", "src"],
+        &["-rp", "src"],
+        &["-r", "src"],
+        &["-r", "--preserve=mode", "src"],
+        &["-a", "--no-preserve=mode", "src"],
+        &["--preserve=mode", "src/f"],
+        &["src/f"],
+        &["-p", "src/g", "inherit/"],
+        &["src/g", "inherit/"],
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let mut got = Vec::new();
+        for tool in ["mmcp", "cp"] {
+            let into_inherit = case.last() == Some(&"inherit/");
+            let out = if into_inherit {
+                let d = format!("inherit/{tool}{i}");
+                std::fs::create_dir(dir.path().join(&d)).unwrap();
+                d
+            } else {
+                format!("{tool}{i}")
+            };
+            let mut args = case.to_vec();
+            if into_inherit {
+                args.pop();
+            }
+            args.push(&out);
+            let o = run_in(tool, dir.path(), &args, &[]);
+            assert!(o.status.success(), "{tool} {case:?}: {}", stderr(&o));
+            let mut acls = Vec::new();
+            let root = dir.path().join(&out);
+            visit(&root, &root, &mut |rel, path, meta| {
+                acls.push(format!(
+                    "{rel} mode {:o} access {:?} default {:?}",
+                    meta.mode() & 0o7777,
+                    get_acl(path, "system.posix_acl_access"),
+                    get_acl(path, "system.posix_acl_default")
+                ))
+            });
+            acls.sort();
+            got.push(acls);
+        }
+        assert_eq!(got[0], got[1], "{case:?}");
+    }
+    assert_eq!(
+        get_acl(&dir.path().join("mmcp0/f"), "system.posix_acl_access").as_deref(),
+        Some(&file_acl[..]),
+        "-a copies the ACL"
+    );
+    assert_eq!(
+        get_acl(&dir.path().join("mmcp0"), "system.posix_acl_default").as_deref(),
+        Some(&dir_acl[..])
+    );
+}
