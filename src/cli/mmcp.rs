@@ -571,6 +571,7 @@ fn file_message(e: &Error) -> String {
                 Op::Resize => format!("cannot allocate {path}: {why}"),
                 Op::Write => format!("error writing {path}: {why}"),
                 Op::Sync => format!("cannot sync {path}: {why}"),
+                Op::Attributes => format!("setting attributes for {path}: {why}"),
             }
         }
     }

@@ -276,7 +276,7 @@ pub fn preserve(
     what: &Preserve,
     from: impl AsFd,
 ) -> Result<()> {
-    let err = |e: rustix::io::Errno| Error::io(Op::Write, name, io::Error::from(e));
+    let err = |e: rustix::io::Errno| Error::io(Op::Attributes, name, io::Error::from(e));
     let mut mode = stat.st_mode & 0o7777;
     if what.ownership {
         let owner = Some(Uid::from_raw(stat.st_uid));
@@ -296,12 +296,12 @@ pub fn preserve(
         if let Err(e) = copied
             && what.xattr
         {
-            return Err(Error::io(Op::Write, name, e));
+            return Err(Error::io(Op::Attributes, name, e));
         }
     }
     if what.mode {
         copy_acls(Node::Fd(from.as_fd()), Node::Fd(file.as_fd()), false)
-            .map_err(|e| Error::io(Op::Write, name, e))?;
+            .map_err(|e| Error::io(Op::Attributes, name, e))?;
         rustix::fs::fchmod(file, Mode::from_raw_mode(mode)).map_err(err)?;
     }
     if what.timestamps {

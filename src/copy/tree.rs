@@ -170,7 +170,7 @@ pub fn finish_dir(
     preserve: &Preserve,
     umask: u32,
 ) -> Result<()> {
-    let err = |e: io::Error| Error::io(Op::Write, dst, e);
+    let err = |e: io::Error| Error::io(Op::Attributes, dst, e);
     if !preserve.mode {
         let mode = if preserve.default_mode {
             0o777
@@ -246,7 +246,7 @@ fn preserve_path(
     preserve: &Preserve,
     link: bool,
 ) -> Result<()> {
-    let err = |e: rustix::io::Errno| Error::io(Op::Write, path, io::Error::from(e));
+    let err = |e: rustix::io::Errno| Error::io(Op::Attributes, path, io::Error::from(e));
     let flags = if link {
         AtFlags::SYMLINK_NOFOLLOW
     } else {
@@ -274,13 +274,13 @@ fn preserve_path(
         if let Err(e) = copy_xattrs(from, to)
             && preserve.xattr
         {
-            return Err(Error::io(Op::Write, path, e));
+            return Err(Error::io(Op::Attributes, path, e));
         }
     }
     if preserve.mode && !link {
         let dir = Kind::of_mode(stat.st_mode) == Kind::Dir;
         copy_acls(Node::Path(src), Node::Path(path), dir)
-            .map_err(|e| Error::io(Op::Write, path, e))?;
+            .map_err(|e| Error::io(Op::Attributes, path, e))?;
         rustix::fs::chmod(path, Mode::from_raw_mode(mode)).map_err(err)?;
     }
     if preserve.timestamps {
