@@ -749,5 +749,8 @@ fn in_place_and_sync_and_verify() {
     assert!(leftovers(dir.path()).is_empty());
 }
 
-/// Against GNU cp: -P/-H/-L, --preserve, -a, -d, hard links and backups.
+/// Against GNU cp: -P/-H/-L, --preserve, -a, -d, hard links, ACLs and xattrs.
 mod compat;
+
+/// Against GNU cp: --backup, -b, -S.
+mod backup;
