@@ -70,6 +70,8 @@ pub(super) struct Work {
     pub(super) total: u64,
     /// With --preserve=links: the first leaf copied of each source file (device, inode).
     pub(super) copied: HashMap<(u64, u64), usize>,
+    /// The leaf that creates each destination: two sources never race for one name.
+    pub(super) dsts: HashMap<PathBuf, usize>,
 }
 
 /// Lists what one operand asks for: directories (made now, in order), leaves, and planning errors.
@@ -227,11 +229,22 @@ pub(super) fn admit(
                 || (top && plan.follow == Follow::Top))
     });
     let key = key.map(|s| (s.st_dev, s.st_ino));
+    if let Some(&earlier) = work.dsts.get(&dst) {
+        // The same file named twice is copied once (cp warns); another file is refused, as in cp.
+        if !copy::same_file(&work.leaves[earlier].src, &src) {
+            work.events.push(Event::Error {
+                message: format!(
+                    "will not overwrite just-created {} with {}",
+                    quote(&dst),
+                    quote(&src)
+                ),
+                path: src,
+            });
+        }
+        return Ok(());
+    }
     let first = key.and_then(|k| work.copied.get(&k).copied());
     if let Some(first) = first {
-        if work.leaves[first].dst == dst {
-            return Ok(());
-        }
         action = Action::Link(first);
     }
     match decide(plan, &src, &dst, &action, stat.as_ref())? {
@@ -245,6 +258,7 @@ pub(super) fn admit(
             {
                 work.total = work.total.saturating_sub(s.st_size as u64);
             }
+            work.dsts.insert(dst.clone(), work.leaves.len());
             work.events.push(Event::Leaf(work.leaves.len()));
             work.leaves.push(Leaf {
                 src,

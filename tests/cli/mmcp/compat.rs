@@ -707,3 +707,30 @@ fn leftovers_in(dir: &Path) -> Vec<String> {
         .filter(|n| n.contains(".mmcp-"))
         .collect()
 }
+
+#[test]
+fn two_sources_for_one_name_are_refused_as_cp_refuses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "one", b"first\n");
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    write(&dir.path().join("sub"), "one", b"second\n");
+    let mut got = Vec::new();
+    for tool in ["mmcp", "cp"] {
+        let out = format!("{tool}_out");
+        std::fs::create_dir(dir.path().join(&out)).unwrap();
+        let o = run_in(
+            tool,
+            dir.path(),
+            &["-t", &out, "one", "sub/one", "one"],
+            &[],
+        );
+        let message = stderr(&o)
+            .lines()
+            .filter(|l| !l.contains("specified more than once"))
+            .map(|l| l.replacen(&format!("{tool}: "), "", 1).replace(&out, "OUT"))
+            .collect::<Vec<_>>();
+        got.push((o.status.code(), message, shape(&dir.path().join(&out))));
+    }
+    assert_eq!(got[0], got[1]);
+    assert_eq!(got[0].0, Some(1));
+}
