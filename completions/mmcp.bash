@@ -23,7 +23,7 @@ _mmcp() {
 
     case "${cmd}" in
         mmcp)
-            opts="-t -r -L -n -i -f -u -p -v -j -q -h -V --target-directory --recursive --dereference --no-clobber --interactive --force --update --preserve --verbose --sparse --in-place --sync --verify --dest-io --mmap-min --json --map-mode --no-mmap --threads --window-size --quiet --progress --help --version"
+            opts="-t -r -a -L -P -H -d -n -i -f -u -p -b -S -v -j -q -h -V --target-directory --recursive --archive --dereference --no-dereference --no-clobber --interactive --force --update --preserve --no-preserve --backup --suffix --verbose --sparse --in-place --sync --verify --dest-io --mmap-min --json --map-mode --no-mmap --threads --window-size --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -34,6 +34,26 @@ _mmcp() {
                     return 0
                     ;;
                 -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --preserve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --no-preserve)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --suffix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -S)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,4 +1,8 @@
 complete -c mmcp -s t -l target-directory -d 'Copy every SRC into DIR' -r -F
+complete -c mmcp -l preserve -d 'Keep these attributes (default: mode,ownership,timestamps): mode (exact bits and POSIX ACLs), ownership (where permitted), timestamps (atime, mtime, ns), links (hard links among the copied files), xattr (other extended attributes, not SELinux labels), all (all of them, extended attributes only where possible); context (SELinux) is not supported' -r
+complete -c mmcp -l no-preserve -d 'Don\'t keep these attributes; --no-preserve=mode creates files 0666 and directories 0777, less the umask' -r
+complete -c mmcp -l backup -d 'Back up each existing destination before it is replaced: CONTROL is none/off, numbered/t (NAME.~N~), existing/nil (numbered if numbered backups exist, else simple), simple/never (NAME~); without CONTROL, $VERSION_CONTROL, else existing' -r
+complete -c mmcp -s S -l suffix -d 'Suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~); implies --backup' -r
 complete -c mmcp -l sparse -d 'Holes: auto keeps the source\'s holes, always also makes holes of all-zero pages, never writes every byte' -r -f -a "auto\t'Keep the source\'s holes'
 always\t'Keep holes and make holes of all-zero pages'
 never\t'Write every byte'"
@@ -10,12 +14,17 @@ private\t'MAP_PRIVATE: copy-on-write private map'"
 complete -c mmcp -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmcp -l window-size -d 'Largest window mapped at once per worker, such as 64K or 16M; rounded up to whole pages' -r
 complete -c mmcp -s r -l recursive -d 'Copy directories recursively; symlinks are copied as symlinks, FIFOs recreated, devices and sockets skipped'
-complete -c mmcp -s L -l dereference -d 'Follow symlinks in SRC trees (copy what they point to)'
+complete -c mmcp -s a -l archive -d 'Copy an archive: -R -P --preserve=all (mode, ownership, timestamps, hard links, and extended attributes where possible)'
+complete -c mmcp -s L -l dereference -d 'Follow every symlink in SRC (copy what they point to)'
+complete -c mmcp -s P -l no-dereference -d 'Never follow symlinks in SRC: copy them as symlinks (the default with -r)'
+complete -c mmcp -s H -d 'Follow symlinks named on the command line, not those found in trees'
+complete -c mmcp -s d -d 'Same as --no-dereference --preserve=links'
 complete -c mmcp -s n -l no-clobber -d 'Never overwrite an existing file'
 complete -c mmcp -s i -l interactive -d 'Ask on stderr before overwriting; the answer is read from stdin'
 complete -c mmcp -s f -l force -d 'Replace an existing destination even if it is not writable'
 complete -c mmcp -s u -l update -d 'Copy only when SRC is newer than DST, or DST is missing'
-complete -c mmcp -s p -l preserve -d 'Preserve access and modification times (ns), ownership where permitted, and exact mode bits'
+complete -c mmcp -s p -d 'Same as --preserve=mode,ownership,timestamps'
+complete -c mmcp -s b -d 'Like --backup, but takes no argument'
 complete -c mmcp -s v -l verbose -d 'Print \'SRC\' -> \'DST\' for each file copied'
 complete -c mmcp -l in-place -d 'Write DST directly instead of through a temporary file (no room for two copies; a failure leaves DST partly written)'
 complete -c mmcp -l sync -d 'msync and fsync each copy before it replaces DST, then fsync the directory'

@@ -11,10 +11,12 @@
 //!
 //! Nothing here prints: callers get a [`Copied`] or a [`Failure`] and report it.
 
+pub mod backup;
 pub mod engine;
 pub mod extent;
 pub mod stage;
 pub mod tree;
+pub mod xattr;
 
 use std::fmt;
 use std::io;
@@ -24,6 +26,7 @@ use crate::error::{Error, Op, Reason};
 use crate::input::{Access, Input, StreamKind};
 use crate::map::MapMode;
 
+pub use backup::{Control, backup_path, simple_suffix};
 pub use engine::{copy_data, verify};
 pub use extent::{Extent, data_extents};
 pub use stage::{Staged, preserve, same_file};
@@ -72,8 +75,48 @@ pub struct CopyOptions {
     pub verify: bool,
     /// Write the target directly instead of through a temporary file.
     pub in_place: bool,
-    /// Keep atime and mtime, ownership where permitted, and the exact mode bits.
-    pub preserve: bool,
+    /// Which attributes of the source the copy gets.
+    pub preserve: Preserve,
+}
+
+/// Which attributes of a source its copy gets, as `cp --preserve`. Without `mode`, a copy gets the
+/// source's permission bits less the umask (or, with `default_mode`, 0666 for files and 0777 for
+/// directories, less the umask), never its set-ID or sticky bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Preserve {
+    /// The exact mode bits, set-ID and sticky bits included (set-ID only when the owner is kept too).
+    pub mode: bool,
+    /// The owner and group, where permitted: EPERM keeps the group if it may, as cp does.
+    pub ownership: bool,
+    /// Access and modification times, to the nanosecond (a symlink's own times for a symlink).
+    pub timestamps: bool,
+    /// Hard links among the copied files. The core copies one name at a time; the caller that plans
+    /// a run turns the later names of one source file into [`tree::hard_link`]s.
+    pub links: bool,
+    /// Extended attributes (every namespace the caller may read and write), failures reported.
+    pub xattr: bool,
+    /// Extended attributes where possible, failures ignored (`--preserve=all`).
+    pub xattr_quiet: bool,
+    /// Without `mode`: create with the default permissions (`--no-preserve=mode`), not the source's.
+    pub default_mode: bool,
+}
+
+impl Preserve {
+    /// `cp -p`: mode, ownership and timestamps.
+    pub const BASIC: Preserve = Preserve {
+        mode: true,
+        ownership: true,
+        timestamps: true,
+        links: false,
+        xattr: false,
+        xattr_quiet: false,
+        default_mode: false,
+    };
+
+    /// Whether anything is set on a copy after its data is written.
+    pub fn any(&self) -> bool {
+        self.mode || self.ownership || self.timestamps || self.xattr || self.xattr_quiet
+    }
 }
 
 /// Files smaller than this are copied with pread/pwrite through one buffer instead of mapped windows.
@@ -95,7 +138,7 @@ impl Default for CopyOptions {
             sync: false,
             verify: false,
             in_place: false,
-            preserve: false,
+            preserve: Preserve::default(),
         }
     }
 }
@@ -208,6 +251,19 @@ pub fn copy_file(
     options: &CopyOptions,
     hooks: Hooks<'_>,
 ) -> Result<Copied, Failure> {
+    copy_file_backing_up(src, dst, None, options, hooks)
+}
+
+/// [`copy_file`], and when `backup` is given, an existing `dst` is renamed to `backup` just before
+/// the copy is renamed over it: a copy that fails leaves `dst` where it was and makes no backup. With
+/// a backup, a symlink at `dst` is itself moved aside (not written through), as cp does.
+pub fn copy_file_backing_up(
+    src: &Path,
+    dst: &Path,
+    backup: Option<&Path>,
+    options: &CopyOptions,
+    hooks: Hooks<'_>,
+) -> Result<Copied, Failure> {
     if (hooks.stop)() {
         return Err(Failure::Interrupted);
     }
@@ -217,16 +273,20 @@ pub fn copy_file(
         .map_err(|e| Error::io(Op::Open, src, io::Error::from(e)))?;
     // Standard input is a pipe or a terminal: its mode says nothing about the data.
     let mode = match input.access() {
+        _ if options.preserve.default_mode && !options.preserve.mode => 0o666,
         Access::Stream(StreamKind::Stdin) => 0o666,
         _ => stat.st_mode & 0o7777,
     };
-    let staged = Staged::create(dst, mode, options.in_place)?;
+    let staged = match backup {
+        Some(backup) => Staged::create_backing_up(dst, mode, backup)?,
+        None => Staged::create(dst, mode, options.in_place)?,
+    };
     let copied = copy_data(input, staged.file(), dst, options, hooks)?;
     if options.verify && matches!(input.access(), Access::Map { .. }) {
         verify(input, staged.file(), dst, copied.bytes, options)?;
     }
-    if options.preserve {
-        preserve(staged.file(), &stat, dst)?;
+    if options.preserve.any() {
+        preserve(staged.file(), &stat, dst, &options.preserve, input.file())?;
     }
     staged.commit(options.sync)?;
     Ok(copied)

@@ -21,6 +21,8 @@ pub enum Op {
     Write,
     /// Flushing a map or file to storage.
     Sync,
+    /// Setting an output file's attributes: owner, mode, ACLs, extended attributes, times.
+    Attributes,
 }
 
 /// Why an operation failed.
@@ -87,6 +89,7 @@ impl Error {
                 Op::Resize => format!("cannot size: {}", describe(e)),
                 Op::Write => format!("write error: {}", describe(e)),
                 Op::Sync => format!("cannot sync: {}", describe(e)),
+                Op::Attributes => format!("cannot set attributes: {}", describe(e)),
             },
             Reason::IsDirectory => "Is a directory".to_string(),
             Reason::ChangedSize => "file changed size while being read".to_string(),

@@ -2,6 +2,7 @@
 //! trees listed, the overwrite policy applied (with prompts), directories made, files copied in
 //! parallel by the core's engine, directories finished, and each result reported in input order.
 
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -9,16 +10,21 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{CommandFactory, Parser, ValueEnum};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use rayon::prelude::*;
-use rustix::fs::Stat;
 use serde_json::json;
 
 use crate::cli::common::{JsonLines, ProgressArgs, ReadArgs, Reporter, parse_size_arg};
-use crate::copy::tree::{self, Kind};
-use crate::copy::{self, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
+use crate::copy::tree::{self, Follow};
+use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
 use crate::sys::signals;
+
+mod gather;
+mod settings;
+pub use settings::Setting;
+
+use gather::{Action, Event, Leaf, Work, gather};
 
 const TOOL: &str = "mmcp";
 
@@ -31,7 +37,9 @@ const PROGRESS_THRESHOLD: u64 = 256 << 20;
     name = "mmcp",
     version,
     about = "Copy files through memory maps: sparse-aware, parallel, atomic, never half-written",
-    long_about = "Copy SRC to DST, or each SRC into DIR, through memory maps read on all cores.\n\n\
+    long_about = "Copy SRC to DST, or each SRC into DIR, through memory maps read on all cores, with cp's \
+options for links (-P, -H, -L, -d), attributes (-p, --preserve, --no-preserve, -a) and backups (-b, \
+--backup, -S).\n\n\
 The source is mapped read-only in bounded windows; the copy goes to a temporary file beside DST, sized \
 and preallocated before the first byte is written (so a full disk is found at once), and is renamed over \
 DST only when complete. On any error, or on SIGINT, SIGTERM or SIGHUP, the temporary file is removed and \
@@ -42,7 +50,9 @@ a hard link or a symlink. Pipes, devices, standard input (-) and /proc files are
 mmcp -p --sync db.dump db.copy        keep times and mode, durable when mmcp returns\n  \
 mmcp -r -v photos/ /mnt/usb/photos    a tree, naming each file\n  \
 mmcp --sparse=always vm.raw vm.copy   also turn zero pages into holes\n  \
-mmcp -t /backup/ a.log b.log          several files into a directory"
+mmcp -t /backup/ a.log b.log          several files into a directory\n  \
+mmcp -a /srv/data /backup/data        an archive: links, owners, modes, times, xattrs\n  \
+mmcp --backup=numbered new.conf app.conf   keep the old app.conf as app.conf.~N~"
 )]
 pub struct Args {
     /// SRC DST, or SRC... DIR (or SRC... with -t DIR); `-` as SRC is standard input
@@ -58,9 +68,26 @@ pub struct Args {
     #[arg(short = 'r', short_alias = 'R', long)]
     pub recursive: bool,
 
-    /// Follow symlinks in SRC trees (copy what they point to)
-    #[arg(short = 'L', long)]
+    /// Copy an archive: -R -P --preserve=all (mode, ownership, timestamps, hard links, and extended
+    /// attributes where possible)
+    #[arg(short = 'a', long, overrides_with = "archive")]
+    pub archive: bool,
+
+    /// Follow every symlink in SRC (copy what they point to)
+    #[arg(short = 'L', long, overrides_with = "dereference")]
     pub dereference: bool,
+
+    /// Never follow symlinks in SRC: copy them as symlinks (the default with -r)
+    #[arg(short = 'P', long, overrides_with = "no_dereference")]
+    pub no_dereference: bool,
+
+    /// Follow symlinks named on the command line, not those found in trees
+    #[arg(short = 'H', overrides_with = "dereference_command_line")]
+    pub dereference_command_line: bool,
+
+    /// Same as --no-dereference --preserve=links
+    #[arg(short = 'd', overrides_with = "no_dereference_preserve_links")]
+    pub no_dereference_preserve_links: bool,
 
     /// Never overwrite an existing file
     #[arg(short = 'n', long, overrides_with_all = ["interactive", "force"])]
@@ -78,9 +105,48 @@ pub struct Args {
     #[arg(short = 'u', long)]
     pub update: bool,
 
-    /// Preserve access and modification times (ns), ownership where permitted, and exact mode bits
-    #[arg(short = 'p', long)]
-    pub preserve: bool,
+    /// Same as --preserve=mode,ownership,timestamps
+    #[arg(short = 'p', overrides_with = "preserve_basic")]
+    pub preserve_basic: bool,
+
+    /// Keep these attributes (default: mode,ownership,timestamps): mode (exact bits and POSIX ACLs),
+    /// ownership (where permitted), timestamps (atime, mtime, ns), links (hard links among the copied
+    /// files), xattr (other extended attributes, not SELinux labels), all (all of them, extended
+    /// attributes only where possible); context (SELinux) is not supported
+    #[arg(
+        long,
+        value_name = "ATTR_LIST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "mode,ownership,timestamps",
+        action = ArgAction::Append
+    )]
+    pub preserve: Vec<String>,
+
+    /// Don't keep these attributes; --no-preserve=mode creates files 0666 and directories 0777, less
+    /// the umask
+    #[arg(long, value_name = "ATTR_LIST", action = ArgAction::Append)]
+    pub no_preserve: Vec<String>,
+
+    /// Back up each existing destination before it is replaced: CONTROL is none/off, numbered/t
+    /// (NAME.~N~), existing/nil (numbered if numbered backups exist, else simple), simple/never
+    /// (NAME~); without CONTROL, $VERSION_CONTROL, else existing
+    #[arg(
+        long,
+        value_name = "CONTROL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub backup: Option<String>,
+
+    /// Like --backup, but takes no argument
+    #[arg(short = 'b')]
+    pub backup_default: bool,
+
+    /// Suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~); implies --backup
+    #[arg(short = 'S', long, value_name = "SUFFIX")]
+    pub suffix: Option<std::ffi::OsString>,
 
     /// Print 'SRC' -> 'DST' for each file copied
     #[arg(short = 'v', long)]
@@ -123,6 +189,33 @@ pub struct Args {
 
     #[command(flatten)]
     pub(crate) progress: ProgressArgs,
+
+    /// The order-sensitive flags, in command-line order (filled from clap's matches).
+    #[arg(skip)]
+    pub settings: Vec<Setting>,
+}
+
+impl Args {
+    /// Parses the command line (exits on a usage error), keeping the order of -L/-P/-H and of the
+    /// attribute flags.
+    pub fn parse_ordered() -> Args {
+        Self::from_matches(Self::command().get_matches())
+    }
+
+    /// Parses `argv` as [`Args::parse_ordered`] does.
+    pub fn parse_ordered_from<I, T>(argv: I) -> Args
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::from_matches(Self::command().get_matches_from(argv))
+    }
+
+    fn from_matches(matches: clap::ArgMatches) -> Args {
+        let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        args.settings = settings::from_matches(&matches);
+        args
+    }
 }
 
 /// `--sparse` values.
@@ -168,8 +261,10 @@ pub struct Plan {
     pub options: CopyOptions,
     /// Copy trees.
     pub recursive: bool,
-    /// Follow symlinks in trees.
-    pub dereference: bool,
+    /// Which symlinks in SRC are followed.
+    pub follow: Follow,
+    /// How existing destinations are backed up, with the suffix of simple backups.
+    pub backup: Option<(Control, OsString)>,
     /// What to do with an existing destination.
     pub policy: Policy,
     /// Print each copy.
@@ -234,13 +329,13 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             } else if sources.len() > 1 || last.as_os_str().as_bytes().ends_with(b"/") {
                 bail!("target {} is not a directory", quote(last));
             } else {
-                return Ok(plan_with(
+                return plan_with(
                     args,
                     vec![Pair {
                         src: sources[0].clone(),
                         dst: last.clone(),
                     }],
-                ));
+                );
             }
         }
     };
@@ -248,6 +343,14 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
     let pairs = sources
         .into_iter()
         .map(|src| {
+            // `SRC/.` names SRC's contents, as in cp: they go into DIR itself (`cp -a src/. dst`).
+            let bytes = src.as_os_str().as_bytes();
+            if bytes == b"." || bytes.ends_with(b"/.") {
+                return Pair {
+                    dst: dir.clone(),
+                    src,
+                };
+            }
             let name = src
                 .file_name()
                 .map(|n| n.to_os_string())
@@ -263,11 +366,39 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             }
         })
         .collect();
-    Ok(plan_with(args, pairs))
+    plan_with(args, pairs)
 }
 
-fn plan_with(args: &Args, pairs: Vec<Pair>) -> Plan {
-    Plan {
+fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
+    let resolved = settings::resolve(&args.settings).map_err(Usage)?;
+    let recursive = args.recursive || resolved.recursive;
+    // cp's default: no symlink followed in trees, every symlink followed without -r.
+    let follow = resolved.follow.unwrap_or(if recursive {
+        Follow::Never
+    } else {
+        Follow::Always
+    });
+    let asked = match &args.backup {
+        Some(control) => Some(control.as_str()),
+        None if args.backup_default || args.suffix.is_some() => Some(""),
+        None => None,
+    };
+    let control =
+        settings::backup(asked, std::env::var_os("VERSION_CONTROL").as_deref()).map_err(Usage)?;
+    if control.is_some() && args.in_place {
+        return Err(Usage(
+            "--in-place cannot make backups: the destination is rewritten, not replaced".into(),
+        )
+        .into());
+    }
+    let backup = control.map(|c| {
+        let env = std::env::var_os("SIMPLE_BACKUP_SUFFIX");
+        (
+            c,
+            copy::simple_suffix(args.suffix.as_deref(), env.as_deref()),
+        )
+    });
+    Ok(Plan {
         pairs,
         options: CopyOptions {
             map_mode: args.read.map_mode.into(),
@@ -286,10 +417,11 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> Plan {
             sync: args.sync,
             verify: args.verify,
             in_place: args.in_place,
-            preserve: args.preserve,
+            preserve: resolved.preserve,
         },
-        recursive: args.recursive,
-        dereference: args.dereference,
+        recursive,
+        follow,
+        backup,
         policy: Policy {
             no_clobber: args.no_clobber,
             interactive: args.interactive,
@@ -299,47 +431,7 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> Plan {
         verbose: args.verbose,
         json: args.json,
         progress: args.progress.clone(),
-    }
-}
-
-/// What is done for one entry.
-#[derive(Debug)]
-enum Action {
-    /// Copy the file's data (a regular file, or the contents of a pipe or device named as SRC).
-    Data,
-    /// Copy a symlink as a symlink.
-    Symlink,
-    /// Recreate a FIFO.
-    Fifo,
-}
-
-/// A file to create, in input order.
-#[derive(Debug)]
-struct Leaf {
-    src: PathBuf,
-    dst: PathBuf,
-    action: Action,
-    stat: Option<Stat>,
-}
-
-/// A directory made for a tree, finished (mode, times) after its contents.
-#[derive(Debug)]
-struct Dir {
-    dst: PathBuf,
-    stat: Stat,
-}
-
-/// One line of the report, in input order.
-#[derive(Debug)]
-enum Event {
-    /// A directory was made.
-    Made { src: PathBuf, dst: PathBuf },
-    /// The i-th leaf.
-    Leaf(usize),
-    /// An error found while planning.
-    Error { path: PathBuf, message: String },
-    /// A device or socket skipped.
-    Skipped { path: PathBuf, what: &'static str },
+    })
 }
 
 /// Totals of a run.
@@ -355,16 +447,20 @@ struct Totals {
 pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     let started = Instant::now();
     let umask = tree::umask();
-    let mut leaves: Vec<Leaf> = Vec::new();
-    let mut dirs: Vec<Dir> = Vec::new();
-    let mut events: Vec<Event> = Vec::new();
-    let mut total = 0u64;
+    let mut work = Work::default();
     for pair in &plan.pairs {
         if signals::caught().is_some() {
             break;
         }
-        gather(plan, pair, &mut leaves, &mut dirs, &mut events, &mut total)?;
+        gather(plan, pair, &mut work)?;
     }
+    let Work {
+        leaves,
+        dirs,
+        mut events,
+        total,
+        ..
+    } = work;
     // A bar over the total bytes of the regular files, shown on a terminal for long copies.
     let progress = plan.progress.bar(total, PROGRESS_THRESHOLD);
     let progress_bytes = |n: u64| progress.inc(n);
@@ -373,12 +469,23 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
         progress: &progress_bytes,
         stop: &stop,
     };
-    let results: Vec<Result<Copied, Failure>> = leaves
+    // Copies first, in parallel; then the hard links to them, which need them in place.
+    let mut results: Vec<Result<Copied, Failure>> = leaves
         .par_iter()
-        .map(|leaf| make_leaf(plan, leaf, hooks))
+        .map(|leaf| match leaf.action {
+            Action::Link(_) => Ok(Copied::default()),
+            _ => make_leaf(plan, leaf, hooks),
+        })
         .collect();
+    for (i, leaf) in leaves.iter().enumerate() {
+        if let Action::Link(first) = leaf.action {
+            results[i] = link_leaf(leaf, &leaves[first], results[first].is_ok(), hooks);
+        }
+    }
     for dir in dirs.iter().rev() {
-        if let Err(e) = tree::finish_dir(&dir.dst, &dir.stat, plan.options.preserve, umask) {
+        if let Err(e) =
+            tree::finish_dir(&dir.src, &dir.dst, &dir.stat, &plan.options.preserve, umask)
+        {
             events.push(Event::Error {
                 path: dir.dst.clone(),
                 message: message(&Failure::File(e)).unwrap_or_default(),
@@ -392,292 +499,47 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     report(plan, reporter, &leaves, &results, &events, started)
 }
 
-/// Lists what one operand asks for: directories (made now, in order), leaves, and planning errors.
-fn gather(
-    plan: &Plan,
-    pair: &Pair,
-    leaves: &mut Vec<Leaf>,
-    dirs: &mut Vec<Dir>,
-    events: &mut Vec<Event>,
-    total: &mut u64,
-) -> anyhow::Result<()> {
-    let mut fail = |path: &Path, message: String| {
-        events.push(Event::Error {
-            path: path.to_path_buf(),
-            message,
-        })
-    };
-    if pair.src.as_os_str() == "-" {
-        return admit(
-            plan,
-            pair.src.clone(),
-            pair.dst.clone(),
-            Action::Data,
-            None,
-            leaves,
-            events,
-        );
-    }
-    if !plan.recursive {
-        match rustix::fs::stat(&pair.src) {
-            Err(e) => fail(
-                &pair.src,
-                format!("cannot open {}: {}", quote(&pair.src), describe(&e.into())),
-            ),
-            Ok(stat) if Kind::of_mode(stat.st_mode) == Kind::Dir => fail(
-                &pair.src,
-                format!("-r not specified; omitting directory {}", quote(&pair.src)),
-            ),
-            Ok(stat) => {
-                if Kind::of_mode(stat.st_mode) == Kind::File {
-                    *total += stat.st_size as u64;
-                }
-                admit(
-                    plan,
-                    pair.src.clone(),
-                    pair.dst.clone(),
-                    Action::Data,
-                    Some(stat),
-                    leaves,
-                    events,
-                )?;
-            }
-        }
-        return Ok(());
-    }
-    if let Some(why) = into_itself(&pair.src, &pair.dst) {
-        fail(&pair.src, why);
-        return Ok(());
-    }
-    for entry in tree::walk(&pair.src, &pair.dst, plan.dereference) {
-        if signals::caught().is_some() {
-            return Ok(());
-        }
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                let path = e.path().to_path_buf();
-                events.push(Event::Error {
-                    path,
-                    message: message(&Failure::File(e)).unwrap_or_default(),
-                });
-                continue;
-            }
-        };
-        let action = match entry.kind {
-            Kind::Dir => {
-                if std::fs::symlink_metadata(&entry.dst).is_ok()
-                    && !std::fs::metadata(&entry.dst).is_ok_and(|m| m.is_dir())
-                {
-                    events.push(Event::Error {
-                        path: entry.dst.clone(),
-                        message: format!(
-                            "cannot overwrite non-directory {} with directory {}",
-                            quote(&entry.dst),
-                            quote(&entry.src)
-                        ),
-                    });
-                    continue;
-                }
-                let existed = entry.dst.is_dir();
-                match tree::make_dir(&entry.dst, entry.stat.st_mode) {
-                    Ok(()) => {
-                        if !existed {
-                            events.push(Event::Made {
-                                src: entry.src.clone(),
-                                dst: entry.dst.clone(),
-                            });
-                        }
-                        dirs.push(Dir {
-                            dst: entry.dst,
-                            stat: entry.stat,
-                        });
-                    }
-                    Err(e) => events.push(Event::Error {
-                        path: entry.dst.clone(),
-                        message: message(&Failure::File(e)).unwrap_or_default(),
-                    }),
-                }
-                continue;
-            }
-            Kind::File => {
-                *total += entry.stat.st_size as u64;
-                Action::Data
-            }
-            Kind::Symlink => Action::Symlink,
-            Kind::Fifo => Action::Fifo,
-            Kind::Device | Kind::Socket => {
-                events.push(Event::Skipped {
-                    path: entry.src.clone(),
-                    what: if entry.kind == Kind::Device {
-                        "device"
-                    } else {
-                        "socket"
-                    },
-                });
-                continue;
-            }
-        };
-        admit(
-            plan,
-            entry.src,
-            entry.dst,
-            action,
-            Some(entry.stat),
-            leaves,
-            events,
-        )?;
-    }
-    Ok(())
-}
-
-/// Applies the overwrite policy to one leaf and queues it, skips it, or records why it cannot be done.
-fn admit(
-    plan: &Plan,
-    src: PathBuf,
-    dst: PathBuf,
-    action: Action,
-    stat: Option<Stat>,
-    leaves: &mut Vec<Leaf>,
-    events: &mut Vec<Event>,
-) -> anyhow::Result<()> {
-    match decide(plan, &src, &dst, &action, stat.as_ref())? {
-        Decision::Copy => {
-            events.push(Event::Leaf(leaves.len()));
-            leaves.push(Leaf {
-                src,
-                dst,
-                action,
-                stat,
-            });
-        }
-        Decision::Skip => {}
-        Decision::Refuse(message) => events.push(Event::Error { path: src, message }),
-    }
-    Ok(())
-}
-
-#[derive(Debug)]
-enum Decision {
-    Copy,
-    Skip,
-    Refuse(String),
-}
-
-fn decide(
-    plan: &Plan,
-    src: &Path,
-    dst: &Path,
-    action: &Action,
-    stat: Option<&Stat>,
-) -> anyhow::Result<Decision> {
-    let Ok(existing) = rustix::fs::lstat(dst) else {
-        return Ok(Decision::Copy);
-    };
-    let same = match action {
-        // A link is copied as itself: compare the links, not what they point to.
-        Action::Symlink => {
-            stat.is_some_and(|s| s.st_dev == existing.st_dev && s.st_ino == existing.st_ino)
-        }
-        _ => copy::same_file(src, dst),
-    };
-    if same {
-        return Ok(Decision::Refuse(format!(
-            "{} and {} are the same file",
-            quote(src),
-            quote(dst)
-        )));
-    }
-    if std::fs::metadata(dst).is_ok_and(|m| m.is_dir()) && !matches!(action, Action::Symlink) {
-        return Ok(Decision::Refuse(format!(
-            "cannot overwrite directory {} with non-directory",
-            quote(dst)
-        )));
-    }
-    let policy = plan.policy;
-    if policy.no_clobber {
-        return Ok(Decision::Skip);
-    }
-    if policy.update
-        && let Some(s) = stat
-        && (existing.st_mtime, existing.st_mtime_nsec) >= (s.st_mtime, s.st_mtime_nsec)
-    {
-        return Ok(Decision::Skip);
-    }
-    if policy.interactive && !ask(&format!("overwrite {}? ", quote(dst)))? {
-        return Ok(Decision::Skip);
-    }
-    if !policy.force
-        && matches!(action, Action::Data)
-        && Kind::of_mode(existing.st_mode) == Kind::File
-        && rustix::fs::access(dst, rustix::fs::Access::WRITE_OK).is_err()
-    {
-        return Ok(Decision::Refuse(format!(
-            "cannot create {}: Permission denied (use -f to replace it)",
-            quote(dst)
-        )));
-    }
-    Ok(Decision::Copy)
-}
-
-/// Prints `mmcp: QUESTION` on stderr and reads one line from stdin; true for an answer starting with
-/// y or Y. A termination signal while waiting ends the run.
-fn ask(question: &str) -> anyhow::Result<bool> {
-    let _ = write!(io::stderr().lock(), "{TOOL}: {question}");
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        match rustix::io::read(rustix::stdio::stdin(), &mut byte) {
-            Ok(0) => break,
-            Ok(_) if byte[0] == b'\n' => break,
-            Ok(_) => line.push(byte[0]),
-            Err(rustix::io::Errno::INTR) => {
-                if signals::caught().is_some() {
-                    return Ok(false);
-                }
-            }
-            Err(e) => return Err(io::Error::from(e)).context("cannot read the answer"),
-        }
-    }
-    Ok(matches!(line.first(), Some(b'y' | b'Y')))
-}
-
-/// Why copying the directory `src` to `dst` would copy it into itself, if it would.
-fn into_itself(src: &Path, dst: &Path) -> Option<String> {
-    let real_src = std::fs::canonicalize(src).ok()?;
-    if !real_src.is_dir() {
-        return None;
-    }
-    let parent = match dst.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let real_dst = std::fs::canonicalize(parent).ok()?.join(dst.file_name()?);
-    (real_dst != real_src && real_dst.starts_with(&real_src)).then(|| {
-        format!(
-            "cannot copy a directory, {}, into itself, {}",
-            quote(src),
-            quote(dst)
-        )
-    })
-}
-
 fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failure> {
     if (hooks.stop)() {
         return Err(Failure::Interrupted);
     }
-    let preserve = plan.options.preserve;
+    let preserve = &plan.options.preserve;
+    let backup = leaf.backup.as_deref();
     match (&leaf.action, &leaf.stat) {
         (Action::Symlink, Some(stat)) => {
-            tree::copy_symlink(&leaf.src, &leaf.dst, stat, preserve)?;
+            tree::copy_symlink(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
         (Action::Fifo, Some(stat)) => {
-            tree::make_fifo(&leaf.dst, stat, preserve)?;
+            tree::make_fifo(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
-        _ => copy::copy_file(&leaf.src, &leaf.dst, &plan.options, hooks),
+        _ => copy::copy_file_backing_up(&leaf.src, &leaf.dst, backup, &plan.options, hooks),
     }
+}
+
+/// Makes the hard link of `leaf` to the copy of `first`, if that copy was made.
+fn link_leaf(
+    leaf: &Leaf,
+    first: &Leaf,
+    first_ok: bool,
+    hooks: Hooks<'_>,
+) -> Result<Copied, Failure> {
+    if (hooks.stop)() {
+        return Err(Failure::Interrupted);
+    }
+    if !first_ok {
+        return Err(Failure::File(Error::io(
+            Op::Create,
+            &leaf.dst,
+            io::Error::other(format!(
+                "not linked: the copy of {} failed",
+                quote(&first.src)
+            )),
+        )));
+    }
+    tree::hard_link(&first.dst, &leaf.dst, leaf.backup.as_deref())?;
+    Ok(Copied::default())
 }
 
 /// The message for a failure, cp style; None for an interruption (the run dies of the signal).
@@ -709,6 +571,7 @@ fn file_message(e: &Error) -> String {
                 Op::Resize => format!("cannot allocate {path}: {why}"),
                 Op::Write => format!("error writing {path}: {why}"),
                 Op::Sync => format!("cannot sync {path}: {why}"),
+                Op::Attributes => format!("setting attributes for {path}: {why}"),
             }
         }
     }
@@ -746,17 +609,25 @@ fn report(
                         totals.bytes += copied.bytes;
                         totals.hole_bytes += copied.hole_bytes;
                         if plan.json {
-                            json.write(
-                                "file",
-                                json!({
-                                    "src": leaf.src.to_string_lossy(),
-                                    "dst": leaf.dst.to_string_lossy(),
-                                    "bytes": copied.bytes,
-                                    "hole_bytes": copied.hole_bytes,
-                                }),
-                            )?;
+                            let mut fields = json!({
+                                "src": leaf.src.to_string_lossy(),
+                                "dst": leaf.dst.to_string_lossy(),
+                                "bytes": copied.bytes,
+                                "hole_bytes": copied.hole_bytes,
+                            });
+                            if let Action::Link(first) = leaf.action {
+                                fields["link_to"] = leaves[first].dst.to_string_lossy().into();
+                            }
+                            if let Some(backup) = &leaf.backup {
+                                fields["backup"] = backup.to_string_lossy().into();
+                            }
+                            json.write("file", fields)?;
                         } else if plan.verbose {
-                            writeln!(out, "{} -> {}", quote(&leaf.src), quote(&leaf.dst))?;
+                            write!(out, "{} -> {}", quote(&leaf.src), quote(&leaf.dst))?;
+                            match &leaf.backup {
+                                Some(backup) => writeln!(out, " (backup: {})", quote(backup))?,
+                                None => writeln!(out)?,
+                            }
                         }
                     }
                     Err(failure) => {
@@ -810,7 +681,7 @@ fn report(
 
 /// The entry point of the `mmcp` binary.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_ordered();
     signals::catch_termination();
     let reporter = Reporter::new(TOOL);
     let result = match plan(&args) {
@@ -842,7 +713,13 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 \nA tree, naming each file; symlinks stay symlinks:\n\
 \n    mmcp -r -v photos /mnt/usb/photos\n\
 \nA sparse disk image, zero pages turned into holes too, with a JSON summary:\n\
-\n    mmcp --sparse=always --json vm.raw vm.copy",
+\n    mmcp --sparse=always --json vm.raw vm.copy\n\
+\nAn archive of a tree, as cp -a: symlinks as symlinks, hard links kept, owners, modes, times and \
+extended attributes preserved; SRC/. copies the contents of SRC into an existing DIR:\n\
+\n    mmcp -a /srv/data/. /backup/data\n\
+\nReplace a file, keeping the old one as app.conf.~1~, app.conf.~2~, ... (VERSION_CONTROL=numbered \
+makes -b do the same):\n\
+\n    mmcp --backup=numbered -v new.conf app.conf",
     ),
     (
         "EXIT STATUS",
@@ -855,7 +732,9 @@ SIGINT, SIGTERM or SIGHUP, mmcp removes its temporary file and dies of the same 
         "JSON OUTPUT",
         "With --json, one JSON object per line. Each has a \"type\":\n\
 \n\"file\": {\"type\":\"file\",\"src\":\"a\",\"dst\":\"b\",\"bytes\":N,\"hole_bytes\":H}, one per file \
-created, in input order; bytes is the size of the copy, hole_bytes how much of it was left as holes.\n\
+created, in input order; bytes is the size of the copy, hole_bytes how much of it was left as holes. \
+A name made a hard link to an earlier copy (--preserve=links) has bytes 0 and \"link_to\":\"DST\" (that \
+copy); a destination moved aside first has \"backup\":\"NAME\".\n\
 \n\"error\": {\"type\":\"error\",\"path\":\"a\",\"error\":\"...\"}, one per failure.\n\
 \n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M,\"bytes\":B,\"hole_bytes\":H,\"seconds\":S}, \
 last; seconds is a decimal number, the rest are integers.",
@@ -866,7 +745,21 @@ last; seconds is a decimal number, the rest are integers.",
 exactly with -p), other hard links to the old DST keep the old contents, and DST's directory needs room \
 for two copies while the copy runs. --in-place writes DST itself, as cp does, but a failure then leaves \
 it partly written.\n\
-\nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused.\n\
+\nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused. \
+With --backup the symlink itself is renamed to the backup name and DST becomes a new file, as in cp. \
+A backup is made by renaming the old DST just before the new copy is renamed into place, so a copy that \
+fails makes no backup. --in-place cannot make backups.\n\
+\nAttributes: without -p, -a or --preserve=mode a copy gets SRC's permission bits less the umask (never \
+its set-ID bits); --no-preserve=mode gives 0666 (files) and 0777 (directories) less the umask. \
+Preserving the mode (-p, -a, --preserve=mode) also copies POSIX ACLs (and removes an ACL the copy \
+inherited that SRC does not have), as cp does. --preserve=xattr copies every other extended \
+attribute mmcp may read and write (trusted.* and security.* too, as root) except SELinux labels and \
+those /etc/xattr.conf tells cp to skip; --preserve=all and -a do the same but ignore failures. An \
+attribute that cannot be preserved is an error for that file; a regular file's copy is then discarded \
+and DST left as it was (cp keeps the copy and reports the error). --preserve=context is refused: mmcp does not \
+copy SELinux contexts. --preserve=links makes the second and later names of one source file (same \
+device and inode, among the operands and within trees) hard links to its first copy, after all the \
+copies are made. --reflink is not offered: mmcp copies through its own maps by design.\n\
 \nA source that grows during the copy is copied at the size it had when opened; one that shrinks is an \
 error. --verify compares through the page cache: it catches a copy that went wrong in mmcp, not a disk \
 that will lose the data later (use --sync for durability).\n\

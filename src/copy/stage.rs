@@ -11,8 +11,12 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use std::os::fd::AsFd;
+
 use rustix::fs::{Gid, Mode, Stat, Timespec, Timestamps, Uid};
 
+use super::Preserve;
+use super::xattr::{Node, copy_acls, copy_xattrs};
 use crate::error::{Error, Op, Result};
 
 /// A destination being written. Dropping it without [`Staged::commit`] removes what it created: the
@@ -27,6 +31,8 @@ pub struct Staged {
     temp: Option<PathBuf>,
     /// In place: whether the target was created by us (and so is removed on failure).
     created: bool,
+    /// Where an existing target is moved just before the copy replaces it.
+    backup: Option<PathBuf>,
     file: File,
     committed: bool,
 }
@@ -53,6 +59,30 @@ impl Staged {
             },
             _ => dst.to_path_buf(),
         };
+        Self::create_at(dst, target, mode, in_place, None)
+    }
+
+    /// Prepares to replace `dst` through a temporary file, as [`Staged::create`], but an existing `dst`
+    /// (even a symlink, which is not followed) is renamed to `backup` just before the copy takes its
+    /// place in [`Staged::commit`].
+    pub fn create_backing_up(dst: &Path, mode: u32, backup: &Path) -> Result<Staged> {
+        Self::create_at(
+            dst,
+            dst.to_path_buf(),
+            mode,
+            false,
+            Some(backup.to_path_buf()),
+        )
+    }
+
+    fn create_at(
+        dst: &Path,
+        target: PathBuf,
+        mode: u32,
+        in_place: bool,
+        backup: Option<PathBuf>,
+    ) -> Result<Staged> {
+        let err = |e: io::Error| Error::io(Op::Create, dst, e);
         let perm = mode & 0o777;
         if in_place {
             let existed = std::fs::symlink_metadata(&target).is_ok();
@@ -70,6 +100,7 @@ impl Staged {
                 target,
                 temp: None,
                 created: !existed,
+                backup,
                 file,
                 committed: false,
             });
@@ -91,6 +122,7 @@ impl Staged {
                         target,
                         temp: Some(temp),
                         created: false,
+                        backup,
                         file,
                         committed: false,
                     });
@@ -125,7 +157,7 @@ impl Staged {
             self.file.sync_all().map_err(sync_err)?;
         }
         if let Some(temp) = &self.temp {
-            std::fs::rename(temp, &self.target)
+            rename_backing_up(temp, &self.target, self.backup.as_deref())
                 .map_err(|e| Error::io(Op::Create, &self.name, e))?;
         }
         self.committed = true;
@@ -179,15 +211,38 @@ fn temp_names(target: &Path) -> impl Iterator<Item = PathBuf> + use<> {
     })
 }
 
-/// Creates a non-regular file (a symlink, a FIFO) at `dst` atomically: `make` creates it under a
-/// temporary name, which is then renamed over `dst`; an existing `dst` (not a directory) is replaced.
-pub fn create_replacing(dst: &Path, make: impl Fn(&Path) -> io::Result<()>) -> Result<()> {
+/// Renames `temp` over `target`; with `backup`, an existing `target` is first renamed to `backup`
+/// (and put back if the second rename fails).
+fn rename_backing_up(temp: &Path, target: &Path, backup: Option<&Path>) -> io::Result<()> {
+    let moved = match backup {
+        Some(backup) => match std::fs::rename(target, backup) {
+            Ok(()) => Some(backup),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    std::fs::rename(temp, target).inspect_err(|_| {
+        if let Some(backup) = moved {
+            let _ = std::fs::rename(backup, target);
+        }
+    })
+}
+
+/// Creates a non-regular file (a symlink, a FIFO, a hard link) at `dst` atomically: `make` creates it
+/// under a temporary name, which is then renamed over `dst`; an existing `dst` (not a directory) is
+/// replaced, after being renamed to `backup` if one is given.
+pub fn create_replacing(
+    dst: &Path,
+    backup: Option<&Path>,
+    make: impl Fn(&Path) -> io::Result<()>,
+) -> Result<()> {
     let err = |e: io::Error| Error::io(Op::Create, dst, e);
     let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
     for temp in temp_names(dst) {
         match make(&temp) {
             Ok(()) => {
-                return std::fs::rename(&temp, dst).map_err(|e| {
+                return rename_backing_up(&temp, dst, backup).map_err(|e| {
                     let _ = std::fs::remove_file(&temp);
                     err(e)
                 });
@@ -210,25 +265,48 @@ fn suffix(mut n: u64) -> [u8; 6] {
     out
 }
 
-/// Gives `file` the source's ownership (where permitted: EPERM is not an error, as cp -p), its exact
-/// mode bits (after the owner, since chown clears set-user-ID) and its access and modification times,
-/// to the nanosecond.
-pub fn preserve(file: &File, stat: &Stat, name: &Path) -> Result<()> {
-    let err = |e: rustix::io::Errno| Error::io(Op::Write, name, io::Error::from(e));
+/// Gives `file` what `what` asks of the source's attributes (`stat`, and the open source `from` for
+/// extended attributes): its ownership (where permitted: EPERM is not an error, as cp -p), extended
+/// attributes, POSIX ACLs and exact mode bits (after the owner, since chown clears set-user-ID) and
+/// access and modification times, to the nanosecond.
+pub fn preserve(
+    file: &File,
+    stat: &Stat,
+    name: &Path,
+    what: &Preserve,
+    from: impl AsFd,
+) -> Result<()> {
+    let err = |e: rustix::io::Errno| Error::io(Op::Attributes, name, io::Error::from(e));
     let mut mode = stat.st_mode & 0o7777;
-    let owner = Some(Uid::from_raw(stat.st_uid));
-    let group = Some(Gid::from_raw(stat.st_gid));
-    match rustix::fs::fchown(file, owner, group) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::PERM) => {
-            // Keep the group if we may; never give away set-ID bits to another owner.
-            let _ = rustix::fs::fchown(file, None, group);
-            mode &= 0o1777;
+    if what.ownership {
+        let owner = Some(Uid::from_raw(stat.st_uid));
+        let group = Some(Gid::from_raw(stat.st_gid));
+        match rustix::fs::fchown(file, owner, group) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::PERM) => {
+                // Keep the group if we may; never give away set-ID bits to another owner.
+                let _ = rustix::fs::fchown(file, None, group);
+                mode &= 0o1777;
+            }
+            Err(e) => return Err(err(e)),
         }
-        Err(e) => return Err(err(e)),
     }
-    rustix::fs::fchmod(file, Mode::from_raw_mode(mode)).map_err(err)?;
-    rustix::fs::futimens(file, &times(stat)).map_err(err)?;
+    if what.xattr || what.xattr_quiet {
+        let copied = copy_xattrs(Node::Fd(from.as_fd()), Node::Fd(file.as_fd()));
+        if let Err(e) = copied
+            && what.xattr
+        {
+            return Err(Error::io(Op::Attributes, name, e));
+        }
+    }
+    if what.mode {
+        copy_acls(Node::Fd(from.as_fd()), Node::Fd(file.as_fd()), false)
+            .map_err(|e| Error::io(Op::Attributes, name, e))?;
+        rustix::fs::fchmod(file, Mode::from_raw_mode(mode)).map_err(err)?;
+    }
+    if what.timestamps {
+        rustix::fs::futimens(file, &times(stat)).map_err(err)?;
+    }
     Ok(())
 }
 
@@ -344,7 +422,8 @@ mod tests {
         let stat = rustix::fs::stat(&src).unwrap();
         let dst = dir.path().join("dst");
         let staged = Staged::create(&dst, 0o600, false).unwrap();
-        preserve(staged.file(), &stat, &dst).unwrap();
+        let from = std::fs::File::open(&src).unwrap();
+        preserve(staged.file(), &stat, &dst, &Preserve::BASIC, &from).unwrap();
         staged.commit(false).unwrap();
         let meta = std::fs::metadata(&dst).unwrap();
         assert_eq!(meta.mode() & 0o7777, 0o751);

@@ -8,8 +8,22 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Gid, Mode, Stat, Uid};
 
+use super::Preserve;
 use super::stage::{create_replacing, times};
+use super::xattr::{Node, copy_acls, copy_xattrs};
 use crate::error::{Error, Op, Reason, Result};
+
+/// Which symlinks a walk follows, as cp's -P, -H and -L.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Follow {
+    /// None: every symlink is an entry of its own, even the top (`-P`).
+    #[default]
+    Never,
+    /// Only the top, the path given (`-H`).
+    Top,
+    /// All of them (`-L`).
+    Always,
+}
 
 /// What an entry of a tree is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +70,12 @@ pub struct Entry {
 }
 
 /// The entries of the tree at `src`, parents before children, siblings by name, mapped under `dst`.
-/// With `follow`, symlinks are followed (and loops reported); otherwise a link is an entry of its
-/// own, even at the top. Entries that cannot be read are errors in their place; the walk goes on.
-pub fn walk(src: &Path, dst: &Path, follow: bool) -> Vec<Result<Entry>> {
-    let top = if follow {
+/// Symlinks are followed as `follow` says (and loops reported); a link not followed is an entry of
+/// its own. Entries that cannot be read are errors in their place; the walk goes on.
+pub fn walk(src: &Path, dst: &Path, follow: Follow) -> Vec<Result<Entry>> {
+    let top_follow = follow != Follow::Never;
+    let follow = follow == Follow::Always;
+    let top = if top_follow {
         rustix::fs::stat(src)
     } else {
         rustix::fs::lstat(src)
@@ -87,7 +103,9 @@ pub fn walk(src: &Path, dst: &Path, follow: bool) -> Vec<Result<Entry>> {
             let entry = item.map_err(|e| walk_error(src, e))?;
             let path = entry.path();
             let relative = path.strip_prefix(src).unwrap_or(Path::new(""));
-            let stat = if follow {
+            let stat = if relative.as_os_str().is_empty() {
+                Ok(top)
+            } else if follow {
                 rustix::fs::stat(path)
             } else {
                 rustix::fs::lstat(path)
@@ -142,65 +160,132 @@ pub fn make_dir(dst: &Path, mode: u32) -> Result<()> {
     }
 }
 
-/// Gives a filled directory its final mode: the source's, less the umask (as mkdir would), or exactly,
-/// with times and ownership, under `preserve`.
-pub fn finish_dir(dst: &Path, stat: &Stat, preserve: bool, umask: u32) -> Result<()> {
-    let err = |e: io::Error| Error::io(Op::Write, dst, e);
-    if preserve {
-        return preserve_path(dst, stat, false);
+/// Gives the filled directory `dst` (a copy of `src`) its final attributes, once its contents are in
+/// place: what `preserve` asks, and without `mode` the source's permission bits (or the default 0777,
+/// under `default_mode`) less the umask, as mkdir would.
+pub fn finish_dir(
+    src: &Path,
+    dst: &Path,
+    stat: &Stat,
+    preserve: &Preserve,
+    umask: u32,
+) -> Result<()> {
+    let err = |e: io::Error| Error::io(Op::Attributes, dst, e);
+    if !preserve.mode {
+        let mode = if preserve.default_mode {
+            0o777
+        } else {
+            stat.st_mode & 0o777
+        } & !umask;
+        if mode & 0o700 != 0o700 {
+            std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+        }
     }
-    let mode = stat.st_mode & 0o777 & !umask;
-    if mode & 0o700 != 0o700 {
-        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode)).map_err(err)?;
-    }
-    Ok(())
+    preserve_path(src, dst, stat, preserve, false)
 }
 
-/// Copies the symlink `src` as a symlink at `dst` (replacing a file there).
-pub fn copy_symlink(src: &Path, dst: &Path, stat: &Stat, preserve: bool) -> Result<()> {
+/// Copies the symlink `src` as a symlink at `dst` (replacing a file there, after moving it to
+/// `backup` if given), with the link's own owner, times and extended attributes as `preserve` asks.
+pub fn copy_symlink(
+    src: &Path,
+    dst: &Path,
+    stat: &Stat,
+    preserve: &Preserve,
+    backup: Option<&Path>,
+) -> Result<()> {
     let target = std::fs::read_link(src).map_err(|e| Error::io(Op::Open, src, e))?;
-    create_replacing(dst, |temp| std::os::unix::fs::symlink(&target, temp))?;
-    if preserve {
-        preserve_path(dst, stat, true)?;
-    }
-    Ok(())
+    create_replacing(dst, backup, |temp| {
+        std::os::unix::fs::symlink(&target, temp)
+    })?;
+    preserve_path(src, dst, stat, preserve, true)
 }
 
-/// Creates a FIFO at `dst` with the mode of the source FIFO (replacing a file there).
-pub fn make_fifo(dst: &Path, stat: &Stat, preserve: bool) -> Result<()> {
-    let mode = Mode::from_raw_mode(stat.st_mode & 0o777);
-    create_replacing(dst, |temp| {
+/// Creates a FIFO at `dst` with the mode of the source FIFO `src` (replacing a file there, after
+/// moving it to `backup` if given), with the attributes `preserve` asks.
+pub fn make_fifo(
+    src: &Path,
+    dst: &Path,
+    stat: &Stat,
+    preserve: &Preserve,
+    backup: Option<&Path>,
+) -> Result<()> {
+    let bits = if preserve.default_mode && !preserve.mode {
+        0o666
+    } else {
+        stat.st_mode & 0o777
+    };
+    let mode = Mode::from_raw_mode(bits);
+    create_replacing(dst, backup, |temp| {
         rustix::fs::mknodat(rustix::fs::CWD, temp, FileType::Fifo, mode, 0).map_err(io::Error::from)
     })?;
-    if preserve {
-        preserve_path(dst, stat, false)?;
-    }
-    Ok(())
+    preserve_path(src, dst, stat, preserve, false)
 }
 
-/// Ownership where permitted, exact mode (not for links) and times of `path`, from `stat`.
-fn preserve_path(path: &Path, stat: &Stat, link: bool) -> Result<()> {
-    let err = |e: rustix::io::Errno| Error::io(Op::Write, path, io::Error::from(e));
+/// Makes `dst` a hard link to `existing` (an earlier copy of the same source file), replacing a file
+/// at `dst` atomically, after moving it to `backup` if given. A symlink at `existing` is linked
+/// itself, not followed.
+pub fn hard_link(existing: &Path, dst: &Path, backup: Option<&Path>) -> Result<()> {
+    create_replacing(dst, backup, |temp| {
+        rustix::fs::linkat(
+            rustix::fs::CWD,
+            existing,
+            rustix::fs::CWD,
+            temp,
+            AtFlags::empty(),
+        )
+        .map_err(io::Error::from)
+    })
+}
+
+/// What `preserve` asks of `path` (a copy of `src`), from `stat`: ownership where permitted, extended
+/// attributes, exact mode and POSIX ACLs (not for links) and times; with `link`, the symlink's own.
+fn preserve_path(
+    src: &Path,
+    path: &Path,
+    stat: &Stat,
+    preserve: &Preserve,
+    link: bool,
+) -> Result<()> {
+    let err = |e: rustix::io::Errno| Error::io(Op::Attributes, path, io::Error::from(e));
     let flags = if link {
         AtFlags::SYMLINK_NOFOLLOW
     } else {
         AtFlags::empty()
     };
     let mut mode = stat.st_mode & 0o7777;
-    let owner = Some(Uid::from_raw(stat.st_uid));
-    let group = Some(Gid::from_raw(stat.st_gid));
-    match rustix::fs::chownat(rustix::fs::CWD, path, owner, group, flags) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::PERM) => {
-            let _ = rustix::fs::chownat(rustix::fs::CWD, path, None, group, flags);
-            mode &= 0o1777;
+    if preserve.ownership {
+        let owner = Some(Uid::from_raw(stat.st_uid));
+        let group = Some(Gid::from_raw(stat.st_gid));
+        match rustix::fs::chownat(rustix::fs::CWD, path, owner, group, flags) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::PERM) => {
+                let _ = rustix::fs::chownat(rustix::fs::CWD, path, None, group, flags);
+                mode &= 0o1777;
+            }
+            Err(e) => return Err(err(e)),
         }
-        Err(e) => return Err(err(e)),
     }
-    if !link {
+    if preserve.xattr || preserve.xattr_quiet {
+        let (from, to) = if link {
+            (Node::Link(src), Node::Link(path))
+        } else {
+            (Node::Path(src), Node::Path(path))
+        };
+        if let Err(e) = copy_xattrs(from, to)
+            && preserve.xattr
+        {
+            return Err(Error::io(Op::Attributes, path, e));
+        }
+    }
+    if preserve.mode && !link {
+        let dir = Kind::of_mode(stat.st_mode) == Kind::Dir;
+        copy_acls(Node::Path(src), Node::Path(path), dir)
+            .map_err(|e| Error::io(Op::Attributes, path, e))?;
         rustix::fs::chmod(path, Mode::from_raw_mode(mode)).map_err(err)?;
     }
-    rustix::fs::utimensat(rustix::fs::CWD, path, &times(stat), flags).map_err(err)?;
+    if preserve.timestamps {
+        rustix::fs::utimensat(rustix::fs::CWD, path, &times(stat), flags).map_err(err)?;
+    }
     Ok(())
 }
 
@@ -231,7 +316,7 @@ mod tests {
         std::os::unix::fs::symlink("a", src.join("link")).unwrap();
         std::fs::write(src.join(".gitignore"), b"a\n").unwrap();
         let dst = dir.path().join("dst");
-        let entries: Vec<Entry> = walk(&src, &dst, false)
+        let entries: Vec<Entry> = walk(&src, &dst, Follow::Never)
             .into_iter()
             .map(|e| e.unwrap())
             .collect();
@@ -261,7 +346,7 @@ mod tests {
         );
         assert_eq!(entries[0].kind, Kind::Dir);
         assert_eq!(entries[7].kind, Kind::Symlink);
-        let followed: Vec<Kind> = walk(&src, &dst, true)
+        let followed: Vec<Kind> = walk(&src, &dst, Follow::Always)
             .into_iter()
             .map(|e| e.unwrap().kind)
             .collect();
@@ -273,11 +358,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("d")).unwrap();
         std::os::unix::fs::symlink("d", dir.path().join("l")).unwrap();
-        let entries = walk(&dir.path().join("l"), &dir.path().join("x"), false);
+        let entries = walk(&dir.path().join("l"), &dir.path().join("x"), Follow::Never);
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].as_ref().unwrap().kind, Kind::Symlink);
-        let entries = walk(&dir.path().join("l"), &dir.path().join("x"), true);
-        assert_eq!(entries[0].as_ref().unwrap().kind, Kind::Dir);
+        std::fs::write(dir.path().join("d/f"), b"x").unwrap();
+        std::os::unix::fs::symlink("f", dir.path().join("d/g")).unwrap();
+        for follow in [Follow::Top, Follow::Always] {
+            let entries: Vec<(PathBuf, Kind)> =
+                walk(&dir.path().join("l"), &dir.path().join("x"), follow)
+                    .into_iter()
+                    .map(|e| e.map(|e| (e.dst, e.kind)).unwrap())
+                    .collect();
+            let below = if follow == Follow::Top {
+                Kind::Symlink
+            } else {
+                Kind::File
+            };
+            let x = dir.path().join("x");
+            assert_eq!(
+                entries,
+                [
+                    (x.clone(), Kind::Dir),
+                    (x.join("f"), Kind::File),
+                    (x.join("g"), below)
+                ],
+                "{follow:?}"
+            );
+        }
     }
 
     #[test]
@@ -288,7 +395,7 @@ mod tests {
         let stat = rustix::fs::lstat(&link).unwrap();
         let copy = dir.path().join("copy");
         std::fs::write(&copy, b"replaced").unwrap();
-        copy_symlink(&link, &copy, &stat, true).unwrap();
+        copy_symlink(&link, &copy, &stat, &Preserve::BASIC, None).unwrap();
         assert_eq!(std::fs::read_link(&copy).unwrap(), Path::new("target"));
         let fifo = dir.path().join("fifo");
         rustix::fs::mknodat(
@@ -301,7 +408,7 @@ mod tests {
         .unwrap();
         let stat = rustix::fs::lstat(&fifo).unwrap();
         let out = dir.path().join("fifo2");
-        make_fifo(&out, &stat, true).unwrap();
+        make_fifo(&fifo, &out, &stat, &Preserve::BASIC, None).unwrap();
         let made = rustix::fs::lstat(&out).unwrap();
         assert_eq!(Kind::of_mode(made.st_mode), Kind::Fifo);
         assert_eq!(made.st_mode & 0o777, 0o640);

@@ -748,3 +748,9 @@ fn in_place_and_sync_and_verify() {
     assert_ne!(std::fs::metadata(&dst).unwrap().ino(), ino, "replaced");
     assert!(leftovers(dir.path()).is_empty());
 }
+
+/// Against GNU cp: -P/-H/-L, --preserve, -a, -d, hard links, ACLs and xattrs.
+mod compat;
+
+/// Against GNU cp: --backup, -b, -S.
+mod backup;

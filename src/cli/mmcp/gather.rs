@@ -1,0 +1,406 @@
+//! mmcp's planning: what each operand asks for (trees walked, directories made), the overwrite
+//! policy and backups decided per destination, and the later names of one file turned into hard links
+//! under --preserve=links. Nothing is copied here.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rustix::fs::Stat;
+
+use super::{Pair, Plan, TOOL, message, quote};
+use crate::copy::tree::{self, Follow, Kind};
+use crate::copy::{self, Failure};
+use crate::error::describe;
+use crate::sys::signals;
+
+/// What is done for one entry.
+#[derive(Debug)]
+pub(super) enum Action {
+    /// Copy the file's data (a regular file, or the contents of a pipe or device named as SRC).
+    Data,
+    /// Copy a symlink as a symlink.
+    Symlink,
+    /// Recreate a FIFO.
+    Fifo,
+    /// Make a hard link to the copy of an earlier name of the same file (the leaf of that index).
+    Link(usize),
+}
+
+/// A file to create, in input order.
+#[derive(Debug)]
+pub(super) struct Leaf {
+    pub(super) src: PathBuf,
+    pub(super) dst: PathBuf,
+    pub(super) action: Action,
+    pub(super) stat: Option<Stat>,
+    /// Where the existing destination goes before it is replaced.
+    pub(super) backup: Option<PathBuf>,
+}
+
+/// A directory made for a tree, finished (mode, times) after its contents.
+#[derive(Debug)]
+pub(super) struct Dir {
+    pub(super) src: PathBuf,
+    pub(super) dst: PathBuf,
+    pub(super) stat: Stat,
+}
+
+/// One line of the report, in input order.
+#[derive(Debug)]
+pub(super) enum Event {
+    /// A directory was made.
+    Made { src: PathBuf, dst: PathBuf },
+    /// The i-th leaf.
+    Leaf(usize),
+    /// An error found while planning.
+    Error { path: PathBuf, message: String },
+    /// A device or socket skipped.
+    Skipped { path: PathBuf, what: &'static str },
+}
+
+/// What the operands ask for, gathered before anything is copied.
+#[derive(Debug, Default)]
+pub(super) struct Work {
+    pub(super) leaves: Vec<Leaf>,
+    pub(super) dirs: Vec<Dir>,
+    pub(super) events: Vec<Event>,
+    /// Bytes of the regular files, for the progress bar.
+    pub(super) total: u64,
+    /// With --preserve=links: the first leaf copied of each source file (device, inode).
+    pub(super) copied: HashMap<(u64, u64), usize>,
+    /// The leaf that creates each destination: two sources never race for one name.
+    pub(super) dsts: HashMap<PathBuf, usize>,
+}
+
+/// Lists what one operand asks for: directories (made now, in order), leaves, and planning errors.
+pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Result<()> {
+    let fail = |work: &mut Work, path: &Path, message: String| {
+        work.events.push(Event::Error {
+            path: path.to_path_buf(),
+            message,
+        })
+    };
+    if pair.src.as_os_str() == "-" {
+        let (src, dst) = (pair.src.clone(), pair.dst.clone());
+        return admit(plan, src, dst, Action::Data, None, true, work);
+    }
+    if !plan.recursive {
+        let stat = if plan.follow == Follow::Never {
+            rustix::fs::lstat(&pair.src)
+        } else {
+            rustix::fs::stat(&pair.src)
+        };
+        match stat {
+            Err(e) => fail(
+                work,
+                &pair.src,
+                format!("cannot open {}: {}", quote(&pair.src), describe(&e.into())),
+            ),
+            Ok(stat) if Kind::of_mode(stat.st_mode) == Kind::Dir => fail(
+                work,
+                &pair.src,
+                format!("-r not specified; omitting directory {}", quote(&pair.src)),
+            ),
+            Ok(stat) => {
+                let action = match Kind::of_mode(stat.st_mode) {
+                    Kind::File => {
+                        work.total += stat.st_size as u64;
+                        Action::Data
+                    }
+                    Kind::Symlink => Action::Symlink,
+                    _ => Action::Data,
+                };
+                let (src, dst) = (pair.src.clone(), pair.dst.clone());
+                admit(plan, src, dst, action, Some(stat), true, work)?;
+            }
+        }
+        return Ok(());
+    }
+    if let Some(why) = into_itself(&pair.src, &pair.dst) {
+        fail(work, &pair.src, why);
+        return Ok(());
+    }
+    for entry in tree::walk(&pair.src, &pair.dst, plan.follow) {
+        if signals::caught().is_some() {
+            return Ok(());
+        }
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let path = e.path().to_path_buf();
+                let message = message(&Failure::File(e)).unwrap_or_default();
+                fail(work, &path, message);
+                continue;
+            }
+        };
+        let action = match entry.kind {
+            Kind::Dir => {
+                if std::fs::symlink_metadata(&entry.dst).is_ok()
+                    && !std::fs::metadata(&entry.dst).is_ok_and(|m| m.is_dir())
+                {
+                    let message = format!(
+                        "cannot overwrite non-directory {} with directory {}",
+                        quote(&entry.dst),
+                        quote(&entry.src)
+                    );
+                    fail(work, &entry.dst, message);
+                    continue;
+                }
+                let existed = entry.dst.is_dir();
+                let preserve = &plan.options.preserve;
+                let mode = if preserve.default_mode && !preserve.mode {
+                    0o777
+                } else {
+                    entry.stat.st_mode
+                };
+                match tree::make_dir(&entry.dst, mode) {
+                    Ok(()) => {
+                        if !existed {
+                            work.events.push(Event::Made {
+                                src: entry.src.clone(),
+                                dst: entry.dst.clone(),
+                            });
+                        }
+                        work.dirs.push(Dir {
+                            src: entry.src,
+                            dst: entry.dst,
+                            stat: entry.stat,
+                        });
+                    }
+                    Err(e) => {
+                        let message = message(&Failure::File(e)).unwrap_or_default();
+                        fail(work, &entry.dst, message);
+                    }
+                }
+                continue;
+            }
+            Kind::File => {
+                work.total += entry.stat.st_size as u64;
+                Action::Data
+            }
+            Kind::Symlink => Action::Symlink,
+            Kind::Fifo => Action::Fifo,
+            Kind::Device | Kind::Socket => {
+                work.events.push(Event::Skipped {
+                    path: entry.src.clone(),
+                    what: if entry.kind == Kind::Device {
+                        "device"
+                    } else {
+                        "socket"
+                    },
+                });
+                continue;
+            }
+        };
+        let top = entry.src == pair.src;
+        admit(
+            plan,
+            entry.src,
+            entry.dst,
+            action,
+            Some(entry.stat),
+            top,
+            work,
+        )?;
+    }
+    Ok(())
+}
+
+/// Applies the overwrite policy to one leaf (named on the command line when `top`), and queues it,
+/// skips it, or records why it cannot be done. Under --preserve=links, a later name of a file already
+/// queued becomes a hard link to its copy.
+pub(super) fn admit(
+    plan: &Plan,
+    src: PathBuf,
+    dst: PathBuf,
+    mut action: Action,
+    stat: Option<Stat>,
+    top: bool,
+    work: &mut Work,
+) -> anyhow::Result<()> {
+    // cp remembers a file for its hard links when it has several names, or when links are followed
+    // (two symlinks can lead to one file).
+    let key = stat.as_ref().filter(|s| {
+        plan.options.preserve.links
+            && (s.st_nlink > 1
+                || plan.follow == Follow::Always
+                || (top && plan.follow == Follow::Top))
+    });
+    let key = key.map(|s| (s.st_dev, s.st_ino));
+    if let Some(&earlier) = work.dsts.get(&dst) {
+        // The same file named twice is copied once (cp warns); another file is refused, as in cp.
+        if !copy::same_file(&work.leaves[earlier].src, &src) {
+            work.events.push(Event::Error {
+                message: format!(
+                    "will not overwrite just-created {} with {}",
+                    quote(&dst),
+                    quote(&src)
+                ),
+                path: src,
+            });
+        }
+        return Ok(());
+    }
+    let first = key.and_then(|k| work.copied.get(&k).copied());
+    if let Some(first) = first {
+        action = Action::Link(first);
+    }
+    match decide(plan, &src, &dst, &action, stat.as_ref())? {
+        Decision::Copy(backup) => {
+            if let (Some(k), None) = (key, first) {
+                work.copied.insert(k, work.leaves.len());
+            }
+            // Progress counts bytes copied: a later name linked is not copied.
+            if let (Action::Link(_), Some(s)) = (&action, &stat)
+                && Kind::of_mode(s.st_mode) == Kind::File
+            {
+                work.total = work.total.saturating_sub(s.st_size as u64);
+            }
+            work.dsts.insert(dst.clone(), work.leaves.len());
+            work.events.push(Event::Leaf(work.leaves.len()));
+            work.leaves.push(Leaf {
+                src,
+                dst,
+                action,
+                stat,
+                backup,
+            });
+        }
+        Decision::Skip => {}
+        Decision::Refuse(message) => work.events.push(Event::Error { path: src, message }),
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+pub(super) enum Decision {
+    /// Copy, moving the existing destination to this backup first.
+    Copy(Option<PathBuf>),
+    Skip,
+    Refuse(String),
+}
+
+pub(super) fn decide(
+    plan: &Plan,
+    src: &Path,
+    dst: &Path,
+    action: &Action,
+    stat: Option<&Stat>,
+) -> anyhow::Result<Decision> {
+    let Ok(existing) = rustix::fs::lstat(dst) else {
+        return Ok(Decision::Copy(None));
+    };
+    let same = match action {
+        // A link is copied as itself: compare the links, not what they point to.
+        Action::Symlink => {
+            stat.is_some_and(|s| s.st_dev == existing.st_dev && s.st_ino == existing.st_ino)
+        }
+        _ => copy::same_file(src, dst),
+    };
+    // With backups, cp copies a file over another name of itself: the old name becomes the backup.
+    if same && (plan.backup.is_none() || same_name(src, dst)) {
+        return Ok(Decision::Refuse(format!(
+            "{} and {} are the same file",
+            quote(src),
+            quote(dst)
+        )));
+    }
+    if std::fs::metadata(dst).is_ok_and(|m| m.is_dir()) && !matches!(action, Action::Symlink) {
+        return Ok(Decision::Refuse(format!(
+            "cannot overwrite directory {} with non-directory",
+            quote(dst)
+        )));
+    }
+    let policy = plan.policy;
+    if policy.no_clobber {
+        return Ok(Decision::Skip);
+    }
+    if policy.update
+        && let Some(s) = stat
+        && (existing.st_mtime, existing.st_mtime_nsec) >= (s.st_mtime, s.st_mtime_nsec)
+    {
+        return Ok(Decision::Skip);
+    }
+    if policy.interactive && !ask(&format!("overwrite {}? ", quote(dst)))? {
+        return Ok(Decision::Skip);
+    }
+    if !policy.force
+        && matches!(action, Action::Data)
+        && Kind::of_mode(existing.st_mode) == Kind::File
+        && rustix::fs::access(dst, rustix::fs::Access::WRITE_OK).is_err()
+    {
+        return Ok(Decision::Refuse(format!(
+            "cannot create {}: Permission denied (use -f to replace it)",
+            quote(dst)
+        )));
+    }
+    let Some((control, suffix)) = &plan.backup else {
+        return Ok(Decision::Copy(None));
+    };
+    let backup = copy::backup_path(dst, *control, suffix);
+    if let Some(backup) = &backup
+        && src.as_os_str() != "-"
+        && copy::same_file(src, backup)
+        && !copy::same_file(src, dst)
+    {
+        return Ok(Decision::Refuse(format!(
+            "backing up {} might destroy source;  {} not copied",
+            quote(dst),
+            quote(src)
+        )));
+    }
+    Ok(Decision::Copy(backup))
+}
+
+/// Whether `a` and `b` are one name: the same entry of the same directory.
+pub(super) fn same_name(a: &Path, b: &Path) -> bool {
+    let parent = |p: &Path| match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    a.file_name() == b.file_name() && copy::same_file(&parent(a), &parent(b))
+}
+
+/// Prints `mmcp: QUESTION` on stderr and reads one line from stdin; true for an answer starting with
+/// y or Y. A termination signal while waiting ends the run.
+pub(super) fn ask(question: &str) -> anyhow::Result<bool> {
+    let _ = write!(io::stderr().lock(), "{TOOL}: {question}");
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match rustix::io::read(rustix::stdio::stdin(), &mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(rustix::io::Errno::INTR) => {
+                if signals::caught().is_some() {
+                    return Ok(false);
+                }
+            }
+            Err(e) => return Err(io::Error::from(e)).context("cannot read the answer"),
+        }
+    }
+    Ok(matches!(line.first(), Some(b'y' | b'Y')))
+}
+
+/// Why copying the directory `src` to `dst` would copy it into itself, if it would.
+pub(super) fn into_itself(src: &Path, dst: &Path) -> Option<String> {
+    let real_src = std::fs::canonicalize(src).ok()?;
+    if !real_src.is_dir() {
+        return None;
+    }
+    let parent = match dst.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let real_dst = std::fs::canonicalize(parent).ok()?.join(dst.file_name()?);
+    (real_dst != real_src && real_dst.starts_with(&real_src)).then(|| {
+        format!(
+            "cannot copy a directory, {}, into itself, {}",
+            quote(src),
+            quote(dst)
+        )
+    })
+}
