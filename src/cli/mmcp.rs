@@ -741,9 +741,10 @@ last; seconds is a decimal number, the rest are integers.",
     ),
     (
         "CAVEATS",
-        "DST is replaced by a new file (a rename), not rewritten: it gets SRC's mode (less the umask, or \
-exactly with -p), other hard links to the old DST keep the old contents, and DST's directory needs room \
-for two copies while the copy runs. --in-place writes DST itself, as cp does, but a failure then leaves \
+        "DST is replaced by a new file (a rename), not rewritten. The new file takes over the old one's \
+mode and owner (where permitted), so the result is what cp gives by writing into DST; but other hard \
+links to the old DST keep the old contents, and DST's directory needs room for two copies while the copy \
+runs. --in-place writes DST itself, as cp does, but a failure then leaves \
 it partly written.\n\
 \nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused. \
 With --backup the symlink itself is renamed to the backup name and DST becomes a new file, as in cp. \

@@ -105,6 +105,12 @@ impl Staged {
                 committed: false,
             });
         }
+        // cp writes into an existing file, which keeps its mode and owner; the new file that replaces
+        // it takes them over. With a backup, cp makes a new file too, and so do we.
+        let existing = match backup {
+            None => std::fs::metadata(&target).ok().filter(|m| m.is_file()),
+            Some(_) => None,
+        };
         let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
         let names = temp_names(&target);
         for temp in names {
@@ -117,7 +123,7 @@ impl Staged {
                 .open(&temp)
             {
                 Ok(file) => {
-                    return Ok(Staged {
+                    let staged = Staged {
                         name: dst.to_path_buf(),
                         target,
                         temp: Some(temp),
@@ -125,13 +131,43 @@ impl Staged {
                         backup,
                         file,
                         committed: false,
-                    });
+                    };
+                    if let Some(meta) = existing {
+                        staged.take_over(&meta)?;
+                    }
+                    return Ok(staged);
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
                 Err(e) => return Err(err(e)),
             }
         }
         Err(err(last))
+    }
+
+    /// Gives the new file the owner and group (where permitted) and then the mode bits, exactly (not
+    /// less the umask), of the file it replaces. Set-ID bits are kept only by a caller with the
+    /// privilege that keeps them across a write (root), as when cp writes into the old file.
+    fn take_over(&self, old: &std::fs::Metadata) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(now) = rustix::fs::fstat(&self.file)
+            && (now.st_uid != old.uid() || now.st_gid != old.gid())
+        {
+            // Not permitted (another user's file in a directory we may write): the copy stays ours,
+            // as it would be had DST not existed.
+            let _ = rustix::fs::fchown(
+                &self.file,
+                Some(Uid::from_raw(old.uid())),
+                Some(Gid::from_raw(old.gid())),
+            );
+        }
+        // After the owner: a change of owner clears the set-ID bits.
+        let keep = if rustix::process::geteuid().is_root() {
+            0o7777
+        } else {
+            0o1777
+        };
+        rustix::fs::fchmod(&self.file, Mode::from_raw_mode(old.mode() & keep))
+            .map_err(|e| Error::io(Op::Attributes, &self.name, e.into()))
     }
 
     /// The open destination, read-write.

@@ -754,3 +754,6 @@ mod compat;
 
 /// Against GNU cp: --backup, -b, -S.
 mod backup;
+
+/// Against GNU cp: what an existing DST keeps (mode, owner) when it is replaced.
+mod replace;
