@@ -824,3 +824,39 @@ fn pseudo_filesystem_files_are_refused_and_left_alone() {
     );
     assert_eq!(after, before, "the cgroup file was written");
 }
+
+/// With standard output closed (`>&-`), the new value cannot be handed over: a sequence number taken and
+/// never delivered is lost. The run fails before touching the counter, as GNU tools fail with a write
+/// error, instead of updating it and exiting 0 with nothing printed.
+#[test]
+fn a_closed_stdout_fails_before_the_update() {
+    let dir = tmp();
+    let path = write(dir.path(), "seq", b"0000000007\n");
+    for args in [&[][..], &["--get"], &["--json"]] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" >&-")
+            .arg(BIN)
+            .args(args)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(
+            err, "mmcounter: standard output: Bad file descriptor\n",
+            "{args:?}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"0000000007\n", "{args:?}");
+    }
+    let fresh = dir.path().join("fresh");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$1\" >&-")
+        .arg(BIN)
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!fresh.exists(), "the counter was created");
+}
