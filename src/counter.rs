@@ -418,6 +418,9 @@ pub enum Problem {
     IsDirectory,
     /// Something that is not a regular file (a FIFO, a device, a socket).
     NotRegular(&'static str),
+    /// A file of a pseudo filesystem (/proc, /sys, cgroup): its size says nothing of its contents, and
+    /// writing it acts on the kernel.
+    Pseudo,
     /// The content is not a counter.
     Malformed(Malformed),
     /// The result does not fit.
@@ -471,6 +474,9 @@ impl fmt::Display for Problem {
             }
             Problem::IsDirectory => f.write_str("Is a directory"),
             Problem::NotRegular(kind) => write!(f, "not a regular file ({kind})"),
+            Problem::Pseudo => {
+                f.write_str("a file of a pseudo filesystem (/proc, /sys, cgroup), not a counter")
+            }
             Problem::Malformed(m) => m.fmt(f),
             Problem::OutOfRange(r) => r.fmt(f),
             Problem::TimedOut(t) => write!(
@@ -608,6 +614,9 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
     let stat = rustix::fs::fstat(&file).map_err(|e| fail(Problem::Io(Step::Stat, e.into())))?;
     if let Some(problem) = irregular(stat.st_mode) {
         return Err(fail(problem));
+    }
+    if crate::input::on_pseudo_filesystem(&file) {
+        return Err(fail(Problem::Pseudo));
     }
     let kind = if writes {
         LockKind::Exclusive

@@ -153,6 +153,12 @@ impl Input {
 }
 
 fn is_pseudo(fd: &OwnedFd) -> bool {
+    on_pseudo_filesystem(fd)
+}
+
+/// Whether `fd` is a file of a pseudo filesystem (/proc, /sys, cgroup, ...), whose st_size says nothing
+/// of what it holds and whose writes act on the kernel.
+pub fn on_pseudo_filesystem(fd: impl AsFd) -> bool {
     match rustix::fs::fstatfs(fd) {
         Ok(fs) => PSEUDO_FILESYSTEMS.contains(&{ fs.f_type }),
         Err(_) => false,

@@ -153,7 +153,7 @@ pub struct ReadArgs {
     pub no_mmap: bool,
 
     /// Worker threads [default: available parallelism]
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'j', long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<u16>,
 
     /// Largest window mapped at once per worker, such as 64K or 16M; rounded up to whole pages
@@ -183,6 +183,20 @@ impl ReadArgs {
                 Ok(pool.install(f))
             }
         }
+    }
+}
+
+/// The most worker threads `-j` accepts: a pool is built whole before any work starts, and thousands of
+/// threads on a few cores take seconds to minutes to start and stop.
+pub const MAX_THREADS: u16 = 1024;
+
+/// A `-j/--threads` value parser: 1 to [`MAX_THREADS`].
+pub fn parse_threads(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid thread count '{text}': give 1 to {MAX_THREADS}"
+        )),
     }
 }
 

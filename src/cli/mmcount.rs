@@ -368,7 +368,10 @@ binary data.\n\
 \nA file that shrinks while it is mapped is reported as \"file changed size while being read\" and its \
 counts are discarded; a file that grows is counted as it was when opened.\n\
 \nA FIFO with no writer reads as empty: mmcount never waits for a writer to appear. Files in /proc and \
-/sys are read with read(2), since their sizes are not their contents.\n\
+/sys are read with read(2), since their sizes are not their contents. A character device is read until \
+it ends, as wc reads it: /dev/zero and /dev/urandom never end, so mmcount counts until it is \
+interrupted (SIGINT or SIGTERM end it at once). A sparse file is read whole, holes included: a 1 TiB \
+file of holes is a TiB of zeros to count (more than a minute here).\n\
 \nFile names are printed as they are, byte for byte, except that a name holding a newline is quoted \
 for the shell, as wc does ('x'$'\\n''y'), so that each file stays on one line. In JSON, names are \
 strings, with bytes that are not UTF-8 replaced by U+FFFD.",

@@ -424,3 +424,41 @@ fn fifo_whose_writer_closes_without_writing() {
     assert_eq!(numbers(&text), vec![0, 0]);
     assert!(child.wait().unwrap().success());
 }
+
+/// `-j` builds a pool of that many threads before any work: 65535 of them spun for minutes on two
+/// cores (4096 took 5 s) to count a 4-byte file. The count is bounded, with a usage error that says so.
+#[test]
+fn absurd_thread_counts_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "f", b"a b\n");
+    let f = f.to_str().unwrap();
+    let runs: [&[&str]; 4] = [
+        &["mmcount"],
+        &["mmstat"],
+        &["mmadvise", "touch"],
+        &["mmcp", f],
+    ];
+    for run in runs {
+        let dst = dir.path().join("copy");
+        let last = if run[0] == "mmcp" {
+            dst.to_str().unwrap()
+        } else {
+            f
+        };
+        for (threads, code) in [("1025", 2), ("65535", 2), ("1024", 0)] {
+            let out = bin(run[0])
+                .args(&run[1..])
+                .args(["-j", threads, last])
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(code), "{run:?} -j {threads}: {err}");
+            if code == 2 {
+                assert!(
+                    err.contains("give 1 to 1024"),
+                    "{run:?} -j {threads}: {err}"
+                );
+            }
+        }
+    }
+}

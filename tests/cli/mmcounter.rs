@@ -786,3 +786,77 @@ fn a_full_file_system_is_an_error_and_leaves_an_empty_counter() {
     assert_eq!(ok(&existing, &["--sync"]), "3\n");
     assert_eq!(std::fs::read(&existing).unwrap(), b"0000000003\n");
 }
+
+/// Files of /proc, /sys and cgroup filesystems report a size of 0 (or 4096) whatever they hold: they are
+/// not counters. Reading one as an empty counter printed 0 for garbage, and an update wrote
+/// "0000000000\n" into it (a cgroup limit, as root) before failing.
+#[test]
+fn pseudo_filesystem_files_are_refused_and_left_alone() {
+    for args in [&["--get"][..], &[], &["--map-mode", "private"]] {
+        let err = fails(Path::new("/proc/self/status"), args);
+        assert!(
+            err.ends_with("a file of a pseudo filesystem (/proc, /sys, cgroup), not a counter"),
+            "{args:?}: {err}"
+        );
+    }
+    // A writable pseudo file, in a cgroup of our own: the update must not write into it.
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let Some(root) = mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (f.len() > 2 && f[2] == "cgroup2").then(|| PathBuf::from(f[1]))
+    }) else {
+        return skip("no cgroup2 mount");
+    };
+    let group = root.join(format!("mmtools-test-{}", std::process::id()));
+    if std::fs::create_dir(&group).is_err() {
+        return skip("cannot create a cgroup (not root?)");
+    }
+    let file = group.join("cgroup.max.depth");
+    let before = std::fs::read(&file).unwrap();
+    let out = run_on(&file, &[]);
+    let after = std::fs::read(&file).unwrap();
+    std::fs::remove_dir(&group).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pseudo filesystem"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(after, before, "the cgroup file was written");
+}
+
+/// With standard output closed (`>&-`), the new value cannot be handed over: a sequence number taken and
+/// never delivered is lost. The run fails before touching the counter, as GNU tools fail with a write
+/// error, instead of updating it and exiting 0 with nothing printed.
+#[test]
+fn a_closed_stdout_fails_before_the_update() {
+    let dir = tmp();
+    let path = write(dir.path(), "seq", b"0000000007\n");
+    for args in [&[][..], &["--get"], &["--json"]] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" >&-")
+            .arg(BIN)
+            .args(args)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(
+            err, "mmcounter: standard output: Bad file descriptor\n",
+            "{args:?}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"0000000007\n", "{args:?}");
+    }
+    let fresh = dir.path().join("fresh");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$1\" >&-")
+        .arg(BIN)
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!fresh.exists(), "the counter was created");
+}

@@ -126,7 +126,7 @@ pub struct Common {
     pub bytes: bool,
 
     /// Worker threads [default: available parallelism]
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'j', long, value_name = "N", value_parser = crate::cli::common::parse_threads)]
     pub threads: Option<u16>,
 
     #[command(flatten)]

@@ -130,7 +130,7 @@ pub struct Args {
     pub method: MethodArg,
 
     /// Worker threads for walking and measuring [default: available parallelism]
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'j', long, value_name = "N", value_parser = crate::cli::common::parse_threads)]
     pub threads: Option<u16>,
 }
 
