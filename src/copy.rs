@@ -14,6 +14,7 @@
 pub mod backup;
 pub mod engine;
 pub mod extent;
+pub mod special;
 pub mod stage;
 pub mod tree;
 pub mod xattr;
@@ -271,6 +272,11 @@ pub fn copy_file_backing_up(
     let input = &source.input;
     let stat = rustix::fs::fstat(input.file())
         .map_err(|e| Error::io(Op::Open, src, io::Error::from(e)))?;
+    // A device or a FIFO at DST is written into, as cp does, never replaced by a regular file; with a
+    // backup, it is renamed aside like any other file and the copy takes its place.
+    if backup.is_none() && special::is_special(dst) {
+        return special::copy_into(input, dst, hooks);
+    }
     // Standard input is a pipe or a terminal: its mode says nothing about the data.
     let mode = match input.access() {
         _ if options.preserve.default_mode && !options.preserve.mode => 0o666,

@@ -764,9 +764,15 @@ copies are made. --reflink is not offered: mmcp copies through its own maps by d
 \nA source that grows during the copy is copied at the size it had when opened; one that shrinks is an \
 error. --verify compares through the page cache: it catches a copy that went wrong in mmcp, not a disk \
 that will lose the data later (use --sync for durability).\n\
-\nA FIFO named as SRC is read until its writer closes it (mmcp waits for a writer, as cp does); in a tree \
-it is recreated as a FIFO. Standard input (-) and /proc files are read to their end, and cannot be \
-verified.\n\
+\nA FIFO named as SRC is read until its writer closes it; a FIFO with no writer when mmcp opens it reads \
+as empty (mmcp never waits for a writer, where cp does). In a tree a FIFO is recreated as a FIFO. \
+Standard input (-) and /proc files are read to their end, and cannot be verified. A source that never \
+ends (/dev/zero) is copied until the destination is full, as with cp; SIGINT stops it and removes the \
+partial copy.\n\
+\nA character or block device or a FIFO that exists as DST is written into, as cp does, never replaced: \
+mmcp a /dev/null discards, and a FIFO is waited for until a reader opens it (SIGINT ends the wait). \
+Attributes (-p, -a) are not applied to such a DST, so a copy never changes /dev/null's mode; with \
+--backup, the device or FIFO is renamed aside and a regular file takes its place, as with cp.\n\
 \n-i asks all its questions before copying starts. Files of a tree are copied in parallel; reports come \
 in input order once the copies are done.",
     ),

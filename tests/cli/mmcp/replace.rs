@@ -92,3 +92,98 @@ fn a_replaced_destination_keeps_its_mode_and_owner_as_with_cp() {
     assert_eq!(ours, theirs, "as uid {nobody}");
     assert_eq!(ours.0, 0o700);
 }
+
+/// A device or a FIFO at DST is written into, as cp does, and stays what it was: never replaced by a
+/// regular file, never chmodded by -p. The devices are our own nodes (mknod), not the system's.
+#[test]
+fn devices_and_fifos_at_dst_are_written_into_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    if !is_root() {
+        skip("needs root to make device nodes");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = d.join("src");
+    std::fs::write(&src, b"data\n").unwrap();
+    for (name, minor) in [("full", 7), ("null", 3)] {
+        let node = d.join(name);
+        let made = Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&node)
+            .args(["c", "1", &minor.to_string()])
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    let mmcp =
+        |args: &[&std::ffi::OsStr]| Command::new(bin_path("mmcp")).args(args).output().unwrap();
+    let full = d.join("full");
+    let out = mmcp(&[src.as_os_str(), full.as_os_str()]);
+    let cp = Command::new("cp").arg(&src).arg(&full).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).replacen("mmcp: ", "", 1),
+        stderr(&cp).replacen("cp: ", "", 1),
+        "the message is cp's"
+    );
+    let null = d.join("null");
+    let out = mmcp(&["-p".as_ref(), src.as_os_str(), null.as_os_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for node in [&full, &null] {
+        let m = std::fs::metadata(node).unwrap();
+        assert!(m.file_type().is_char_device(), "{node:?} is still a device");
+        assert_eq!(m.mode() & 0o7777, 0o666, "{node:?} keeps its mode");
+    }
+    assert!(
+        std::fs::read_dir(d).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".mmcp-"))
+    );
+
+    // A FIFO: the copy waits for a reader, then writes into the FIFO, which stays a FIFO.
+    let fifo = d.join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut copy = Command::new(bin_path("mmcp"))
+        .arg(&src)
+        .arg(&fifo)
+        .spawn()
+        .unwrap();
+    let got = std::fs::read(&fifo).unwrap();
+    let status = copy.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(got, b"data\n");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+
+    // With no reader it waits, and SIGINT ends the wait (exit as killed by SIGINT), the FIFO intact.
+    let mut copy = Command::new(bin_path("mmcp"))
+        .arg(&src)
+        .arg(&fifo)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(copy.try_wait().unwrap().is_none(), "it waits for a reader");
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &copy.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    crate::util::wait_or_kill(
+        &mut copy,
+        std::time::Duration::from_secs(10),
+        "mmcp waiting on a FIFO",
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(copy.wait().unwrap().signal(), Some(libc::SIGINT));
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
