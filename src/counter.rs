@@ -163,11 +163,14 @@ impl fmt::Display for Malformed {
                 f,
                 "the file starts with {digits} digits, more than the widest counter ({MAX_WIDTH})"
             ),
-            Malformed::Trailing { newline, len } => write!(
-                f,
-                "found {} more bytes after the newline at byte {newline} (the file is {len} bytes)",
-                len - 1 - *newline as u64
-            ),
+            Malformed::Trailing { newline, len } => {
+                let more = len - 1 - *newline as u64;
+                write!(
+                    f,
+                    "found {more} more {} after the newline at byte {newline} (the file is {len} bytes)",
+                    plural(more, "byte", "bytes")
+                )
+            }
             Malformed::TooLarge { digits } => write!(
                 f,
                 "found {digits}, larger than the largest value {}",
@@ -270,7 +273,8 @@ impl fmt::Display for OutOfRange {
                 width,
             } => write!(
                 f,
-                "{previous} + {by} does not fit in {width} digits (the largest value is {})",
+                "{previous} + {by} does not fit in {width} {} (the largest value is {})",
+                plural(width as u64, "digit", "digits"),
                 max_value(width)
             ),
             OutOfRange::Below { previous, by } => {
@@ -284,11 +288,17 @@ impl fmt::Display for OutOfRange {
             }
             OutOfRange::SetTooWide { value, width } => write!(
                 f,
-                "cannot set {value}: it does not fit in {width} digits (the largest value is {})",
+                "cannot set {value}: it does not fit in {width} {} (the largest value is {})",
+                plural(width as u64, "digit", "digits"),
                 max_value(width)
             ),
         }
     }
+}
+
+/// `one` for a count of 1, `many` otherwise.
+fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
 }
 
 impl Op {

@@ -209,6 +209,10 @@ impl<'a> Target<'a> {
     /// Calls `f(byte_offset_of_first_page, flags)` for each mincore window of `range`, in order: one
     /// flag byte per page (bit 0 set when resident), the first page holding the range's first byte.
     /// Memory stays bounded whatever the size of the file. The caller should check [`Self::truthful`].
+    ///
+    /// A window in which cachestat finds no page at all is all zeros without a map or a mincore call:
+    /// mincore costs about 9 ms per 512 MiB window even where nothing is cached, 18 s for an empty
+    /// 1 TiB sparse file. (Not on tmpfs, where mincore also counts pages in the swap cache.)
     pub fn scan_pages(&self, range: ByteRange, mut f: impl FnMut(u64, &[u8])) -> Result<()> {
         let (start, end) = self.bounds(range);
         let page = page_size() as u64;
@@ -217,6 +221,15 @@ impl<'a> Target<'a> {
         let mut at = align_down(start);
         while at < end {
             let stop = (at + window).min(end);
+            if self.fs == FsKind::Storage
+                && cachestat(self.file, at, stop - at).is_ok_and(|s| s.cache == 0)
+            {
+                flags.clear();
+                flags.resize((stop - at).div_ceil(page) as usize, 0);
+                f(at, &flags);
+                at = stop;
+                continue;
+            }
             let map = MappedRange::new(self.file, at, (stop - at) as usize, MapMode::Shared, false)
                 .map_err(|e| Error::io(Op::Map, self.path, e))?;
             map.resident_pages(&mut flags)
@@ -307,6 +320,60 @@ mod tests {
 
     fn evict(file: &File) {
         rustix::fs::fadvise(file.as_fd(), 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    }
+
+    /// Windows that cachestat finds empty are skipped without mincore; the pages of the others are
+    /// still reported one by one, at the right offsets.
+    #[test]
+    fn empty_windows_are_skipped_and_the_rest_is_exact() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sparse");
+        let page = page_size() as u64;
+        let window = MINCORE_WINDOW_PAGES * page;
+        let len = 3 * window + 5 * page;
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        file.set_len(len).unwrap();
+        // One page of data in the third window, written back, dropped, then read back in.
+        let at = 2 * window + 3 * page;
+        file.write_all_at(&vec![7u8; page as usize], at).unwrap();
+        file.sync_all().unwrap();
+        evict(&file);
+        let mut one = vec![0u8; page as usize];
+        file.read_exact_at(&mut one, at).unwrap();
+        let target = Target::new(&file, &path, len).unwrap();
+        if target.fs != FsKind::Storage || cachestat(&file, 0, len).is_err() {
+            println!("skipped: needs a disk filesystem and cachestat (Linux 6.5)");
+            return;
+        }
+        let all = ByteRange {
+            offset: 0,
+            len: None,
+        };
+        // Readahead may bring in neighbours of the page read; mincore over the whole file says which.
+        let mut expected = Vec::new();
+        let map = MappedRange::new(&file, 0, len as usize, MapMode::Shared, false).unwrap();
+        map.resident_pages(&mut expected).unwrap();
+        assert_eq!(expected[(at / page) as usize], 1);
+        let (mut seen, mut next) = (Vec::new(), 0u64);
+        target
+            .scan_pages(all, |first, flags| {
+                assert_eq!(first, next, "windows in order, none missing");
+                next = first + flags.len() as u64 * page;
+                seen.extend(flags.iter().map(|f| f & 1));
+            })
+            .unwrap();
+        assert_eq!(seen.len() as u64, len.div_ceil(page));
+        let expected: Vec<u8> = expected.iter().map(|f| f & 1).collect();
+        assert_eq!(seen, expected);
+        let resident = target.measure(all, Method::Mincore).unwrap().resident;
+        assert_eq!(resident, Some(expected.iter().map(|&f| u64::from(f)).sum()));
     }
 
     #[test]

@@ -119,7 +119,7 @@ fn widths_are_chosen_at_creation_and_kept() {
     assert_eq!(ok(&one, &["--by", "8"]), "9\n");
     let err = fails(&one, &[]);
     assert!(
-        err.ends_with("9 + 1 does not fit in 1 digits (the largest value is 9)"),
+        err.ends_with("9 + 1 does not fit in 1 digit (the largest value is 9)"),
         "{err}"
     );
     assert_eq!(std::fs::read(&one).unwrap(), b"9\n");
