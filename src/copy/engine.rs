@@ -344,25 +344,13 @@ fn copy_stream(
     options: &CopyOptions,
     hooks: Hooks<'_>,
 ) -> Result<Copied, Failure> {
-    let mut buf = vec![0u8; BUFFER];
     let always = options.sparse == Sparse::Always;
-    let (mut at, mut skipped) = (0u64, 0u64);
-    loop {
-        if (hooks.stop)() {
-            return Err(Failure::Interrupted);
-        }
-        let n = match input.file().read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            // A signal: look at `stop` again, then go on reading.
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(Op::Read, input.name(), e).into()),
-        };
-        skipped += write_out(out, &buf[..n], at, always)
+    let mut skipped = 0u64;
+    let at = pump(input, hooks, |chunk, at| {
+        skipped += write_out(out, chunk, at, always)
             .map_err(|e| Failure::from(Error::io(Op::Write, dst, e)))?;
-        at += n as u64;
-        (hooks.progress)(n as u64);
-    }
+        Ok(())
+    })?;
     if always {
         // Trailing zero pages were not written: give the copy its full size.
         rustix::fs::ftruncate(out, at).map_err(|e| Error::io(Op::Resize, dst, e.into()))?;
@@ -371,6 +359,33 @@ fn copy_stream(
         bytes: at,
         hole_bytes: skipped,
     })
+}
+
+/// Reads `input` to its end with read(2), in order, handing each chunk and its offset to `sink`;
+/// checks [`Hooks::stop`] before every read and reports progress after every chunk. Returns the bytes
+/// read.
+pub(super) fn pump(
+    input: &Input,
+    hooks: Hooks<'_>,
+    mut sink: impl FnMut(&[u8], u64) -> Result<(), Failure>,
+) -> Result<u64, Failure> {
+    let mut buf = vec![0u8; BUFFER];
+    let mut at = 0u64;
+    loop {
+        if (hooks.stop)() {
+            return Err(Failure::Interrupted);
+        }
+        let n = match input.file().read(&mut buf) {
+            Ok(0) => return Ok(at),
+            Ok(n) => n,
+            // A signal: look at `stop` again, then go on reading.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(Op::Read, input.name(), e).into()),
+        };
+        sink(&buf[..n], at)?;
+        at += n as u64;
+        (hooks.progress)(n as u64);
+    }
 }
 
 /// Compares the first `len` bytes of the source with the copy: both mapped, windows in parallel (or

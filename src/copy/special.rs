@@ -5,7 +5,7 @@
 //! waited for, as cp waits, but the wait and the writes stop when [`Hooks::stop`] says so.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
@@ -13,9 +13,6 @@ use std::time::Duration;
 use super::{Copied, Failure, Hooks};
 use crate::error::{Error, Op};
 use crate::input::Input;
-
-/// Buffer size of the writes.
-const BUFFER: usize = 1 << 20;
 
 /// How often a FIFO with no reader is tried again.
 const READER_POLL: Duration = Duration::from_millis(20);
@@ -32,24 +29,11 @@ pub fn is_special(dst: &Path) -> bool {
 /// Writes the whole of `input` into the existing special file `dst`.
 pub fn copy_into(input: &Input, dst: &Path, hooks: Hooks<'_>) -> Result<Copied, Failure> {
     let out = open_waiting(dst, &hooks)?;
-    let write_err = |e: io::Error| Failure::from(Error::io(Op::Write, dst, e));
-    let mut buf = vec![0u8; BUFFER];
-    let mut bytes = 0u64;
-    loop {
-        if (hooks.stop)() {
-            return Err(Failure::Interrupted);
-        }
-        let n = match input.file().read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            // A signal: look at `stop` again, then go on reading.
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(Op::Read, input.name(), e).into()),
-        };
-        (&out).write_all(&buf[..n]).map_err(write_err)?;
-        bytes += n as u64;
-        (hooks.progress)(n as u64);
-    }
+    let bytes = super::engine::pump(input, hooks, |chunk, _| {
+        (&out)
+            .write_all(chunk)
+            .map_err(|e| Failure::from(Error::io(Op::Write, dst, e)))
+    })?;
     Ok(Copied {
         bytes,
         hole_bytes: 0,
