@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{FileType, Mode, OFlags};
 
 use crate::error::{Error, Op, Reason, Result};
+use crate::map::{ChangeTime, fault_reason};
 
 /// How an input is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct Input {
     name: PathBuf,
     file: File,
     access: Access,
+    /// The change time (ctime) at open, to tell a file changed under a map from a failing device.
+    changed_at: Option<ChangeTime>,
 }
 
 /// Filesystems whose regular files report a size of 0 or a wrong size.
@@ -101,6 +104,7 @@ impl Input {
             name: path.to_path_buf(),
             file: File::from(fd),
             access,
+            changed_at: Some(ChangeTime::of(&stat)),
         })
     }
 
@@ -115,6 +119,7 @@ impl Input {
             name,
             file: File::from(fd),
             access: Access::Stream(StreamKind::Stdin),
+            changed_at: None,
         })
     }
 
@@ -138,6 +143,12 @@ impl Input {
         rustix::fs::fstat(&self.file)
             .map(|s| s.st_size as u64)
             .map_err(|e| Error::io(Op::Read, &self.name, e.into()))
+    }
+
+    /// Why a page of a map of this input ending at byte `end` could not be read: the file changed
+    /// under the map, or the device failed (see [`fault_reason`]).
+    pub fn fault_reason(&self, end: u64) -> Reason {
+        fault_reason(&self.file, end, self.changed_at)
     }
 
     /// Reads up to `buf.len()` bytes with read(2), retrying on EINTR. Returns 0 at end of file.

@@ -8,6 +8,7 @@ use std::io;
 
 use memmap2::{Advice, Mmap, MmapMut, MmapOptions};
 
+use crate::error::Reason;
 use crate::sys::Guard;
 
 /// How a read-only map shares pages with the file.
@@ -44,6 +45,32 @@ fn aligned(offset: u64, len: usize) -> io::Result<(u64, usize, usize)> {
     Ok((start, skip, total))
 }
 
+/// A file's change time (ctime), which every truncation and write moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeTime(i64, i64);
+
+impl ChangeTime {
+    /// The change time in `stat`.
+    pub fn of(stat: &rustix::fs::Stat) -> ChangeTime {
+        ChangeTime(stat.st_ctime, stat.st_ctime_nsec as i64)
+    }
+}
+
+/// Why a page of a map of `file` ending at byte `end` could not be read: the file was truncated under
+/// the map ([`Reason::ChangedSize`]): it is now shorter than `end`, or it changed since `changed_at`
+/// (shrunk and grown back); or neither, and the storage failed to deliver the page (`EIO`).
+pub fn fault_reason(file: &File, end: u64, changed_at: Option<ChangeTime>) -> Reason {
+    match rustix::fs::fstat(file) {
+        Ok(st)
+            if st.st_size as u64 >= end
+                && changed_at.is_none_or(|then| then == ChangeTime::of(&st)) =>
+        {
+            Reason::Io(io::Error::from_raw_os_error(libc::EIO))
+        }
+        _ => Reason::ChangedSize,
+    }
+}
+
 /// A read-only view of exactly the bytes `[offset, offset + len)` of a file.
 #[derive(Debug)]
 pub struct MappedRange {
@@ -54,8 +81,12 @@ pub struct MappedRange {
 }
 
 impl MappedRange {
-    /// Maps `len > 0` bytes of `file` from `offset`. With `populate`, page tables are filled in the
-    /// mmap call itself (`MAP_POPULATE`), which is much cheaper than one fault per page for cached data.
+    /// Maps `len > 0` bytes of `file` from `offset`. With `populate`, every page is faulted in for
+    /// reading at once (MADV_POPULATE_READ), which is much cheaper than one fault per page for cached
+    /// data. MAP_POPULATE would do the same, but it hides errors: on a page the device cannot read, the
+    /// kernel retries it forever and the process spins. MADV_POPULATE_READ fails instead, and the range
+    /// is then marked [`faulted`](Self::faulted) before a byte of it is read, so that callers check the
+    /// mark first and ask [`fault_reason`] why, instead of reading the failing pages one fault at a time.
     pub fn new(
         file: &File,
         offset: u64,
@@ -66,9 +97,6 @@ impl MappedRange {
         let (start, skip, total) = aligned(offset, len)?;
         let mut options = MmapOptions::new();
         options.offset(start).len(total);
-        if populate {
-            options.populate();
-        }
         // SAFETY: the map is only ever read through `bytes()`. Another process may change or truncate the
         // file while it is mapped: changed bytes are merely stale data, and a truncation makes reads past
         // the new end fault, which the SIGBUS guard registered below turns into zero pages and a flag
@@ -80,7 +108,22 @@ impl MappedRange {
             }
         };
         let guard = Guard::register(map.as_ptr(), map.len())?;
-        Ok(MappedRange { guard, map, skip })
+        let range = MappedRange { guard, map, skip };
+        if populate {
+            range.populate();
+        }
+        Ok(range)
+    }
+
+    /// Faults the whole map in for reading (MADV_POPULATE_READ). EFAULT (or EHWPOISON) means a page
+    /// could not be read, where an access would have raised SIGBUS: the range is marked faulted. Other
+    /// answers (EINVAL before Linux 5.14, ENOMEM, EINTR) leave the pages to be faulted on access.
+    fn populate(&self) {
+        if let Err(e) = self.map.advise(Advice::PopulateRead)
+            && matches!(e.raw_os_error(), Some(libc::EFAULT | libc::EHWPOISON))
+        {
+            self.guard.mark_faulted();
+        }
     }
 
     /// The bytes requested, exactly.

@@ -61,7 +61,7 @@ pub struct ScanOptions {
     pub no_mmap: bool,
     /// Largest window mapped at once, per worker; also the read(2) buffer size.
     pub window: usize,
-    /// Fill page tables when mapping (MAP_POPULATE): faster for data that is, or will be, read whole.
+    /// Fault each window in when mapping it (MADV_POPULATE_READ): faster for data that is read whole.
     pub populate: bool,
 }
 
@@ -81,7 +81,8 @@ impl Default for ScanOptions {
 pub const DEFAULT_WINDOW: usize = 16 << 20;
 
 /// Reads the whole input through `fold`. `progress` is called with the number of bytes just processed.
-/// A file that shrinks while it is mapped gives `changed size while being read`.
+/// A file that shrinks while it is mapped gives `changed size while being read`; a page the device
+/// cannot read gives `Input/output error`.
 pub fn scan<F: Fold>(
     input: &Input,
     fold: &F,
@@ -122,10 +123,12 @@ fn scan_mapped<F: Fold>(
                 options.populate,
             )
             .map_err(|e| Error::io(Op::Map, input.name(), e))?;
-            let acc = fold.chunk(w.offset, map.bytes());
-            if map.faulted() {
-                return Err(changed());
-            }
+            // A page the populate could not read is not read again page by page: the answer is known.
+            let acc = (!map.faulted()).then(|| fold.chunk(w.offset, map.bytes()));
+            let Some(acc) = acc.filter(|_| !map.faulted()) else {
+                let end = w.offset + w.len as u64;
+                return Err(Error::new(Op::Read, input.name(), input.fault_reason(end)));
+            };
             progress(w.len as u64);
             Ok(acc)
         })
@@ -305,7 +308,15 @@ mod tests {
             &page_windows(),
             &|_| {}
         )));
-        // The scan stops at the first window that faulted; its pages read as zeros.
+        // The populate finds the fault before a byte is read: no window's zeros reach the fold.
+        assert_eq!(fold.zeros(), 0);
+        // Without the populate, the pages are read: they fault, and read as zeros under the guard.
+        let fold = Zeros::new(&|| {});
+        let unpopulated = ScanOptions {
+            populate: false,
+            ..page_windows()
+        };
+        assert!(is_changed_size(scan(&input, &fold, &unpopulated, &|_| {})));
         assert!(fold.zeros() >= page_size(), "{} zeros", fold.zeros());
     }
 

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use crate::error::{Error, Op, Reason, Result};
-use crate::map::{MapMode, MappedRange, page_size};
+use crate::map::{MapMode, MappedRange, fault_reason, page_size};
 use crate::sys::advise::{MapAdvice, madvise};
 
 use super::{Span, Subject, intersect, split, willneed};
@@ -333,14 +333,11 @@ pub fn populate(subject: &Subject<'_>, map: &MappedRange, bytes: &[u8], end: u64
             }
             // Where a read would have raised SIGBUS: the file shrank, or the device failed to read.
             Err(e) if e.raw_os_error() == Some(libc::EFAULT) => {
-                return match rustix::fs::fstat(subject.file) {
-                    Ok(st) if (st.st_size as u64) < end => Err(changed()),
-                    _ => Err(Error::io(
-                        Op::Read,
-                        subject.path,
-                        std::io::Error::from_raw_os_error(libc::EIO),
-                    )),
-                };
+                return Err(Error::new(
+                    Op::Read,
+                    subject.path,
+                    fault_reason(subject.file, end, None),
+                ));
             }
             Err(e) => return Err(Error::io(Op::Read, subject.path, e)),
         }

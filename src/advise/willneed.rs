@@ -14,6 +14,10 @@ use super::{Span, Subject, split, total};
 /// How long the wait goes without a single new resident page before it asks again, and then gives up.
 pub const STALL: Duration = Duration::from_secs(3);
 
+/// How long the wait goes without a new resident page before it reads the first missing page itself,
+/// so that a device that fails (which WILLNEED never reports) is found and reported as an I/O error.
+pub const PROBE: Duration = Duration::from_millis(250);
+
 /// How many times the wait asks again for what is still missing before it gives up.
 pub const RETRIES: u32 = 2;
 
@@ -70,6 +74,7 @@ pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) ->
     // Bytes read again after reclaim, which the progress already counted once.
     let mut owed = 0u64;
     let mut poll = Duration::from_millis(2);
+    let mut probed = false;
     loop {
         let mut gained = 0u64;
         let mut waiting = false;
@@ -93,6 +98,7 @@ pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) ->
                 progress(gained - repaid);
             }
             last_gain = Instant::now();
+            probed = false;
         }
         if !waiting {
             let lost = if rereads == REREADS {
@@ -108,6 +114,10 @@ pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) ->
             last_gain = Instant::now();
             continue;
         }
+        if !probed && last_gain.elapsed() >= PROBE {
+            probed = true;
+            probe(pending);
+        }
         if last_gain.elapsed() >= STALL {
             if retries == RETRIES {
                 return WaitEnd::Stalled;
@@ -122,6 +132,22 @@ pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) ->
         }
         std::thread::sleep(poll);
         poll = (poll * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Reads the first outstanding page of every file still waited for, with read(2): the page then
+/// arrives (a slow device), or the read fails and the file's error says why (a failing device, whose
+/// readahead fails silently). The file is then no longer waited for.
+fn probe(pending: &mut [Pending<'_, '_>]) {
+    let mut page = vec![0u8; crate::map::page_size()];
+    for p in pending.iter_mut().filter(|p| p.error.is_none()) {
+        let Some(&(start, end)) = p.outstanding.first() else {
+            continue;
+        };
+        let want = ((end - start) as usize).min(page.len());
+        if let Err(e) = rustix::io::pread(p.subject.file, &mut page[..want], start) {
+            p.error = Some(Error::io(Op::Read, p.subject.path, e.into()));
+        }
     }
 }
 

@@ -174,13 +174,16 @@ fn copy_window(
 ) -> Result<u64, Failure> {
     let src = MappedRange::new(input.file(), w.offset, w.len, options.map_mode, true)
         .map_err(|e| Error::io(Op::Map, input.name(), e))?;
+    if src.faulted() {
+        return Err(src_fault(input, &w));
+    }
     src.advise(Advice::Sequential);
     let always = options.sparse == Sparse::Always;
     let skipped = match options.dest_io {
         DestIo::Write => {
             let written = write_out(out, src.bytes(), w.offset, always);
             if src.faulted() {
-                return Err(changed(input.name()));
+                return Err(src_fault(input, &w));
             }
             written.map_err(|e| write_failure(input, len, dst, e))?
         }
@@ -204,7 +207,7 @@ fn copy_window(
                 0
             };
             if src.faulted() {
-                return Err(changed(input.name()));
+                return Err(src_fault(input, &w));
             }
             if map.faulted() {
                 return Err(dest_fault(out, dst).into());
@@ -216,6 +219,12 @@ fn copy_window(
         }
     };
     Ok(skipped)
+}
+
+/// Why a page of window `w` of the source could not be read: it shrank, or its device failed.
+fn src_fault(input: &Input, w: &Window) -> Failure {
+    let reason = input.fault_reason(w.offset + w.len as u64);
+    Error::new(Op::Read, input.name(), reason).into()
 }
 
 /// Why a destination page could not be written: no space left if the filesystem is full, otherwise an
@@ -230,15 +239,7 @@ fn dest_fault(out: &File, dst: &Path) -> Error {
 /// file shrank, or its device failed); anything else is the destination's error.
 fn write_failure(input: &Input, len: u64, dst: &Path, e: io::Error) -> Failure {
     if e.raw_os_error() == Some(libc::EFAULT) {
-        return match input.current_len() {
-            Ok(now) if now < len => changed(input.name()),
-            _ => Error::io(
-                Op::Read,
-                input.name(),
-                io::Error::from_raw_os_error(libc::EIO),
-            )
-            .into(),
-        };
+        return Error::new(Op::Read, input.name(), input.fault_reason(len)).into();
     }
     Error::io(Op::Write, dst, e).into()
 }
@@ -414,14 +415,14 @@ pub fn verify(
                 .map_err(|e| Error::io(Op::Map, input.name(), e))?;
             let b = MappedRange::new(out, w.offset, w.len, options.map_mode, true)
                 .map_err(|e| Error::io(Op::Map, dst, e))?;
-            let at = first_difference(a.bytes(), b.bytes());
+            let at = (!a.faulted() && !b.faulted()).then(|| first_difference(a.bytes(), b.bytes()));
             if a.faulted() {
-                return Err(changed(input.name()));
+                return Err(src_fault(input, &w));
             }
             if b.faulted() {
                 return Err(dest_fault(out, dst).into());
             }
-            Ok(at.map(|i| w.offset + i as u64))
+            Ok(at.flatten().map(|i| w.offset + i as u64))
         })
         .try_reduce(
             || None,

@@ -70,6 +70,12 @@ impl Guard {
         }
     }
 
+    /// Marks the range as faulted without a signal: its owner learned by other means (an madvise that
+    /// failed with EFAULT) that a page of it cannot be read.
+    pub fn mark_faulted(&self) {
+        TABLE[self.slot].faulted.store(true, Ordering::Release);
+    }
+
     /// Whether a fault was caught inside the range since it was registered.
     pub fn faulted(&self) -> bool {
         TABLE[self.slot].faulted.load(Ordering::Acquire)
