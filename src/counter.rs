@@ -22,7 +22,7 @@ use crate::sys::lock::{self, LockError, LockKind};
 
 /// The widest counter: 20 digits (a width of 19 or 20 holds any value up to `i64::MAX`).
 pub const MAX_WIDTH: usize = 20;
-/// The width of a new counter unless asked otherwise, as the course's program writes it.
+/// The width of a new counter unless asked otherwise: ten digits, as `0000000042`.
 pub const DEFAULT_WIDTH: usize = 10;
 /// The longest valid counter file: the widest digits and the newline.
 pub const MAX_LEN: usize = MAX_WIDTH + 1;
@@ -757,7 +757,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_course_format() {
+    fn reads_the_ten_digit_format() {
         let c = parse_all(b"0000000041\n").unwrap();
         assert_eq!((c.value(), c.width()), (41, 10));
         assert_eq!(c.encode().as_bytes(), b"0000000041\n");

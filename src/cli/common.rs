@@ -87,6 +87,73 @@ impl Reporter {
     }
 }
 
+/// Parses `argv` (program name first) with `command`, as GNU tools parse: a long option may be
+/// abbreviated to any unambiguous prefix (`--files0` for `--files0-from`), in subcommands too.
+/// `--help` and `--version` print to stdout and exit 0. A usage error prints one line
+/// `TOOL: message` and `Try 'TOOL --help' for more information.` on stderr, and exits with
+/// `usage_status`: 2 by convention, 1 where the peer tool (cp, wc) exits 1.
+pub fn parse_command_line(
+    command: clap::Command,
+    argv: impl IntoIterator<Item = OsString>,
+    usage_status: u8,
+) -> clap::ArgMatches {
+    let mut command = command.infer_long_args(true);
+    let tool = command.get_name().to_string();
+    match command.try_get_matches_from_mut(argv) {
+        Ok(matches) => matches,
+        Err(e) => usage_exit(&tool, &e, usage_status),
+    }
+}
+
+/// [`parse_command_line`], then the tool's typed arguments.
+pub fn parse_args<A: clap::FromArgMatches>(
+    command: clap::Command,
+    argv: impl IntoIterator<Item = OsString>,
+    usage_status: u8,
+) -> A {
+    let tool = command.get_name().to_string();
+    let matches = parse_command_line(command, argv, usage_status);
+    A::from_arg_matches(&matches).unwrap_or_else(|e| usage_exit(&tool, &e, usage_status))
+}
+
+/// Reports a usage error found after parsing (options that cannot go together) as
+/// [`parse_command_line`] reports clap's, and exits with `usage_status`.
+pub fn usage_error(tool: &str, message: impl std::fmt::Display, usage_status: u8) -> ! {
+    let _ = io::stdout().flush();
+    let _ = writeln!(
+        io::stderr().lock(),
+        "{tool}: {message}\nTry '{tool} --help' for more information."
+    );
+    std::process::exit(i32::from(usage_status));
+}
+
+/// Ends the process for a clap error: help and version are printed as clap prints them; anything
+/// else is a usage error, reported in one line in the tools' own format.
+pub fn usage_exit(tool: &str, e: &clap::Error, usage_status: u8) -> ! {
+    use clap::error::ErrorKind;
+    if !e.use_stderr()
+        || matches!(
+            e.kind(),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        )
+    {
+        e.exit();
+    }
+    usage_error(tool, usage_message(&e.render().to_string()), usage_status)
+}
+
+/// The first paragraph of clap's rendered error, without its `error: ` prefix, on one line.
+fn usage_message(rendered: &str) -> String {
+    let first = rendered.split("\n\n").next().unwrap_or(rendered);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    first
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The program's arguments, program name first. A binary started as a C `main` (`#![no_main]`) gets
 /// them from std on glibc, which hands them to initialisers; on other C libraries std has none to give,
 /// and they are read from /proc/self/cmdline.
@@ -381,6 +448,22 @@ pub fn display_name(name: &InputName) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_errors_are_one_line_without_clap_decorations() {
+        let rendered = "error: unexpected argument '--bogus' found\n\n  tip: to pass '--bogus' as \
+a value, use '-- --bogus'\n\nUsage: mmcount [OPTIONS] [FILE]...\n";
+        assert_eq!(
+            usage_message(rendered),
+            "unexpected argument '--bogus' found"
+        );
+        let rendered = "error: the following required arguments were not provided:\n  <PATH>...\n\n\
+Usage: mmcp <PATH>...\n";
+        assert_eq!(
+            usage_message(rendered),
+            "the following required arguments were not provided: <PATH>..."
+        );
+    }
 
     #[test]
     fn command_lines_split_on_nul_keeping_empty_arguments() {

@@ -10,7 +10,8 @@ use clap::{CommandFactory, Parser};
 use serde_json::{Map, Value};
 
 use crate::cli::common::{
-    FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, display_name,
+    EXIT_FAILURE, FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, display_name,
+    parse_args,
 };
 use crate::cli::quote;
 use crate::count::{Counts, Spec, parse_byte};
@@ -320,7 +321,8 @@ fn with_path(path: &str, fields: Map<String, Value>) -> Map<String, Value> {
 
 /// The entry point of the `mmcount` binary.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    // A usage error exits 1, as wc's does.
+    let args: Args = parse_args(command(), std::env::args_os(), EXIT_FAILURE);
     let reporter = Reporter::new(TOOL);
     let result = plan(&args).and_then(|plan| {
         let progress = args.progress.bar(plan.total, PROGRESS_THRESHOLD);
@@ -334,7 +336,7 @@ pub fn main() -> ExitCode {
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
     (
         "EXAMPLES",
-        "Count the spaces in a file, as the course's blank counter did:\n\
+        "Count the spaces in a file (the classic count of blanks):\n\
 \n    mmcount notes.txt\n\
 \nLines, words and bytes of every log, with a total (columns in wc's order):\n\
 \n    mmcount -lwc /var/log/*.log\n\
@@ -346,7 +348,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     (
         "EXIT STATUS",
         "0 when every input was counted; 1 when an input could not be opened or read, or changed size while \
-being read (the other inputs are still counted, and the total covers those); 2 for a usage error. \
+being read (the other inputs are still counted, and the total covers those), and for a usage error, as \
+with wc. \
 Writing to a closed pipe ends the run quietly with status 0.",
     ),
     (

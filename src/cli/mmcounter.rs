@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, CommandFactory, Parser};
 
-use crate::cli::common::{MapModeArg, Reporter};
+use crate::cli::common::{MapModeArg, Reporter, parse_args};
 use crate::counter::{self, Counter, DEFAULT_WIDTH, MAX_WIDTH, Op, Outcome, Request, Source};
 use crate::map::MapMode;
 use crate::sys::signals::catch_termination;
@@ -24,10 +24,10 @@ const TOOL: &str = "mmcounter";
     version,
     about = "A persistent counter in a mapped file or POSIX shared memory that never loses an update",
     long_about = "Add 1 to the counter stored in FILE and print the new value.\n\n\
-The counter is the course's format: decimal digits zero-padded to a fixed width (10 unless --width says \
+The counter is plain text: decimal digits zero-padded to a fixed width (10 unless --width says \
 otherwise when the file is created), then a newline, so that `0000000041` is 41. A missing or empty file \
-is created holding 0, so the first run prints 1; an existing file keeps its width. Files written by the \
-course's seed_counter are read and updated, and the reverse.\n\n\
+is created holding 0, so the first run prints 1; an existing file keeps its width. Any program that \
+writes the same digits and newline shares the counter.\n\n\
 Every update holds an exclusive OFD lock (fcntl F_OFD_SETLKW) over the whole read-modify-write, which \
 goes through a shared map of the file: any number of processes may update one counter at once, and each \
 printed value is unique. --get takes a shared lock. Content that is not a counter, and results that do \
@@ -412,7 +412,8 @@ fn standard_descriptors() -> Result<(), i32> {
 
 fn status() -> u8 {
     let argv = crate::cli::common::program_args();
-    let args = bare(argv.iter().cloned()).unwrap_or_else(|| Args::parse_from(argv));
+    let args = bare(argv.iter().cloned())
+        .unwrap_or_else(|| parse_args(command(), argv, crate::cli::common::EXIT_USAGE));
     let reporter = Reporter::new(TOOL);
     let result = run(&plan(&args), &reporter);
     reporter.status(result)
@@ -433,7 +434,7 @@ get the same one and none is skipped, whatever the interleaving:\n\
 \n    mmcounter --width 6 --reset seq6\n    xargs -P 4 -I{} sh -c 'n=$(mmcounter --padded seq6); run-job \"$1\" > \"out.$n\"' _ {} < jobs.txt\n\
 \nA counter in POSIX shared memory (/dev/shm/jobs), which lasts until reboot or --unlink:\n\
 \n    mmcounter --shm jobs\n    mmcounter --shm jobs --unlink\n\
-\nThe course's pause() demonstration: the first command updates, then waits holding the map (but no \
+\nSeeing other processes' updates through a map: the first command updates, then waits holding the map (but no \
 lock); the second updates meanwhile; pressing Enter in the first prints the value seen through its map, \
 which includes the second update:\n\
 \n    mmcounter --hold hits        # prints 7, waits\n    mmcounter hits               # in another terminal: prints 8\n    \
@@ -465,8 +466,8 @@ still-open map.\n\
     (
         "CAVEATS",
         "The lock is advisory: it keeps out every mmcounter, and any program that takes fcntl or OFD locks \
-on the file, but not a program that writes without locking, such as the course's seed_counter. Run next \
-to seed_counter, updates can still be lost; only the format is shared.\n\
+on the file, but not a program that writes the file without locking. Run next to such a program, \
+updates can still be lost; only the format is shared.\n\
 \nWithout --sync, an update is in the page cache when mmcounter exits: other processes see it at once, \
 but a power loss can lose it. --sync waits for it to reach storage.\n\
 \n--timeout uses a POSIX timer and SIGALRM to interrupt the lock wait.\n\
@@ -475,8 +476,8 @@ space left on device) and leaves the file empty, which reads as 0; later updates
 into the block that holds the counter.\n\
 \n--get and --map-mode private do not create a missing file; they read an empty one as 0. A missing \
 file created by an update that then fails (for instance --by -1) is not created at all.\n\
-\nThe value read by --hold is a look through the map without a lock, as the course's pause() \
-demonstration does: it may be a value another process is halfway through writing.\n\
+\nThe value read by --hold is a look through the map without a lock: it may be a value another process \
+is halfway through writing.\n\
 \nAs root, a file without write permission can still be updated, as root can write any file.",
     ),
 ];

@@ -14,7 +14,10 @@ use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use rayon::prelude::*;
 use serde_json::json;
 
-use crate::cli::common::{JsonLines, ProgressArgs, ReadArgs, Reporter, parse_size_arg};
+use crate::cli::common::{
+    EXIT_FAILURE, JsonLines, ProgressArgs, ReadArgs, Reporter, parse_command_line, parse_size_arg,
+    usage_error, usage_exit,
+};
 use crate::copy::tree::{self, Follow};
 use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
@@ -199,7 +202,11 @@ impl Args {
     /// Parses the command line (exits on a usage error), keeping the order of -L/-P/-H and of the
     /// attribute flags.
     pub fn parse_ordered() -> Args {
-        Self::from_matches(Self::command().get_matches())
+        Self::from_matches(parse_command_line(
+            Self::command(),
+            std::env::args_os(),
+            EXIT_FAILURE,
+        ))
     }
 
     /// Parses `argv` as [`Args::parse_ordered`] does.
@@ -208,11 +215,13 @@ impl Args {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        Self::from_matches(Self::command().get_matches_from(argv))
+        let argv = argv.into_iter().map(Into::into);
+        Self::from_matches(parse_command_line(Self::command(), argv, EXIT_FAILURE))
     }
 
     fn from_matches(matches: clap::ArgMatches) -> Args {
-        let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let mut args =
+            Args::from_arg_matches(&matches).unwrap_or_else(|e| usage_exit(TOOL, &e, EXIT_FAILURE));
         args.settings = settings::from_matches(&matches);
         args
     }
@@ -288,7 +297,7 @@ pub struct Policy {
     pub update: bool,
 }
 
-/// A usage error: clap prints it and exits 2.
+/// A usage error: reported as `mmcp: message` and a `Try 'mmcp --help'` line, exit 1 (as cp).
 #[derive(Debug)]
 struct Usage(String);
 
@@ -685,11 +694,8 @@ pub fn main() -> ExitCode {
     signals::catch_termination();
     let reporter = Reporter::new(TOOL);
     let result = match plan(&args) {
-        Err(e) if e.downcast_ref::<Usage>().is_some() => {
-            Args::command()
-                .error(clap::error::ErrorKind::MissingRequiredArgument, e)
-                .exit();
-        }
+        // A usage error exits 1, as cp's does.
+        Err(e) if e.downcast_ref::<Usage>().is_some() => usage_error(TOOL, e, EXIT_FAILURE),
         Err(e) => Err(e),
         Ok(plan) => args
             .read
@@ -725,7 +731,8 @@ makes -b do the same):\n\
         "EXIT STATUS",
         "0 when every file was copied (or skipped by -n, -u or a \"no\" to -i); 1 when a file could not be \
 copied, a source changed size during its copy, a verification failed, SRC and DST are the same file, or \
-a device or socket in a tree was skipped (the other files are still copied); 2 for a usage error. On \
+a device or socket in a tree was skipped (the other files are still copied), and also for a usage error, \
+as with cp. On \
 SIGINT, SIGTERM or SIGHUP, mmcp removes its temporary file and dies of the same signal.",
     ),
     (

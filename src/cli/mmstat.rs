@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 pub use args::Args;
 pub use man::MAN_SECTIONS;
@@ -29,7 +29,7 @@ use measure::{FileStat, Outcome, Report, Totals};
 use table::Table;
 use watch::Previous;
 
-use crate::cli::common::Reporter;
+use crate::cli::common::{EXIT_USAGE, Reporter, parse_args, usage_error};
 
 const TOOL: &str = "mmstat";
 
@@ -410,11 +410,9 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
 
 /// The entry point of the `mmstat` binary.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = parse_args(command(), std::env::args_os(), EXIT_USAGE);
     if let Err(message) = args::validate(&args) {
-        command()
-            .error(clap::error::ErrorKind::ArgumentConflict, message)
-            .exit();
+        usage_error(TOOL, message, EXIT_USAGE);
     }
     let reporter = Reporter::new(TOOL);
     let result = args::plan(&args).and_then(|plan| match plan.threads {

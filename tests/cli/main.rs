@@ -2,6 +2,7 @@
 //! per tool, plus hazards (faults and bad input), man (staleness of man pages and completions) and
 //! startup (how the binaries are linked).
 
+mod dialect;
 mod eio;
 mod hazards;
 mod man;

@@ -676,14 +676,14 @@ fn files0_from_a_file_and_from_stdin() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).starts_with("mmcount: "), "{}", stderr(&out));
     assert!(stderr(&out).contains("No such file or directory"));
-    // With operands: a usage error.
+    // With operands: a usage error, which exits 1 as wc's do.
     let out = bin("mmcount")
         .arg("--files0-from")
         .arg(&list)
         .arg(&a)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "");
 }
 
@@ -793,7 +793,7 @@ fn unreadable_files_fail_alone() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
+fn usage_errors_exit_1_as_wc() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a", b"x\n");
     for args in [
@@ -810,14 +810,19 @@ fn usage_errors_exit_2() {
         &["-q", "--progress"],
     ] {
         let out = bin("mmcount").args(args).arg(&a).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert_eq!(stdout(&out), "", "{args:?}");
-        assert!(
-            stderr(&out).starts_with("error: "),
-            "{args:?}: {}",
-            stderr(&out)
-        );
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {err}");
+        assert!(lines[0].starts_with("mmcount: "), "{args:?}: {err}");
+        assert_eq!(lines[1], "Try 'mmcount --help' for more information.");
     }
+    let wc = std::process::Command::new("wc")
+        .arg("--frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(wc.status.code(), Some(1), "wc's usage status");
     let out = bin("mmcount").arg("--version").output().unwrap();
     assert_eq!(
         stdout(&out),

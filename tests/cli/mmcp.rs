@@ -718,10 +718,11 @@ fn operands_verbose_json_and_target_directory() {
         .current_dir(dir.path())
         .arg("a")
         .assert()
-        .code(2)
-        .stderr(predicates::str::contains(
-            "missing destination file operand after 'a'",
-        ));
+        .code(1)
+        .stderr(
+            "mmcp: missing destination file operand after 'a'\n\
+             Try 'mmcp --help' for more information.\n",
+        );
 }
 
 #[test]

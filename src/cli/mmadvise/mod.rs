@@ -14,7 +14,8 @@ use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::advise::load::Pattern;
 use crate::cli::common::{
-    EXIT_USAGE, FilesArgs, MapModeArg, ProgressArgs, Reporter, parse_range_arg, parse_size_arg,
+    EXIT_USAGE, FilesArgs, MapModeArg, ProgressArgs, Reporter, parse_args, parse_range_arg,
+    parse_size_arg,
 };
 use crate::cli::walkargs::WalkArgs;
 use crate::size::ByteRange;
@@ -337,7 +338,7 @@ reads, or instead: {instead}"
 
 /// The entry point of the `mmadvise` binary.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = parse_args(command(), std::env::args_os(), EXIT_USAGE);
     let reporter = Reporter::new(TOOL);
     if let Action::Advise(a) = &args.action
         && let Some(why) = refusal(a.advice)

@@ -1,0 +1,98 @@
+//! One dialect across the five tools: usage errors in the same two-line format with the peer tools'
+//! exit status, and long options abbreviated to any unambiguous prefix, as every GNU tool allows.
+
+use std::process::Command;
+
+use crate::util::{bin, stderr, stdout, write};
+
+/// The tools, each with the usage status of its peer (cp and wc exit 1; the others 2).
+const TOOLS: [(&str, i32); 5] = [
+    ("mmcp", 1),
+    ("mmcount", 1),
+    ("mmcounter", 2),
+    ("mmstat", 2),
+    ("mmadvise", 2),
+];
+
+#[test]
+fn usage_errors_name_the_tool_and_point_at_help() {
+    for (tool, status) in TOOLS {
+        let out = bin(tool).arg("--no-such-option").output().unwrap();
+        assert_eq!(out.status.code(), Some(status), "{tool}");
+        assert_eq!(stdout(&out), "", "{tool}");
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "{tool}: unexpected argument '--no-such-option' found\n\
+                 Try '{tool} --help' for more information.\n"
+            ),
+            "{tool}"
+        );
+    }
+    // The peers' statuses, from the installed tools.
+    for (peer, ours) in [("cp", "mmcp"), ("wc", "mmcount")] {
+        let theirs = Command::new(peer).arg("--no-such-option").output().unwrap();
+        let mine = bin(ours).arg("--no-such-option").output().unwrap();
+        assert_eq!(theirs.status.code(), mine.status.code(), "{peer}");
+    }
+}
+
+#[test]
+fn help_and_version_go_to_stdout_and_succeed() {
+    for (tool, _) in TOOLS {
+        for flag in ["--help", "--version"] {
+            let out = bin(tool).arg(flag).output().unwrap();
+            assert!(out.status.success(), "{tool} {flag}");
+            assert!(stdout(&out).contains(tool), "{tool} {flag}");
+            assert_eq!(stderr(&out), "", "{tool} {flag}");
+        }
+    }
+}
+
+#[test]
+fn long_options_may_be_abbreviated() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a", b"one two\nthree\n");
+    let list = write(dir.path(), "list", b"a\0");
+    let out = bin("mmcount")
+        .current_dir(dir.path())
+        .args(["--lin", "--files0"])
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "2 a\n", "{}", stderr(&out));
+    let out = bin("mmcounter")
+        .args(["--wid", "3"])
+        .arg(dir.path().join("c"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "1\n", "{}", stderr(&out));
+    assert_eq!(std::fs::read(dir.path().join("c")).unwrap(), b"001\n");
+    let out = bin("mmcp")
+        .args(["--verb", "--no-clob"])
+        .arg(&a)
+        .arg(dir.path().join("b"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(dir.path().join("b")).unwrap(),
+        b"one two\nthree\n"
+    );
+    let out = bin("mmstat")
+        .args(["--summ", "--byt"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = bin("mmadvise")
+        .args(["touch", "--qui"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // An ambiguous prefix is a usage error, as in GNU tools (--no-c: --no-clobber or --no-preserve?).
+    let out = bin("mmcp").args(["--no", "a", "b"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("mmcp: "), "{}", stderr(&out));
+}
