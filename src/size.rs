@@ -1,22 +1,24 @@
 //! Sizes and ranges as users write them (`4096`, `64K`, `1M`, `2G`, `OFFSET:LEN`, `OFFSET..END`) and as
 //! tools print them (`1.5G`, binary units, rounded, never truncated).
 
-/// Parses a size: a whole number with an optional binary suffix `K`, `M`, `G`, `T`, `P`, `E` (also
-/// `KiB`...), or a decimal one `KB`, `MB`, ... (powers of 1000), as coreutils do. `B` alone means bytes.
+/// Parses a size: a number with an optional binary suffix `K`, `M`, `G`, `T`, `P`, `E` (also `KiB`...),
+/// or a decimal one `KB`, `MB`, ... (powers of 1000), as coreutils do. `B` alone means bytes. With a
+/// suffix the number may have a fraction, so that every size the tools print (`8.5M`, `1.5G`) reads
+/// back; it is rounded to the nearest byte.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
-        .find(|c: char| !c.is_ascii_digit())
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(text.len());
-    let (digits, suffix) = text.split_at(split);
-    if digits.is_empty() {
+    let (number, suffix) = text.split_at(split);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() || (number.contains('.') && fraction.is_empty()) {
         return Err(format!(
-            "invalid size '{text}': expected a number such as 4096, 64K or 1M"
+            "invalid size '{text}': expected a number such as 4096, 64K, 1M or 1.5G"
         ));
     }
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("invalid size '{text}': too large"))?;
+    let too_large = || format!("invalid size '{text}': too large");
+    let whole: u64 = whole.parse().map_err(|_| too_large())?;
     let units = "KMGTPE";
     let multiplier: u64 = match suffix {
         "" | "B" | "b" => 1,
@@ -35,9 +37,24 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
             }
         }
     };
-    number
+    if multiplier == 1 && !fraction.is_empty() {
+        return Err(format!(
+            "invalid size '{text}': a number of bytes is a whole number"
+        ));
+    }
+    // The fraction in exact arithmetic: digits / 10^len of the multiplier, rounded to a byte.
+    let digits = fraction.get(..18).unwrap_or(fraction);
+    let part = if digits.is_empty() {
+        0
+    } else {
+        let numerator: u128 = digits.parse().map_err(|_| too_large())?;
+        let scale = 10u128.pow(digits.len() as u32);
+        ((numerator * u128::from(multiplier) + scale / 2) / scale) as u64
+    };
+    whole
         .checked_mul(multiplier)
-        .ok_or_else(|| format!("invalid size '{text}': too large"))
+        .and_then(|n| n.checked_add(part))
+        .ok_or_else(too_large)
 }
 
 /// A byte range: `offset` and, unless it runs to the end of the file, a length.
@@ -184,6 +201,25 @@ mod tests {
             .clip(4),
             (1, 3)
         );
+    }
+
+    #[test]
+    fn fractions_read_back_what_the_tools_print() {
+        assert_eq!(parse_size("1.5K"), Ok(1536));
+        assert_eq!(parse_size("8.5M"), Ok(17 << 19));
+        assert_eq!(parse_size("0.5G"), Ok(1 << 29));
+        assert_eq!(parse_size("1.5KB"), Ok(1500));
+        assert!(parse_size("1.5").is_err(), "a fraction of a byte");
+        assert!(parse_size("1.M").is_err());
+        assert!(parse_size(".5M").is_err());
+        assert!(parse_size("1.2.3M").is_err());
+        for bytes in [1024u64, 1536, 5 << 20, 8_912_345, 3 << 40, u64::MAX / 4] {
+            let shown = human(bytes);
+            let back = parse_size(&shown).unwrap_or_else(|e| panic!("{shown}: {e}"));
+            // The printed form is rounded to 1 decimal (below 10 units) or a whole unit: within 5%.
+            let error = back.abs_diff(bytes) as f64 / bytes as f64;
+            assert!(error <= 0.05, "{bytes} -> {shown} -> {back}");
+        }
     }
 
     #[test]
