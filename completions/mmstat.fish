@@ -1,4 +1,4 @@
-complete -c mmstat -s o -l output -d 'Columns to show, comma-separated: res, pages, size, pct, dirty, writeback, evicted, recently_evicted, file (and in --watch, delta and recently_evicted_delta)' -r -f -a "res\t'Resident bytes'
+complete -c mmstat -s o -l output -d 'Columns to show, comma-separated: res, pages, size, pct, dirty, writeback, evicted, recently_evicted, file (and in --watch, delta and recently_evicted_delta), in either case (fincore\'s RES,PAGES,SIZE,FILE work as they are)' -r -f -a "res\t'Resident bytes'
 pages\t'Resident pages / pages'
 size\t'The size of the file (or of the range looked at)'
 pct\t'The share of pages resident'
@@ -33,13 +33,13 @@ complete -c mmstat -l method -d 'How to ask the kernel: cachestat(2) where the k
 cachestat\t'cachestat only'
 mincore\t'mincore only'"
 complete -c mmstat -s j -l threads -d 'Worker threads for walking and measuring [default: available parallelism]' -r
-complete -c mmstat -l bytes -d 'Print sizes as exact byte counts instead of human-readable ones such as 1.5G'
-complete -c mmstat -l no-headings -d 'Leave out the heading line (and the summary line, unless --summary is given)'
+complete -c mmstat -s b -l bytes -d 'Print sizes as exact byte counts instead of human-readable ones such as 1.5G'
+complete -c mmstat -s n -l no-headings -l noheadings -d 'Leave out the heading line (and the summary line, unless --summary is given)'
 complete -c mmstat -l summary -d 'Print the summary only, not a row per file'
 complete -c mmstat -s v -l map -d 'Draw a residency map under each file: a bar as wide as the terminal, each cell shaded by the share of its pages that is resident'
 complete -c mmstat -l ascii -d 'Draw maps with ASCII characters instead of Unicode blocks'
 complete -c mmstat -l ranges -d 'List the resident and missing byte ranges of each file (arrays of [start, end) in JSON)'
-complete -c mmstat -l json -d 'Write JSON Lines: a "file" object per file, "error" per failure, and a "summary"'
+complete -c mmstat -s J -l json -d 'Write JSON Lines: a "file" object per file, "error" per failure, and a "summary"'
 complete -c mmstat -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmstat -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
 complete -c mmstat -s h -l help -d 'Print help (see more with \'--help\')'

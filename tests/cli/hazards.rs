@@ -446,7 +446,11 @@ fn absurd_thread_counts_are_usage_errors() {
             f
         };
         // A usage error: 1 for mmcp and mmcount (as cp and wc), 2 for the others.
-        let usage = if matches!(run[0], "mmcp" | "mmcount") { 1 } else { 2 };
+        let usage = if matches!(run[0], "mmcp" | "mmcount") {
+            1
+        } else {
+            2
+        };
         for (threads, code) in [("1025", usage), ("65535", usage), ("1024", 0)] {
             let out = bin(run[0])
                 .args(&run[1..])

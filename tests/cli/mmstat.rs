@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::util::{bin, is_root, page, skip, stderr, stdout};
 
 mod formats;
+mod peers;
 mod walking;
 
 const TMPFS_MAGIC: i64 = 0x0102_1994;

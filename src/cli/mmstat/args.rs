@@ -44,16 +44,24 @@ pub struct Args {
     pub files: Vec<PathBuf>,
 
     /// Columns to show, comma-separated: res, pages, size, pct, dirty, writeback, evicted,
-    /// recently_evicted, file (and in --watch, delta and recently_evicted_delta)
-    #[arg(short, long, value_name = "COLUMNS", value_enum, value_delimiter = ',')]
+    /// recently_evicted, file (and in --watch, delta and recently_evicted_delta), in either case
+    /// (fincore's RES,PAGES,SIZE,FILE work as they are)
+    #[arg(
+        short,
+        long,
+        value_name = "COLUMNS",
+        value_enum,
+        value_delimiter = ',',
+        ignore_case = true
+    )]
     pub output: Vec<Column>,
 
     /// Print sizes as exact byte counts instead of human-readable ones such as 1.5G
-    #[arg(long)]
+    #[arg(short = 'b', long)]
     pub bytes: bool,
 
     /// Leave out the heading line (and the summary line, unless --summary is given)
-    #[arg(long)]
+    #[arg(short = 'n', long, visible_alias = "noheadings")]
     pub no_headings: bool,
 
     /// Print the summary only, not a row per file
@@ -74,7 +82,7 @@ pub struct Args {
     pub ranges: bool,
 
     /// Write JSON Lines: a "file" object per file, "error" per failure, and a "summary"
-    #[arg(long, conflicts_with = "format")]
+    #[arg(short = 'J', long, conflicts_with = "format")]
     pub json: bool,
 
     /// Output format: a text table, JSON Lines, or Prometheus's text exposition format (for
