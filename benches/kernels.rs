@@ -78,6 +78,14 @@ fn main() {
         ("whitespace", Some(spec(|s| s.whitespace = true))),
         ("words", Some(spec(|s| s.words = true))),
         (
+            "chars (UTF-8)",
+            Some(spec(|s| {
+                s.chars = true;
+                s.encoding = mmtools::count::Encoding::Utf8;
+            })),
+        ),
+        ("max line (C)", Some(spec(|s| s.max_line = true))),
+        (
             "all",
             Some(Spec {
                 lines: true,
@@ -87,6 +95,7 @@ fn main() {
                 whitespace: true,
                 bytes: true,
                 byte_values: vec![b'e'],
+                ..Spec::default()
             }),
         ),
     ];

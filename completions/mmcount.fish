@@ -10,6 +10,8 @@ complete -c mmcount -s W -l whitespace -d 'Count white-space bytes: space, \\t, 
 complete -c mmcount -s l -l lines -d 'Count newline bytes, as wc -l'
 complete -c mmcount -s w -l words -d 'Count words: maximal runs of bytes other than white space (GNU wc -w in the C locale)'
 complete -c mmcount -s c -l bytes -d 'Count bytes'
+complete -c mmcount -s m -l chars -d 'Count characters, as wc -m: complete UTF-8 sequences in a UTF-8 locale (invalid bytes are not characters), bytes in the C locale'
+complete -c mmcount -s L -l max-line-length -d 'Print the width of the longest line, as wc -L: tabs stop every 8 columns, wide characters take 2 and non-printing ones none; the total is the longest of all'
 complete -c mmcount -l json -d 'Write JSON Lines: a "file" object per input, "error" per failure, and a "summary"'
 complete -c mmcount -l no-mmap -d 'Read with read(2) instead of mapping (the escape hatch; results are the same)'
 complete -c mmcount -s q -l quiet -d 'Never show a progress bar'

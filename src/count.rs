@@ -4,6 +4,11 @@
 
 use crate::window::Fold;
 
+pub mod text;
+
+pub use text::Encoding;
+use text::{Crossing, Edge, Widths, crossing};
+
 /// What to count.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Spec {
@@ -21,6 +26,12 @@ pub struct Spec {
     pub bytes: bool,
     /// Occurrences of each of these byte values, one count each, in this order.
     pub byte_values: Vec<u8>,
+    /// Characters, as `wc -m`.
+    pub chars: bool,
+    /// The width of the longest line, as `wc -L`.
+    pub max_line: bool,
+    /// How the locale encodes characters, for `chars` and `max_line`.
+    pub encoding: Encoding,
 }
 
 /// The counts of a piece of input, with what is needed to join it to its neighbours.
@@ -40,6 +51,15 @@ pub struct Counts {
     pub bytes: u64,
     /// Counts of `Spec::byte_values`, in the same order.
     pub byte_values: Vec<u64>,
+    /// Characters.
+    pub chars: u64,
+    /// Line widths, joined across pieces (see [`Counts::max_line`]).
+    widths: Widths,
+    /// The encoding characters were counted in, when they were (or widths were).
+    text: Option<Encoding>,
+    /// The first and last bytes, to find a character split between two pieces.
+    head: Edge,
+    tail: Edge,
     /// The piece's first byte is part of a word (false when words are not counted).
     starts_in_word: bool,
     /// The piece's last byte is part of a word (false when words are not counted).
@@ -54,6 +74,18 @@ impl Counts {
         }
         if self.bytes == 0 {
             return next;
+        }
+        if let Some(encoding) = self.text {
+            let across = match encoding {
+                Encoding::Utf8 => crossing(self.tail, next.head),
+                Encoding::SingleByte => Crossing::default(),
+            };
+            self.chars += next.chars + across.chars;
+            self.widths = self.widths.then(across.width, next.widths);
+            if self.head.is_short() {
+                self.head = self.head.join_heads(next.head);
+            }
+            self.tail = self.tail.join_tails(next.tail);
         }
         let joined = (self.ends_in_word && next.starts_in_word) as u64;
         self.words = self.words + next.words - joined;
@@ -72,8 +104,17 @@ impl Counts {
         self
     }
 
-    /// Adds counts of unrelated inputs (for a total): words are not joined.
+    /// The width of the longest line (`wc -L`), for the counts of a whole input.
+    pub fn max_line(&self) -> u64 {
+        self.widths.longest_line()
+    }
+
+    /// Adds counts of unrelated inputs (for a total): words are not joined; the longest line is the
+    /// longest of both, as in wc's total.
     pub fn add(&mut self, other: &Counts) {
+        self.chars += other.chars;
+        let longest = self.max_line().max(other.max_line());
+        self.widths = Widths::line(longest);
         self.lines += other.lines;
         self.words += other.words;
         self.spaces += other.spaces;
@@ -108,6 +149,17 @@ impl Spec {
             counts.starts_in_word = !is_space(bytes[0]);
             counts.ends_in_word = !is_space(bytes[bytes.len() - 1]);
             counts.words = counts.starts_in_word as u64;
+        }
+        if self.chars || self.max_line {
+            counts.text = Some(self.encoding);
+            counts.head = Edge::head(bytes);
+            counts.tail = Edge::tail(bytes);
+            if self.chars {
+                counts.chars = text::chars(bytes, self.encoding);
+            }
+            if self.max_line {
+                counts.widths = Widths::of(bytes, self.encoding);
+            }
         }
         let mut prev: Option<u8> = None;
         for block in bytes.chunks(BLOCK) {
@@ -215,6 +267,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn all() -> Spec {
+        crate::sys::locale::set_ctype("C.UTF-8");
         Spec {
             lines: true,
             words: true,
@@ -223,6 +276,9 @@ mod tests {
             whitespace: true,
             bytes: true,
             byte_values: vec![b'a', 0, 0xff],
+            chars: true,
+            max_line: true,
+            encoding: Encoding::Utf8,
         }
     }
 
@@ -245,10 +301,14 @@ mod tests {
             }
             in_word = !space;
         }
+        // Characters and widths have their own reference (count::text's tests): whole, not cut.
+        c.chars = text::chars(bytes, spec.encoding);
+        c.widths = Widths::of(bytes, spec.encoding);
         c
     }
 
-    fn visible(c: &Counts) -> (u64, u64, u64, u64, u64, u64, Vec<u64>) {
+    #[allow(clippy::type_complexity)]
+    fn visible(c: &Counts) -> (u64, u64, u64, u64, u64, u64, Vec<u64>, u64, u64) {
         (
             c.lines,
             c.words,
@@ -257,6 +317,8 @@ mod tests {
             c.whitespace,
             c.bytes,
             c.byte_values.clone(),
+            c.chars,
+            c.max_line(),
         )
     }
 
@@ -316,7 +378,7 @@ mod tests {
         }
 
         #[test]
-        fn any_split_gives_the_same_counts(bytes in proptest::collection::vec(prop_oneof![Just(b' '), Just(b'x'), Just(b'\n')], 0..600), cuts in proptest::collection::vec(0usize..600, 0..6)) {
+        fn any_split_gives_the_same_counts(bytes in proptest::collection::vec(prop_oneof![Just(b' '), Just(b'x'), Just(b'\n'), Just(b'\t'), Just(0xc3), Just(0xa9), Just(0xe6)], 0..600), cuts in proptest::collection::vec(0usize..600, 0..6)) {
             let spec = all();
             let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
             cuts.sort();

@@ -14,7 +14,7 @@ use crate::cli::common::{
     parse_args,
 };
 use crate::cli::quote;
-use crate::count::{Counts, Spec, parse_byte};
+use crate::count::{Counts, Encoding, Spec, parse_byte};
 use crate::input::{Input, Planned, planned_len, planned_len_stdin};
 use crate::window::{Fold, ScanOptions, scan};
 use indicatif::ProgressBar;
@@ -33,8 +33,9 @@ const PROGRESS_THRESHOLD: u64 = 1 << 30;
     long_about = "Count spaces, blanks, white space, lines, words, bytes or any byte in each FILE, \
 through memory maps read on all cores. With no FILE, or when FILE is -, read standard input.\n\n\
 With no counter flag, mmcount counts ASCII spaces (0x20). Columns always come in this order, whatever \
-the order of the flags: lines, words, spaces, blanks, whitespace, each --byte in the order given, bytes. \
-The results agree with wc -l, wc -c, tr -cd ' ' | wc -c and LC_ALL=C wc -w.",
+the order of the flags: lines, words, spaces, blanks, whitespace, each --byte in the order given, \
+characters, bytes, longest line. The results agree with wc -l, wc -c, wc -m, wc -L, tr -cd ' ' | wc -c \
+and LC_ALL=C wc -w.",
     after_long_help = "Examples:\n  mmcount notes.txt                 spaces in notes.txt\n  \
 mmcount -lw *.log                 lines and words, with a total\n  \
 mmcount -B '\\t' -B , data.csv     tabs and commas\n  \
@@ -68,6 +69,16 @@ pub struct Args {
     /// Count bytes
     #[arg(short = 'c', long)]
     pub bytes: bool,
+
+    /// Count characters, as wc -m: complete UTF-8 sequences in a UTF-8 locale (invalid bytes are not
+    /// characters), bytes in the C locale
+    #[arg(short = 'm', long)]
+    pub chars: bool,
+
+    /// Print the width of the longest line, as wc -L: tabs stop every 8 columns, wide characters take
+    /// 2 and non-printing ones none; the total is the longest of all
+    #[arg(short = 'L', long)]
+    pub max_line_length: bool,
 
     /// Count occurrences of one byte: a character, or \t, \n, \r, \0, \\, \xHH (repeatable)
     #[arg(short = 'B', long = "byte", value_name = "VALUE", value_parser = parse_byte)]
@@ -107,8 +118,12 @@ pub enum Column {
     Whitespace,
     /// The i-th `--byte` value.
     Byte(usize),
+    /// Characters.
+    Chars,
     /// Bytes.
     Bytes,
+    /// The longest line's width.
+    MaxLine,
 }
 
 /// A validated mmcount run.
@@ -130,6 +145,15 @@ pub struct Plan {
     pub total: u64,
 }
 
+/// The character encoding of the locale, set from the environment as wc sets it (LC_ALL, LC_CTYPE,
+/// LANG); a locale that is not installed is the C locale, as for wc.
+fn locale_encoding() -> Encoding {
+    match crate::sys::locale::ctype_from_environment() {
+        crate::sys::locale::Codeset::Utf8 => Encoding::Utf8,
+        crate::sys::locale::Codeset::SingleByte => Encoding::SingleByte,
+    }
+}
+
 /// Turns arguments into a plan: counters, column order, inputs and the column width wc would use.
 pub fn plan(args: &Args) -> anyhow::Result<Plan> {
     let mut spec = Spec {
@@ -140,8 +164,16 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         whitespace: args.whitespace,
         bytes: args.bytes,
         byte_values: args.byte_values.clone(),
+        chars: args.chars,
+        max_line: args.max_line_length,
+        encoding: locale_encoding(),
     };
-    if spec == (Spec::default()) {
+    if spec
+        == (Spec {
+            encoding: spec.encoding,
+            ..Spec::default()
+        })
+    {
         spec.spaces = true;
     }
     let mut columns = Vec::new();
@@ -157,8 +189,14 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         }
     }
     columns.extend((0..spec.byte_values.len()).map(Column::Byte));
-    if spec.bytes {
-        columns.push(Column::Bytes);
+    for (on, column) in [
+        (spec.chars, Column::Chars),
+        (spec.bytes, Column::Bytes),
+        (spec.max_line, Column::MaxLine),
+    ] {
+        if on {
+            columns.push(column);
+        }
     }
     let inputs = args.files_from.inputs(&args.files)?;
     // As wc: the width is the number of digits of the total size of the regular files, at least 7 when
@@ -206,7 +244,9 @@ fn value(counts: &Counts, column: Column) -> u64 {
         Column::Blanks => counts.blanks,
         Column::Whitespace => counts.whitespace,
         Column::Byte(i) => counts.byte_values[i],
+        Column::Chars => counts.chars,
         Column::Bytes => counts.bytes,
+        Column::MaxLine => counts.max_line(),
     }
 }
 
@@ -218,7 +258,9 @@ fn key(plan: &Plan, column: Column) -> String {
         Column::Blanks => "blanks".into(),
         Column::Whitespace => "whitespace".into(),
         Column::Byte(i) => format!("byte_0x{:02x}", plan.spec.byte_values[i]),
+        Column::Chars => "chars".into(),
         Column::Bytes => "bytes".into(),
+        Column::MaxLine => "max_line_length".into(),
     }
 }
 

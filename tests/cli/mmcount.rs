@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use crate::util::*;
 
+mod chars;
+
 /// Read paths that must all give the same output: maps and read(2), one and two threads, the default
 /// window and windows of one page or 64 KiB (so small files cross several window boundaries).
 const MODES: &[&[&str]] = &[
