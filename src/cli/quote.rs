@@ -1,9 +1,92 @@
-//! File names as GNU wc prints them: as they are, unless they hold a newline, which would break the
-//! one-line-per-file output; such a name is quoted for the shell (gnulib's shell-escape style), so that
-//! `'x'$'\n''y'` can be pasted back into a command.
+//! File names for people, quoted as GNU tools quote them (gnulib's shell-escape styles), through one
+//! escaper for every tool and every message:
+//!
+//! - [`name`]: tables, per-file lines and error messages (as `ls` on a terminal and wc's and cp's
+//!   `tool: name: reason` messages): a plain name as it is; a name holding a newline, a control byte,
+//!   bytes that are not a character of the locale, or something a shell would take specially, quoted so
+//!   that it can be pasted back into a command, such as `'a'$'\377''b'`;
+//! - [`always`]: always quoted, as `cp -v` and cp's messages print names (`'a' -> 'b'`);
+//! - [`wc_name`]: the rule of wc's own count lines, quoted only for a newline (mmcount's lines).
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::OnceLock;
+
+/// `name` for people, quoted only when it needs to be (gnulib's shell-escape style, as `ls` on a
+/// terminal and the file names in wc's and cp's messages). The result is valid UTF-8 whatever the name.
+pub fn name(name: impl AsRef<OsStr>) -> String {
+    quote(name.as_ref().as_bytes(), utf8(), false)
+}
+
+/// `name` always quoted (gnulib's shell-escape-always style, as `cp -v` prints names).
+pub fn always(name: impl AsRef<OsStr>) -> String {
+    quote(name.as_ref().as_bytes(), utf8(), true)
+}
+
+/// Whether this process's locale is UTF-8, looked up once.
+fn utf8() -> bool {
+    static UTF8: OnceLock<bool> = OnceLock::new();
+    *UTF8.get_or_init(utf8_locale)
+}
+
+/// The quoted form of `bytes`: as they are when `!always` and nothing in them needs quoting; in double
+/// quotes when they hold a single quote and nothing that would need escaping in either quote (`"it's"`);
+/// else single-quoted with `$'...'` escapes ([`shell_escape`]).
+fn quote(bytes: &[u8], utf8: bool, always: bool) -> String {
+    let mut needed = bytes.is_empty();
+    let mut compatible = true;
+    let mut single_quote = false;
+    let mut rest = bytes;
+    let mut i = 0;
+    while let Some(&b) = rest.first() {
+        let n = printable_len(rest, utf8);
+        if n == 0 {
+            needed = true;
+            compatible = false;
+            rest = &rest[1..];
+            i += 1;
+            continue;
+        }
+        if n == 1 {
+            let (special, fits) = shell_char(b, i == 0, bytes.len() == 1);
+            needed |= special;
+            compatible &= fits;
+            single_quote |= b == b'\'';
+        }
+        rest = &rest[n..];
+        i += n;
+    }
+    if !needed && !always {
+        // Nothing unprintable: ASCII, or printable characters of a UTF-8 locale.
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let quoted = if single_quote && compatible {
+        let mut q = Vec::with_capacity(bytes.len() + 2);
+        q.push(b'"');
+        q.extend_from_slice(bytes);
+        q.push(b'"');
+        q
+    } else {
+        shell_escape(bytes, utf8)
+    };
+    // Every byte outside printable characters was escaped as ASCII.
+    String::from_utf8_lossy(&quoted).into_owned()
+}
+
+/// For a printable ASCII character: whether a shell takes it specially (so the name must be quoted),
+/// and whether it may stand inside double quotes unescaped (gnulib's `c_and_shell_quote_compat`).
+/// `#` and `~` are special only first, `{` and `}` only alone.
+fn shell_char(b: u8, first: bool, alone: bool) -> (bool, bool) {
+    match b {
+        b'#' | b'~' if first => (true, true),
+        b'{' | b'}' if alone => (true, true),
+        b'#' | b'~' | b'{' | b'}' => (false, false),
+        b' ' | b'\'' => (true, true),
+        b'!' | b'"' | b'$' | b'&' | b'(' | b')' | b'*' | b';' | b'<' | b'=' | b'>' | b'?' | b'['
+        | b'\\' | b'^' | b'`' | b'|' => (true, false),
+        _ => (false, true),
+    }
+}
 
 /// The bytes wc would print for `name`: the name itself, or its shell-escaped form when it holds a
 /// newline. `utf8` says whether the locale's character set is UTF-8 (see [`utf8_locale`]): there,
@@ -151,6 +234,44 @@ mod tests {
         // A C1 control and a broken sequence are escaped even in UTF-8.
         assert_eq!(q(b"\xc2\x85\n", true), r"''$'\302\205\n'");
         assert_eq!(q(b"\xc3\n", true), r"''$'\303\n'");
+    }
+
+    /// Every expected form here is what `ls --quoting-style=shell-escape` (for `name`) and `cp -v` (for
+    /// `always`) of GNU coreutils 9.1 printed for the same name, in C.UTF-8.
+    #[test]
+    fn names_are_quoted_as_ls_and_cp_do() {
+        for (raw, shown, cp) in [
+            (&b"plain-name_1.txt"[..], "plain-name_1.txt", "'plain-name_1.txt'"),
+            (b"-a", "-a", "'-a'"),
+            (b"a b", "'a b'", "'a b'"),
+            (b"#a", "'#a'", "'#a'"),
+            (b"a#b", "a#b", "'a#b'"),
+            (b"~a", "'~a'", "'~a'"),
+            (b"a~b", "a~b", "'a~b'"),
+            (b"{", "'{'", "'{'"),
+            (b"a{b", "a{b", "'a{b'"),
+            (b"a:b", "a:b", "'a:b'"),
+            (b"a@b", "a@b", "'a@b'"),
+            (b"a]b", "a]b", "'a]b'"),
+            (b"a$b", "'a$b'", "'a$b'"),
+            (b"a\\b", r"'a\b'", r"'a\b'"),
+            (b"a?b", "'a?b'", "'a?b'"),
+            (b"a\"b", "'a\"b'", "'a\"b'"),
+            (b"it's", "\"it's\"", "\"it's\""),
+            (b"it's x", "\"it's x\"", "\"it's x\""),
+            (b"it's$", r"'it'\''s$'", r"'it'\''s$'"),
+            (b"a\tb", r"'a'$'\t''b'", r"'a'$'\t''b'"),
+            (b"n\nl", r"'n'$'\n''l'", r"'n'$'\n''l'"),
+            (b"a\x7fb", r"'a'$'\177''b'", r"'a'$'\177''b'"),
+            (b"a\xffb", r"'a'$'\377''b'", r"'a'$'\377''b'"),
+            (b"a\xc2\x85", r"'a'$'\302\205'", r"'a'$'\302\205'"),
+            ("é".as_bytes(), "é", "'é'"),
+            (b"", "''", "''"),
+        ] {
+            assert_eq!(quote(raw, true, false), shown, "{raw:?}");
+            assert_eq!(quote(raw, true, true), cp, "{raw:?} always");
+        }
+        assert_eq!(quote("é".as_bytes(), false, false), r"''$'\303\251'");
     }
 
     #[test]
