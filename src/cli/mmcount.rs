@@ -1,7 +1,9 @@
 //! mmcount's command line: arguments, the plan (what to count, in which column order, over which
 //! inputs), the run over the core's scanner, and wc-style or JSON Lines reports.
 
+use std::ffi::OsStr;
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,7 +12,7 @@ use clap::{CommandFactory, Parser};
 use serde_json::{Map, Value};
 
 use crate::cli::common::{
-    FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, display_name,
+    FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, input_name, insert_name,
 };
 use crate::cli::quote;
 use crate::count::{Counts, Spec, parse_byte};
@@ -255,20 +257,20 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
     let on_bytes = |n: u64| progress.inc(n);
     let utf8 = quote::utf8_locale();
     for name in &plan.inputs {
-        let shown = display_name(name);
+        let shown = input_name(name);
         let result = match name {
             InputName::Invalid(why) => {
                 reporter.error(format_args!("{why}"));
                 errors += 1;
                 if plan.json {
-                    json.error(&shown, why)?;
+                    json.error(shown, why)?;
                 }
                 continue;
             }
             InputName::Stdin { .. } => Input::stdin(if shown.is_empty() {
                 "-".into()
             } else {
-                shown.clone()
+                shown.to_string_lossy().into_owned()
             }),
             InputName::Path(p) => Input::open(p),
         }
@@ -278,20 +280,20 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
                 files += 1;
                 total.add(&counts);
                 if plan.json {
-                    json.write("file", with_path(&shown, json_fields(plan, &counts)))?;
+                    json.write("file", with_path(shown, json_fields(plan, &counts)))?;
                 } else {
                     let raw = match name {
                         InputName::Path(p) => quote::wc_name(p.as_os_str(), utf8),
-                        _ => shown.clone().into_bytes(),
+                        _ => shown.as_bytes().to_vec(),
                     };
                     out.write_all(&text_row(plan, &counts, &raw))?;
                 }
             }
             Err(e) => {
                 errors += 1;
-                progress.suspend(|| reporter.error(&e));
+                progress.suspend(|| reporter.file_error(&e));
                 if plan.json {
-                    json.error(&shown, &e.reason_text())?;
+                    json.error(shown, &e.reason_text())?;
                 }
             }
         }
@@ -311,9 +313,9 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
     Ok(())
 }
 
-fn with_path(path: &str, fields: Map<String, Value>) -> Map<String, Value> {
+fn with_path(path: &OsStr, fields: Map<String, Value>) -> Map<String, Value> {
     let mut object = Map::new();
-    object.insert("path".into(), path.into());
+    insert_name(&mut object, "path", path);
     object.extend(fields);
     object
 }

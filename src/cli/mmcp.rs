@@ -12,9 +12,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use rayon::prelude::*;
-use serde_json::json;
+use serde_json::{Map, json};
 
-use crate::cli::common::{JsonLines, ProgressArgs, ReadArgs, Reporter, parse_size_arg};
+use crate::cli::common::{
+    JsonLines, ProgressArgs, ReadArgs, Reporter, insert_name, parse_size_arg,
+};
 use crate::copy::tree::{self, Follow};
 use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
@@ -548,7 +550,7 @@ pub fn message(failure: &Failure) -> Option<String> {
         Failure::Interrupted => return None,
         Failure::Mismatch { src, dst, offset } => format!(
             "{}: verification failed: differs from {} at byte {offset}",
-            dst.display(),
+            crate::cli::quote::name(dst),
             quote(src)
         ),
         Failure::File(e) => file_message(e),
@@ -559,8 +561,11 @@ pub fn message(failure: &Failure) -> Option<String> {
 fn file_message(e: &Error) -> String {
     let path = quote(e.path());
     match e.reason() {
-        Reason::ChangedSize => format!("{}: file changed size during copy", e.path().display()),
-        Reason::IsDirectory => format!("{}: Is a directory", e.path().display()),
+        Reason::ChangedSize => format!(
+            "{}: file changed size during copy",
+            crate::cli::quote::name(e.path())
+        ),
+        Reason::IsDirectory => format!("{}: Is a directory", crate::cli::quote::name(e.path())),
         Reason::Io(io) => {
             let why = describe(io);
             match e.op() {
@@ -577,9 +582,10 @@ fn file_message(e: &Error) -> String {
     }
 }
 
-/// A path quoted as cp quotes it in messages.
+/// A path quoted as cp quotes it in messages and `-v` lines (always quoted, escaped as the shell reads
+/// it: `'a'$'\377''b'`).
 fn quote(path: &Path) -> String {
-    format!("'{}'", path.display())
+    crate::cli::quote::always(path)
 }
 
 fn report(
@@ -609,17 +615,17 @@ fn report(
                         totals.bytes += copied.bytes;
                         totals.hole_bytes += copied.hole_bytes;
                         if plan.json {
-                            let mut fields = json!({
-                                "src": leaf.src.to_string_lossy(),
-                                "dst": leaf.dst.to_string_lossy(),
-                                "bytes": copied.bytes,
-                                "hole_bytes": copied.hole_bytes,
-                            });
+                            let mut fields = Map::new();
+                            insert_name(&mut fields, "src", leaf.src.as_os_str());
+                            insert_name(&mut fields, "dst", leaf.dst.as_os_str());
+                            fields.insert("bytes".into(), copied.bytes.into());
+                            fields.insert("hole_bytes".into(), copied.hole_bytes.into());
                             if let Action::Link(first) = leaf.action {
-                                fields["link_to"] = leaves[first].dst.to_string_lossy().into();
+                                let to = leaves[first].dst.as_os_str();
+                                insert_name(&mut fields, "link_to", to);
                             }
                             if let Some(backup) = &leaf.backup {
-                                fields["backup"] = backup.to_string_lossy().into();
+                                insert_name(&mut fields, "backup", backup.as_os_str());
                             }
                             json.write("file", fields)?;
                         } else if plan.verbose {
@@ -638,7 +644,7 @@ fn report(
                         out.flush()?;
                         reporter.error(&text);
                         if plan.json {
-                            json.error(&leaf.src.to_string_lossy(), &text)?;
+                            json.error(leaf.src.as_os_str(), &text)?;
                         }
                     }
                 }
@@ -648,7 +654,7 @@ fn report(
                 out.flush()?;
                 reporter.error(message);
                 if plan.json {
-                    json.error(&path.to_string_lossy(), message)?;
+                    json.error(path.as_os_str(), message)?;
                 }
             }
             Event::Skipped { path, what } => {

@@ -10,6 +10,7 @@ use crate::advise::load::{Job, load};
 use crate::advise::restore::{Verdict, verdict};
 use crate::advise::{Span, Subject, pages_in, total};
 use crate::cli::common::Reporter;
+use crate::cli::quote;
 use crate::error::describe;
 use crate::size::ByteRange;
 use crate::snapshot::{FileRecord, Identity, read};
@@ -25,7 +26,7 @@ fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
         read(std::io::stdin().lock(), path)
     } else {
         let file = std::fs::File::open(path)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), describe(&e)))?;
+            .map_err(|e| anyhow::anyhow!("{}: {}", quote::name(path), describe(&e)))?;
         read(BufReader::new(file), path)
     };
     let (_header, records) = result.map_err(anyhow::Error::msg)?;
@@ -60,17 +61,17 @@ pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
             let Some(o) = open(&record.path, &mut report)? else {
                 continue;
             };
-            let shown = record.path.to_string_lossy();
+            let shown = record.path.as_path();
             let meta = match o.input.file().metadata() {
                 Ok(m) => m,
                 Err(e) => {
-                    report.error(&shown, &describe(&e))?;
+                    report.error(shown, &describe(&e))?;
                     continue;
                 }
             };
             match verdict(record, &Identity::of(&meta)) {
                 Verdict::Changed(why) => {
-                    report.skipped(&shown, &format!("changed since the snapshot: {why}"))?
+                    report.skipped(shown, &format!("changed since the snapshot: {why}"))?
                 }
                 Verdict::Restore(spans) => opened.push((o, spans)),
             }
