@@ -1,10 +1,11 @@
 //! File names for people, quoted as GNU tools quote them (gnulib's shell-escape styles), through one
 //! escaper for every tool and every message:
 //!
-//! - [`name`]: tables, per-file lines and error messages (as `ls` on a terminal and wc's and cp's
-//!   `tool: name: reason` messages): a plain name as it is; a name holding a newline, a control byte,
-//!   bytes that are not a character of the locale, or something a shell would take specially, quoted so
-//!   that it can be pasted back into a command, such as `'a'$'\377''b'`;
+//! - [`row`]: a name in a table row or a per-file line: as it is, unless it holds a newline, a control
+//!   byte or bytes that are not a printable character of the locale; then quoted so that it can be
+//!   pasted back into a command, such as `'a'$'\377''b'` (as `ls` quotes it on a terminal);
+//! - [`name`]: a name in a message (`tool: name: reason`), as wc and ls quote it there: also quoted
+//!   when it holds something a shell takes specially, such as a space or `$`;
 //! - [`always`]: always quoted, as `cp -v` and cp's messages print names (`'a' -> 'b'`);
 //! - [`wc_name`]: the rule of wc's own count lines, quoted only for a newline (mmcount's lines).
 
@@ -12,15 +13,33 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
 
-/// `name` for people, quoted only when it needs to be (gnulib's shell-escape style, as `ls` on a
-/// terminal and the file names in wc's and cp's messages). The result is valid UTF-8 whatever the name.
+/// When a name is quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// When it holds something that cannot be printed (a row of a table).
+    Unprintable,
+    /// When it holds something that cannot be printed or that a shell takes specially (gnulib's
+    /// shell-escape style).
+    Shell,
+    /// Always (gnulib's shell-escape-always style).
+    Always,
+}
+
+/// `name` in a table row or a per-file line: as it is unless it holds a newline, a control byte or
+/// bytes that are not a printable character, then quoted and escaped. Valid UTF-8 whatever the name.
+pub fn row(name: impl AsRef<OsStr>) -> String {
+    quote(name.as_ref().as_bytes(), utf8(), When::Unprintable)
+}
+
+/// `name` in a message, quoted when it needs to be (gnulib's shell-escape style, as in wc's and ls's
+/// messages and `ls` on a terminal). Valid UTF-8 whatever the name.
 pub fn name(name: impl AsRef<OsStr>) -> String {
-    quote(name.as_ref().as_bytes(), utf8(), false)
+    quote(name.as_ref().as_bytes(), utf8(), When::Shell)
 }
 
 /// `name` always quoted (gnulib's shell-escape-always style, as `cp -v` prints names).
 pub fn always(name: impl AsRef<OsStr>) -> String {
-    quote(name.as_ref().as_bytes(), utf8(), true)
+    quote(name.as_ref().as_bytes(), utf8(), When::Always)
 }
 
 /// Whether this process's locale is UTF-8, looked up once.
@@ -32,8 +51,9 @@ fn utf8() -> bool {
 /// The quoted form of `bytes`: as they are when `!always` and nothing in them needs quoting; in double
 /// quotes when they hold a single quote and nothing that would need escaping in either quote (`"it's"`);
 /// else single-quoted with `$'...'` escapes ([`shell_escape`]).
-fn quote(bytes: &[u8], utf8: bool, always: bool) -> String {
-    let mut needed = bytes.is_empty();
+fn quote(bytes: &[u8], utf8: bool, when: When) -> String {
+    let mut needed = bytes.is_empty() && when != When::Unprintable;
+    let mut unprintable = false;
     let mut compatible = true;
     let mut single_quote = false;
     let mut rest = bytes;
@@ -42,6 +62,7 @@ fn quote(bytes: &[u8], utf8: bool, always: bool) -> String {
         let n = printable_len(rest, utf8);
         if n == 0 {
             needed = true;
+            unprintable = true;
             compatible = false;
             rest = &rest[1..];
             i += 1;
@@ -56,7 +77,12 @@ fn quote(bytes: &[u8], utf8: bool, always: bool) -> String {
         rest = &rest[n..];
         i += n;
     }
-    if !needed && !always {
+    let quoted = match when {
+        When::Unprintable => unprintable,
+        When::Shell => needed,
+        When::Always => true,
+    };
+    if !quoted {
         // Nothing unprintable: ASCII, or printable characters of a UTF-8 locale.
         return String::from_utf8_lossy(bytes).into_owned();
     }
@@ -268,10 +294,19 @@ mod tests {
             ("é".as_bytes(), "é", "'é'"),
             (b"", "''", "''"),
         ] {
-            assert_eq!(quote(raw, true, false), shown, "{raw:?}");
-            assert_eq!(quote(raw, true, true), cp, "{raw:?} always");
+            assert_eq!(quote(raw, true, When::Shell), shown, "{raw:?}");
+            assert_eq!(quote(raw, true, When::Always), cp, "{raw:?} always");
+            // In a row, only what cannot be printed is quoted.
+            let printable = std::str::from_utf8(raw).is_ok_and(|t| !t.chars().any(char::is_control));
+            let in_row = quote(raw, true, When::Unprintable);
+            if printable {
+                assert_eq!(in_row.as_bytes(), raw, "{raw:?} in a row");
+            } else {
+                assert_eq!(in_row, cp, "{raw:?} in a row");
+            }
         }
-        assert_eq!(quote("é".as_bytes(), false, false), r"''$'\303\251'");
+        assert_eq!(quote("é".as_bytes(), false, When::Shell), r"''$'\303\251'");
+        assert_eq!(quote("é".as_bytes(), false, When::Unprintable), r"''$'\303\251'");
     }
 
     #[test]

@@ -142,7 +142,7 @@ impl<'r> Report<'r> {
             object.insert("notes".into(), notes.into());
             return json.write("file", object);
         }
-        let mut line = format!("{}: {}", quote::name(&o.path), self.size(o.size));
+        let mut line = format!("{}: {}", quote::row(&o.path), self.size(o.size));
         if span_len != o.size {
             line.push_str(&format!(
                 " (range {}..{})",

@@ -111,9 +111,9 @@ pub struct FileStat {
 }
 
 impl FileStat {
-    /// The path for people, quoted when it needs to be ([`quote::name`]).
+    /// The path in a row, quoted when it cannot be printed as it is ([`quote::row`]).
     pub fn name(&self) -> String {
-        quote::name(&self.path)
+        quote::row(&self.path)
     }
 
     /// The length of the range looked at.
