@@ -13,10 +13,7 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn split(name: &OsStr) -> (Cow<'_, str>, Option<String>) {
     match name.to_str() {
         Some(text) => (Cow::Borrowed(text), None),
-        None => (
-            name.to_string_lossy(),
-            Some(base64_encode(name.as_bytes())),
-        ),
+        None => (name.to_string_lossy(), Some(base64_encode(name.as_bytes()))),
     }
 }
 

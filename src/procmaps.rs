@@ -4,8 +4,8 @@
 //! open one. A process may exit at any moment; [`alive`] tells a vanished file from a failed one.
 
 use std::collections::HashSet;
-use std::io;
 use std::ffi::{OsStr, OsString};
+use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -292,10 +292,7 @@ mod tests {
         assert_eq!(lines[0].inode, 1311813);
         assert!(lines[3].deleted() && !lines[0].deleted());
         // Only the kernel's newline escape is undone; a lone backslash stays.
-        assert_eq!(
-            lines[4].path().as_os_str().as_bytes(),
-            b"/tmp/a\xffb\nc\\d"
-        );
+        assert_eq!(lines[4].path().as_os_str().as_bytes(), b"/tmp/a\xffb\nc\\d");
         assert_eq!((lines[4].major, lines[4].minor), (0x103, 2));
         // map_files names are not padded as maps addresses are.
         assert_eq!(lines[5].map_files_name(), "badd000-bade000");

@@ -303,8 +303,8 @@ impl FilesArgs {
         };
         read.map_err(|e| {
             anyhow::anyhow!(
-                "cannot read file names from '{}': {}",
-                list.display(),
+                "cannot read file names from {}: {}",
+                crate::cli::quote::always(list),
                 crate::error::describe(&e)
             )
         })?;
@@ -318,7 +318,7 @@ impl FilesArgs {
                 // As wc: `LIST:N: ...`, so the user can find the entry (an empty name says nothing).
                 [] => InputName::Invalid(format!(
                     "{}:{}: invalid zero-length file name",
-                    list.display(),
+                    crate::cli::quote::name(list),
                     index + 1
                 )),
                 b"-" if from_stdin => InputName::Invalid(
@@ -467,7 +467,7 @@ mod tests {
             names[1],
             InputName::Invalid(format!(
                 "{}:2: invalid zero-length file name",
-                dir.path().join("list").display()
+                crate::cli::quote::name(dir.path().join("list"))
             ))
         );
         assert_eq!(names[2], InputName::Path("b c".into()));

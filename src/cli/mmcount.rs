@@ -360,7 +360,10 @@ HH the value in hexadecimal) and bytes. The path of standard input is \"-\", or 
 \n\"error\": {\"type\":\"error\",\"path\":\"b.txt\",\"error\":\"No such file or directory\"}, one per input \
 that failed.\n\
 \n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M, ...}, last, with the totals of the same \
-counters over the inputs counted.",
+counters over the inputs counted.\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
+the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
+name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
+0xff, b (base64 -d gives it back).",
     ),
     (
         "CAVEATS",
@@ -375,7 +378,7 @@ it ends, as wc reads it: /dev/zero and /dev/urandom never end, so mmcount counts
 interrupted (SIGINT or SIGTERM end it at once). A sparse file is read whole, holes included: a 1 TiB \
 file of holes is a TiB of zeros to count (more than a minute here).\n\
 \nFile names are printed as they are, byte for byte, except that a name holding a newline is quoted \
-for the shell, as wc does ('x'$'\\n''y'), so that each file stays on one line. In JSON, names are \
-strings, with bytes that are not UTF-8 replaced by U+FFFD.",
+for the shell, as wc does ('x'$'\\n''y'), so that each file stays on one line. Error messages quote a name as wc's do. In \
+JSON, a name that is not UTF-8 also comes exactly, as \"path_bytes\" (see JSON OUTPUT).",
     ),
 ];

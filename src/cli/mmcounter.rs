@@ -481,7 +481,10 @@ stored). \"path\" is FILE, or the --shm NAME as given.\n\
 \n\"held\": {\"type\":\"held\",\"path\":\"hits\",\"value\":43}, after --hold ends: the value seen through the \
 still-open map.\n\
 \n\"unlinked\": {\"type\":\"unlinked\",\"path\":\"jobs\"}, after --shm NAME --unlink.\n\
-\nErrors go to standard error as text, as without --json.",
+\nErrors go to standard error as text, as without --json.\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
+the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
+name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
+0xff, b (base64 -d gives it back).",
     ),
     (
         "CAVEATS",

@@ -743,7 +743,13 @@ A name made a hard link to an earlier copy (--preserve=links) has bytes 0 and \"
 copy); a destination moved aside first has \"backup\":\"NAME\".\n\
 \n\"error\": {\"type\":\"error\",\"path\":\"a\",\"error\":\"...\"}, one per failure.\n\
 \n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M,\"bytes\":B,\"hole_bytes\":H,\"seconds\":S}, \
-last; seconds is a decimal number, the rest are integers.",
+last; seconds is a decimal number, the rest are integers.\n\
+\nNames are always strings, so that jq -r .src works. For a name that is not valid UTF-8 the string holds \
+the name with each invalid byte replaced by U+FFFD; then, and only then, a sibling field holds the exact \
+name in standard base64 (RFC 4648): \"src_bytes\", \"dst_bytes\", \"link_to_bytes\", \"backup_bytes\", \
+\"path_bytes\". \"src\":\"a\\ufffdb\",\"src_bytes\":\"Yf9i\" is the name a, byte 0xff, b.\n\
+\n-v prints names as cp -v does: always quoted, with what cannot be printed escaped for the shell \
+('a'$'\\377''b' -> 'd/a'$'\\377''b').",
     ),
     (
         "CAVEATS",

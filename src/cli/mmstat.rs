@@ -74,10 +74,8 @@ fn ordered<'r>(plan: &Plan, report: &'r Report) -> Vec<&'r FileStat> {
 fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
     let (text, is_error) = match outcome {
         Outcome::Error { path, message } => (
-            path.as_ref().map_or_else(
-                || message.clone(),
-                |p| format!("{}: {message}", p.shown()),
-            ),
+            path.as_ref()
+                .map_or_else(|| message.clone(), |p| format!("{}: {message}", p.shown())),
             true,
         ),
         Outcome::Skipped { path, why } => (
@@ -417,13 +415,12 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     };
     emit(plan, reporter, &report, None, &mut frame)?;
     if let Some(path) = &plan.save {
-        save::save(path, &report)
-            .with_context(|| {
-                format!(
-                    "cannot write the snapshot {}",
-                    crate::cli::quote::always(path)
-                )
-            })?;
+        save::save(path, &report).with_context(|| {
+            format!(
+                "cannot write the snapshot {}",
+                crate::cli::quote::always(path)
+            )
+        })?;
     }
     if let Some(threshold) = plan.check {
         check(reporter, &report.totals, threshold);

@@ -108,8 +108,8 @@ fn shell_char(b: u8, first: bool, alone: bool) -> (bool, bool) {
         b'{' | b'}' if alone => (true, true),
         b'#' | b'~' | b'{' | b'}' => (false, false),
         b' ' | b'\'' => (true, true),
-        b'!' | b'"' | b'$' | b'&' | b'(' | b')' | b'*' | b';' | b'<' | b'=' | b'>' | b'?' | b'['
-        | b'\\' | b'^' | b'`' | b'|' => (true, false),
+        b'!' | b'"' | b'$' | b'&' | b'(' | b')' | b'*' | b';' | b'<' | b'=' | b'>' | b'?'
+        | b'[' | b'\\' | b'^' | b'`' | b'|' => (true, false),
         _ => (false, true),
     }
 }
@@ -267,7 +267,11 @@ mod tests {
     #[test]
     fn names_are_quoted_as_ls_and_cp_do() {
         for (raw, shown, cp) in [
-            (&b"plain-name_1.txt"[..], "plain-name_1.txt", "'plain-name_1.txt'"),
+            (
+                &b"plain-name_1.txt"[..],
+                "plain-name_1.txt",
+                "'plain-name_1.txt'",
+            ),
             (b"-a", "-a", "'-a'"),
             (b"a b", "'a b'", "'a b'"),
             (b"#a", "'#a'", "'#a'"),
@@ -297,7 +301,8 @@ mod tests {
             assert_eq!(quote(raw, true, When::Shell), shown, "{raw:?}");
             assert_eq!(quote(raw, true, When::Always), cp, "{raw:?} always");
             // In a row, only what cannot be printed is quoted.
-            let printable = std::str::from_utf8(raw).is_ok_and(|t| !t.chars().any(char::is_control));
+            let printable =
+                std::str::from_utf8(raw).is_ok_and(|t| !t.chars().any(char::is_control));
             let in_row = quote(raw, true, When::Unprintable);
             if printable {
                 assert_eq!(in_row.as_bytes(), raw, "{raw:?} in a row");
@@ -306,7 +311,10 @@ mod tests {
             }
         }
         assert_eq!(quote("é".as_bytes(), false, When::Shell), r"''$'\303\251'");
-        assert_eq!(quote("é".as_bytes(), false, When::Unprintable), r"''$'\303\251'");
+        assert_eq!(
+            quote("é".as_bytes(), false, When::Unprintable),
+            r"''$'\303\251'"
+        );
     }
 
     #[test]

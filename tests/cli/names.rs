@@ -160,7 +160,10 @@ fn mmstat_and_mmadvise_quote_names_as_ls_does() {
         .collect();
     // The reference quotes what needs it and only that.
     assert!(quoted.contains(&"tree/-dash".to_string()), "{quoted:?}");
-    assert!(quoted.contains(&r"'tree/a'$'\377''b'".to_string()), "{quoted:?}");
+    assert!(
+        quoted.contains(&r"'tree/a'$'\377''b'".to_string()),
+        "{quoted:?}"
+    );
 
     let out = ours("mmstat", dir.path(), &[os("tree")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -279,9 +282,17 @@ fn json_keeps_path_a_string_and_adds_exact_bytes() {
     };
     let out = ours("mmstat", dir.path(), &[os("--json"), os("tree")]);
     assert_eq!(file_paths(&out, "path"), expected(b"tree/"));
-    let out = ours("mmadvise", dir.path(), &[os("touch"), os("--json"), os("tree")]);
+    let out = ours(
+        "mmadvise",
+        dir.path(),
+        &[os("touch"), os("--json"), os("tree")],
+    );
     assert_eq!(file_paths(&out, "path"), expected(b"tree/"));
-    let out = ours("mmcp", dir.path(), &[os("-r"), os("--json"), os("tree"), os("out")]);
+    let out = ours(
+        "mmcp",
+        dir.path(),
+        &[os("-r"), os("--json"), os("tree"), os("out")],
+    );
     assert_eq!(file_paths(&out, "src"), expected(b"tree/"));
     assert_eq!(file_paths(&out, "dst"), expected(b"out/"));
     let mut args = vec![OsString::from("--json")];
@@ -294,7 +305,11 @@ fn json_keeps_path_a_string_and_adds_exact_bytes() {
     let out = ours("mmstat", dir.path(), &[os("--json"), os("tree")]);
     for r in records(&out).iter().filter(|r| r["type"] == "file") {
         let name = r["path"].as_str().unwrap();
-        assert_eq!(r.get("path_bytes").is_some(), name.contains('\u{fffd}'), "{r}");
+        assert_eq!(
+            r.get("path_bytes").is_some(),
+            name.contains('\u{fffd}'),
+            "{r}"
+        );
     }
 
     // Errors and counters too.
@@ -323,7 +338,11 @@ fn a_snapshot_of_hostile_names_is_saved_and_restored() {
     let dir = tempfile::tempdir().unwrap();
     let tree = hostile_tree(dir.path());
     let snap = dir.path().join("snap");
-    let out = ours("mmstat", dir.path(), &[os("--save"), snap.as_os_str(), os("tree")]);
+    let out = ours(
+        "mmstat",
+        dir.path(),
+        &[os("--save"), snap.as_os_str(), os("tree")],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let saved: Vec<Value> = std::fs::read_to_string(&snap)
         .unwrap()
@@ -333,16 +352,25 @@ fn a_snapshot_of_hostile_names_is_saved_and_restored() {
     let tree = std::fs::canonicalize(tree).unwrap();
     let prefix = [tree.as_os_str().as_bytes(), b"/"].concat();
     assert_eq!(
-        set(saved.iter().filter(|r| r["type"] == "file").map(|r| exact(r, "path"))),
+        set(saved
+            .iter()
+            .filter(|r| r["type"] == "file")
+            .map(|r| exact(r, "path"))),
         expected(&prefix)
     );
     let out = ours("mmadvise", dir.path(), &[os("evict"), os("tree")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = ours("mmadvise", dir.path(), &[os("restore"), os("--json"), snap.as_os_str()]);
+    let out = ours(
+        "mmadvise",
+        dir.path(),
+        &[os("restore"), os("--json"), snap.as_os_str()],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let restored = records(&out);
     assert!(
-        restored.iter().all(|r| r["type"] == "file" || r["type"] == "summary"),
+        restored
+            .iter()
+            .all(|r| r["type"] == "file" || r["type"] == "summary"),
         "nothing skipped or failed: {}",
         text(&out.stdout)
     );
@@ -391,13 +419,13 @@ sys.stdin.read()\n";
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let maps = std::fs::read(format!("/proc/{}/maps", child.id())).unwrap();
-        if maps
-            .split(|&b| b == b'\n')
-            .any(|l| l.ends_with(&escaped))
-        {
+        if maps.split(|&b| b == b'\n').any(|l| l.ends_with(&escaped)) {
             return Some(child);
         }
-        assert!(Instant::now() < deadline, "the map never showed in /proc/PID/maps");
+        assert!(
+            Instant::now() < deadline,
+            "the map never showed in /proc/PID/maps"
+        );
         std::thread::yield_now();
     }
 }
@@ -410,7 +438,12 @@ fn a_process_mapping_a_hostile_name_is_seen_by_evict_and_pid() {
     std::fs::write(&file, vec![7u8; 64 * 1024]).unwrap();
     // Clean pages: what stays after the eviction stays because it is mapped.
     std::fs::File::open(&file).unwrap().sync_all().unwrap();
-    if Command::new("python3").arg("-c").arg("import mmap").output().is_err() {
+    if Command::new("python3")
+        .arg("-c")
+        .arg("import mmap")
+        .output()
+        .is_err()
+    {
         skip("python3 is not installed");
         return;
     }
@@ -420,7 +453,11 @@ fn a_process_mapping_a_hostile_name_is_seen_by_evict_and_pid() {
     };
     let pid = child.id();
 
-    let evict = ours("mmadvise", &dir_path, &[os("evict"), os("--json"), file.as_os_str()]);
+    let evict = ours(
+        "mmadvise",
+        &dir_path,
+        &[os("evict"), os("--json"), file.as_os_str()],
+    );
     let pid_out = ours(
         "mmstat",
         &dir_path,

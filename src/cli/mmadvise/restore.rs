@@ -23,13 +23,14 @@ use super::run::{
 
 fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
     let result = if path.as_os_str() == "-" {
-        read(std::io::stdin().lock(), path)
+        read(std::io::stdin().lock())
     } else {
         let file = std::fs::File::open(path)
             .map_err(|e| anyhow::anyhow!("{}: {}", quote::name(path), describe(&e)))?;
-        read(BufReader::new(file), path)
+        read(BufReader::new(file))
     };
-    let (_header, records) = result.map_err(anyhow::Error::msg)?;
+    let (_header, records) =
+        result.map_err(|e| anyhow::anyhow!("{}:{}: {}", quote::name(path), e.line, e.why))?;
     Ok(records)
 }
 
