@@ -331,7 +331,7 @@ mod tests {
         let old = "{\"type\":\"snapshot\",\"format\":\"mmtools-residency\",\"version\":1,\"page_size\":4096,\"created_ns\":1}\n\
 {\"type\":\"file\",\"path\":\"/data/x\",\"dev\":1,\"ino\":2,\"size\":3,\"mtime_ns\":4,\"resident\":[[0,3]]}\n";
         let (_, files) = read(old.as_bytes()).unwrap();
-        assert_eq!(files[0].path, Path::new("/data/x"));
+        assert_eq!(files[0].path, std::path::Path::new("/data/x"));
         let bad = old.replace(
             "\"path\":\"/data/x\"",
             "\"path\":\"x\",\"path_bytes\":\"*\"",
