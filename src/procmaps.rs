@@ -328,6 +328,44 @@ mod tests {
         assert!(files.windows(2).all(|w| w[0].path <= w[1].path));
     }
 
+    /// Names the kernel's maps cannot write unambiguously: a newline (escaped as `\012`), the four
+    /// bytes `\012` themselves, a live file whose name ends with ` (deleted)`, and bytes that are not
+    /// UTF-8. Each is found under its exact name and opened as itself.
+    #[test]
+    fn ambiguous_names_of_our_own_maps_are_exact() {
+        use crate::map::{MapMode, MappedRange};
+        let dir = tempfile::tempdir().unwrap();
+        let dir_path = std::fs::canonicalize(dir.path()).unwrap();
+        let names: [&[u8]; 4] = [
+            b"new\nline",
+            b"back\\012slash",
+            b"live (deleted)",
+            b"odd\xff",
+        ];
+        let mut maps = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let path = dir_path.join(OsStr::from_bytes(name));
+            std::fs::write(&path, vec![i as u8; 100]).unwrap();
+            let file = std::fs::File::open(&path).unwrap();
+            maps.push(MappedRange::new(&file, 0, 100, MapMode::Shared, false).unwrap());
+        }
+        let found = files(std::process::id()).unwrap();
+        for (i, name) in names.iter().enumerate() {
+            let path = dir_path.join(OsStr::from_bytes(name));
+            let f = found
+                .iter()
+                .find(|f| f.path == path)
+                .unwrap_or_else(|| panic!("{path:?} in {found:?}"));
+            assert_eq!(f.source, Source::Mapped);
+            assert_eq!(
+                std::fs::read(&f.open).unwrap(),
+                vec![i as u8; 100],
+                "{path:?}"
+            );
+        }
+        drop(maps);
+    }
+
     #[test]
     fn a_missing_process_is_an_error() {
         // PIDs are below 2^22 on Linux.
