@@ -340,11 +340,12 @@ pub enum Source<'a> {
 }
 
 impl Source<'_> {
-    /// The name errors and reports show: the path or the object name, as the user gave it.
-    pub fn name(&self) -> String {
+    /// The name errors and reports show: the path (its exact bytes) or the object name, as the user
+    /// gave it.
+    pub fn name(&self) -> std::ffi::OsString {
         match self {
-            Source::File(p) => p.to_string_lossy().into_owned(),
-            Source::Shm(n) => (*n).to_string(),
+            Source::File(p) => p.as_os_str().to_os_string(),
+            Source::Shm(n) => (*n).into(),
         }
     }
 
@@ -444,7 +445,7 @@ pub enum Problem {
 /// A failed operation on a counter: which counter, and what was found.
 #[derive(Debug)]
 pub struct Error {
-    name: String,
+    name: std::ffi::OsString,
     problem: Problem,
 }
 
@@ -457,7 +458,7 @@ impl Error {
     }
 
     /// The counter's name, as the user gave it.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &std::ffi::OsStr {
         &self.name
     }
 
@@ -501,7 +502,7 @@ impl fmt::Display for Problem {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.name, self.problem)
+        write!(f, "{}: {}", self.name.to_string_lossy(), self.problem)
     }
 }
 

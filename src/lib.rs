@@ -17,6 +17,7 @@
 //! - [`snapshot`]: the residency snapshot format (mmstat --save, mmadvise restore).
 //! - [`advise`]: prefetching, loading, evicting, locking and advising for `mmadvise`.
 //! - [`size`]: size and range parsing, human-readable sizes.
+//! - [`name`]: file names in JSON: the lossy text plus the exact bytes in base64.
 //! - [`error`]: the core error type.
 
 pub mod advise;
@@ -28,6 +29,7 @@ pub mod dest;
 pub mod error;
 pub mod input;
 pub mod map;
+pub mod name;
 pub mod procmaps;
 pub mod residency;
 pub mod size;

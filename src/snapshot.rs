@@ -13,15 +13,16 @@
 //! {"type":"file","path":"/data/db/table.ibd","dev":2049,"ino":131075,"size":1073741824,"mtime_ns":1763771200123456789,"resident":[[0,25165824],[67108864,67112960]]}
 //! ```
 //!
-//! `path` is absolute when it can be made so; `dev`, `ino`, `size` and `mtime_ns` (modification time in
+//! `path` is absolute when it can be made so. A name that is not UTF-8 is written as its lossy form in
+//! `path` plus its exact bytes in standard base64 in `path_bytes` (absent for every other name), and is
+//! read back from `path_bytes`, so such files are found again; `dev`, `ino`, `size` and `mtime_ns` (modification time in
 //! nanoseconds since the epoch) identify the file: a restore skips a file whose identity changed.
 //! `resident` lists the resident byte ranges `[start, end)`, sorted, not overlapping, page-aligned except
-//! that the last may end at the file size. Paths that are not UTF-8 are written lossily and will not be
-//! found on restore. Readers ignore fields they do not know; a reader refuses a version it does not know.
+//! that the last may end at the file size. Readers ignore fields they do not know; a reader refuses a version it does not know.
 
 use std::io::{self, BufRead, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -89,14 +90,50 @@ impl Identity {
 
 /// One file of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawRecord", into = "RawRecord")]
 pub struct FileRecord {
-    /// The file's path.
+    /// The file's path, exactly.
     pub path: PathBuf,
     /// Its identity when saved.
     #[serde(flatten)]
     pub identity: Identity,
     /// Resident byte ranges `[start, end)`.
     pub resident: Vec<(u64, u64)>,
+}
+
+/// A [`FileRecord`] as written: the name as the `path`/`path_bytes` pair of [`crate::name::split`].
+#[derive(Serialize, Deserialize)]
+struct RawRecord {
+    path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<String>,
+    #[serde(flatten)]
+    identity: Identity,
+    resident: Vec<(u64, u64)>,
+}
+
+impl From<FileRecord> for RawRecord {
+    fn from(r: FileRecord) -> Self {
+        let (path, path_bytes) = crate::name::split(r.path.as_os_str());
+        RawRecord {
+            path: path.into_owned(),
+            path_bytes,
+            identity: r.identity,
+            resident: r.resident,
+        }
+    }
+}
+
+impl TryFrom<RawRecord> for FileRecord {
+    type Error = String;
+
+    fn try_from(r: RawRecord) -> Result<Self, String> {
+        Ok(FileRecord {
+            path: PathBuf::from(crate::name::join(&r.path, r.path_bytes.as_deref())?),
+            identity: r.identity,
+            resident: r.resident,
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -156,9 +193,18 @@ impl<W: Write> Writer<W> {
     }
 }
 
+/// Why a snapshot could not be read, and on which line (from 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    /// The line.
+    pub line: usize,
+    /// What is wrong with it.
+    pub why: String,
+}
+
 /// Reads a whole snapshot: the header and the file records. Errors name the line.
-pub fn read(input: impl BufRead, name: &Path) -> Result<(Header, Vec<FileRecord>), String> {
-    let bad = |line: usize, why: String| format!("{}:{line}: {why}", name.display());
+pub fn read(input: impl BufRead) -> Result<(Header, Vec<FileRecord>), ReadError> {
+    let bad = |line: usize, why: String| ReadError { line, why };
     let mut lines = input.lines().enumerate();
     let (_, first) = lines
         .next()
@@ -232,7 +278,7 @@ mod tests {
                 .starts_with(r#"{"type":"file","path":"#),
             "{text}"
         );
-        let (header, files) = read(&bytes[..], Path::new("snap")).unwrap();
+        let (header, files) = read(&bytes[..]).unwrap();
         assert_eq!(header.version, VERSION);
         assert_eq!(files, vec![record]);
         assert_eq!(identity.mismatch(&identity), None);
@@ -240,10 +286,58 @@ mod tests {
         let now = Identity::of(&std::fs::metadata(&path).unwrap());
         assert!(identity.mismatch(&now).unwrap().contains("size changed"));
         assert!(
-            read(&b"{\"type\":\"nope\"}\n"[..], Path::new("x"))
+            read(&b"{\"type\":\"nope\"}\n"[..])
                 .unwrap_err()
-                .starts_with("x:1: not an")
+                .why
+                .starts_with("not an")
         );
-        assert!(read(&b""[..], Path::new("x")).is_err());
+        assert!(read(&b""[..]).is_err());
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_round_trip() {
+        use std::os::unix::ffi::OsStrExt;
+        let identity = Identity {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime_ns: 4,
+        };
+        let odd = FileRecord {
+            path: PathBuf::from(std::ffi::OsStr::from_bytes(b"/t/a\xff\nb")),
+            identity,
+            resident: vec![(0, 3)],
+        };
+        let plain = FileRecord {
+            path: "/t/plain".into(),
+            ..odd.clone()
+        };
+        let mut w = Writer::new(Vec::new()).unwrap();
+        w.file(&odd).unwrap();
+        w.file(&plain).unwrap();
+        let bytes = w.finish().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].starts_with(
+                "{\"type\":\"file\",\"path\":\"/t/a\u{fffd}\\nb\",\"path_bytes\":\"L3QvYf8KYg==\","
+            ),
+            "{text}"
+        );
+        assert!(!lines[2].contains("path_bytes"), "{text}");
+        let (_, files) = read(&bytes[..]).unwrap();
+        assert_eq!(files, vec![odd, plain]);
+        // A snapshot written before path_bytes existed still loads.
+        let old = "{\"type\":\"snapshot\",\"format\":\"mmtools-residency\",\"version\":1,\"page_size\":4096,\"created_ns\":1}\n\
+{\"type\":\"file\",\"path\":\"/data/x\",\"dev\":1,\"ino\":2,\"size\":3,\"mtime_ns\":4,\"resident\":[[0,3]]}\n";
+        let (_, files) = read(old.as_bytes()).unwrap();
+        assert_eq!(files[0].path, std::path::Path::new("/data/x"));
+        let bad = old.replace(
+            "\"path\":\"/data/x\"",
+            "\"path\":\"x\",\"path_bytes\":\"*\"",
+        );
+        let e = read(bad.as_bytes()).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.why.starts_with("invalid base64 name"), "{e:?}");
     }
 }

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use crate::procmaps::parse_line;
+
 /// A process that maps a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
@@ -15,28 +17,25 @@ pub struct Holder {
     pub locked: u64,
 }
 
-/// A map header line of /proc/PID/maps or smaps: `(start, end, major, minor, inode)`.
-fn header(line: &str) -> Option<(u64, u64, u32, u32, u64)> {
-    let mut fields = line.split_ascii_whitespace();
-    let (start, end) = fields.next()?.split_once('-')?;
-    let _perms = fields.next()?;
-    let _offset = fields.next()?;
-    let (major, minor) = fields.next()?.split_once(':')?;
-    let inode = fields.next()?.parse().ok()?;
-    Some((
-        u64::from_str_radix(start, 16).ok()?,
-        u64::from_str_radix(end, 16).ok()?,
-        u32::from_str_radix(major, 16).ok()?,
-        u32::from_str_radix(minor, 16).ok()?,
-        inode,
-    ))
+/// A map header line of /proc/PID/maps or smaps (through the crate's one parser,
+/// [`crate::procmaps::parse_line`], on bytes: a path need not be UTF-8): `(start, end, major, minor,
+/// inode)`.
+fn header(line: &[u8]) -> Option<(u64, u64, u32, u32, u64)> {
+    let m = parse_line(line)?;
+    Some((m.start, m.end, m.major, m.minor, m.inode))
 }
 
 /// A `Key:   123 kB` field line of smaps, in bytes.
-fn field_bytes(line: &str, key: &str) -> Option<u64> {
-    let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+fn field_bytes(line: &[u8], key: &str) -> Option<u64> {
+    let rest = line.strip_prefix(key.as_bytes())?.strip_prefix(b":")?;
+    let rest = std::str::from_utf8(rest).ok()?;
     let kb: u64 = rest.split_ascii_whitespace().next()?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// The lines of a /proc file read as bytes.
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|&b| b == b'\n')
 }
 
 /// The processes other than this one that map the file `(dev, ino)`, with the bytes they lock. Processes
@@ -58,20 +57,19 @@ fn holders_in(proc: &Path, dev: u64, ino: u64, me: u32) -> Vec<Holder> {
     let mut out = Vec::new();
     for pid in pids {
         let dir = proc.join(pid.to_string());
-        let Ok(maps) = std::fs::read_to_string(dir.join("maps")) else {
+        let Ok(maps) = std::fs::read(dir.join("maps")) else {
             continue;
         };
-        let maps_it = maps
-            .lines()
+        let maps_it = lines(&maps)
             .filter_map(header)
             .any(|(_, _, maj, min, inode)| (maj, min, inode) == (major, minor, ino));
         if !maps_it {
             continue;
         }
         let mut locked = 0;
-        if let Ok(smaps) = std::fs::read_to_string(dir.join("smaps")) {
+        if let Ok(smaps) = std::fs::read(dir.join("smaps")) {
             let mut ours = false;
-            for line in smaps.lines() {
+            for line in lines(&smaps) {
                 if let Some((_, _, maj, min, inode)) = header(line) {
                     ours = (maj, min, inode) == (major, minor, ino);
                 } else if ours && let Some(n) = field_bytes(line, "Locked") {
@@ -79,8 +77,8 @@ fn holders_in(proc: &Path, dev: u64, ino: u64, me: u32) -> Vec<Holder> {
                 }
             }
         }
-        let name = std::fs::read_to_string(dir.join("comm"))
-            .map(|s| s.trim_end().to_string())
+        let name = std::fs::read(dir.join("comm"))
+            .map(|s| String::from_utf8_lossy(s.trim_ascii_end()).into_owned())
             .unwrap_or_default();
         out.push(Holder { pid, name, locked });
     }
@@ -92,10 +90,10 @@ fn holders_in(proc: &Path, dev: u64, ino: u64, me: u32) -> Vec<Holder> {
 pub fn own_field(bytes: &[u8], key: &str) -> std::io::Result<u64> {
     let lo = bytes.as_ptr() as u64;
     let hi = lo + bytes.len() as u64;
-    let smaps = std::fs::read_to_string("/proc/self/smaps")?;
+    let smaps = std::fs::read("/proc/self/smaps")?;
     let mut inside = false;
     let mut sum = 0;
-    for line in smaps.lines() {
+    for line in lines(&smaps) {
         if let Some((start, end, ..)) = header(line) {
             inside = start < hi && end > lo;
         } else if inside && let Some(n) = field_bytes(line, key) {
@@ -112,22 +110,24 @@ mod tests {
     #[test]
     fn parses_maps_and_smaps() {
         assert_eq!(
-            header("7f00a000-7f00c000 r--s 00000000 fe:01 1234   /data/x"),
+            header(b"7f00a000-7f00c000 r--s 00000000 fe:01 1234   /data/x"),
             Some((0x7f00a000, 0x7f00c000, 0xfe, 1, 1234))
         );
-        assert_eq!(header("Locked:                8 kB"), None);
+        assert_eq!(header(b"Locked:                8 kB"), None);
         assert_eq!(
-            field_bytes("Locked:                8 kB", "Locked"),
+            field_bytes(b"Locked:                8 kB", "Locked"),
             Some(8192)
         );
-        assert_eq!(field_bytes("LockedX: 8 kB", "Locked"), None);
+        assert_eq!(field_bytes(b"LockedX: 8 kB", "Locked"), None);
 
         let proc = tempfile::tempdir().unwrap();
         let p = proc.path().join("77");
         std::fs::create_dir(&p).unwrap();
-        let line = "7f00a000-7f00c000 r--s 00000000 08:01 99   /data/x\n";
+        // A name that is not UTF-8 does not hide the map.
+        let line = b"7f00a000-7f00c000 r--s 00000000 08:01 99   /data/\xff\\012x\n";
         std::fs::write(p.join("maps"), line).unwrap();
-        std::fs::write(p.join("smaps"), format!("{line}Rss: 8 kB\nLocked:  8 kB\n")).unwrap();
+        let smaps = [&line[..], b"Rss: 8 kB\nLocked:  8 kB\n"].concat();
+        std::fs::write(p.join("smaps"), smaps).unwrap();
         std::fs::write(p.join("comm"), "db\n").unwrap();
         let dev = rustix::fs::makedev(8, 1);
         assert_eq!(

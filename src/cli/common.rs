@@ -2,7 +2,7 @@
 //! quiet exit on a broken pipe, the progress-bar factory, the JSON Lines writer, `--files0-from`, and
 //! value parsers for sizes and ranges.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
@@ -47,6 +47,14 @@ impl Reporter {
         let _ = io::stdout().flush();
         let _ = writeln!(io::stderr().lock(), "{}: {message}", self.tool);
         self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Prints a core error as `tool: name: reason`, the name quoted as [`quote::name`] quotes it, and
+    /// marks the run failed.
+    ///
+    /// [`quote::name`]: crate::cli::quote::name
+    pub fn file_error(&self, e: &crate::error::Error) {
+        self.error(file_message(e));
     }
 
     /// Prints `tool: warning: message` to stderr; the run does not fail for it.
@@ -152,6 +160,11 @@ fn usage_message(rendered: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A core error for people: `name: reason`, the name quoted when it needs to be.
+pub fn file_message(e: &crate::error::Error) -> String {
+    format!("{}: {}", crate::cli::quote::name(e.path()), e.reason_text())
 }
 
 /// The program's arguments, program name first. A binary started as a C `main` (`#![no_main]`) gets
@@ -357,8 +370,8 @@ impl FilesArgs {
         };
         read.map_err(|e| {
             anyhow::anyhow!(
-                "cannot read file names from '{}': {}",
-                list.display(),
+                "cannot read file names from {}: {}",
+                crate::cli::quote::always(list),
                 crate::error::describe(&e)
             )
         })?;
@@ -372,7 +385,7 @@ impl FilesArgs {
                 // As wc: `LIST:N: ...`, so the user can find the entry (an empty name says nothing).
                 [] => InputName::Invalid(format!(
                     "{}:{}: invalid zero-length file name",
-                    list.display(),
+                    crate::cli::quote::name(list),
                     index + 1
                 )),
                 b"-" if from_stdin => InputName::Invalid(
@@ -422,12 +435,13 @@ impl<W: Write> JsonLines<W> {
         self.out.write_all(b"\n")
     }
 
-    /// Writes `{"type":"error","path":...,"error":...}`.
-    pub fn error(&mut self, path: &str, message: &str) -> io::Result<()> {
-        self.write(
-            "error",
-            serde_json::json!({ "path": path, "error": message }),
-        )
+    /// Writes `{"type":"error","path":...,"error":...}` (with `path_bytes` for a name that is not
+    /// UTF-8, see [`insert_name`]).
+    pub fn error(&mut self, path: &OsStr, message: &str) -> io::Result<()> {
+        let mut fields = Map::new();
+        insert_name(&mut fields, "path", path);
+        fields.insert("error".into(), message.into());
+        self.write("error", fields)
     }
 
     /// Flushes the underlying writer.
@@ -436,13 +450,34 @@ impl<W: Write> JsonLines<W> {
     }
 }
 
-/// A path as JSON and text output show it (lossy only for names that are not UTF-8).
-pub fn display_name(name: &InputName) -> String {
+/// The name of an input as output shows it: `-` for stdin named so, nothing for stdin unnamed or an
+/// invalid entry, else the path's exact bytes.
+pub fn input_name(name: &InputName) -> &OsStr {
     match name {
-        InputName::Stdin { named: true } => "-".into(),
-        InputName::Stdin { named: false } | InputName::Invalid(_) => String::new(),
-        InputName::Path(p) => p.to_string_lossy().into_owned(),
+        InputName::Stdin { named: true } => OsStr::new("-"),
+        InputName::Stdin { named: false } | InputName::Invalid(_) => OsStr::new(""),
+        InputName::Path(p) => p.as_os_str(),
     }
+}
+
+/// Puts a file name into a JSON record, the one way every tool does: `key` is a string (so that
+/// `jq -r .path` works), lossy when the name is not UTF-8, and then `key_bytes` holds the exact name in
+/// standard base64. A UTF-8 name never has `key_bytes`.
+pub fn insert_name(fields: &mut Map<String, Value>, key: &str, name: &OsStr) {
+    let (text, bytes) = crate::name::split(name);
+    fields.insert(key.into(), Value::String(text.into_owned()));
+    match bytes {
+        Some(b64) => fields.insert(format!("{key}_bytes"), Value::String(b64)),
+        None => fields.remove(&format!("{key}_bytes")),
+    };
+}
+
+/// [`insert_name`] for a record built with `json!`: `value` must be an object.
+pub fn with_name(mut value: Value, key: &str, name: &OsStr) -> Value {
+    if let Value::Object(fields) = &mut value {
+        insert_name(fields, key, name);
+    }
+    value
 }
 
 #[cfg(test)]
@@ -479,17 +514,24 @@ Usage: mmcp <PATH>...\n";
 
     #[test]
     fn json_lines_put_type_first() {
+        use std::os::unix::ffi::OsStrExt;
         let mut out = Vec::new();
         let mut j = JsonLines::new(&mut out);
         j.write("file", serde_json::json!({"path": "a", "bytes": 3}))
             .unwrap();
-        j.error("b", "No such file or directory").unwrap();
+        j.error(OsStr::new("b"), "No such file or directory")
+            .unwrap();
+        j.error(OsStr::from_bytes(b"\xff\n"), "x").unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], r#"{"type":"file","path":"a","bytes":3}"#);
         assert_eq!(
             lines[1],
             r#"{"type":"error","path":"b","error":"No such file or directory"}"#
+        );
+        assert_eq!(
+            lines[2],
+            "{\"type\":\"error\",\"path\":\"\u{fffd}\\n\",\"path_bytes\":\"/wo=\",\"error\":\"x\"}"
         );
     }
 
@@ -508,7 +550,7 @@ Usage: mmcp <PATH>...\n";
             names[1],
             InputName::Invalid(format!(
                 "{}:2: invalid zero-length file name",
-                dir.path().join("list").display()
+                crate::cli::quote::name(dir.path().join("list"))
             ))
         );
         assert_eq!(names[2], InputName::Path("b c".into()));

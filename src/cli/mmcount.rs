@@ -1,7 +1,9 @@
 //! mmcount's command line: arguments, the plan (what to count, in which column order, over which
 //! inputs), the run over the core's scanner, and wc-style or JSON Lines reports.
 
+use std::ffi::OsStr;
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,8 +12,8 @@ use clap::{CommandFactory, Parser};
 use serde_json::{Map, Value};
 
 use crate::cli::common::{
-    EXIT_FAILURE, FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, display_name,
-    parse_args,
+    EXIT_FAILURE, FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, input_name,
+    insert_name, parse_args,
 };
 use crate::cli::quote;
 use crate::count::{Counts, Encoding, Spec, parse_byte};
@@ -298,20 +300,20 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
     let on_bytes = |n: u64| progress.inc(n);
     let utf8 = quote::utf8_locale();
     for name in &plan.inputs {
-        let shown = display_name(name);
+        let shown = input_name(name);
         let result = match name {
             InputName::Invalid(why) => {
                 reporter.error(format_args!("{why}"));
                 errors += 1;
                 if plan.json {
-                    json.error(&shown, why)?;
+                    json.error(shown, why)?;
                 }
                 continue;
             }
             InputName::Stdin { .. } => Input::stdin(if shown.is_empty() {
                 "-".into()
             } else {
-                shown.clone()
+                shown.to_string_lossy().into_owned()
             }),
             InputName::Path(p) => Input::open(p),
         }
@@ -321,20 +323,20 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
                 files += 1;
                 total.add(&counts);
                 if plan.json {
-                    json.write("file", with_path(&shown, json_fields(plan, &counts)))?;
+                    json.write("file", with_path(shown, json_fields(plan, &counts)))?;
                 } else {
                     let raw = match name {
                         InputName::Path(p) => quote::wc_name(p.as_os_str(), utf8),
-                        _ => shown.clone().into_bytes(),
+                        _ => shown.as_bytes().to_vec(),
                     };
                     out.write_all(&text_row(plan, &counts, &raw))?;
                 }
             }
             Err(e) => {
                 errors += 1;
-                progress.suspend(|| reporter.error(&e));
+                progress.suspend(|| reporter.file_error(&e));
                 if plan.json {
-                    json.error(&shown, &e.reason_text())?;
+                    json.error(shown, &e.reason_text())?;
                 }
             }
         }
@@ -354,9 +356,9 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
     Ok(())
 }
 
-fn with_path(path: &str, fields: Map<String, Value>) -> Map<String, Value> {
+fn with_path(path: &OsStr, fields: Map<String, Value>) -> Map<String, Value> {
     let mut object = Map::new();
-    object.insert("path".into(), path.into());
+    insert_name(&mut object, "path", path);
     object.extend(fields);
     object
 }
@@ -403,7 +405,10 @@ HH the value in hexadecimal) and bytes. The path of standard input is \"-\", or 
 \n\"error\": {\"type\":\"error\",\"path\":\"b.txt\",\"error\":\"No such file or directory\"}, one per input \
 that failed.\n\
 \n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M, ...}, last, with the totals of the same \
-counters over the inputs counted.",
+counters over the inputs counted.\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
+the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
+name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
+0xff, b (base64 -d gives it back).",
     ),
     (
         "CAVEATS",
@@ -418,7 +423,7 @@ it ends, as wc reads it: /dev/zero and /dev/urandom never end, so mmcount counts
 interrupted (SIGINT or SIGTERM end it at once). A sparse file is read whole, holes included: a 1 TiB \
 file of holes is a TiB of zeros to count (more than a minute here).\n\
 \nFile names are printed as they are, byte for byte, except that a name holding a newline is quoted \
-for the shell, as wc does ('x'$'\\n''y'), so that each file stays on one line. In JSON, names are \
-strings, with bytes that are not UTF-8 replaced by U+FFFD.",
+for the shell, as wc does ('x'$'\\n''y'), so that each file stays on one line. Error messages quote a name as wc's do. In \
+JSON, a name that is not UTF-8 also comes exactly, as \"path_bytes\" (see JSON OUTPUT).",
     ),
 ];

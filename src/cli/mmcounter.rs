@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{ArgGroup, CommandFactory, Parser};
 
 use crate::cli::common::{MapModeArg, Reporter, parse_args};
+use crate::cli::quote;
 use crate::counter::{self, Counter, DEFAULT_WIDTH, MAX_WIDTH, Op, Outcome, Request, Source};
 use crate::map::MapMode;
 use crate::sys::signals::catch_termination;
@@ -245,6 +246,23 @@ pub fn plan(args: &Args) -> Plan {
     }
 }
 
+/// Reports a counter error as `mmcounter: NAME: problem`, the name quoted as every tool quotes names.
+fn report(reporter: &Reporter, e: &counter::Error) {
+    reporter.error(format_args!("{}: {}", quote::name(e.name()), e.problem()));
+}
+
+/// Appends `"path":NAME` to `out`, with `"path_bytes"` for a name that is not UTF-8 (the pair that
+/// common::insert_name writes for the other tools).
+fn json_name(out: &mut String, name: &std::ffi::OsStr) {
+    let (text, bytes) = crate::name::split(name);
+    out.push_str("\"path\":");
+    json_string(out, &text);
+    if let Some(bytes) = bytes {
+        out.push_str(",\"path_bytes\":");
+        json_string(out, &bytes);
+    }
+}
+
 /// Appends `text` to `out` as a JSON string.
 fn json_string(out: &mut String, text: &str) {
     out.push('"');
@@ -269,7 +287,7 @@ fn json_string(out: &mut String, text: &str) {
 fn line(
     style: Style,
     kind: &str,
-    name: &str,
+    name: &std::ffi::OsStr,
     previous: Option<Counter>,
     counter: Counter,
 ) -> String {
@@ -284,8 +302,8 @@ fn line(
             out.push_str(std::str::from_utf8(encoded.as_bytes()).unwrap_or_default());
         }
         Style::Json => {
-            let _ = write!(out, "{{\"type\":\"{kind}\",\"path\":");
-            json_string(&mut out, name);
+            let _ = write!(out, "{{\"type\":\"{kind}\",");
+            json_name(&mut out, name);
             if let Some(previous) = previous {
                 let _ = write!(out, ",\"previous\":{}", previous.value());
             }
@@ -312,20 +330,23 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
         };
         match counter::unlink_shm(shm) {
             Ok(()) if plan.style == Style::Json => {
-                let mut out = String::from("{\"type\":\"unlinked\",\"path\":");
-                json_string(&mut out, &name);
+                let mut out = String::from("{\"type\":\"unlinked\",");
+                json_name(&mut out, &name);
                 out.push_str("}\n");
                 emit(&out)?;
             }
-            Ok(()) => emit(&format!("removed shared memory object '{name}'\n"))?,
-            Err(e) => reporter.error(e),
+            Ok(()) => emit(&format!(
+                "removed shared memory object {}\n",
+                quote::always(&name)
+            ))?,
+            Err(e) => report(reporter, &e),
         }
         return Ok(());
     }
     let outcome: Outcome = match counter::apply(&source, &plan.request) {
         Ok(outcome) => outcome,
         Err(e) => {
-            reporter.error(e);
+            report(reporter, &e);
             return Ok(());
         }
     };
@@ -352,7 +373,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     let _ended: Ended = line_or_termination()?;
     match view.read(&source) {
         Ok(seen) => emit(&line(plan.style, "held", &name, None, seen))?,
-        Err(e) => reporter.error(e),
+        Err(e) => report(reporter, &e),
     }
     Ok(())
 }
@@ -461,7 +482,10 @@ stored). \"path\" is FILE, or the --shm NAME as given.\n\
 \n\"held\": {\"type\":\"held\",\"path\":\"hits\",\"value\":43}, after --hold ends: the value seen through the \
 still-open map.\n\
 \n\"unlinked\": {\"type\":\"unlinked\",\"path\":\"jobs\"}, after --shm NAME --unlink.\n\
-\nErrors go to standard error as text, as without --json.",
+\nErrors go to standard error as text, as without --json.\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
+the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
+name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
+0xff, b (base64 -d gives it back).",
     ),
     (
         "CAVEATS",

@@ -12,11 +12,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use rayon::prelude::*;
-use serde_json::json;
+use serde_json::{Map, json};
 
 use crate::cli::common::{
-    EXIT_FAILURE, JsonLines, ProgressArgs, ReadArgs, Reporter, parse_command_line, parse_size_arg,
-    usage_error, usage_exit,
+    EXIT_FAILURE, JsonLines, ProgressArgs, ReadArgs, Reporter, insert_name, parse_command_line,
+    parse_size_arg, usage_error, usage_exit,
 };
 use crate::copy::tree::{self, Follow};
 use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
@@ -557,7 +557,7 @@ pub fn message(failure: &Failure) -> Option<String> {
         Failure::Interrupted => return None,
         Failure::Mismatch { src, dst, offset } => format!(
             "{}: verification failed: differs from {} at byte {offset}",
-            dst.display(),
+            crate::cli::quote::name(dst),
             quote(src)
         ),
         Failure::File(e) => file_message(e),
@@ -568,8 +568,11 @@ pub fn message(failure: &Failure) -> Option<String> {
 fn file_message(e: &Error) -> String {
     let path = quote(e.path());
     match e.reason() {
-        Reason::ChangedSize => format!("{}: file changed size during copy", e.path().display()),
-        Reason::IsDirectory => format!("{}: Is a directory", e.path().display()),
+        Reason::ChangedSize => format!(
+            "{}: file changed size during copy",
+            crate::cli::quote::name(e.path())
+        ),
+        Reason::IsDirectory => format!("{}: Is a directory", crate::cli::quote::name(e.path())),
         Reason::Io(io) => {
             let why = describe(io);
             match e.op() {
@@ -586,9 +589,10 @@ fn file_message(e: &Error) -> String {
     }
 }
 
-/// A path quoted as cp quotes it in messages.
+/// A path quoted as cp quotes it in messages and `-v` lines (always quoted, escaped as the shell reads
+/// it: `'a'$'\377''b'`).
 fn quote(path: &Path) -> String {
-    format!("'{}'", path.display())
+    crate::cli::quote::always(path)
 }
 
 fn report(
@@ -618,17 +622,17 @@ fn report(
                         totals.bytes += copied.bytes;
                         totals.hole_bytes += copied.hole_bytes;
                         if plan.json {
-                            let mut fields = json!({
-                                "src": leaf.src.to_string_lossy(),
-                                "dst": leaf.dst.to_string_lossy(),
-                                "bytes": copied.bytes,
-                                "hole_bytes": copied.hole_bytes,
-                            });
+                            let mut fields = Map::new();
+                            insert_name(&mut fields, "src", leaf.src.as_os_str());
+                            insert_name(&mut fields, "dst", leaf.dst.as_os_str());
+                            fields.insert("bytes".into(), copied.bytes.into());
+                            fields.insert("hole_bytes".into(), copied.hole_bytes.into());
                             if let Action::Link(first) = leaf.action {
-                                fields["link_to"] = leaves[first].dst.to_string_lossy().into();
+                                let to = leaves[first].dst.as_os_str();
+                                insert_name(&mut fields, "link_to", to);
                             }
                             if let Some(backup) = &leaf.backup {
-                                fields["backup"] = backup.to_string_lossy().into();
+                                insert_name(&mut fields, "backup", backup.as_os_str());
                             }
                             json.write("file", fields)?;
                         } else if plan.verbose {
@@ -647,7 +651,7 @@ fn report(
                         out.flush()?;
                         reporter.error(&text);
                         if plan.json {
-                            json.error(&leaf.src.to_string_lossy(), &text)?;
+                            json.error(leaf.src.as_os_str(), &text)?;
                         }
                     }
                 }
@@ -657,7 +661,7 @@ fn report(
                 out.flush()?;
                 reporter.error(message);
                 if plan.json {
-                    json.error(&path.to_string_lossy(), message)?;
+                    json.error(path.as_os_str(), message)?;
                 }
             }
             Event::Skipped { path, what } => {
@@ -744,7 +748,13 @@ A name made a hard link to an earlier copy (--preserve=links) has bytes 0 and \"
 copy); a destination moved aside first has \"backup\":\"NAME\".\n\
 \n\"error\": {\"type\":\"error\",\"path\":\"a\",\"error\":\"...\"}, one per failure.\n\
 \n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M,\"bytes\":B,\"hole_bytes\":H,\"seconds\":S}, \
-last; seconds is a decimal number, the rest are integers.",
+last; seconds is a decimal number, the rest are integers.\n\
+\nNames are always strings, so that jq -r .src works. For a name that is not valid UTF-8 the string holds \
+the name with each invalid byte replaced by U+FFFD; then, and only then, a sibling field holds the exact \
+name in standard base64 (RFC 4648): \"src_bytes\", \"dst_bytes\", \"link_to_bytes\", \"backup_bytes\", \
+\"path_bytes\". \"src\":\"a\\ufffdb\",\"src_bytes\":\"Yf9i\" is the name a, byte 0xff, b.\n\
+\n-v prints names as cp -v does: always quoted, with what cannot be printed escaped for the shell \
+('a'$'\\377''b' -> 'd/a'$'\\377''b').",
     ),
     (
         "CAVEATS",

@@ -29,7 +29,7 @@ use measure::{FileStat, Outcome, Report, Totals};
 use table::Table;
 use watch::Previous;
 
-use crate::cli::common::{EXIT_USAGE, Reporter, parse_args, usage_error};
+use crate::cli::common::{EXIT_USAGE, Reporter, insert_name, parse_args, usage_error};
 
 const TOOL: &str = "mmstat";
 
@@ -75,10 +75,13 @@ fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
     let (text, is_error) = match outcome {
         Outcome::Error { path, message } => (
             path.as_ref()
-                .map_or_else(|| message.clone(), |p| format!("{p}: {message}")),
+                .map_or_else(|| message.clone(), |p| format!("{}: {message}", p.shown())),
             true,
         ),
-        Outcome::Skipped { path, why } => (format!("{path}: skipped ({why})"), false),
+        Outcome::Skipped { path, why } => (
+            format!("{}: skipped ({why})", crate::cli::quote::name(path)),
+            false,
+        ),
         _ => return,
     };
     if frame.refresh.is_some() && !frame.reported.insert(text.clone()) {
@@ -319,10 +322,23 @@ fn records<W: Write>(
     let mut other = |out: &mut json::Lines<W>, outcome: &Outcome| -> io::Result<()> {
         match outcome {
             Outcome::Error { path, message } => {
-                out.write(&serde_json::json!({"type": "error", "path": path, "error": message}))?
+                let mut record = serde_json::Map::new();
+                record.insert("type".into(), "error".into());
+                match path {
+                    Some(subject) => subject.insert_json(&mut record),
+                    None => {
+                        record.insert("path".into(), serde_json::Value::Null);
+                    }
+                }
+                record.insert("error".into(), message.as_str().into());
+                out.write(&record)?
             }
             Outcome::Skipped { path, why } => {
-                out.write(&serde_json::json!({"type": "skipped", "path": path, "reason": why}))?
+                let mut record = serde_json::Map::new();
+                record.insert("type".into(), "skipped".into());
+                insert_name(&mut record, "path", path.as_os_str());
+                record.insert("reason".into(), why.as_str().into());
+                out.write(&record)?
             }
             _ => {}
         }
@@ -399,8 +415,12 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     };
     emit(plan, reporter, &report, None, &mut frame)?;
     if let Some(path) = &plan.save {
-        save::save(path, &report)
-            .with_context(|| format!("cannot write the snapshot '{}'", path.display()))?;
+        save::save(path, &report).with_context(|| {
+            format!(
+                "cannot write the snapshot {}",
+                crate::cli::quote::always(path)
+            )
+        })?;
     }
     if let Some(threshold) = plan.check {
         check(reporter, &report.totals, threshold);

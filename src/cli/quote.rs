@@ -1,9 +1,118 @@
-//! File names as GNU wc prints them: as they are, unless they hold a newline, which would break the
-//! one-line-per-file output; such a name is quoted for the shell (gnulib's shell-escape style), so that
-//! `'x'$'\n''y'` can be pasted back into a command.
+//! File names for people, quoted as GNU tools quote them (gnulib's shell-escape styles), through one
+//! escaper for every tool and every message:
+//!
+//! - [`row`]: a name in a table row or a per-file line: as it is, unless it holds a newline, a control
+//!   byte or bytes that are not a printable character of the locale; then quoted so that it can be
+//!   pasted back into a command, such as `'a'$'\377''b'` (as `ls` quotes it on a terminal);
+//! - [`name`]: a name in a message (`tool: name: reason`), as wc and ls quote it there: also quoted
+//!   when it holds something a shell takes specially, such as a space or `$`;
+//! - [`always`]: always quoted, as `cp -v` and cp's messages print names (`'a' -> 'b'`);
+//! - [`wc_name`]: the rule of wc's own count lines, quoted only for a newline (mmcount's lines).
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::OnceLock;
+
+/// When a name is quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// When it holds something that cannot be printed (a row of a table).
+    Unprintable,
+    /// When it holds something that cannot be printed or that a shell takes specially (gnulib's
+    /// shell-escape style).
+    Shell,
+    /// Always (gnulib's shell-escape-always style).
+    Always,
+}
+
+/// `name` in a table row or a per-file line: as it is unless it holds a newline, a control byte or
+/// bytes that are not a printable character, then quoted and escaped. Valid UTF-8 whatever the name.
+pub fn row(name: impl AsRef<OsStr>) -> String {
+    quote(name.as_ref().as_bytes(), utf8(), When::Unprintable)
+}
+
+/// `name` in a message, quoted when it needs to be (gnulib's shell-escape style, as in wc's and ls's
+/// messages and `ls` on a terminal). Valid UTF-8 whatever the name.
+pub fn name(name: impl AsRef<OsStr>) -> String {
+    quote(name.as_ref().as_bytes(), utf8(), When::Shell)
+}
+
+/// `name` always quoted (gnulib's shell-escape-always style, as `cp -v` prints names).
+pub fn always(name: impl AsRef<OsStr>) -> String {
+    quote(name.as_ref().as_bytes(), utf8(), When::Always)
+}
+
+/// Whether this process's locale is UTF-8, looked up once.
+fn utf8() -> bool {
+    static UTF8: OnceLock<bool> = OnceLock::new();
+    *UTF8.get_or_init(utf8_locale)
+}
+
+/// The quoted form of `bytes`: as they are when `!always` and nothing in them needs quoting; in double
+/// quotes when they hold a single quote and nothing that would need escaping in either quote (`"it's"`);
+/// else single-quoted with `$'...'` escapes ([`shell_escape`]).
+fn quote(bytes: &[u8], utf8: bool, when: When) -> String {
+    let mut needed = bytes.is_empty() && when != When::Unprintable;
+    let mut unprintable = false;
+    let mut compatible = true;
+    let mut single_quote = false;
+    let mut rest = bytes;
+    let mut i = 0;
+    while let Some(&b) = rest.first() {
+        let n = printable_len(rest, utf8);
+        if n == 0 {
+            needed = true;
+            unprintable = true;
+            compatible = false;
+            rest = &rest[1..];
+            i += 1;
+            continue;
+        }
+        if n == 1 {
+            let (special, fits) = shell_char(b, i == 0, bytes.len() == 1);
+            needed |= special;
+            compatible &= fits;
+            single_quote |= b == b'\'';
+        }
+        rest = &rest[n..];
+        i += n;
+    }
+    let quoted = match when {
+        When::Unprintable => unprintable,
+        When::Shell => needed,
+        When::Always => true,
+    };
+    if !quoted {
+        // Nothing unprintable: ASCII, or printable characters of a UTF-8 locale.
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let quoted = if single_quote && compatible {
+        let mut q = Vec::with_capacity(bytes.len() + 2);
+        q.push(b'"');
+        q.extend_from_slice(bytes);
+        q.push(b'"');
+        q
+    } else {
+        shell_escape(bytes, utf8)
+    };
+    // Every byte outside printable characters was escaped as ASCII.
+    String::from_utf8_lossy(&quoted).into_owned()
+}
+
+/// For a printable ASCII character: whether a shell takes it specially (so the name must be quoted),
+/// and whether it may stand inside double quotes unescaped (gnulib's `c_and_shell_quote_compat`).
+/// `#` and `~` are special only first, `{` and `}` only alone.
+fn shell_char(b: u8, first: bool, alone: bool) -> (bool, bool) {
+    match b {
+        b'#' | b'~' if first => (true, true),
+        b'{' | b'}' if alone => (true, true),
+        b'#' | b'~' | b'{' | b'}' => (false, false),
+        b' ' | b'\'' => (true, true),
+        b'!' | b'"' | b'$' | b'&' | b'(' | b')' | b'*' | b';' | b'<' | b'=' | b'>' | b'?'
+        | b'[' | b'\\' | b'^' | b'`' | b'|' => (true, false),
+        _ => (false, true),
+    }
+}
 
 /// The bytes wc would print for `name`: the name itself, or its shell-escaped form when it holds a
 /// newline. `utf8` says whether the locale's character set is UTF-8 (see [`utf8_locale`]): there,
@@ -151,6 +260,61 @@ mod tests {
         // A C1 control and a broken sequence are escaped even in UTF-8.
         assert_eq!(q(b"\xc2\x85\n", true), r"''$'\302\205\n'");
         assert_eq!(q(b"\xc3\n", true), r"''$'\303\n'");
+    }
+
+    /// Every expected form here is what `ls --quoting-style=shell-escape` (for `name`) and `cp -v` (for
+    /// `always`) of GNU coreutils 9.1 printed for the same name, in C.UTF-8.
+    #[test]
+    fn names_are_quoted_as_ls_and_cp_do() {
+        for (raw, shown, cp) in [
+            (
+                &b"plain-name_1.txt"[..],
+                "plain-name_1.txt",
+                "'plain-name_1.txt'",
+            ),
+            (b"-a", "-a", "'-a'"),
+            (b"a b", "'a b'", "'a b'"),
+            (b"#a", "'#a'", "'#a'"),
+            (b"a#b", "a#b", "'a#b'"),
+            (b"~a", "'~a'", "'~a'"),
+            (b"a~b", "a~b", "'a~b'"),
+            (b"{", "'{'", "'{'"),
+            (b"a{b", "a{b", "'a{b'"),
+            (b"a:b", "a:b", "'a:b'"),
+            (b"a@b", "a@b", "'a@b'"),
+            (b"a]b", "a]b", "'a]b'"),
+            (b"a$b", "'a$b'", "'a$b'"),
+            (b"a\\b", r"'a\b'", r"'a\b'"),
+            (b"a?b", "'a?b'", "'a?b'"),
+            (b"a\"b", "'a\"b'", "'a\"b'"),
+            (b"it's", "\"it's\"", "\"it's\""),
+            (b"it's x", "\"it's x\"", "\"it's x\""),
+            (b"it's$", r"'it'\''s$'", r"'it'\''s$'"),
+            (b"a\tb", r"'a'$'\t''b'", r"'a'$'\t''b'"),
+            (b"n\nl", r"'n'$'\n''l'", r"'n'$'\n''l'"),
+            (b"a\x7fb", r"'a'$'\177''b'", r"'a'$'\177''b'"),
+            (b"a\xffb", r"'a'$'\377''b'", r"'a'$'\377''b'"),
+            (b"a\xc2\x85", r"'a'$'\302\205'", r"'a'$'\302\205'"),
+            ("é".as_bytes(), "é", "'é'"),
+            (b"", "''", "''"),
+        ] {
+            assert_eq!(quote(raw, true, When::Shell), shown, "{raw:?}");
+            assert_eq!(quote(raw, true, When::Always), cp, "{raw:?} always");
+            // In a row, only what cannot be printed is quoted.
+            let printable =
+                std::str::from_utf8(raw).is_ok_and(|t| !t.chars().any(char::is_control));
+            let in_row = quote(raw, true, When::Unprintable);
+            if printable {
+                assert_eq!(in_row.as_bytes(), raw, "{raw:?} in a row");
+            } else {
+                assert_eq!(in_row, cp, "{raw:?} in a row");
+            }
+        }
+        assert_eq!(quote("é".as_bytes(), false, When::Shell), r"''$'\303\251'");
+        assert_eq!(
+            quote("é".as_bytes(), false, When::Unprintable),
+            r"''$'\303\251'"
+        );
     }
 
     #[test]

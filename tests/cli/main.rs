@@ -11,5 +11,6 @@ mod mmcount;
 mod mmcounter;
 mod mmcp;
 mod mmstat;
+mod names;
 mod startup;
 mod util;

@@ -12,6 +12,7 @@ use crate::advise::load::{Job, load};
 use crate::advise::lock::{Budget, Locked, cost, lock};
 use crate::advise::total;
 use crate::cli::common::{EXIT_FAILURE, EXIT_OK, Reporter, is_broken_pipe};
+use crate::cli::quote;
 use crate::error::describe;
 use crate::size::human;
 use crate::sys::daemon::{Forked, child_status, detach_stdio, fork_single_threaded, new_session};
@@ -72,10 +73,7 @@ do not fit will fail (raise it with `ulimit -l`, or run with CAP_IPC_LOCK)",
             if let Some(free) = available
                 && need > free
             {
-                report.error(
-                    &subject.path.to_string_lossy(),
-                    &over_limit(need, &budget, free),
-                )?;
+                report.error(subject.path, &over_limit(need, &budget, free))?;
                 continue;
             }
             let step = subject.measure().and_then(|before| {
@@ -234,7 +232,7 @@ pub fn main(args: &LockArgs, reporter: &Reporter) -> ExitCode {
         && let Some(path) = &pidfile
         && let Err(e) = write_pidfile(path)
     {
-        reporter.error(format_args!("{}: {}", path.display(), describe(&e)));
+        reporter.error(format_args!("{}: {}", quote::name(path), describe(&e)));
         held.clear();
     }
     let status = if reporter.failed() {

@@ -451,7 +451,13 @@ restore, files that changed since the snapshot.\n\
 \n\"error\": {\"type\":\"error\",\"path\":\"b\",\"error\":\"No such file or directory\"}, one per file that failed.\n\
 \n\"summary\": last: {\"type\":\"summary\",\"action\":\"touch\",\"files\":N,\"skipped\":N,\"errors\":N,\"size\":N,\
 \"pages\":N,\"resident_pages_before\":N,\"resident_pages_after\":N,\"unknown\":N}, totals over the files \
-whose residency is known; lock adds \"locked_bytes\" and \"pid\".",
+whose residency is known; lock adds \"locked_bytes\" and \"pid\".\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
+the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
+name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
+0xff, b (base64 -d gives it back). The same holds in every \
+record that has a path.\n\
+\nIn text, a name holding a newline, a control character or bytes that are not a printable character is \
+quoted and escaped for the shell, as ls shows it ('a'$'\\377''b'); messages quote names as wc's do.",
     ),
     (
         "CAVEATS",

@@ -2,13 +2,16 @@
 //! below), a total, notes and errors on stderr; or JSON Lines of "file", "skipped", "error" and
 //! "summary" objects.
 
+use std::ffi::OsStr;
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
 use serde_json::{Map, Value, json};
 
 use crate::advise::Span;
-use crate::cli::common::{JsonLines, Reporter};
+use crate::cli::common::{JsonLines, Reporter, insert_name, with_name};
+use crate::cli::quote;
 use crate::map::page_size;
 use crate::residency::{Residency, Unknown};
 use crate::size::human;
@@ -16,8 +19,8 @@ use crate::size::human;
 /// What one file's action did, ready to print.
 #[derive(Debug)]
 pub struct Outcome {
-    /// The path as shown.
-    pub path: String,
+    /// The path, exactly.
+    pub path: PathBuf,
     /// The file's size.
     pub size: u64,
     /// The covered range.
@@ -124,7 +127,7 @@ impl<'r> Report<'r> {
         if let Some(json) = &mut self.json {
             let mut object = Map::new();
             object.insert("action".into(), self.action.into());
-            object.insert("path".into(), o.path.clone().into());
+            insert_name(&mut object, "path", o.path.as_os_str());
             object.insert("size".into(), o.size.into());
             object.insert("offset".into(), o.span.0.into());
             object.insert("length".into(), span_len.into());
@@ -139,7 +142,7 @@ impl<'r> Report<'r> {
             object.insert("notes".into(), notes.into());
             return json.write("file", object);
         }
-        let mut line = format!("{}: {}", o.path, self.size(o.size));
+        let mut line = format!("{}: {}", quote::row(&o.path), self.size(o.size));
         if span_len != o.size {
             line.push_str(&format!(
                 " (range {}..{})",
@@ -172,25 +175,28 @@ impl<'r> Report<'r> {
 
     /// Reports a path passed over (a FIFO, a device, a changed file): a note on stderr, or a "skipped"
     /// object. Not a failure.
-    pub fn skipped(&mut self, path: &str, reason: &str) -> io::Result<()> {
+    pub fn skipped(&mut self, path: &Path, reason: &str) -> io::Result<()> {
         self.totals.skipped += 1;
         if let Some(json) = &mut self.json {
-            return json.write("skipped", json!({ "path": path, "reason": reason }));
+            let record = with_name(json!({ "reason": reason }), "path", path.as_os_str());
+            return json.write("skipped", record);
         }
         self.bar.suspend(|| {
             self.reporter
-                .warn(format_args!("{path}: skipped: {reason}"))
+                .warn(format_args!("{}: skipped: {reason}", quote::name(path)))
         });
         Ok(())
     }
 
     /// Reports a failed file: `mmadvise: path: reason` on stderr, and an "error" object with --json.
-    pub fn error(&mut self, path: &str, reason: &str) -> io::Result<()> {
+    pub fn error(&mut self, path: &Path, reason: &str) -> io::Result<()> {
         self.totals.errors += 1;
-        self.bar
-            .suspend(|| self.reporter.error(format_args!("{path}: {reason}")));
+        self.bar.suspend(|| {
+            self.reporter
+                .error(format_args!("{}: {reason}", quote::name(path)))
+        });
         if let Some(json) = &mut self.json {
-            json.error(path, reason)?;
+            json.error(path.as_os_str(), reason)?;
         }
         Ok(())
     }
@@ -200,14 +206,14 @@ impl<'r> Report<'r> {
         self.totals.errors += 1;
         self.bar.suspend(|| self.reporter.error(message));
         if let Some(json) = &mut self.json {
-            json.error("", message)?;
+            json.error(OsStr::new(""), message)?;
         }
         Ok(())
     }
 
     /// Reports a core error about a file.
     pub fn core_error(&mut self, e: &crate::error::Error) -> io::Result<()> {
-        self.error(&e.path().to_string_lossy(), &e.reason_text())
+        self.error(e.path(), &e.reason_text())
     }
 
     /// The total line (text, when more than one file was reported) or the "summary" object, with

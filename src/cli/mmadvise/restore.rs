@@ -10,6 +10,7 @@ use crate::advise::load::{Job, load};
 use crate::advise::restore::{Verdict, verdict};
 use crate::advise::{Span, Subject, pages_in, total};
 use crate::cli::common::Reporter;
+use crate::cli::quote;
 use crate::error::describe;
 use crate::size::ByteRange;
 use crate::snapshot::{FileRecord, Identity, read};
@@ -22,13 +23,14 @@ use super::run::{
 
 fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
     let result = if path.as_os_str() == "-" {
-        read(std::io::stdin().lock(), path)
+        read(std::io::stdin().lock())
     } else {
         let file = std::fs::File::open(path)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), describe(&e)))?;
-        read(BufReader::new(file), path)
+            .map_err(|e| anyhow::anyhow!("{}: {}", quote::name(path), describe(&e)))?;
+        read(BufReader::new(file))
     };
-    let (_header, records) = result.map_err(anyhow::Error::msg)?;
+    let (_header, records) =
+        result.map_err(|e| anyhow::anyhow!("{}:{}: {}", quote::name(path), e.line, e.why))?;
     Ok(records)
 }
 
@@ -60,17 +62,17 @@ pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
             let Some(o) = open(&record.path, &mut report)? else {
                 continue;
             };
-            let shown = record.path.to_string_lossy();
+            let shown = record.path.as_path();
             let meta = match o.input.file().metadata() {
                 Ok(m) => m,
                 Err(e) => {
-                    report.error(&shown, &describe(&e))?;
+                    report.error(shown, &describe(&e))?;
                     continue;
                 }
             };
             match verdict(record, &Identity::of(&meta)) {
                 Verdict::Changed(why) => {
-                    report.skipped(&shown, &format!("changed since the snapshot: {why}"))?
+                    report.skipped(shown, &format!("changed since the snapshot: {why}"))?
                 }
                 Verdict::Restore(spans) => opened.push((o, spans)),
             }

@@ -39,7 +39,7 @@ pub fn gather(
             InputName::Path(p) => roots.push(p),
             InputName::Invalid(why) => report.plain_error(&why)?,
             InputName::Stdin { .. } => report.error(
-                "-",
+                std::path::Path::new("-"),
                 "standard input cannot be advised: name the file instead",
             )?,
         }
@@ -56,7 +56,7 @@ pub fn gather(
                 files.push(f.path);
             }
             Item::File(_) => {}
-            Item::Skipped(path, why) => report.skipped(&path.to_string_lossy(), why.describe())?,
+            Item::Skipped(path, why) => report.skipped(&path, why.describe())?,
             Item::Error(e) => report.core_error(&e)?,
         }
     }
@@ -91,7 +91,7 @@ pub fn open(path: &std::path::Path, report: &mut Report<'_>) -> anyhow::Result<O
         Ok(input) => match input.access() {
             Access::Map { len } => return Ok(Some(Opened { input, len })),
             Access::Empty => return Ok(Some(Opened { input, len: 0 })),
-            Access::Stream(kind) => report.skipped(&path.to_string_lossy(), stream_kind(kind))?,
+            Access::Stream(kind) => report.skipped(path, stream_kind(kind))?,
         },
     }
     Ok(None)
@@ -155,7 +155,7 @@ pub fn outcome(
     after: crate::residency::Residency,
 ) -> Outcome {
     Outcome {
-        path: subject.path.to_string_lossy().into_owned(),
+        path: subject.path.to_path_buf(),
         size: subject.len,
         span: subject.span,
         data: total(data),

@@ -45,6 +45,8 @@ pub struct FileRecord<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     path: std::borrow::Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<String>,
     size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     range: Option<[u64; 2]>,
@@ -72,9 +74,12 @@ pub struct FileRecord<'a> {
 pub fn file<'a>(plan: &Plan, f: &'a FileStat, previous: Option<&Previous>) -> FileRecord<'a> {
     let r = &f.residency;
     let detail = |get: fn(&crate::sys::cachestat::Cachestat) -> u64| r.detail.as_ref().map(get);
+    // The same pair of fields as common::insert_name writes.
+    let (path, path_bytes) = crate::name::split(f.path.as_os_str());
     FileRecord {
         kind: "file",
-        path: f.name(),
+        path,
+        path_bytes,
         size: f.identity.size,
         range: (plan.range.offset != 0 || plan.range.len.is_some()).then_some([f.start, f.end]),
         pages: r.pages,

@@ -64,7 +64,14 @@ them; the page and byte totals count each file once. percent is resident_pages o
 residency is known (pages minus unknown_pages), null when there are none. The cachestat counters are \
 null when no file was measured with cachestat. With --check, \"check\" holds the threshold and \
 \"check_passed\" the verdict. Under --watch each refresh ends with its summary, which also has \
-\"refresh\" (1, 2, ...), \"timestamp\" (UTC, ISO 8601) and the three delta fields.",
+\"refresh\" (1, 2, ...), \"timestamp\" (UTC, ISO 8601) and the three delta fields.\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
+the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
+name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
+0xff, b (base64 -d gives it back). The same holds in \
+\"skipped\" and \"error\" records.\n\
+\nIn the table, a name holding a newline, a control character or bytes that are not a printable \
+character is quoted and escaped for the shell, as ls shows it ('a'$'\\377''b'), so that each file stays \
+on one row; messages quote names as wc's do.",
     ),
     (
         "SNAPSHOT FORMAT",
@@ -74,7 +81,9 @@ it is never half written. The format is JSON Lines. The first line is a header:\
 \n    {\"type\":\"snapshot\",\"format\":\"mmtools-residency\",\"version\":1,\"page_size\":4096,\"created_ns\":1763771234000000000}\n\
 \nEach further line is one file:\n\
 \n    {\"type\":\"file\",\"path\":\"/data/db/table.ibd\",\"dev\":2049,\"ino\":131075,\"size\":1073741824,\"mtime_ns\":1763771200123456789,\"resident\":[[0,25165824],[67108864,67112960]]}\n\
-\npath is absolute. dev, ino, size and mtime_ns (the modification time in nanoseconds since the epoch) \
+\npath is absolute. A name that is not valid UTF-8 is written in path with U+FFFD for its invalid bytes \
+and exactly in \"path_bytes\" (standard base64), which a restore reads back, so such files are found \
+again; other names have no path_bytes, and snapshots written before it existed still load. dev, ino, size and mtime_ns (the modification time in nanoseconds since the epoch) \
 identify the file: a restore passes over a file whose identity changed. resident lists the resident \
 byte ranges [start, end), sorted and not overlapping, page-aligned except that the last may end at the \
 end of the file (or of --range). Only files whose residency is known are saved, each once (hard links \
@@ -85,7 +94,8 @@ by their first path). Readers ignore fields they do not know and refuse a versio
         "--format prometheus writes the text exposition format that node_exporter's textfile collector \
 reads: for each metric a # HELP and a # TYPE line, then all of its samples. Per-file gauges are \
 labelled path=\"...\" and fs=\"storage|tmpfs|hugetlbfs\"; in label values a backslash is written \\\\, a \
-double quote \\\" and a newline \\n. The per-file gauges are mmstat_file_size_bytes, mmstat_file_pages, \
+double quote \\\" and a newline \\n, and a name that is not UTF-8 (the format is) has U+FFFD for its \
+invalid bytes. The per-file gauges are mmstat_file_size_bytes, mmstat_file_pages, \
 mmstat_file_resident_pages, mmstat_file_resident_bytes (both absent for a file whose residency is \
 unknown), and, from cachestat, mmstat_file_dirty_pages, mmstat_file_writeback_pages, \
 mmstat_file_evicted_pages and mmstat_file_recently_evicted_pages. The totals are mmstat_files, \

@@ -13,7 +13,8 @@ use rayon::prelude::*;
 use rustix::fs::{FileType, Mode, OFlags, Stat};
 
 use super::args::Plan;
-use crate::cli::common::InputName;
+use crate::cli::common::{InputName, insert_name};
+use crate::cli::quote;
 use crate::error::describe;
 use crate::map::page_size;
 use crate::procmaps;
@@ -40,9 +41,39 @@ enum Entry {
     Stdin,
     /// Failed before it could be measured.
     Error {
-        path: Option<String>,
+        path: Option<Subject>,
         message: String,
     },
+}
+
+/// What an error is about: a file (its exact name) or a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A file, as named.
+    File(PathBuf),
+    /// A process given to --pid.
+    Process(u32),
+}
+
+impl Subject {
+    /// The subject for people: the file name quoted as [`quote::name`] does, or `process PID`.
+    pub fn shown(&self) -> String {
+        match self {
+            Subject::File(path) => quote::name(path),
+            Subject::Process(pid) => format!("process {pid}"),
+        }
+    }
+
+    /// The subject as the `path` field of a JSON record (with `path_bytes` for a name that is not
+    /// UTF-8).
+    pub fn insert_json(&self, fields: &mut serde_json::Map<String, serde_json::Value>) {
+        match self {
+            Subject::File(path) => insert_name(fields, "path", path.as_os_str()),
+            Subject::Process(pid) => {
+                fields.insert("path".into(), format!("process {pid}").into());
+            }
+        }
+    }
 }
 
 /// The residency of a span of pages of a file, one cell of a map.
@@ -80,9 +111,9 @@ pub struct FileStat {
 }
 
 impl FileStat {
-    /// The path as shown (lossy for names that are not UTF-8).
-    pub fn name(&self) -> std::borrow::Cow<'_, str> {
-        self.path.to_string_lossy()
+    /// The path in a row, quoted when it cannot be printed as it is ([`quote::row`]).
+    pub fn name(&self) -> String {
+        quote::row(&self.path)
     }
 
     /// The length of the range looked at.
@@ -114,14 +145,14 @@ pub enum Outcome {
     /// Not a regular file: passed over with a note.
     Skipped {
         /// The path.
-        path: String,
+        path: PathBuf,
         /// Why.
         why: String,
     },
     /// Failed.
     Error {
-        /// The path, when the failure has one.
-        path: Option<String>,
+        /// The file or process, when the failure has one.
+        path: Option<Subject>,
         /// The reason.
         message: String,
     },
@@ -274,7 +305,7 @@ fn outcomes(plan: &Plan) -> (Vec<Outcome>, u64) {
                     _ => e.reason_text(),
                 };
                 entries.push(Entry::Error {
-                    path: Some(format!("process {pid}")),
+                    path: Some(Subject::Process(pid)),
                     message,
                 });
             }
@@ -290,11 +321,11 @@ fn from_walk(item: Found<Outcome>) -> Option<Outcome> {
         // Symbolic links met in a walk are passed over quietly, as du and vmtouch -q do.
         Found::Skipped(_, SkipReason::Symlink) => None,
         Found::Skipped(path, reason) => Some(Outcome::Skipped {
-            path: lossy(&path),
+            path,
             why: reason.describe().into(),
         }),
         Found::Error(e) => Some(Outcome::Error {
-            path: Some(lossy(e.path())),
+            path: Some(subject(e.path())),
             message: e.reason_text(),
         }),
     }
@@ -308,8 +339,8 @@ fn with_path(mut outcome: Outcome, path: PathBuf) -> Outcome {
     outcome
 }
 
-fn lossy(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+fn subject(path: &Path) -> Subject {
+    Subject::File(path.to_path_buf())
 }
 
 fn measure(entry: Entry, plan: &Plan) -> Outcome {
@@ -335,7 +366,7 @@ fn measure(entry: Entry, plan: &Plan) -> Outcome {
                     }
                 }
                 Err(e) => Outcome::Error {
-                    path: Some(lossy(&shown)),
+                    path: Some(subject(&shown)),
                     message: describe(&e.into()),
                 },
             }
@@ -346,7 +377,7 @@ fn measure(entry: Entry, plan: &Plan) -> Outcome {
                 PathBuf::from("-"),
             ),
             Err(e) => Outcome::Error {
-                path: Some("-".into()),
+                path: Some(Subject::File("-".into())),
                 message: describe(&e),
             },
         },
@@ -359,7 +390,7 @@ fn measure_file(file: &File, path: &Path, quiet: bool, plan: &Plan) -> Outcome {
     match rustix::fs::fstat(file) {
         Ok(stat) => measure_open(file, path, &stat, quiet, plan),
         Err(e) => Outcome::Error {
-            path: Some(lossy(path)),
+            path: Some(subject(path)),
             message: describe(&e.into()),
         },
     }
@@ -371,7 +402,7 @@ fn measure_open(file: &File, path: &Path, stat: &Stat, quiet: bool, plan: &Plan)
         return Outcome::Cancelled;
     }
     let error = |message: String| Outcome::Error {
-        path: Some(lossy(path)),
+        path: Some(subject(path)),
         message,
     };
     let why = match FileType::from_raw_mode(stat.st_mode) {
@@ -388,7 +419,7 @@ fn measure_open(file: &File, path: &Path, stat: &Stat, quiet: bool, plan: &Plan)
             Outcome::Ignored
         } else {
             Outcome::Skipped {
-                path: lossy(path),
+                path: path.to_path_buf(),
                 why: why.into(),
             }
         };

@@ -85,7 +85,7 @@ pub fn render(report: &Report, files: &[&FileStat]) -> String {
             let _ = writeln!(
                 out,
                 "{name}{{path=\"{}\",fs=\"{}\"}} {value}",
-                escape_label(&f.name()),
+                escape_label(&f.path.to_string_lossy()),
                 fs_name(f.residency.fs)
             );
         }

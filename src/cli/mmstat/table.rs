@@ -133,7 +133,7 @@ fn value(plan: &Plan, column: Column, f: &FileStat, previous: Option<&Previous>)
         Column::File => match f.residency.fs {
             FsKind::Tmpfs => format!("{} [tmpfs]", f.name()),
             FsKind::Hugetlbfs => format!("{} [hugetlbfs]", f.name()),
-            FsKind::Storage => f.name().into_owned(),
+            FsKind::Storage => f.name(),
         },
     }
 }

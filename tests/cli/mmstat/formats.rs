@@ -382,8 +382,7 @@ fn save_round_trips_through_the_snapshot_reader() {
         assert!(out.status.success(), "{}", stderr(&out));
         let records = lines(&out);
         let (header, files) =
-            mmtools::snapshot::read(std::io::BufReader::new(File::open(&snap).unwrap()), &snap)
-                .unwrap();
+            mmtools::snapshot::read(std::io::BufReader::new(File::open(&snap).unwrap())).unwrap();
         assert_eq!(header.version, mmtools::snapshot::VERSION);
         assert_eq!(header.page_size, page() as u64);
         let paths: Vec<&Path> = files.iter().map(|f| f.path.as_path()).collect();
