@@ -169,7 +169,12 @@ fn devices_and_fifos_at_dst_are_written_into_not_replaced() {
         .arg(&fifo)
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Its only sleep is the poll for a reader: once a thread sleeps, it is waiting, not gone.
+    crate::util::wait_sleeping(
+        &mut copy,
+        std::time::Duration::from_secs(20),
+        "mmcp onto a FIFO without a reader",
+    );
     assert!(copy.try_wait().unwrap().is_none(), "it waits for a reader");
     assert!(
         Command::new("kill")
