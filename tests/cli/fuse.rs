@@ -289,3 +289,24 @@ fn an_io_error_in_mmadvise_touch_is_reported() {
         (64 << 10) / crate::util::page() as u64
     );
 }
+
+/// mmadvise willneed --wait on a file whose device fails: once reading stops making progress it must
+/// read the missing range itself and report the I/O error (issue 10, section 1); today it exits 0 and
+/// blames "memory pressure or a device that does not answer". Depends on that fix.
+#[test]
+fn an_io_error_in_mmadvise_willneed_wait_is_reported() {
+    let Some(fs) = Eiofs::mount(&["bad:1M:600000"]) else {
+        return;
+    };
+    let bad = fs.path("bad");
+    let args = ["willneed".as_ref(), "--wait".as_ref(), bad.as_os_str()];
+    let out = run_within("mmadvise", &args, HANG);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{:?} {err}", out.status);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&format!("mmadvise: {}: ", bad.display()))
+                && l.ends_with("Input/output error")),
+        "{err}"
+    );
+}
