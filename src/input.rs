@@ -52,7 +52,10 @@ pub struct Input {
     changed_at: Option<ChangeTime>,
 }
 
-/// Filesystems whose regular files report a size of 0 or a wrong size.
+/// Filesystems whose regular files report a size of 0 or a wrong size: the kernel makes their contents
+/// when they are read, and they have no pages in the page cache to map. Filesystems that serve real
+/// data through the page cache (FUSE: sshfs, s3fs, JuiceFS; NFS, overlay...) are not among them: their
+/// files are mapped and measured like any other.
 const PSEUDO_FILESYSTEMS: &[i64] = &[
     0x9fa0,      // proc
     0x6265_6572, // sysfs
@@ -63,7 +66,14 @@ const PSEUDO_FILESYSTEMS: &[i64] = &[
     0x6367_7270, // cgroup2
     0xcafe_4a11, // bpf
     0x6e73_6673, // nsfs
-    0x6573_5546, // fuse control
+    0x6265_6570, // configfs
+    0xde5e_81e4, // efivarfs
+    0x6165_676c, // pstore
+    0xf97c_ff8c, // selinuxfs
+    0x4341_5d53, // smackfs
+    0x4249_4e4d, // binfmt_misc
+    0x1980_0202, // mqueue
+    0x6573_5543, // fusectl (the FUSE control filesystem; not FUSE itself, 0x6573_5546)
 ];
 
 impl Input {

@@ -35,5 +35,7 @@ pub mod residency;
 pub mod size;
 pub mod snapshot;
 pub mod sys;
+#[cfg(test)]
+mod testing;
 pub mod walk;
 pub mod window;

@@ -327,7 +327,7 @@ mod tests {
     #[test]
     fn empty_windows_are_skipped_and_the_rest_is_exact() {
         use std::os::unix::fs::FileExt;
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testing::disk_tempdir();
         let path = dir.path().join("sparse");
         let page = page_size() as u64;
         let window = MINCORE_WINDOW_PAGES * page;
@@ -349,7 +349,7 @@ mod tests {
         file.read_exact_at(&mut one, at).unwrap();
         let target = Target::new(&file, &path, len).unwrap();
         if target.fs != FsKind::Storage || cachestat(&file, 0, len).is_err() {
-            println!("skipped: needs a disk filesystem and cachestat (Linux 6.5)");
+            crate::testing::skip("needs a disk filesystem and cachestat (Linux 6.5)");
             return;
         }
         let all = ByteRange {
@@ -378,7 +378,7 @@ mod tests {
 
     #[test]
     fn cached_then_evicted_with_both_methods() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testing::disk_tempdir();
         let path = dir.path().join("f");
         let pages = 64u64;
         std::fs::write(&path, vec![1u8; (pages as usize) * page_size()]).unwrap();
@@ -390,7 +390,9 @@ mod tests {
             len: None,
         };
         if target.fs() == FsKind::Tmpfs {
-            println!("skipped: the temporary directory is on tmpfs, whose pages cannot be evicted");
+            crate::testing::skip(
+                "the temporary directory is on tmpfs, whose pages cannot be evicted",
+            );
             return;
         }
         std::fs::read(&path).unwrap();

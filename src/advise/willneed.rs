@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn the_wait_reads_again_what_was_reclaimed_after_it_arrived() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testing::disk_tempdir();
         let path = dir.path().join("f");
         let len = 4u64 << 20;
         let mut f = File::create(&path).unwrap();
@@ -198,11 +198,11 @@ mod tests {
         };
         let subject = Subject::new(&f, &path, len, all).unwrap();
         let Some(cold) = subject.resident_in(&[(0, len)]).unwrap() else {
-            println!("skipped: residency is hidden from this user");
+            crate::testing::skip("residency is hidden from this user");
             return;
         };
         if cold != 0 {
-            println!("skipped: this filesystem keeps its pages cached (tmpfs?)");
+            crate::testing::skip("this filesystem keeps its pages cached (tmpfs?)");
             return;
         }
         // As if the whole file had been asked for and had arrived, and reclaim had then taken it back:

@@ -176,7 +176,7 @@ mod tests {
         let b = std::fs::File::create(dir.path().join("b")).unwrap();
         match rustix::fs::fsetxattr(&a, "user.colour", b"blue", XattrFlags::empty()) {
             Err(rustix::io::Errno::NOTSUP) => {
-                println!("skipped: no user xattrs on this filesystem");
+                crate::testing::skip("no user xattrs on this filesystem");
                 return;
             }
             r => r.unwrap(),

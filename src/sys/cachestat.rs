@@ -73,7 +73,7 @@ mod tests {
                 "{stat:?}"
             ),
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                println!("skipped: cachestat is missing (ENOSYS)")
+                crate::testing::skip("cachestat is missing (ENOSYS)")
             }
             Err(e) => panic!("cachestat: {e}"),
         }

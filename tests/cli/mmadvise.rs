@@ -1,6 +1,6 @@
 //! mmadvise, checked through the kernel's own account (fincore, /proc/PID/smaps, st_blocks) rather than
-//! through its exit status alone. Eviction needs a filesystem backed by storage: tests skip, saying why,
-//! when no temporary directory is on one.
+//! through its exit status alone. Eviction needs a filesystem backed by storage: the tests work in a
+//! directory on one (under cargo's target directory when TMPDIR is a tmpfs).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -10,34 +10,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{bin, is_root, noise, page, sh, skip, stderr, stdout};
+use crate::util::{bin, disk_dir, fs_type, is_root, noise, page, sh, skip, stderr, stdout};
 
 const MIB: u64 = 1 << 20;
-
-fn fs_type(path: &Path) -> String {
-    sh(&format!("stat -f -c %T '{}'", path.display()))
-}
-
-/// A temporary directory on a filesystem whose pages can be evicted (not tmpfs), if there is one.
-fn disk_dir() -> Option<tempfile::TempDir> {
-    let bases = [
-        std::env::temp_dir(),
-        PathBuf::from("/var/tmp"),
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
-    ];
-    for base in bases {
-        if let Ok(dir) = tempfile::Builder::new()
-            .prefix("mmadvise-test")
-            .tempdir_in(&base)
-        {
-            let fs = fs_type(dir.path());
-            if fs != "tmpfs" && fs != "ramfs" {
-                return Some(dir);
-            }
-        }
-    }
-    None
-}
 
 macro_rules! disk_dir_or_skip {
     () => {

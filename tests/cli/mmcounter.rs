@@ -1,5 +1,5 @@
-//! mmcounter: the format and its widths, concurrent updates, interoperability with the course's
-//! seed_counter, bad input left byte-for-byte unchanged, private mode, --hold, locks and timeouts, and
+//! mmcounter: the format and its widths, concurrent updates, interoperability with another
+//! writer of the format, bad input left byte-for-byte unchanged, private mode, --hold, locks and timeouts, and
 //! counters in POSIX shared memory.
 
 use std::collections::HashSet;
@@ -216,51 +216,36 @@ fn eight_processes_lose_nothing_and_print_unique_values() {
     );
 }
 
-/// Builds the course's seed_counter with gcc, or says why not.
-fn seed(dir: &Path) -> Option<PathBuf> {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/anchors/seed_counter.c");
-    let source = if source.exists() {
-        source
-    } else {
-        let Ok(anchors) = std::env::var("ANCHORS_SRC") else {
-            skip("seed_counter.c not found (set ANCHORS_SRC to its directory)");
-            return None;
-        };
-        Path::new(&anchors).join("seed_counter.c")
-    };
-    let exe = dir.join("seed_counter");
-    match Command::new("gcc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&exe)
-        .arg(&source)
-        .output()
-    {
-        Ok(out) if out.status.success() => Some(exe),
-        Ok(out) => {
-            skip(&format!("gcc failed: {}", stderr(&out)));
-            None
-        }
-        Err(e) => {
-            skip(&format!("gcc is not available: {e}"));
-            None
-        }
-    }
-}
+/// Another program that keeps a counter in the same format: read the digits (a missing or empty
+/// file is 0), add 1, write 10 zero-padded digits and a newline, print the value. Written here in
+/// python3, so that the format, not a shared implementation, is what is tested.
+const OTHER_WRITER: &str = r#"
+import os, sys
+path = sys.argv[1]
+try:
+    text = open(path, "rb").read()
+except FileNotFoundError:
+    text = b""
+value = int(text) + 1 if text.strip() else 1
+with open(path, "wb") as f:
+    f.write(b"%010d\n" % value)
+print(value)
+"#;
 
 #[test]
-fn interoperates_with_the_course_seed_counter() {
+fn interoperates_with_another_writer_of_the_format() {
     let dir = tmp();
-    let Some(seed) = seed(dir.path()) else {
-        return;
-    };
     let run_seed = |path: &Path| {
-        let out = Command::new(&seed).arg(path).output().unwrap();
-        assert!(out.status.success());
+        let out = Command::new("python3")
+            .args(["-c", OTHER_WRITER])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
         stdout(&out)
     };
-    // The seed creates and writes; mmcounter reads and updates.
-    let made_by_seed = dir.path().join("compteur");
+    // The other program creates and writes; mmcounter reads and updates.
+    let made_by_seed = dir.path().join("theirs");
     assert_eq!(run_seed(&made_by_seed), "1\n");
     assert_eq!(run_seed(&made_by_seed), "2\n");
     assert_eq!(ok(&made_by_seed, &["--get"]), "2\n");
@@ -268,7 +253,7 @@ fn interoperates_with_the_course_seed_counter() {
     assert_eq!(ok(&made_by_seed, &["--by", "997"]), "1000\n");
     assert_eq!(run_seed(&made_by_seed), "1001\n");
     assert_eq!(std::fs::read(&made_by_seed).unwrap(), b"0000001001\n");
-    // mmcounter creates and writes; the seed reads and updates.
+    // mmcounter creates and writes; the other program reads and updates.
     let made_by_us = dir.path().join("ours");
     assert_eq!(ok(&made_by_us, &[]), "1\n");
     assert_eq!(ok(&made_by_us, &["--set", "41"]), "41\n");

@@ -50,9 +50,48 @@ pub fn is_root() -> bool {
     sh("id -u") == "0"
 }
 
-/// Prints the conventional skip line and returns, for a test whose precondition is missing.
+/// Whether skips are failures: `MMTOOLS_STRICT_TESTS=1`, which `.ci/run` sets, so that a green CI run
+/// means every test ran.
+pub fn strict() -> bool {
+    std::env::var_os("MMTOOLS_STRICT_TESTS").is_some_and(|v| v == "1")
+}
+
+/// For a test whose precondition is missing: prints the conventional `skipped: <reason>` line (the
+/// caller then returns), or fails the test with that reason under `MMTOOLS_STRICT_TESTS=1`.
 pub fn skip(reason: &str) {
+    assert!(!strict(), "skipped: {reason} (MMTOOLS_STRICT_TESTS=1)");
     println!("skipped: {reason}");
+}
+
+/// The type of the filesystem holding `path`, as `stat -f` names it (`ext2/ext3`, `tmpfs`, `fuseblk`...).
+pub fn fs_type(path: &Path) -> String {
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(path)
+        .output()
+        .expect("stat");
+    assert!(out.status.success(), "stat -f: {}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+/// A temporary directory on a filesystem backed by storage, whose pages can be written back and
+/// evicted (not tmpfs or ramfs, where they stay): `TMPDIR` when it is on one, else a directory under
+/// cargo's target directory, else /var/tmp. None only when all of them are in memory.
+pub fn disk_dir() -> Option<tempfile::TempDir> {
+    let bases = [
+        std::env::temp_dir(),
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from("/var/tmp"),
+    ];
+    bases.into_iter().find_map(|base| {
+        let dir = tempfile::Builder::new()
+            .prefix("mmtools-test")
+            .tempdir_in(&base)
+            .ok()?;
+        let fs = fs_type(dir.path());
+        (fs != "tmpfs" && fs != "ramfs").then_some(dir)
+    })
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
@@ -292,4 +331,77 @@ pub fn tools(path: &Path) -> (Vec<u64>, u64) {
         .collect();
     let wc_words = all.pop().unwrap();
     (all, wc_words)
+}
+
+/// Whether `pid` has a mapping of `path` (some window of it is mapped now).
+pub fn maps_file(pid: u32, path: &Path) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .map(|maps| maps.lines().any(|l| l.ends_with(path.to_str().unwrap())))
+        .unwrap_or(false)
+}
+
+/// The states of `pid`'s threads, as /proc/PID/task/TID/stat gives them (`R`, `S`, `T`...); empty when
+/// the process is gone.
+fn thread_states(pid: u32) -> Vec<char> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| {
+            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+            stat.rsplit(')').next()?.trim_start().chars().next()
+        })
+        .collect()
+}
+
+/// Waits until every thread of `pid` is stopped (or gone).
+pub fn wait_stopped(pid: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !thread_states(pid)
+        .iter()
+        .all(|s| matches!(s, 'T' | 't' | 'Z' | 'X'))
+    {
+        assert!(std::time::Instant::now() < deadline, "{pid} did not stop");
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
+/// System call numbers of nanosleep and clock_nanosleep on this architecture.
+#[cfg(target_arch = "x86_64")]
+const SLEEP_SYSCALLS: [&str; 2] = ["35", "230"];
+#[cfg(target_arch = "aarch64")]
+const SLEEP_SYSCALLS: [&str; 2] = ["101", "115"];
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const SLEEP_SYSCALLS: [&str; 2] = ["", ""];
+
+/// Waits until one of `child`'s threads sleeps in nanosleep or clock_nanosleep, as the kernel's
+/// /proc/PID/task/TID/syscall shows it: for a program whose only sleep is a poll loop, proof that it
+/// has reached that loop. Panics (killing the child) after `limit`, or when the child exits first.
+pub fn wait_sleeping(child: &mut std::process::Child, limit: std::time::Duration, what: &str) {
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let sleeping = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| {
+                let call = std::fs::read_to_string(t.path().join("syscall")).unwrap_or_default();
+                let nr = call.split(' ').next().unwrap_or("");
+                !nr.is_empty() && SLEEP_SYSCALLS.contains(&nr)
+            });
+        if sleeping {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what}: ended ({status}) before it slept");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: never slept within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }

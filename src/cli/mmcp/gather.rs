@@ -329,11 +329,19 @@ pub(super) fn decide(
     if !policy.force
         && matches!(action, Action::Data)
         && Kind::of_mode(existing.st_mode) == Kind::File
-        && rustix::fs::access(dst, rustix::fs::Access::WRITE_OK).is_err()
+        && let Err(e) = rustix::fs::access(dst, rustix::fs::Access::WRITE_OK)
     {
+        // Only a file we may not write is replaced by -f (which renames over it); a read-only mount
+        // (EROFS) or an immutable file (EPERM) refuses -f as well: say so as it is.
+        let hint = if e == rustix::io::Errno::ACCESS {
+            " (use -f to replace it)"
+        } else {
+            ""
+        };
         return Ok(Decision::Refuse(format!(
-            "cannot create {}: Permission denied (use -f to replace it)",
-            quote(dst)
+            "cannot create {}: {}{hint}",
+            quote(dst),
+            describe(&e.into())
         )));
     }
     let Some((control, suffix)) = &plan.backup else {

@@ -169,7 +169,12 @@ fn devices_and_fifos_at_dst_are_written_into_not_replaced() {
         .arg(&fifo)
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Its only sleep is the poll for a reader: once a thread sleeps, it is waiting, not gone.
+    crate::util::wait_sleeping(
+        &mut copy,
+        std::time::Duration::from_secs(20),
+        "mmcp onto a FIFO without a reader",
+    );
     assert!(copy.try_wait().unwrap().is_none(), "it waits for a reader");
     assert!(
         Command::new("kill")
@@ -186,4 +191,97 @@ fn devices_and_fifos_at_dst_are_written_into_not_replaced() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(copy.wait().unwrap().signal(), Some(libc::SIGINT));
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+/// A destination on a read-only mount (EROFS) or an immutable file (EPERM): -f cannot replace either,
+/// so the message gives the real error, as cp's does, with or without -f; DST stays as it was, and no
+/// temporary file is left.
+#[test]
+fn a_read_only_mount_or_an_immutable_dst_reports_the_real_error() {
+    if !is_root() {
+        skip("needs root for a read-only bind mount and chattr +i");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = d.join("src");
+    std::fs::write(&src, b"new\n").unwrap();
+    let (rw, ro) = (d.join("rw"), d.join("ro"));
+    std::fs::create_dir(&rw).unwrap();
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::write(rw.join("dst"), b"old\n").unwrap();
+    std::fs::write(d.join("immutable"), b"old\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("sh").arg("-c").arg(args.join(" ")).output();
+        assert!(out.unwrap().status.success(), "{args:?}");
+    };
+    let bind = format!("'{}' '{}'", rw.display(), ro.display());
+    run(&["mount --bind", &bind]);
+    let _unmount = Unmount(ro.clone());
+    run(&["mount -o remount,bind,ro", &format!("'{}'", ro.display())]);
+    let immutable = d.join("immutable");
+    let chattr = Command::new("chattr").arg("+i").arg(&immutable).status();
+    assert!(
+        chattr.is_ok_and(|s| s.success()),
+        "chattr +i (install e2fsprogs)"
+    );
+    let _mutable = Mutable(immutable.clone());
+    for (dst, reason) in [
+        (ro.join("dst"), "Read-only file system"),
+        (immutable.clone(), "Operation not permitted"),
+    ] {
+        for force in [false, true] {
+            let flags: &[&str] = if force { &["-f"] } else { &[] };
+            let ours = Command::new(bin_path("mmcp"))
+                .args(flags)
+                .arg(&src)
+                .arg(&dst)
+                .output()
+                .unwrap();
+            let cp = Command::new("cp")
+                .args(flags)
+                .arg(&src)
+                .arg(&dst)
+                .output()
+                .unwrap();
+            let what = format!("{flags:?} onto {}", dst.display());
+            assert_eq!(ours.status.code(), Some(1), "{what}: {}", stderr(&ours));
+            assert_eq!(cp.status.code(), Some(1), "{what}: cp: {}", stderr(&cp));
+            // cp says "cannot create regular file" or, with -f, "cannot remove": the reason is the same.
+            let tail = |s: String| s.rsplit(": ").next().unwrap().trim_end().to_string();
+            assert_eq!(tail(stderr(&cp)), reason, "{what}: cp: {}", stderr(&cp));
+            assert_eq!(
+                stderr(&ours),
+                format!("mmcp: cannot create '{}': {reason}\n", dst.display()),
+                "{what}"
+            );
+            assert_eq!(std::fs::read(&dst).unwrap(), b"old\n", "{what}");
+        }
+    }
+    for place in [&rw, d] {
+        let left: Vec<_> = std::fs::read_dir(place)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".mmcp-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+/// Unmounts a mount point when dropped, even when the test fails.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Clears the immutable flag of a file when dropped, so that the temporary directory can go.
+struct Mutable(std::path::PathBuf);
+
+impl Drop for Mutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
 }

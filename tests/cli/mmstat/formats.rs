@@ -454,28 +454,48 @@ fn watch_appends_refreshes_with_deltas_and_stops_on_sigint() {
             .contains("recently evicted pages since the last refresh")
     );
 
-    let child = Command::new(assert_cmd::cargo::cargo_bin!("mmstat"))
+    // SIGINT once the first refresh is out (read from the pipe, not guessed from a delay).
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("mmstat"))
         .args(["--watch", "0.2", p(&f)])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lines_reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut first = String::new();
+        reader.read_line(&mut first).unwrap();
+        tx.send(()).unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+        first + &rest
+    });
+    if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+        let _ = child.kill();
+        panic!("mmstat --watch printed no refresh in 20 s");
+    }
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let started = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    crate::util::wait_or_kill(
+        &mut child,
+        Duration::from_secs(10),
+        "mmstat --watch after SIGINT",
+    );
     println!("stopped {:?} after SIGINT", started.elapsed());
+    let status = child.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
-        out.status.signal(),
+        status.signal(),
         Some(2),
         "dies of SIGINT, as the shell expects"
     );
-    let text = stdout(&out);
+    let text = lines_reader.join().unwrap();
     assert!(text.starts_with("# refresh 1 at "), "{text}");
     assert!(text.ends_with('\n'), "whole lines only: {text:?}");
 }

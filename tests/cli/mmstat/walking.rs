@@ -117,7 +117,13 @@ fn files_of_a_process() {
         .stdin(File::open(&held).unwrap())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // Once /proc/PID/exe is sleep, the exec is done: sleep maps its binary and holds `held` as stdin.
+    let sleep_bin = std::fs::canonicalize(sh_which("sleep")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::read_link(format!("/proc/{}/exe", child.id())).ok() != Some(sleep_bin.clone()) {
+        assert!(std::time::Instant::now() < deadline, "sleep never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let out = mmstat(&["--json", "--pid", &child.id().to_string()]);
     let _ = child.kill();
     let _ = child.wait();
