@@ -329,13 +329,15 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             } else if sources.len() > 1 || last.as_os_str().as_bytes().ends_with(b"/") {
                 bail!("target {} is not a directory", quote(last));
             } else {
-                return plan_with(
+                let mut plan = plan_with(
                     args,
                     vec![Pair {
                         src: sources[0].clone(),
                         dst: last.clone(),
                     }],
-                );
+                )?;
+                backup_onto_itself(args, &mut plan);
+                return Ok(plan);
             }
         }
     };
@@ -345,9 +347,10 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         .map(|src| {
             // `SRC/.` names SRC's contents, as in cp: they go into DIR itself (`cp -a src/. dst`).
             let bytes = src.as_os_str().as_bytes();
+            // Named DIR/. as cp names it, so that messages and -v lines read 'DIR/./NAME' as cp's do.
             if bytes == b"." || bytes.ends_with(b"/.") {
                 return Pair {
-                    dst: dir.clone(),
+                    dst: dir.join("."),
                     src,
                 };
             }
@@ -432,6 +435,23 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
         json: args.json,
         progress: args.progress.clone(),
     })
+}
+
+/// `mmcp --force --backup F F` (one name, twice, literally) copies the regular file F to its backup
+/// name, as cp does: F stays, the copy is the backup, and no other backup is made.
+fn backup_onto_itself(args: &Args, plan: &mut Plan) {
+    let [pair] = plan.pairs.as_mut_slice() else {
+        return;
+    };
+    if !args.force || pair.src.as_os_str() != pair.dst.as_os_str() || !pair.dst.is_file() {
+        return;
+    }
+    let Some((control, suffix)) = plan.backup.take() else {
+        return;
+    };
+    if let Some(name) = copy::backup_path(&pair.dst, control, &suffix) {
+        pair.dst = name;
+    }
 }
 
 /// Totals of a run.

@@ -757,3 +757,6 @@ mod backup;
 
 /// Against GNU cp: what an existing DST keeps (mode, owner) when it is replaced.
 mod replace;
+
+/// Against GNU cp: two names of one file (symlinks, hard links, backups, bind mounts).
+mod samefile;
