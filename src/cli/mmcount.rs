@@ -320,6 +320,7 @@ fn with_path(path: &str, fields: Map<String, Value>) -> Map<String, Value> {
 
 /// The entry point of the `mmcount` binary.
 pub fn main() -> ExitCode {
+    crate::sys::signals::ignore_file_size_limit();
     let args = Args::parse();
     let reporter = Reporter::new(TOOL);
     let result = plan(&args).and_then(|plan| {

@@ -410,6 +410,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
 
 /// The entry point of the `mmstat` binary.
 pub fn main() -> ExitCode {
+    crate::sys::signals::ignore_file_size_limit();
     let args = Args::parse();
     if let Err(message) = args::validate(&args) {
         command()
