@@ -140,6 +140,39 @@ pub(crate) fn replace(temp: &Path, target: &Path, backup: Option<&Path>) -> io::
     }
 }
 
+/// Puts the anonymous `file` in place of an existing `target`: with `backup`, the backup link first;
+/// then the copy linked under a temporary name and renamed over `target` at once, so that the name
+/// exists only for that instant. On failure nothing made here is left.
+pub(crate) fn replace_anonymous(
+    file: &File,
+    target: &Path,
+    backup: Option<&Path>,
+) -> io::Result<()> {
+    let linked = match backup {
+        None => false,
+        Some(backup) => match link_backup(target, backup) {
+            Ok(linked) => linked,
+            Err(e) if no_hard_links(&e) => {
+                let temp = link_temp(file, target)?;
+                return exchange_backing_up(&temp, target, backup).inspect_err(|_| {
+                    let _ = std::fs::remove_file(&temp);
+                });
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let undo = || {
+        if let (true, Some(backup)) = (linked, backup) {
+            let _ = std::fs::remove_file(backup);
+        }
+    };
+    let temp = link_temp(file, target).inspect_err(|_| undo())?;
+    std::fs::rename(&temp, target).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+        undo();
+    })
+}
+
 /// Makes `backup` another name of `target` (replacing an old backup atomically: a temporary link
 /// renamed over it). False when there is no `target` to back up.
 fn link_backup(target: &Path, backup: &Path) -> io::Result<bool> {

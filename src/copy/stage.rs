@@ -252,10 +252,7 @@ impl Staged {
                 done => return done,
             }
         }
-        let temp = place::link_temp(&self.file, &self.target)?;
-        place::replace(&temp, &self.target, self.backup.as_deref()).inspect_err(|_| {
-            let _ = std::fs::remove_file(&temp);
-        })
+        place::replace_anonymous(&self.file, &self.target, self.backup.as_deref())
     }
 }
 

@@ -317,3 +317,56 @@ fn an_append_only_directory_gets_what_cp_gives_it() {
     assert_eq!(results[0].1, ["dst", "fresh", "kept", "link", "link2"]);
     assert_eq!(results[0].2[0], "new data\n");
 }
+
+#[test]
+fn a_backup_is_linked_before_the_copy_replaces_dst() {
+    // DST must exist at every moment: the old DST gets the backup name as a second link, never by a
+    // rename that leaves DST missing until the copy is renamed over it. strace shows the order.
+    if Command::new("strace").arg("-V").output().is_err() {
+        skip("strace is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "src", b"new\n");
+    std::os::unix::fs::symlink("src", dir.path().join("link")).unwrap();
+    for (args, named) in [
+        (&["-b", "src", "dst"][..], false),
+        (&["-b", "src", "dst"], true),
+        (&["-bd", "link", "dst"], false),
+    ] {
+        write(dir.path(), "dst", b"old\n");
+        let mut cmd = Command::new("strace");
+        cmd.args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=rename,renameat,renameat2,link,linkat",
+        ])
+        .arg(bin_path("mmcp"))
+        .args(args)
+        .current_dir(dir.path());
+        if named {
+            cmd.env("MMCP_NAMED_TEMP", "1");
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let calls: Vec<String> = stderr(&o)
+            .lines()
+            .map(|l| l.split_once("] ").map_or(l, |(_, c)| c).to_string())
+            .collect();
+        let moves_dst = |c: &String| c.starts_with("rename") && c.contains("(\"dst\",");
+        let links_dst = |c: &String| c.starts_with("link") && c.contains(", \"dst\", ");
+        let replaces_dst = |c: &String| c.starts_with("rename") && c.contains(", \"dst\")");
+        assert!(
+            !calls.iter().any(moves_dst),
+            "{args:?} named={named}: {calls:#?}"
+        );
+        let linked = calls.iter().position(links_dst);
+        let replaced = calls.iter().position(replaces_dst);
+        assert!(
+            linked.is_some() && linked < replaced,
+            "{args:?} named={named}: {calls:#?}"
+        );
+        assert_eq!(std::fs::read(dir.path().join("dst~")).unwrap(), b"old\n");
+    }
+}
