@@ -63,10 +63,10 @@ enum How {
 impl Staged {
     /// Prepares to write `dst`: through an anonymous file (O_TMPFILE) in the target's directory, or
     /// where the filesystem has none a temporary file `.NAME.mmcp-XXXXXX` created (O_EXCL) there, with
-    /// permission bits `mode & 0o777` (less the umask); or, `in_place`, by opening the target itself
-    /// with O_TRUNC. An existing target in an append-only or immutable directory, where no rename can
-    /// replace it, is written in place too, as cp writes it. A symlink at `dst` is written through, as
-    /// cp does; a dangling one is refused.
+    /// permission bits `mode & 0o777` (less the umask); or, [`Staging::InPlace`], by opening the target
+    /// itself with O_TRUNC. An existing target in an append-only or immutable directory, where no
+    /// rename can replace it, is written in place too, as cp writes it. A symlink at `dst` is written
+    /// through, as cp does; a dangling one is refused.
     pub fn create(dst: &Path, mode: u32, staging: Staging) -> Result<Staged> {
         let err = |e: io::Error| Error::io(Op::Create, dst, e);
         let target = match std::fs::symlink_metadata(dst) {

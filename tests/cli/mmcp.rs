@@ -463,7 +463,9 @@ fn a_source_shrinking_during_the_copy_is_an_error_not_a_crash() {
     for dest_io in ["write", "map"] {
         let src = write(dir.path(), "src", &noise(len, 8));
         let dst = write(dir.path(), "dst", b"precious\n");
+        // A named temporary file, whose appearance says the copy has started.
         let child = Command::new(mmcp_path())
+            .env("MMCP_NAMED_TEMP", "1")
             .args(["--window-size", "64K", "-j", "2", "--dest-io", dest_io])
             .arg(&src)
             .arg(&dst)
