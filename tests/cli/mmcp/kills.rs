@@ -38,6 +38,8 @@ fn holds_anonymous(pid: u32, dir: &Path) -> bool {
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
     };
+    // /proc names the directory by its real path.
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let prefix = format!("{}/#", dir.display());
     fds.flatten().any(|fd| {
         std::fs::read_link(fd.path()).is_ok_and(|t| {
