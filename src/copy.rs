@@ -14,6 +14,8 @@
 pub mod backup;
 pub mod engine;
 pub mod extent;
+pub mod place;
+pub mod same;
 pub mod special;
 pub mod stage;
 pub mod tree;
@@ -30,7 +32,7 @@ use crate::map::MapMode;
 pub use backup::{Control, backup_path, simple_suffix};
 pub use engine::{copy_data, verify};
 pub use extent::{Extent, data_extents};
-pub use stage::{Staged, preserve, same_file};
+pub use stage::{Staged, Staging, preserve, same_file};
 
 /// How holes are handled, as `cp --sparse`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,6 +78,9 @@ pub struct CopyOptions {
     pub verify: bool,
     /// Write the target directly instead of through a temporary file.
     pub in_place: bool,
+    /// Build the copy in a named temporary file even where the filesystem has anonymous ones
+    /// (O_TMPFILE), as on one that has none: for tests of that path.
+    pub named_temp: bool,
     /// Which attributes of the source the copy gets.
     pub preserve: Preserve,
 }
@@ -139,6 +144,7 @@ impl Default for CopyOptions {
             sync: false,
             verify: false,
             in_place: false,
+            named_temp: false,
             preserve: Preserve::default(),
         }
     }
@@ -283,9 +289,16 @@ pub fn copy_file_backing_up(
         Access::Stream(StreamKind::Stdin) => 0o666,
         _ => stat.st_mode & 0o7777,
     };
+    let staging = if options.in_place {
+        Staging::InPlace
+    } else if options.named_temp {
+        Staging::Named
+    } else {
+        Staging::Anonymous
+    };
     let staged = match backup {
-        Some(backup) => Staged::create_backing_up(dst, mode, backup)?,
-        None => Staged::create(dst, mode, options.in_place)?,
+        Some(backup) => Staged::create_backing_up(dst, mode, backup, staging)?,
+        None => Staged::create(dst, mode, staging)?,
     };
     let copied = copy_data(input, staged.file(), dst, options, hooks)?;
     if options.verify && matches!(input.access(), Access::Map { .. }) {

@@ -365,6 +365,7 @@ fn with_path(path: &OsStr, fields: Map<String, Value>) -> Map<String, Value> {
 
 /// The entry point of the `mmcount` binary.
 pub fn main() -> ExitCode {
+    crate::sys::signals::ignore_file_size_limit();
     // A usage error exits 1, as wc's does.
     let args: Args = parse_args(command(), std::env::args_os(), EXIT_FAILURE);
     let reporter = Reporter::new(TOOL);

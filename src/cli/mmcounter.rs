@@ -380,6 +380,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
 
 /// The entry point of the `mmcounter` binary.
 pub fn main() -> ExitCode {
+    crate::sys::signals::ignore_file_size_limit();
     ExitCode::from(status())
 }
 
@@ -390,6 +391,7 @@ pub fn main() -> ExitCode {
 /// exit status, after flushing stdout (which the runtime would have done at exit).
 pub fn start() -> i32 {
     crate::sys::signals::ignore_broken_pipe();
+    crate::sys::signals::ignore_file_size_limit();
     if let Err(code) = standard_descriptors() {
         return code;
     }

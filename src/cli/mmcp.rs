@@ -43,10 +43,10 @@ const PROGRESS_THRESHOLD: u64 = 256 << 20;
     long_about = "Copy SRC to DST, or each SRC into DIR, through memory maps read on all cores, with cp's \
 options for links (-P, -H, -L, -d), attributes (-p, --preserve, --no-preserve, -a) and backups (-b, \
 --backup, -S).\n\n\
-The source is mapped read-only in bounded windows; the copy goes to a temporary file beside DST, sized \
-and preallocated before the first byte is written (so a full disk is found at once), and is renamed over \
-DST only when complete. On any error, or on SIGINT, SIGTERM or SIGHUP, the temporary file is removed and \
-an existing DST is left as it was. A source that shrinks during the copy is an error for that file, not a \
+The source is mapped read-only in bounded windows; the copy is built as an anonymous file (O_TMPFILE) in \
+DST's directory, sized and preallocated before the first byte is written (so a full disk is found at \
+once), and given DST's name only when complete: even SIGKILL leaves the old DST or the new one, never a \
+partial file. On any error or signal an existing DST is left as it was. A source that shrinks during the copy is an error for that file, not a \
 crash. Holes in the source stay holes (--sparse). mmcp refuses to copy a file onto itself, even through \
 a hard link or a symlink. Pipes, devices, standard input (-) and /proc files are copied by read/write.",
     after_long_help = "Examples:\n  mmcp big.img /backup/                 copy into a directory\n  \
@@ -338,13 +338,15 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             } else if sources.len() > 1 || last.as_os_str().as_bytes().ends_with(b"/") {
                 bail!("target {} is not a directory", quote(last));
             } else {
-                return plan_with(
+                let mut plan = plan_with(
                     args,
                     vec![Pair {
                         src: sources[0].clone(),
                         dst: last.clone(),
                     }],
-                );
+                )?;
+                backup_onto_itself(args, &mut plan);
+                return Ok(plan);
             }
         }
     };
@@ -354,9 +356,10 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         .map(|src| {
             // `SRC/.` names SRC's contents, as in cp: they go into DIR itself (`cp -a src/. dst`).
             let bytes = src.as_os_str().as_bytes();
+            // Named DIR/. as cp names it, so that messages and -v lines read 'DIR/./NAME' as cp's do.
             if bytes == b"." || bytes.ends_with(b"/.") {
                 return Pair {
-                    dst: dir.clone(),
+                    dst: dir.join("."),
                     src,
                 };
             }
@@ -426,6 +429,8 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
             sync: args.sync,
             verify: args.verify,
             in_place: args.in_place,
+            // Tests of the path taken on filesystems without O_TMPFILE (see CAVEATS).
+            named_temp: std::env::var_os("MMCP_NAMED_TEMP").is_some_and(|v| v == "1"),
             preserve: resolved.preserve,
         },
         recursive,
@@ -441,6 +446,23 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
         json: args.json,
         progress: args.progress.clone(),
     })
+}
+
+/// `mmcp --force --backup F F` (one name, twice, literally) copies the regular file F to its backup
+/// name, as cp does: F stays, the copy is the backup, and no other backup is made.
+fn backup_onto_itself(args: &Args, plan: &mut Plan) {
+    let [pair] = plan.pairs.as_mut_slice() else {
+        return;
+    };
+    if !args.force || pair.src.as_os_str() != pair.dst.as_os_str() || !pair.dst.is_file() {
+        return;
+    }
+    let Some((control, suffix)) = plan.backup.take() else {
+        return;
+    };
+    if let Some(name) = copy::backup_path(&pair.dst, control, &suffix) {
+        pair.dst = name;
+    }
 }
 
 /// Totals of a run.
@@ -694,8 +716,11 @@ fn report(
 
 /// The entry point of the `mmcp` binary.
 pub fn main() -> ExitCode {
+    crate::sys::signals::ignore_file_size_limit();
     let args = Args::parse_ordered();
-    signals::catch_termination();
+    // Any catchable signal that would kill mmcp stops the copy first, so that a named temporary file
+    // (on a filesystem without O_TMPFILE) is removed before mmcp dies of it.
+    signals::catch_also(&signals::OTHER_FATAL_SIGNALS);
     let reporter = Reporter::new(TOOL);
     let result = match plan(&args) {
         // A usage error exits 1, as cp's does.
@@ -736,8 +761,9 @@ makes -b do the same):\n\
         "0 when every file was copied (or skipped by -n, -u or a \"no\" to -i); 1 when a file could not be \
 copied, a source changed size during its copy, a verification failed, SRC and DST are the same file, or \
 a device or socket in a tree was skipped (the other files are still copied), and also for a usage error, \
-as with cp. On \
-SIGINT, SIGTERM or SIGHUP, mmcp removes its temporary file and dies of the same signal.",
+as with cp. On SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM or SIGXCPU, mmcp stops, removes what it \
+created, and dies of the same signal. SIGXFSZ is ignored: a copy past the file size limit (ulimit -f) \
+fails with \"File too large\", exit status 1.",
     ),
     (
         "JSON OUTPUT",
@@ -758,15 +784,27 @@ name in standard base64 (RFC 4648): \"src_bytes\", \"dst_bytes\", \"link_to_byte
     ),
     (
         "CAVEATS",
-        "DST is replaced by a new file (a rename), not rewritten. The new file takes over the old one's \
+        "DST is replaced by a new file (a link and a rename), not rewritten. The new file takes over the old one's \
 mode and owner (where permitted), so the result is what cp gives by writing into DST; but other hard \
 links to the old DST keep the old contents, and DST's directory needs room for two copies while the copy \
 runs. --in-place writes DST itself, as cp does, but a failure then leaves \
 it partly written.\n\
+\nThe copy is an anonymous file (O_TMPFILE) until it is complete: a new DST is then linked in directly; \
+an existing one is replaced by linking the copy under a temporary name .DST.mmcp-XXXXXX and at once \
+renaming it over DST (a kill in that instant leaves the complete copy under the temporary name). Where \
+the filesystem has no anonymous files (FAT, some network and FUSE filesystems), the copy is built under \
+that temporary name from the start. It is removed on any error and on every signal that can be caught \
+(mmcp then dies of the signal), but SIGKILL, an OOM kill or a power loss leaves it behind. \
+MMCP_NAMED_TEMP=1 in the environment takes that path on every filesystem, for tests.\n\
+\nIn an append-only or immutable directory (chattr +a, +i), where nothing can be renamed or removed, an \
+existing DST is written in place, as cp writes it (a failure then leaves it partly written); a new DST \
+is linked in whole; a backup cannot be made, and the copy is refused before anything is created, as cp \
+refuses it.\n\
 \nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused. \
 With --backup the symlink itself is renamed to the backup name and DST becomes a new file, as in cp. \
-A backup is made by renaming the old DST just before the new copy is renamed into place, so a copy that \
-fails makes no backup. --in-place cannot make backups.\n\
+A backup is a second hard link to the old DST, made just before the new copy is renamed over DST, so \
+DST exists at every moment and a copy that fails makes no backup; where hard links are impossible, the \
+copy and the old DST are exchanged (RENAME_EXCHANGE) and the old one then renamed to the backup name. --in-place cannot make backups.\n\
 \nAttributes: without -p, -a or --preserve=mode a copy gets SRC's permission bits less the umask (never \
 its set-ID bits); --no-preserve=mode gives 0666 (files) and 0777 (directories) less the umask. \
 Preserving the mode (-p, -a, --preserve=mode) also copies POSIX ACLs (and removes an ACL the copy \

@@ -430,6 +430,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
 
 /// The entry point of the `mmstat` binary.
 pub fn main() -> ExitCode {
+    crate::sys::signals::ignore_file_size_limit();
     let args: Args = parse_args(command(), std::env::args_os(), EXIT_USAGE);
     if let Err(message) = args::validate(&args) {
         usage_error(TOOL, message, EXIT_USAGE);

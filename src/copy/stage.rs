@@ -1,13 +1,10 @@
-//! The destination side of a copy: a temporary file next to the target, renamed over it only after a
-//! complete copy (or, in place, the target itself), removed on any failure; plus preserving times,
+//! The destination side of a copy: an anonymous file (O_TMPFILE) in the target's directory, linked in
+//! only after a complete copy ([`super::place`]), or a named temporary file where the filesystem has
+//! no anonymous files, or (in place) the target itself; removed on any failure. Plus preserving times,
 //! ownership and mode, and recognising two names of one file.
 
-use std::collections::hash_map::RandomState;
-use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -16,19 +13,21 @@ use std::os::fd::AsFd;
 use rustix::fs::{Gid, Mode, Stat, Timespec, Timestamps, Uid};
 
 use super::Preserve;
+use super::place::{self, entries_fixed, parent_dir, temp_names};
 use super::xattr::{Node, copy_acls, copy_xattrs};
 use crate::error::{Error, Op, Result};
 
 /// A destination being written. Dropping it without [`Staged::commit`] removes what it created: the
-/// temporary file, or (in place) a target that did not exist before.
+/// temporary file, or (in place) a target that did not exist before. An anonymous file needs no
+/// removal: it vanishes with its descriptor, even when the process is killed.
 #[derive(Debug)]
 pub struct Staged {
     /// The target as the user named it: every error names this.
     name: PathBuf,
     /// The path that is replaced: the target, or where a symlink at the target points.
     target: PathBuf,
-    /// The temporary file, unless writing in place.
-    temp: Option<PathBuf>,
+    /// Where the copy is written.
+    how: How,
     /// In place: whether the target was created by us (and so is removed on failure).
     created: bool,
     /// Where an existing target is moved just before the copy replaces it.
@@ -37,15 +36,38 @@ pub struct Staged {
     committed: bool,
 }
 
-/// Longest file name we give a temporary file, below NAME_MAX (255).
-const MAX_TEMP_NAME: usize = 240;
+/// How a destination is written, as the caller asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Staging {
+    /// An anonymous file (O_TMPFILE) linked in when complete; a named temporary file where the
+    /// filesystem has no anonymous files.
+    #[default]
+    Anonymous,
+    /// A named temporary file, even where anonymous files work (to exercise that path).
+    Named,
+    /// The target itself, truncated and rewritten.
+    InPlace,
+}
+
+/// Where a copy is written before it is in place.
+#[derive(Debug)]
+enum How {
+    /// An anonymous file (O_TMPFILE) in the target's directory.
+    Anonymous,
+    /// A named temporary file `.NAME.mmcp-XXXXXX` beside the target.
+    Temp(PathBuf),
+    /// The target itself.
+    InPlace,
+}
 
 impl Staged {
-    /// Prepares to write `dst`. Through a temporary file `.NAME.mmcp-XXXXXX` created (O_EXCL) in the
-    /// target's directory with permission bits `mode & 0o777` (less the umask), or, `in_place`, by
-    /// opening the target itself with O_TRUNC. A symlink at `dst` is written through, as cp does; a
-    /// dangling one is refused.
-    pub fn create(dst: &Path, mode: u32, in_place: bool) -> Result<Staged> {
+    /// Prepares to write `dst`: through an anonymous file (O_TMPFILE) in the target's directory, or
+    /// where the filesystem has none a temporary file `.NAME.mmcp-XXXXXX` created (O_EXCL) there, with
+    /// permission bits `mode & 0o777` (less the umask); or, [`Staging::InPlace`], by opening the target
+    /// itself with O_TRUNC. An existing target in an append-only or immutable directory, where no
+    /// rename can replace it, is written in place too, as cp writes it. A symlink at `dst` is written
+    /// through, as cp does; a dangling one is refused.
+    pub fn create(dst: &Path, mode: u32, staging: Staging) -> Result<Staged> {
         let err = |e: io::Error| Error::io(Op::Create, dst, e);
         let target = match std::fs::symlink_metadata(dst) {
             Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(dst) {
@@ -59,18 +81,35 @@ impl Staged {
             },
             _ => dst.to_path_buf(),
         };
-        Self::create_at(dst, target, mode, in_place, None)
+        let staging = if std::fs::metadata(&target).is_ok_and(|m| m.is_file())
+            && entries_fixed(&parent_dir(&target))
+        {
+            Staging::InPlace
+        } else {
+            staging
+        };
+        Self::create_at(dst, target, mode, staging, None)
     }
 
-    /// Prepares to replace `dst` through a temporary file, as [`Staged::create`], but an existing `dst`
-    /// (even a symlink, which is not followed) is renamed to `backup` just before the copy takes its
-    /// place in [`Staged::commit`].
-    pub fn create_backing_up(dst: &Path, mode: u32, backup: &Path) -> Result<Staged> {
+    /// Prepares to replace `dst` as [`Staged::create`] does, but an existing `dst` (even a symlink,
+    /// which is not followed) gets the name `backup` too, just before the copy takes its place in
+    /// [`Staged::commit`].
+    pub fn create_backing_up(
+        dst: &Path,
+        mode: u32,
+        backup: &Path,
+        staging: Staging,
+    ) -> Result<Staged> {
+        place::check_replaceable(dst).map_err(|e| Error::io(Op::Create, dst, e))?;
+        let staging = match staging {
+            Staging::InPlace => Staging::Anonymous,
+            other => other,
+        };
         Self::create_at(
             dst,
             dst.to_path_buf(),
             mode,
-            false,
+            staging,
             Some(backup.to_path_buf()),
         )
     }
@@ -79,12 +118,21 @@ impl Staged {
         dst: &Path,
         target: PathBuf,
         mode: u32,
-        in_place: bool,
+        staging: Staging,
         backup: Option<PathBuf>,
     ) -> Result<Staged> {
         let err = |e: io::Error| Error::io(Op::Create, dst, e);
         let perm = mode & 0o777;
-        if in_place {
+        let staged = |file: File, how: How, created: bool, backup: Option<PathBuf>| Staged {
+            name: dst.to_path_buf(),
+            target: target.clone(),
+            how,
+            created,
+            backup,
+            file,
+            committed: false,
+        };
+        if staging == Staging::InPlace {
             let existed = std::fs::symlink_metadata(&target).is_ok();
             let file = OpenOptions::new()
                 .read(true)
@@ -95,15 +143,7 @@ impl Staged {
                 .custom_flags(libc::O_CLOEXEC)
                 .open(&target)
                 .map_err(err)?;
-            return Ok(Staged {
-                name: dst.to_path_buf(),
-                target,
-                temp: None,
-                created: !existed,
-                backup,
-                file,
-                committed: false,
-            });
+            return Ok(staged(file, How::InPlace, !existed, backup));
         }
         // cp writes into an existing file, which keeps its mode and owner; the new file that replaces
         // it takes them over. With a backup, cp makes a new file too, and so do we.
@@ -111,37 +151,21 @@ impl Staged {
             None => std::fs::metadata(&target).ok().filter(|m| m.is_file()),
             Some(_) => None,
         };
-        let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
-        let names = temp_names(&target);
-        for temp in names {
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(perm)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&temp)
-            {
-                Ok(file) => {
-                    let staged = Staged {
-                        name: dst.to_path_buf(),
-                        target,
-                        temp: Some(temp),
-                        created: false,
-                        backup,
-                        file,
-                        committed: false,
-                    };
-                    if let Some(meta) = existing {
-                        staged.take_over(&meta)?;
-                    }
-                    return Ok(staged);
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
-                Err(e) => return Err(err(e)),
+        let anonymous = match staging {
+            Staging::Anonymous => place::open_anonymous(&parent_dir(&target), perm).map_err(err)?,
+            _ => None,
+        };
+        let made = match anonymous {
+            Some(file) => staged(file, How::Anonymous, false, backup),
+            None => {
+                let (file, temp) = create_temp(&target, perm).map_err(err)?;
+                staged(file, How::Temp(temp), false, backup)
             }
+        };
+        if let Some(meta) = existing {
+            made.take_over(&meta)?;
         }
-        Err(err(last))
+        Ok(made)
     }
 
     /// Gives the new file the owner and group (where permitted) and then the mode bits, exactly (not
@@ -180,33 +204,55 @@ impl Staged {
         &self.name
     }
 
-    /// The temporary file, when there is one.
+    /// The named temporary file, when there is one (no anonymous file on this filesystem).
     pub fn temp(&self) -> Option<&Path> {
-        self.temp.as_deref()
+        match &self.how {
+            How::Temp(temp) => Some(temp),
+            _ => None,
+        }
     }
 
-    /// Puts the copy in place: with `sync`, fsync the file first; rename the temporary file over the
-    /// target; with `sync`, fsync the directory so that the rename is durable too.
+    /// Whether the copy is an anonymous file, which no kill can leave behind.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.how, How::Anonymous)
+    }
+
+    /// Puts the copy in place: with `sync`, fsync the file first; give it the target's name (an
+    /// anonymous file is linked in directly where the target does not exist, otherwise under a
+    /// temporary name renamed over the target at once; a named temporary file is renamed), making the
+    /// backup first; with `sync`, fsync the directory so that the new name is durable too.
     pub fn commit(mut self, sync: bool) -> Result<()> {
         let sync_err = |e: io::Error| Error::io(Op::Sync, &self.name, e);
         if sync {
             self.file.sync_all().map_err(sync_err)?;
         }
-        if let Some(temp) = &self.temp {
-            rename_backing_up(temp, &self.target, self.backup.as_deref())
-                .map_err(|e| Error::io(Op::Create, &self.name, e))?;
+        let create_err = |e: io::Error| Error::io(Op::Create, &self.name, e);
+        match &self.how {
+            How::InPlace => {}
+            How::Temp(temp) => {
+                place::replace(temp, &self.target, self.backup.as_deref()).map_err(create_err)?
+            }
+            How::Anonymous => self.link_in().map_err(create_err)?,
         }
         self.committed = true;
         if sync {
-            let dir = match self.target.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            File::open(dir)
+            File::open(parent_dir(&self.target))
                 .and_then(|d| d.sync_all())
                 .map_err(sync_err)?;
         }
         Ok(())
+    }
+
+    /// Names the anonymous copy: directly at the target where there is none (nothing to replace, so no
+    /// temporary name ever exists), else under a temporary name renamed over the target.
+    fn link_in(&self) -> io::Result<()> {
+        if rustix::fs::lstat(&self.target).is_err() {
+            match place::link_anonymous(&self.file, &self.target) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                done => return done,
+            }
+        }
+        place::replace_anonymous(&self.file, &self.target, self.backup.as_deref())
     }
 }
 
@@ -215,70 +261,60 @@ impl Drop for Staged {
         if self.committed {
             return;
         }
-        if let Some(temp) = &self.temp {
-            let _ = std::fs::remove_file(temp);
-        } else if self.created {
-            let _ = std::fs::remove_file(&self.target);
+        match &self.how {
+            How::Temp(temp) => {
+                let _ = std::fs::remove_file(temp);
+            }
+            How::InPlace if self.created => {
+                let _ = std::fs::remove_file(&self.target);
+            }
+            _ => {}
         }
     }
 }
 
-/// A hundred candidate names for a temporary file beside `target`: `.NAME.mmcp-XXXXXX`, random.
-fn temp_names(target: &Path) -> impl Iterator<Item = PathBuf> + use<> {
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let base = target
-        .file_name()
-        .map(|n| n.as_bytes().to_vec())
-        .unwrap_or_else(|| b"copy".to_vec());
-    let base = base[..base.len().min(MAX_TEMP_NAME - 14)].to_vec();
-    let random = RandomState::new();
-    (0..100u64).map(move |attempt| {
-        let mut hasher = random.build_hasher();
-        hasher.write_u64(attempt);
-        hasher.write_u32(std::process::id());
-        let mut name = b".".to_vec();
-        name.extend_from_slice(&base);
-        name.extend_from_slice(b".mmcp-");
-        name.extend_from_slice(&suffix(hasher.finish()));
-        dir.join(OsString::from_vec(name))
-    })
-}
-
-/// Renames `temp` over `target`; with `backup`, an existing `target` is first renamed to `backup`
-/// (and put back if the second rename fails).
-fn rename_backing_up(temp: &Path, target: &Path, backup: Option<&Path>) -> io::Result<()> {
-    let moved = match backup {
-        Some(backup) => match std::fs::rename(target, backup) {
-            Ok(()) => Some(backup),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+/// Creates a new temporary file beside `target` (O_EXCL, a fresh random name).
+fn create_temp(target: &Path, perm: u32) -> io::Result<(File, PathBuf)> {
+    let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
+    for temp in temp_names(target) {
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(perm)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&temp)
+        {
+            Ok(file) => return Ok((file, temp)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
             Err(e) => return Err(e),
-        },
-        None => None,
-    };
-    std::fs::rename(temp, target).inspect_err(|_| {
-        if let Some(backup) = moved {
-            let _ = std::fs::rename(backup, target);
         }
-    })
+    }
+    Err(last)
 }
 
 /// Creates a non-regular file (a symlink, a FIFO, a hard link) at `dst` atomically: `make` creates it
-/// under a temporary name, which is then renamed over `dst`; an existing `dst` (not a directory) is
-/// replaced, after being renamed to `backup` if one is given.
+/// directly at a free `dst` without a backup, otherwise under a temporary name, which is then renamed
+/// over `dst`; an existing `dst` (not a directory) is replaced, after being given the name `backup`
+/// too if one is given.
 pub fn create_replacing(
     dst: &Path,
     backup: Option<&Path>,
     make: impl Fn(&Path) -> io::Result<()>,
 ) -> Result<()> {
     let err = |e: io::Error| Error::io(Op::Create, dst, e);
+    if rustix::fs::lstat(dst).is_err() {
+        match make(dst) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            done => return done.map_err(err),
+        }
+    }
+    place::check_replaceable(dst).map_err(err)?;
     let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
     for temp in temp_names(dst) {
         match make(&temp) {
             Ok(()) => {
-                return rename_backing_up(&temp, dst, backup).map_err(|e| {
+                return place::replace(&temp, dst, backup).map_err(|e| {
                     let _ = std::fs::remove_file(&temp);
                     err(e)
                 });
@@ -288,17 +324,6 @@ pub fn create_replacing(
         }
     }
     Err(err(last))
-}
-
-/// Six characters of [a-z0-9] from a random number.
-fn suffix(mut n: u64) -> [u8; 6] {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = [b'0'; 6];
-    for c in &mut out {
-        *c = DIGITS[(n % 36) as usize];
-        n /= 36;
-    }
-    out
 }
 
 /// Gives `file` what `what` asks of the source's attributes (`stat`, and the open source `from` for
@@ -388,15 +413,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("dst");
         std::fs::write(&dst, b"old").unwrap();
-        let staged = Staged::create(&dst, 0o640, false).unwrap();
+        let staged = Staged::create(&dst, 0o640, Staging::Anonymous).unwrap();
         staged.file().write_all(b"new").unwrap();
-        assert_eq!(leftovers(dir.path()).len(), 1);
+        // An anonymous file has no name; a named temporary file (no O_TMPFILE) has one.
+        let named = usize::from(!staged.is_anonymous());
+        assert_eq!(leftovers(dir.path()).len(), named);
+        assert_eq!(staged.temp().is_some(), named == 1);
         assert_eq!(std::fs::read(&dst).unwrap(), b"old");
         drop(staged);
         assert_eq!(std::fs::read(&dst).unwrap(), b"old", "untouched");
         assert!(leftovers(dir.path()).is_empty(), "temp removed on drop");
 
-        let staged = Staged::create(&dst, 0o640, false).unwrap();
+        let staged = Staged::create(&dst, 0o640, Staging::Anonymous).unwrap();
         staged.file().write_all(b"new").unwrap();
         staged.commit(true).unwrap();
         assert_eq!(std::fs::read(&dst).unwrap(), b"new");
@@ -407,10 +435,10 @@ mod tests {
     fn in_place_removes_only_what_it_created() {
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("new");
-        drop(Staged::create(&dst, 0o644, true).unwrap());
+        drop(Staged::create(&dst, 0o644, Staging::InPlace).unwrap());
         assert!(!dst.exists(), "a target we created is removed on failure");
         std::fs::write(&dst, b"old").unwrap();
-        drop(Staged::create(&dst, 0o644, true).unwrap());
+        drop(Staged::create(&dst, 0o644, Staging::InPlace).unwrap());
         assert!(dst.exists(), "an existing target stays (truncated)");
     }
 
@@ -421,7 +449,7 @@ mod tests {
         std::fs::write(&real, b"old").unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let staged = Staged::create(&link, 0o644, false).unwrap();
+        let staged = Staged::create(&link, 0o644, Staging::Anonymous).unwrap();
         staged.file().write_all(b"new").unwrap();
         staged.commit(false).unwrap();
         assert!(
@@ -433,7 +461,7 @@ mod tests {
         assert_eq!(std::fs::read(&real).unwrap(), b"new");
         let dangling = dir.path().join("dangling");
         std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
-        let e = Staged::create(&dangling, 0o644, false).unwrap_err();
+        let e = Staged::create(&dangling, 0o644, Staging::Anonymous).unwrap_err();
         assert!(e.to_string().contains("dangling"), "{e}");
     }
 
@@ -457,7 +485,7 @@ mod tests {
             .unwrap();
         let stat = rustix::fs::stat(&src).unwrap();
         let dst = dir.path().join("dst");
-        let staged = Staged::create(&dst, 0o600, false).unwrap();
+        let staged = Staged::create(&dst, 0o600, Staging::Anonymous).unwrap();
         let from = std::fs::File::open(&src).unwrap();
         preserve(staged.file(), &stat, &dst, &Preserve::BASIC, &from).unwrap();
         staged.commit(false).unwrap();

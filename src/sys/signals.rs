@@ -1,5 +1,7 @@
-//! Termination signals (SIGINT, SIGTERM, SIGHUP) caught as a flag, so that a tool can clean up (remove a
-//! temporary file, release a lock) and then die of the same signal, as the shell expects.
+//! Termination signals (SIGINT, SIGTERM, SIGHUP, and for a tool that asks, the other signals that kill
+//! by default) caught as a flag, so that a tool can clean up (remove a temporary file, release a lock)
+//! and then die of the same signal, as the shell expects; and SIGXFSZ ignored, so that a write past
+//! `ulimit -f` fails with EFBIG like any other write error.
 #![allow(unsafe_code)]
 
 use std::sync::Once;
@@ -31,6 +33,38 @@ pub fn catch_termination() {
             }
         }
     });
+}
+
+/// Signals that kill a process by default and that nobody sends to ask for a clean stop, beyond
+/// [`TERMINATION_SIGNALS`]: a tool that leaves files behind when killed catches these too
+/// ([`catch_also`]). SIGXFSZ is not among them: it is ignored ([`ignore_file_size_limit`]).
+pub const OTHER_FATAL_SIGNALS: [i32; 4] =
+    [libc::SIGUSR1, libc::SIGUSR2, libc::SIGALRM, libc::SIGXCPU];
+
+/// From now on, `signals` (for example [`OTHER_FATAL_SIGNALS`]) are caught as the termination signals
+/// are: [`caught`] returns them, and [`die_of`] ends the process with them after the clean-up.
+pub fn catch_also(signals: &[i32]) {
+    catch_termination();
+    for &signal in signals {
+        // SAFETY: as in `catch_termination`: a zeroed sigaction is valid, and the handler only stores
+        // to an atomic and lives for the whole program.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_termination as *const () as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Ignores SIGXFSZ, whose default action kills the process (status 153, no message) when a write goes
+/// past the file size limit (`ulimit -f`). Ignored, the write fails with EFBIG ("File too large"),
+/// which the tools report as any other error. Every tool calls this first.
+pub fn ignore_file_size_limit() {
+    // SAFETY: setting SIGXFSZ's disposition to SIG_IGN has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Ignores SIGPIPE, as Rust's runtime does before `main`: a write to a closed pipe then fails with

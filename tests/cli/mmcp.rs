@@ -562,7 +562,9 @@ fn a_termination_signal_removes_the_temporary_file() {
         r#"exec 3>"$FIFO"; printf partial >&3; sleep 30"#,
         &fifo,
     );
+    // The named temporary file of a filesystem without O_TMPFILE (an anonymous one has no name).
     let mut child = Command::new(mmcp_path())
+        .env("MMCP_NAMED_TEMP", "1")
         .arg(&fifo)
         .arg(&dst)
         .spawn()
@@ -776,3 +778,9 @@ mod backup;
 
 /// Against GNU cp: what an existing DST keeps (mode, owner) when it is replaced.
 mod replace;
+
+/// Against GNU cp: two names of one file (symlinks, hard links, backups, bind mounts).
+mod samefile;
+
+/// Kills and signals at any point, `ulimit -f`, and append-only directories: nothing left behind.
+mod kills;

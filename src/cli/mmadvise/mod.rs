@@ -338,6 +338,7 @@ reads, or instead: {instead}"
 
 /// The entry point of the `mmadvise` binary.
 pub fn main() -> ExitCode {
+    crate::sys::signals::ignore_file_size_limit();
     let args: Args = parse_args(command(), std::env::args_os(), EXIT_USAGE);
     let reporter = Reporter::new(TOOL);
     if let Action::Advise(a) = &args.action

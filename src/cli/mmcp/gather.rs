@@ -10,6 +10,7 @@ use anyhow::Context;
 use rustix::fs::Stat;
 
 use super::{Pair, Plan, TOOL, message, quote};
+use crate::copy::same::{self, Looked, Verdict};
 use crate::copy::tree::{self, Follow, Kind};
 use crate::copy::{self, Failure};
 use crate::error::describe;
@@ -122,6 +123,8 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
         fail(work, &pair.src, why);
         return Ok(());
     }
+    // A directory refused as a copy onto itself: nothing under it is copied.
+    let mut refused: Option<PathBuf> = None;
     for entry in tree::walk(&pair.src, &pair.dst, plan.follow) {
         if signals::caught().is_some() {
             return Ok(());
@@ -135,8 +138,19 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
                 continue;
             }
         };
+        if refused.as_ref().is_some_and(|r| entry.src.starts_with(r)) {
+            continue;
+        }
         let action = match entry.kind {
             Kind::Dir => {
+                // A directory onto itself (a bind mount, a symlink followed): cp refuses it.
+                if !plan.policy.no_clobber
+                    && onto_itself(plan, &entry.src, &entry.stat, &entry.dst) == Verdict::SameFile
+                {
+                    fail(work, &entry.src, same_file_message(&entry.src, &entry.dst));
+                    refused = Some(entry.src);
+                    continue;
+                }
                 if std::fs::symlink_metadata(&entry.dst).is_ok()
                     && !std::fs::metadata(&entry.dst).is_ok_and(|m| m.is_dir())
                 {
@@ -292,20 +306,17 @@ pub(super) fn decide(
     let Ok(existing) = rustix::fs::lstat(dst) else {
         return Ok(Decision::Copy(None));
     };
-    let same = match action {
-        // A link is copied as itself: compare the links, not what they point to.
-        Action::Symlink => {
-            stat.is_some_and(|s| s.st_dev == existing.st_dev && s.st_ino == existing.st_ino)
+    let policy = plan.policy;
+    // cp -n skips an existing DST without looking for two names of one file.
+    if !policy.no_clobber
+        && let Some(src_stat) = stat
+        && src.as_os_str() != "-"
+    {
+        match onto_itself(plan, src, src_stat, dst) {
+            Verdict::SameFile => return Ok(Decision::Refuse(same_file_message(src, dst))),
+            Verdict::AlreadyDone => return Ok(Decision::Skip),
+            Verdict::Distinct => {}
         }
-        _ => copy::same_file(src, dst),
-    };
-    // With backups, cp copies a file over another name of itself: the old name becomes the backup.
-    if same && (plan.backup.is_none() || same_name(src, dst)) {
-        return Ok(Decision::Refuse(format!(
-            "{} and {} are the same file",
-            quote(src),
-            quote(dst)
-        )));
     }
     if std::fs::metadata(dst).is_ok_and(|m| m.is_dir()) && !matches!(action, Action::Symlink) {
         return Ok(Decision::Refuse(format!(
@@ -313,7 +324,6 @@ pub(super) fn decide(
             quote(dst)
         )));
     }
-    let policy = plan.policy;
     if policy.no_clobber {
         return Ok(Decision::Skip);
     }
@@ -362,13 +372,24 @@ pub(super) fn decide(
     Ok(Decision::Copy(backup))
 }
 
-/// Whether `a` and `b` are one name: the same entry of the same directory.
-pub(super) fn same_name(a: &Path, b: &Path) -> bool {
-    let parent = |p: &Path| match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
+/// Whether copying `src` (status `src_stat`, as the plan follows it) onto the existing `dst` copies a
+/// file onto itself, as cp decides it.
+pub(super) fn onto_itself(plan: &Plan, src: &Path, src_stat: &Stat, dst: &Path) -> Verdict {
+    let backup = plan.backup.is_some();
+    let nofollow = same::dst_nofollow(src_stat, plan.recursive, backup);
+    let Some(dst_stat) = same::dst_stat(dst, nofollow) else {
+        return Verdict::Distinct;
     };
-    a.file_name() == b.file_name() && copy::same_file(&parent(a), &parent(b))
+    let looked = Looked {
+        never_follow: plan.follow == Follow::Never,
+        backup,
+    };
+    same::onto_itself(src, src_stat, dst, &dst_stat, looked)
+}
+
+/// cp's refusal of a copy of a file onto itself.
+pub(super) fn same_file_message(src: &Path, dst: &Path) -> String {
+    format!("{} and {} are the same file", quote(src), quote(dst))
 }
 
 /// Prints `mmcp: QUESTION` on stderr and reads one line from stdin; true for an answer starting with
