@@ -10,14 +10,14 @@
 //! Each following line is one file:
 //!
 //! ```json
-//! {"type":"file","path":"/data/db/table.ibd","dev":2049,"ino":131075,"size":1073741824,"mtime_ns":1763771200123456789,"resident":[[0,25165824],[67108864,67112960]]}
+//! {"type":"file","path":"/data/db/table.ibd","dev":2049,"ino":131075,"size":1073741824,"mtime_ns":1763771200123456789,"resident_ranges":[[0,25165824],[67108864,67112960]]}
 //! ```
 //!
 //! `path` is absolute when it can be made so. A name that is not UTF-8 is written as its lossy form in
 //! `path` plus its exact bytes in standard base64 in `path_bytes` (absent for every other name), and is
 //! read back from `path_bytes`, so such files are found again; `dev`, `ino`, `size` and `mtime_ns` (modification time in
 //! nanoseconds since the epoch) identify the file: a restore skips a file whose identity changed.
-//! `resident` lists the resident byte ranges `[start, end)`, sorted, not overlapping, page-aligned except
+//! `resident_ranges` (`resident` in earlier snapshots, which still load) lists the resident byte ranges `[start, end)`, sorted, not overlapping, page-aligned except
 //! that the last may end at the file size. Readers ignore fields they do not know; a reader refuses a version it does not know.
 
 use std::io::{self, BufRead, Write};
@@ -109,6 +109,8 @@ struct RawRecord {
     path_bytes: Option<String>,
     #[serde(flatten)]
     identity: Identity,
+    /// Written as `resident_ranges`, the name mmstat's JSON uses; `resident` in snapshots saved before.
+    #[serde(rename = "resident_ranges", alias = "resident")]
     resident: Vec<(u64, u64)>,
 }
 

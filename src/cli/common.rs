@@ -419,10 +419,14 @@ impl<W: Write> JsonLines<W> {
         JsonLines { out }
     }
 
-    /// Writes `{"type": kind, ...fields}`. `fields` must serialise to an object.
+    /// Writes `{"type": kind, ...fields}`. `fields` must serialise to an object. A summary record
+    /// carries the schema's version after its type (see mmtools-json(7)).
     pub fn write(&mut self, kind: &str, fields: impl Serialize) -> io::Result<()> {
         let mut object = Map::new();
         object.insert("type".into(), Value::String(kind.into()));
+        if kind == "summary" {
+            object.insert("schema".into(), crate::cli::schema::VERSION.into());
+        }
         match serde_json::to_value(fields).map_err(io::Error::other)? {
             Value::Object(rest) => object.extend(rest),
             other => {
@@ -444,9 +448,21 @@ impl<W: Write> JsonLines<W> {
         self.write("error", fields)
     }
 
+    /// Writes a record that carries its own `"type"` first, as it serialises (a struct streamed
+    /// without building a map: mmstat writes one per file of a tree).
+    pub fn record(&mut self, record: &impl Serialize) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, record).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+
     /// Flushes the underlying writer.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+
+    /// The underlying writer.
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 

@@ -399,17 +399,11 @@ Writing to a closed pipe ends the run quietly with status 0.",
     ),
     (
         "JSON OUTPUT",
-        "With --json, one JSON object per line. Each has a \"type\":\n\
-\n\"file\": {\"type\":\"file\",\"path\":\"a.txt\",\"lines\":3,\"spaces\":12}, one per input counted, with one \
-integer field per counter asked for: lines, words, spaces, blanks, whitespace, byte_0xHH (one per --byte, \
-HH the value in hexadecimal) and bytes. The path of standard input is \"-\", or \"\" when no operand was given.\n\
-\n\"error\": {\"type\":\"error\",\"path\":\"b.txt\",\"error\":\"No such file or directory\"}, one per input \
-that failed.\n\
-\n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M, ...}, last, with the totals of the same \
-counters over the inputs counted.\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
-the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
-name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
-0xff, b (base64 -d gives it back).",
+        "With --json, one JSON object per line, each with a \"type\" first: \"file\" per input counted \
+(one integer field per counter asked for), \"error\" per input that failed, and \"summary\" last, with the \
+totals:\n\
+\n    {\"type\":\"file\",\"path\":\"a.txt\",\"lines\":3,\"spaces\":12}\n    {\"type\":\"summary\",\"schema\":1,\"files\":1,\"errors\":0,\"lines\":3,\"spaces\":12}\n\
+\nThe path of standard input is \"-\", or \"\" when no operand was given. Every record type and field is listed, with its meaning, in mmtools-json(7); a summary record carries \"schema\", that page's version. Names are strings (lossy when not UTF-8, with the exact bytes in base64 in a sibling \"..._bytes\" field).",
     ),
     (
         "CAVEATS",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, CommandFactory, Parser};
 
-use crate::cli::common::{MapModeArg, Reporter, parse_args};
+use crate::cli::common::{JsonLines, MapModeArg, Reporter, insert_name, parse_args};
 use crate::cli::quote;
 use crate::counter::{self, Counter, DEFAULT_WIDTH, MAX_WIDTH, Op, Outcome, Request, Source};
 use crate::map::MapMode;
@@ -247,40 +247,28 @@ pub fn plan(args: &Args) -> Plan {
 }
 
 /// Reports a counter error as `mmcounter: NAME: problem`, the name quoted as every tool quotes names.
-fn report(reporter: &Reporter, e: &counter::Error) {
-    reporter.error(format_args!("{}: {}", quote::name(e.name()), e.problem()));
+/// Reports a failure on stderr and, with --json, as an "error" record on stdout too.
+fn report(plan: &Plan, reporter: &Reporter, e: &counter::Error) -> io::Result<()> {
+    let message = format!("{}: {}", quote::name(e.name()), e.problem());
+    reporter.error(&message);
+    if plan.style == Style::Json {
+        let reason = e.problem().to_string();
+        emit(&json_record("error", e.name(), &[("error", reason.into())]))?;
+    }
+    Ok(())
 }
 
-/// Appends `"path":NAME` to `out`, with `"path_bytes"` for a name that is not UTF-8 (the pair that
-/// common::insert_name writes for the other tools).
-fn json_name(out: &mut String, name: &std::ffi::OsStr) {
-    let (text, bytes) = crate::name::split(name);
-    out.push_str("\"path\":");
-    json_string(out, &text);
-    if let Some(bytes) = bytes {
-        out.push_str(",\"path_bytes\":");
-        json_string(out, &bytes);
+/// One JSON Lines record `kind` about the counter `name`, with `fields` after its path.
+fn json_record(kind: &str, name: &std::ffi::OsStr, fields: &[(&str, serde_json::Value)]) -> String {
+    let mut object = serde_json::Map::new();
+    insert_name(&mut object, "path", name);
+    for (key, value) in fields {
+        object.insert((*key).into(), value.clone());
     }
-}
-
-/// Appends `text` to `out` as a JSON string.
-fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                use std::fmt::Write as _;
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    let mut out = JsonLines::new(Vec::with_capacity(96));
+    // Writing to a Vec cannot fail.
+    let _ = out.write(kind, object);
+    String::from_utf8(out.into_inner()).unwrap_or_default()
 }
 
 /// One line of output for `counter` (with `previous` in JSON, under the record type `kind`).
@@ -302,12 +290,12 @@ fn line(
             out.push_str(std::str::from_utf8(encoded.as_bytes()).unwrap_or_default());
         }
         Style::Json => {
-            let _ = write!(out, "{{\"type\":\"{kind}\",");
-            json_name(&mut out, name);
+            let mut fields = Vec::with_capacity(2);
             if let Some(previous) = previous {
-                let _ = write!(out, ",\"previous\":{}", previous.value());
+                fields.push(("previous", previous.value().into()));
             }
-            let _ = writeln!(out, ",\"value\":{}}}", counter.value());
+            fields.push(("value", counter.value().into()));
+            out.push_str(&json_record(kind, name, &fields));
         }
     }
     out
@@ -329,24 +317,19 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
             unreachable!("clap refuses --unlink with FILE")
         };
         match counter::unlink_shm(shm) {
-            Ok(()) if plan.style == Style::Json => {
-                let mut out = String::from("{\"type\":\"unlinked\",");
-                json_name(&mut out, &name);
-                out.push_str("}\n");
-                emit(&out)?;
-            }
+            Ok(()) if plan.style == Style::Json => emit(&json_record("unlinked", &name, &[]))?,
             Ok(()) => emit(&format!(
                 "removed shared memory object {}\n",
                 quote::always(&name)
             ))?,
-            Err(e) => report(reporter, &e),
+            Err(e) => report(plan, reporter, &e)?,
         }
         return Ok(());
     }
     let outcome: Outcome = match counter::apply(&source, &plan.request) {
         Ok(outcome) => outcome,
         Err(e) => {
-            report(reporter, &e);
+            report(plan, reporter, &e)?;
             return Ok(());
         }
     };
@@ -373,7 +356,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     let _ended: Ended = line_or_termination()?;
     match view.read(&source) {
         Ok(seen) => emit(&line(plan.style, "held", &name, None, seen))?,
-        Err(e) => report(reporter, &e),
+        Err(e) => report(plan, reporter, &e)?,
     }
     Ok(())
 }
@@ -477,17 +460,11 @@ Writing to a closed pipe ends the run quietly with status 0.",
     ),
     (
         "JSON OUTPUT",
-        "With --json, one JSON object per line:\n\
-\n\"counter\": {\"type\":\"counter\",\"path\":\"hits\",\"previous\":41,\"value\":42}, the value before and \
-after the operation (equal for --get; with --map-mode private, \"value\" is what the update would have \
-stored). \"path\" is FILE, or the --shm NAME as given.\n\
-\n\"held\": {\"type\":\"held\",\"path\":\"hits\",\"value\":43}, after --hold ends: the value seen through the \
-still-open map.\n\
-\n\"unlinked\": {\"type\":\"unlinked\",\"path\":\"jobs\"}, after --shm NAME --unlink.\n\
-\nErrors go to standard error as text, as without --json.\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
-the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
-name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
-0xff, b (base64 -d gives it back).",
+        "With --json, one JSON object per line, each with a \"type\" first: \"counter\" after an update \
+or --get (the value before and after), \"held\" after --hold ends, \"unlinked\" after --unlink, and \
+\"error\" when the counter could not be read or updated (also reported on standard error):\n\
+\n    {\"type\":\"counter\",\"path\":\"hits\",\"previous\":41,\"value\":42}\n\
+\nEvery record type and field is listed, with its meaning, in mmtools-json(7); a summary record carries \"schema\", that page's version. Names are strings (lossy when not UTF-8, with the exact bytes in base64 in a sibling \"..._bytes\" field).",
     ),
     (
         "CAVEATS",
@@ -538,12 +515,5 @@ mod tests {
         ] {
             assert!(bare(argv(words).into_iter()).is_none(), "{words:?}");
         }
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        let mut out = String::new();
-        json_string(&mut out, "a\"b\\c\n\u{1}é");
-        assert_eq!(out, r#""a\"b\\c\n\u0001é""#);
     }
 }

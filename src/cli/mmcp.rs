@@ -705,7 +705,7 @@ fn report(
                 "errors": totals.errors,
                 "bytes": totals.bytes,
                 "hole_bytes": totals.hole_bytes,
-                "seconds": started.elapsed().as_secs_f64(),
+                "elapsed_seconds": started.elapsed().as_secs_f64(),
             }),
         )?;
         json.flush()?;
@@ -767,18 +767,11 @@ fails with \"File too large\", exit status 1.",
     ),
     (
         "JSON OUTPUT",
-        "With --json, one JSON object per line. Each has a \"type\":\n\
-\n\"file\": {\"type\":\"file\",\"src\":\"a\",\"dst\":\"b\",\"bytes\":N,\"hole_bytes\":H}, one per file \
-created, in input order; bytes is the size of the copy, hole_bytes how much of it was left as holes. \
-A name made a hard link to an earlier copy (--preserve=links) has bytes 0 and \"link_to\":\"DST\" (that \
-copy); a destination moved aside first has \"backup\":\"NAME\".\n\
-\n\"error\": {\"type\":\"error\",\"path\":\"a\",\"error\":\"...\"}, one per failure.\n\
-\n\"summary\": {\"type\":\"summary\",\"files\":N,\"errors\":M,\"bytes\":B,\"hole_bytes\":H,\"seconds\":S}, \
-last; seconds is a decimal number, the rest are integers.\n\
-\nNames are always strings, so that jq -r .src works. For a name that is not valid UTF-8 the string holds \
-the name with each invalid byte replaced by U+FFFD; then, and only then, a sibling field holds the exact \
-name in standard base64 (RFC 4648): \"src_bytes\", \"dst_bytes\", \"link_to_bytes\", \"backup_bytes\", \
-\"path_bytes\". \"src\":\"a\\ufffdb\",\"src_bytes\":\"Yf9i\" is the name a, byte 0xff, b.\n\
+        "With --json, one JSON object per line, each with a \"type\" first: \"file\" per file created, \
+in input order, \"error\" per failure, and \"summary\" last:\n\
+\n    {\"type\":\"file\",\"src\":\"a\",\"dst\":\"b\",\"bytes\":4096,\"hole_bytes\":0}\n    {\"type\":\"summary\",\"schema\":1,\"files\":1,\"errors\":0,\"bytes\":4096,\"hole_bytes\":0,\"elapsed_seconds\":0.002}\n\
+\nA name made a hard link to an earlier copy has bytes 0 and \"link_to\"; a destination kept aside has \
+\"backup\". Every record type and field is listed, with its meaning, in mmtools-json(7); a summary record carries \"schema\", that page's version. Names are strings (lossy when not UTF-8, with the exact bytes in base64 in a sibling \"..._bytes\" field).\n\
 \n-v prints names as cp -v does: always quoted, with what cannot be printed escaped for the shell \
 ('a'$'\\377''b' -> 'd/a'$'\\377''b').",
     ),

@@ -29,7 +29,7 @@ use measure::{FileStat, Outcome, Report, Totals};
 use table::Table;
 use watch::Previous;
 
-use crate::cli::common::{EXIT_USAGE, Reporter, insert_name, parse_args, usage_error};
+use crate::cli::common::{EXIT_USAGE, JsonLines, Reporter, insert_name, parse_args, usage_error};
 
 const TOOL: &str = "mmstat";
 
@@ -192,7 +192,7 @@ pub(crate) fn emit(
             out.flush()?;
         }
         Format::Json => {
-            let mut out = json::Lines::new(BufWriter::new(stdout.lock()));
+            let mut out = JsonLines::new(BufWriter::new(stdout.lock()));
             records(&mut out, plan, reporter, report, previous, frame)?;
             out.flush()?;
         }
@@ -312,14 +312,14 @@ fn text(
 }
 
 fn records<W: Write>(
-    out: &mut json::Lines<W>,
+    out: &mut JsonLines<W>,
     plan: &Plan,
     reporter: &Reporter,
     report: &Report,
     previous: Option<&Previous>,
     frame: &mut Frame,
 ) -> io::Result<()> {
-    let mut other = |out: &mut json::Lines<W>, outcome: &Outcome| -> io::Result<()> {
+    let mut other = |out: &mut JsonLines<W>, outcome: &Outcome| -> io::Result<()> {
         match outcome {
             Outcome::Error { path, message } => {
                 let mut record = serde_json::Map::new();
@@ -331,14 +331,14 @@ fn records<W: Write>(
                     }
                 }
                 record.insert("error".into(), message.as_str().into());
-                out.write(&record)?
+                out.record(&record)?
             }
             Outcome::Skipped { path, why } => {
                 let mut record = serde_json::Map::new();
                 record.insert("type".into(), "skipped".into());
                 insert_name(&mut record, "path", path.as_os_str());
                 record.insert("reason".into(), why.as_str().into());
-                out.write(&record)?
+                out.record(&record)?
             }
             _ => {}
         }
@@ -349,7 +349,7 @@ fn records<W: Write>(
     if plan.rows && plan.sort.is_none() {
         for outcome in &report.outcomes {
             match outcome {
-                Outcome::File(f) => out.write(&json::file(plan, f, previous))?,
+                Outcome::File(f) => out.record(&json::file(plan, f, previous))?,
                 o => other(out, o)?,
             }
         }
@@ -361,7 +361,7 @@ fn records<W: Write>(
         }
         if plan.rows {
             for f in ordered(plan, report) {
-                out.write(&json::file(plan, f, previous))?;
+                out.record(&json::file(plan, f, previous))?;
             }
         }
     }
@@ -373,7 +373,7 @@ fn records<W: Write>(
             watch::timestamp(SystemTime::now()).into(),
         );
     }
-    out.write(&summary)
+    out.write("summary", summary)
 }
 
 /// Whether the totals meet a --check threshold. With no known page, it passes only when there is no

@@ -8,6 +8,7 @@ pub mod mmcounter;
 pub mod mmcp;
 pub mod mmstat;
 pub mod quote;
+pub mod schema;
 pub mod walkargs;
 
 /// A tool's command definition and hand-written man page sections, for generating man pages and

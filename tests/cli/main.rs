@@ -13,5 +13,6 @@ mod mmcounter;
 mod mmcp;
 mod mmstat;
 mod names;
+mod schema;
 mod startup;
 mod util;

@@ -105,10 +105,27 @@ fn man_pages_and_completions_are_current() {
             );
         }
     }
+    check(
+        &root().join("man").join("mmtools-json.7"),
+        mmtools::cli::schema::man_page(env!("CARGO_PKG_VERSION")).as_bytes(),
+        &mut stale,
+    );
     assert!(
         stale.is_empty(),
         "stale or missing (run UPDATE_MAN=1 cargo test): {stale:?}"
     );
+}
+
+#[test]
+fn every_json_output_section_points_at_the_schema_page() {
+    for tool in TOOLS {
+        let (_, text) = tool
+            .man_sections
+            .iter()
+            .find(|(t, _)| *t == "JSON OUTPUT")
+            .unwrap();
+        assert!(text.contains("mmtools-json(7)"), "{}", tool.name);
+    }
 }
 
 #[test]

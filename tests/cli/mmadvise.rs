@@ -211,7 +211,7 @@ fn touch_of_a_range_loads_that_range_only() {
     assert_eq!(loaded(&f), 4 * MIB, "readahead must not run past the range");
     let file = &json_lines(&out)[0];
     assert_eq!(
-        (file["offset"].as_u64(), file["length"].as_u64()),
+        (file["offset"].as_u64(), file["length_bytes"].as_u64()),
         (Some(8 * MIB), Some(4 * MIB))
     );
     assert_eq!(file["loaded_bytes"], 4 * MIB);
@@ -775,7 +775,7 @@ fn an_unreadable_file_is_reported_and_residency_hidden_from_others_is_unknown() 
         "never a fake 100%"
     );
     assert!(
-        file["residency_unknown"]
+        file["unknown_reason"]
             .as_str()
             .unwrap()
             .contains("may not write")

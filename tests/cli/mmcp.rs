@@ -139,7 +139,7 @@ fn holes_are_kept_and_never_fills_them() {
         summary["hole_bytes"].as_u64().unwrap() > 60 << 20,
         "{summary}"
     );
-    assert!(summary["seconds"].as_f64().is_some());
+    assert!(summary["elapsed_seconds"].as_f64().is_some());
 
     let never = dir.path().join("never");
     mmcp()

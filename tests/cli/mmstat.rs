@@ -326,7 +326,7 @@ fn unknown_residency_for_files_the_caller_may_not_write() {
     for key in ["resident_pages", "resident_bytes", "percent", "method"] {
         assert!(f[key].is_null(), "{key} must be null: {f}");
     }
-    assert_eq!(f["unknown"], "not-writable");
+    assert_eq!(f["unknown_reason"], "not-writable");
     let errors = of_type(&records, "error");
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["error"], "Permission denied");

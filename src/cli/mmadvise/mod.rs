@@ -437,26 +437,12 @@ locks and removing its pid file. Writing to a closed pipe ends the run quietly w
     ),
     (
         "JSON OUTPUT",
-        "With --json, one JSON object per line. Each has a \"type\":\n\
-\n\"file\": one per file handled: {\"type\":\"file\",\"action\":\"touch\",\"path\":\"a.db\",\"size\":N,\
-\"offset\":N,\"length\":N,\"pages\":N,\"data_bytes\":N,\"resident_pages_before\":N,\"resident_pages_after\":N, \
-...}, sizes in bytes and residency in pages of the covered range; a residency the kernel hides is null, \
-with \"residency_unknown\" saying why. Each action adds its own fields: willneed \"requested_bytes\", \
-\"cap_bytes\", \"missing_bytes\" (after --wait); touch \"loaded_bytes\"; evict \"stayed_pages\", \
-\"dirty_pages\", \"writeback_pages\", \"other_pages\", \"tmpfs\", \"holders\" ([{\"pid\",\"name\",\
-\"locked_bytes\"}]); lock \"locked_bytes\"; advise \"advice\" and \"active_pages_before\"/\"active_pages_after\" \
-(cold), the evict fields (pageout), \"huge_bytes\" (hugepage); restore \"saved_bytes\", \"restored_pages\". \
-\"notes\" holds the explanations printed in text mode.\n\
-\n\"skipped\": {\"type\":\"skipped\",\"path\":\"p\",\"reason\":\"a FIFO\"}, for special files and, with \
-restore, files that changed since the snapshot.\n\
-\n\"error\": {\"type\":\"error\",\"path\":\"b\",\"error\":\"No such file or directory\"}, one per file that failed.\n\
-\n\"summary\": last: {\"type\":\"summary\",\"action\":\"touch\",\"files\":N,\"skipped\":N,\"errors\":N,\"size\":N,\
-\"pages\":N,\"resident_pages_before\":N,\"resident_pages_after\":N,\"unknown\":N}, totals over the files \
-whose residency is known; lock adds \"locked_bytes\" and \"pid\".\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
-the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
-name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
-0xff, b (base64 -d gives it back). The same holds in every \
-record that has a path.\n\
+        "With --json, one JSON object per line, each with a \"type\" first: \"file\" per file handled \
+(sizes in bytes, residency in pages of the covered range, null where the kernel hides it, and fields of \
+the action's own), \"skipped\" per path passed over, \"error\" per file that failed, and \"summary\" \
+last:\n\
+\n    {\"type\":\"file\",\"action\":\"touch\",\"path\":\"a.db\",\"size\":8192,\"offset\":0,\"length_bytes\":8192,\"pages\":2,\"data_bytes\":8192,\"resident_pages_before\":0,\"resident_pages_after\":2,\"loaded_bytes\":8192,\"notes\":[]}\n\
+\nEvery record type and field is listed, with its meaning, in mmtools-json(7); a summary record carries \"schema\", that page's version. Names are strings (lossy when not UTF-8, with the exact bytes in base64 in a sibling \"..._bytes\" field).\n\
 \nIn text, a name holding a newline, a control character or bytes that are not a printable character is \
 quoted and escaped for the shell, as ls shows it ('a'$'\\377''b'); messages quote names as wc's do.",
     ),

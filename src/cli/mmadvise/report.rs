@@ -130,13 +130,13 @@ impl<'r> Report<'r> {
             insert_name(&mut object, "path", o.path.as_os_str());
             object.insert("size".into(), o.size.into());
             object.insert("offset".into(), o.span.0.into());
-            object.insert("length".into(), span_len.into());
+            object.insert("length_bytes".into(), span_len.into());
             object.insert("pages".into(), o.after.pages.into());
             object.insert("data_bytes".into(), o.data.into());
             object.insert("resident_pages_before".into(), o.before.resident.into());
             object.insert("resident_pages_after".into(), o.after.resident.into());
             if let Some(why) = o.after.unknown.or(o.before.unknown) {
-                object.insert("residency_unknown".into(), unknown_text(why).into());
+                object.insert("unknown_reason".into(), unknown_text(why).into());
             }
             object.extend(o.fields.clone());
             object.insert("notes".into(), notes.into());
@@ -231,7 +231,7 @@ impl<'r> Report<'r> {
             object.insert("pages".into(), t.pages.into());
             object.insert("resident_pages_before".into(), t.before.into());
             object.insert("resident_pages_after".into(), t.after.into());
-            object.insert("unknown".into(), t.unknown.into());
+            object.insert("unknown_files".into(), t.unknown.into());
             object.extend(fields);
             json.write("summary", object)?;
             return json.flush();

@@ -36,7 +36,7 @@ pub fn unknown_name(unknown: Unknown) -> &'static str {
 pub struct Deltas {
     resident_pages_delta: Option<i64>,
     resident_bytes_delta: Option<i64>,
-    recently_evicted_delta: Option<i64>,
+    recently_evicted_pages_delta: Option<i64>,
 }
 
 /// A "file" record, serialised straight to the output (a tree can have millions).
@@ -54,13 +54,13 @@ pub struct FileRecord<'a> {
     resident_pages: Option<u64>,
     resident_bytes: Option<u64>,
     percent: Option<f64>,
-    dirty: Option<u64>,
-    writeback: Option<u64>,
-    evicted: Option<u64>,
-    recently_evicted: Option<u64>,
+    dirty_pages: Option<u64>,
+    writeback_pages: Option<u64>,
+    evicted_pages: Option<u64>,
+    recently_evicted_pages: Option<u64>,
     method: Option<&'static str>,
     fs: &'static str,
-    unknown: Option<&'static str>,
+    unknown_reason: Option<&'static str>,
     counted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     resident_ranges: Option<Option<Vec<[u64; 2]>>>,
@@ -86,16 +86,16 @@ pub fn file<'a>(plan: &Plan, f: &'a FileStat, previous: Option<&Previous>) -> Fi
         resident_pages: r.resident,
         resident_bytes: f.resident_bytes,
         percent: f.percent().map(round2),
-        dirty: detail(|d| d.dirty),
-        writeback: detail(|d| d.writeback),
-        evicted: detail(|d| d.evicted),
-        recently_evicted: detail(|d| d.recently_evicted),
+        dirty_pages: detail(|d| d.dirty),
+        writeback_pages: detail(|d| d.writeback),
+        evicted_pages: detail(|d| d.evicted),
+        recently_evicted_pages: detail(|d| d.recently_evicted),
         method: r.used.map(|u| match u {
             Used::Cachestat => "cachestat",
             Used::Mincore => "mincore",
         }),
         fs: fs_name(r.fs),
-        unknown: r.unknown.map(unknown_name),
+        unknown_reason: r.unknown.map(unknown_name),
         counted: f.counted,
         resident_ranges: plan.ranges.then(|| {
             f.runs.as_ref().map(|runs| {
@@ -115,42 +115,18 @@ pub fn file<'a>(plan: &Plan, f: &'a FileStat, previous: Option<&Previous>) -> Fi
             Deltas {
                 resident_pages_delta: change.resident_pages,
                 resident_bytes_delta: change.resident_bytes,
-                recently_evicted_delta: change.recently_evicted,
+                recently_evicted_pages_delta: change.recently_evicted,
             }
         }),
     }
 }
 
-/// Writes JSON Lines straight from serialisable values, each of which puts its "type" first.
-pub struct Lines<W: std::io::Write> {
-    out: W,
-}
-
-impl<W: std::io::Write> Lines<W> {
-    /// A writer over `out`.
-    pub fn new(out: W) -> Self {
-        Lines { out }
-    }
-
-    /// Writes one record and a newline.
-    pub fn write(&mut self, record: &impl Serialize) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, record).map_err(std::io::Error::other)?;
-        self.out.write_all(b"\n")
-    }
-
-    /// Flushes the output.
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
-}
-
-/// The fields of the "summary" record.
+/// The fields of the "summary" record (after its type and schema, which the writer adds).
 pub fn summary(plan: &Plan, t: &Totals, previous: Option<&Previous>) -> Map<String, Value> {
     let detail = |get: fn(&crate::sys::cachestat::Cachestat) -> u64| {
         t.detail.as_ref().map(get).map_or(Value::Null, Value::from)
     };
     let mut o = Map::new();
-    o.insert("type".into(), "summary".into());
     o.insert("files".into(), t.files.into());
     o.insert("links".into(), t.links.into());
     o.insert("directories".into(), t.dirs.into());
@@ -161,13 +137,16 @@ pub fn summary(plan: &Plan, t: &Totals, previous: Option<&Previous>) -> Map<Stri
     o.insert("resident_pages".into(), t.resident_pages.into());
     o.insert("unknown_pages".into(), t.unknown_pages.into());
     o.insert("size".into(), t.size.into());
-    o.insert("unknown_size".into(), t.unknown_size.into());
+    o.insert("unknown_bytes".into(), t.unknown_size.into());
     o.insert("resident_bytes".into(), t.resident_bytes.into());
     o.insert("percent".into(), t.percent().map(round2).into());
-    o.insert("dirty".into(), detail(|d| d.dirty));
-    o.insert("writeback".into(), detail(|d| d.writeback));
-    o.insert("evicted".into(), detail(|d| d.evicted));
-    o.insert("recently_evicted".into(), detail(|d| d.recently_evicted));
+    o.insert("dirty_pages".into(), detail(|d| d.dirty));
+    o.insert("writeback_pages".into(), detail(|d| d.writeback));
+    o.insert("evicted_pages".into(), detail(|d| d.evicted));
+    o.insert(
+        "recently_evicted_pages".into(),
+        detail(|d| d.recently_evicted),
+    );
     o.insert("elapsed_seconds".into(), t.elapsed.as_secs_f64().into());
     if let Some(threshold) = plan.check {
         o.insert("check".into(), threshold.into());
@@ -187,7 +166,7 @@ pub fn summary(plan: &Plan, t: &Totals, previous: Option<&Previous>) -> Map<Stri
             change.and_then(|c| c.resident_bytes).into(),
         );
         o.insert(
-            "recently_evicted_delta".into(),
+            "recently_evicted_pages_delta".into(),
             change.and_then(|c| c.recently_evicted).into(),
         );
     }

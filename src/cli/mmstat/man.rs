@@ -36,39 +36,12 @@ applies to the last refresh). Writing to a closed pipe ends the run quietly with
     ),
     (
         "JSON OUTPUT",
-        "With --json (or --format json), one JSON object per line, each with a \"type\". Byte and page \
-counts are exact integers. Residency the kernel does not tell is null, never a guess.\n\
-\n\"file\", one per file measured: {\"type\":\"file\",\"path\":\"a.db\",\"size\":8192,\"pages\":2,\
-\"resident_pages\":1,\"resident_bytes\":4096,\"percent\":50.0,\"dirty\":0,\"writeback\":0,\"evicted\":1,\
-\"recently_evicted\":0,\"method\":\"cachestat\",\"fs\":\"storage\",\"unknown\":null,\"counted\":true}. \
-size is the file's size; pages, resident_pages and resident_bytes cover the range looked at (the whole \
-file, or --range, then also given as \"range\":[start,end]). resident_bytes counts the bytes of that \
-range lying in resident pages. percent is resident_pages of pages (null for no pages). dirty, writeback, \
-evicted and recently_evicted are page counts from cachestat(2), null when mincore(2) answered. method is \
-\"cachestat\", \"mincore\" or null (nothing was asked). fs is \"storage\", \"tmpfs\" or \"hugetlbfs\". \
-unknown is null, \"not-writable\" (the kernel hides the residency of files the caller may not write) or \
-\"hugetlbfs\"; resident_pages, resident_bytes and percent are then null. counted is false for a further \
-path to a file already counted (a hard link, or a file named twice): it is not added to the summary. \
-With --ranges, \"resident_ranges\":[[start,end],...] lists the resident byte ranges, half-open and \
-sorted (null when unknown). With --map, \"map\":[[resident,pages],...] gives each cell of the map. Under \
---watch, \"resident_pages_delta\", \"resident_bytes_delta\" and \"recently_evicted_delta\" give the \
-change since the previous refresh (null on the first, or when unknown).\n\
-\n\"skipped\", one per path passed over: {\"type\":\"skipped\",\"path\":\"p\",\"reason\":\"a FIFO\"}.\n\
-\n\"error\", one per failure: {\"type\":\"error\",\"path\":\"x\",\"error\":\"Permission denied\"} (path is \
-null for a failure that has none, such as an empty name in --files0-from).\n\
-\n\"summary\", last: {\"type\":\"summary\",\"files\":N,\"links\":N,\"directories\":N,\"skipped\":N,\
-\"errors\":N,\"unknown_files\":N,\"pages\":N,\"resident_pages\":N,\"unknown_pages\":N,\"size\":N,\
-\"resident_bytes\":N,\"percent\":F,\"dirty\":N,\"writeback\":N,\"evicted\":N,\"recently_evicted\":N,\
-\"elapsed_seconds\":F}. files counts distinct files (by device and inode) and links the further paths to \
-them; the page and byte totals count each file once. percent is resident_pages of the pages whose \
-residency is known (pages minus unknown_pages), null when there are none. The cachestat counters are \
-null when no file was measured with cachestat. With --check, \"check\" holds the threshold and \
-\"check_passed\" the verdict. Under --watch each refresh ends with its summary, which also has \
-\"refresh\" (1, 2, ...), \"timestamp\" (UTC, ISO 8601) and the three delta fields.\n\n\"path\" is always a string, so that jq -r .path works. For a name that is not valid UTF-8 it holds \
-the name with each invalid byte replaced by U+FFFD; then, and only then, \"path_bytes\" holds the exact \
-name in standard base64 (RFC 4648): \"path\":\"a\\ufffdb\",\"path_bytes\":\"Yf9i\" is the name a, byte \
-0xff, b (base64 -d gives it back). The same holds in \
-\"skipped\" and \"error\" records.\n\
+        "With --json (or -J, or --format json), one JSON object per line, each with a \"type\" first: \
+\"file\" per file measured, \"skipped\" per path passed over, \"error\" per failure, and \"summary\" last \
+(per refresh under --watch). Byte and page counts are exact integers; residency the kernel does not tell \
+is null, never a guess:\n\
+\n    {\"type\":\"file\",\"path\":\"a.db\",\"size\":8192,\"pages\":2,\"resident_pages\":1,\"resident_bytes\":4096,\"percent\":50.0,\"dirty_pages\":0,\"writeback_pages\":0,\"evicted_pages\":1,\"recently_evicted_pages\":0,\"method\":\"cachestat\",\"fs\":\"storage\",\"unknown_reason\":null,\"counted\":true}\n\
+\nA file named twice or through a hard link has \"counted\": false and is not added to the summary. Every record type and field is listed, with its meaning, in mmtools-json(7); a summary record carries \"schema\", that page's version. Names are strings (lossy when not UTF-8, with the exact bytes in base64 in a sibling \"..._bytes\" field).\n\
 \nIn the table, a name holding a newline, a control character or bytes that are not a printable \
 character is quoted and escaped for the shell, as ls shows it ('a'$'\\377''b'), so that each file stays \
 on one row; messages quote names as wc's do.",
@@ -80,14 +53,16 @@ cache after a restart. FILE is written beside itself under a temporary name and 
 it is never half written. The format is JSON Lines. The first line is a header:\n\
 \n    {\"type\":\"snapshot\",\"format\":\"mmtools-residency\",\"version\":1,\"page_size\":4096,\"created_ns\":1763771234000000000}\n\
 \nEach further line is one file:\n\
-\n    {\"type\":\"file\",\"path\":\"/data/db/table.ibd\",\"dev\":2049,\"ino\":131075,\"size\":1073741824,\"mtime_ns\":1763771200123456789,\"resident\":[[0,25165824],[67108864,67112960]]}\n\
+\n    {\"type\":\"file\",\"path\":\"/data/db/table.ibd\",\"dev\":2049,\"ino\":131075,\"size\":1073741824,\"mtime_ns\":1763771200123456789,\"resident_ranges\":[[0,25165824],[67108864,67112960]]}\n\
 \npath is absolute. A name that is not valid UTF-8 is written in path with U+FFFD for its invalid bytes \
 and exactly in \"path_bytes\" (standard base64), which a restore reads back, so such files are found \
 again; other names have no path_bytes, and snapshots written before it existed still load. dev, ino, size and mtime_ns (the modification time in nanoseconds since the epoch) \
-identify the file: a restore passes over a file whose identity changed. resident lists the resident \
+identify the file: a restore passes over a file whose identity changed. resident_ranges (resident in \
+earlier snapshots, which still load) lists the resident \
 byte ranges [start, end), sorted and not overlapping, page-aligned except that the last may end at the \
 end of the file (or of --range). Only files whose residency is known are saved, each once (hard links \
-by their first path). Readers ignore fields they do not know and refuse a version they do not know.",
+by their first path). Readers ignore fields they do not know and refuse a version they do not know. \
+mmtools-json(7) lists the fields.",
     ),
     (
         "PROMETHEUS OUTPUT",

@@ -29,13 +29,13 @@ fn json_schema() {
             "resident_pages",
             "resident_bytes",
             "percent",
-            "dirty",
-            "writeback",
-            "evicted",
-            "recently_evicted",
+            "dirty_pages",
+            "writeback_pages",
+            "evicted_pages",
+            "recently_evicted_pages",
             "method",
             "fs",
-            "unknown",
+            "unknown_reason",
             "counted",
             "resident_ranges",
             "map"
@@ -48,12 +48,17 @@ fn json_schema() {
     assert!(file["percent"].is_f64() || file["percent"].is_u64());
     assert!(["cachestat", "mincore"].contains(&file["method"].as_str().unwrap()));
     if file["method"] == "cachestat" {
-        for key in ["dirty", "writeback", "evicted", "recently_evicted"] {
+        for key in [
+            "dirty_pages",
+            "writeback_pages",
+            "evicted_pages",
+            "recently_evicted_pages",
+        ] {
             assert!(file[key].is_u64(), "{key}");
         }
     }
     assert!(["storage", "tmpfs"].contains(&file["fs"].as_str().unwrap()));
-    assert!(file["unknown"].is_null());
+    assert!(file["unknown_reason"].is_null());
     assert!(file["resident_ranges"].is_array() && file["map"].is_array());
     let error = of_type(&records, "error")[0];
     assert_eq!(keys(error), ["type", "path", "error"]);
@@ -63,6 +68,7 @@ fn json_schema() {
         keys(s),
         [
             "type",
+            "schema",
             "files",
             "links",
             "directories",
@@ -73,13 +79,13 @@ fn json_schema() {
             "resident_pages",
             "unknown_pages",
             "size",
-            "unknown_size",
+            "unknown_bytes",
             "resident_bytes",
             "percent",
-            "dirty",
-            "writeback",
-            "evicted",
-            "recently_evicted",
+            "dirty_pages",
+            "writeback_pages",
+            "evicted_pages",
+            "recently_evicted_pages",
             "elapsed_seconds"
         ]
     );
@@ -434,8 +440,8 @@ fn watch_appends_refreshes_with_deltas_and_stops_on_sigint() {
     assert!(summaries[0]["resident_pages_delta"].is_null());
     assert!(summaries[1]["resident_pages_delta"].is_i64());
     assert!(
-        summaries[1]["recently_evicted_delta"].is_i64()
-            || summaries[1]["recently_evicted_delta"].is_null()
+        summaries[1]["recently_evicted_pages_delta"].is_i64()
+            || summaries[1]["recently_evicted_pages_delta"].is_null()
     );
     assert_eq!(summaries[2]["refresh"], 3);
     let text = stdout(&mmstat(&[

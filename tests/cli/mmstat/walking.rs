@@ -203,7 +203,7 @@ fn hugetlbfs_is_unknown() {
     assert!(out.status.success(), "{}", stderr(&out));
     let record = lines(&out)[0].clone();
     assert_eq!(record["fs"], "hugetlbfs");
-    assert_eq!(record["unknown"], "hugetlbfs");
+    assert_eq!(record["unknown_reason"], "hugetlbfs");
     assert!(record["resident_pages"].is_null() && record["percent"].is_null());
     assert!(
         stderr(&out).contains("hugetlbfs is unknown"),
