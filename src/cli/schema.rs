@@ -520,7 +520,7 @@ every ordinary name.\n",
         for field in record.fields {
             out.push_str(&format!(
                 ".TP\n\\fB{}\\fR\n{}\n",
-                field.name.replace('_', "_").replace('-', "\\-"),
+                field.name.replace('-', "\\-"),
                 field.meaning.replace('-', "\\-")
             ));
         }
