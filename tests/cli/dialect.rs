@@ -96,3 +96,27 @@ fn long_options_may_be_abbreviated() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).starts_with("mmcp: "), "{}", stderr(&out));
 }
+
+/// A total is the sum of what its lines show, in bytes, whatever the page rounding: two 56-byte files
+/// are 112 resident, not two pages' worth.
+#[test]
+fn totals_agree_with_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a", &[b'x'; 56]);
+    let b = write(dir.path(), "b", &[b'y'; 56]);
+    for action in ["touch", "willneed"] {
+        let out = bin("mmadvise")
+            .args([action, "--bytes"])
+            .arg(&a)
+            .arg(&b)
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let total = text.lines().last().unwrap();
+        assert!(
+            total.starts_with("total: 2 files, 112, resident 112 (100%) -> 112 (100%)"),
+            "{action}: {text}"
+        );
+    }
+}

@@ -49,6 +49,9 @@ struct Totals {
     pages: u64,
     before: u64,
     after: u64,
+    /// Resident bytes before and after, each file's as its line shows it (its last page partial).
+    before_bytes: u64,
+    after_bytes: u64,
     unknown: u64,
 }
 
@@ -111,15 +114,17 @@ impl<'r> Report<'r> {
         let t = &mut self.totals;
         t.files += 1;
         t.size += o.size;
+        let span_len = o.span.1 - o.span.0;
         match (o.before.resident, o.after.resident) {
             (Some(b), Some(a)) => {
                 t.pages += o.after.pages;
                 t.before += b;
                 t.after += a;
+                t.before_bytes += pages_to_bytes(b, span_len);
+                t.after_bytes += pages_to_bytes(a, span_len);
             }
             _ => t.unknown += 1,
         }
-        let span_len = o.span.1 - o.span.0;
         let mut notes = o.notes.clone();
         if let Some(why) = o.after.unknown.or(o.before.unknown) {
             notes.push(format!("residency unknown: {}", unknown_text(why)));
@@ -239,13 +244,9 @@ impl<'r> Report<'r> {
         let mut out = io::stdout().lock();
         if t.files > 1 || !tail.is_empty() {
             let known = t.files - t.unknown;
-            let page = page_size() as u64;
-            let res = |pages: u64| {
-                format!(
-                    "{} ({})",
-                    self.size(pages.saturating_mul(page)),
-                    percent(pages, t.pages)
-                )
+            // The sum of what the lines show, in bytes: a total agrees with its lines.
+            let res = |bytes: u64, pages: u64| {
+                format!("{} ({})", self.size(bytes), percent(pages, t.pages))
             };
             let mut line = format!(
                 "total: {} file{}, {}",
@@ -254,7 +255,11 @@ impl<'r> Report<'r> {
                 self.size(t.size)
             );
             if known > 0 {
-                line.push_str(&format!(", resident {} -> {}", res(t.before), res(t.after)));
+                line.push_str(&format!(
+                    ", resident {} -> {}",
+                    res(t.before_bytes, t.before),
+                    res(t.after_bytes, t.after)
+                ));
             }
             if t.unknown > 0 {
                 line.push_str(&format!(", {} of unknown residency", t.unknown));
