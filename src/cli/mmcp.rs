@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::cli::common::{JsonLines, ProgressArgs, ReadArgs, Reporter, parse_size_arg};
-use crate::copy::tree::{self, Follow};
+use crate::copy::tree::{self, Follow, Kind};
 use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
 use crate::sys::signals;
@@ -514,7 +514,15 @@ fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failu
             tree::make_fifo(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
-        _ => copy::copy_file_backing_up(&leaf.src, &leaf.dst, backup, &plan.options, hooks),
+        _ => {
+            // A regular file found by a walk (or named) is copied only if its path still leads to it.
+            let id = leaf
+                .stat
+                .as_ref()
+                .filter(|s| Kind::of_mode(s.st_mode) == Kind::File && leaf.src.as_os_str() != "-")
+                .map(|s| (s.st_dev, s.st_ino));
+            copy::copy_found(&leaf.src, id, &leaf.dst, backup, &plan.options, hooks)
+        }
     }
 }
 
@@ -561,6 +569,7 @@ fn file_message(e: &Error) -> String {
     match e.reason() {
         Reason::ChangedSize => format!("{}: file changed size during copy", e.path().display()),
         Reason::IsDirectory => format!("{}: Is a directory", e.path().display()),
+        Reason::Replaced => format!("{}: {}", e.path().display(), e.reason_text()),
         Reason::Io(io) => {
             let why = describe(io);
             match e.op() {

@@ -17,7 +17,7 @@ use crate::snapshot::{FileRecord, Identity, read};
 use super::RestoreArgs;
 use super::report::{Report, percent};
 use super::run::{
-    BATCH, Caps, Opened, PROGRESS_THRESHOLD, load_options, open, outcome, run_in_pool,
+    Caps, Opened, PROGRESS_THRESHOLD, batch, load_options, open, outcome, run_in_pool,
 };
 
 fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
@@ -54,7 +54,7 @@ pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
         len: None,
     };
     let mut caps = Caps::default();
-    for batch in records.chunks(BATCH) {
+    for batch in records.chunks(batch()) {
         let mut opened: Vec<(Opened, Vec<Span>)> = Vec::new();
         for record in batch {
             let Some(o) = open(&record.path, &mut report)? else {
