@@ -1,7 +1,9 @@
 //! Black-box tests of the real binaries, in temporary directories. One integration target; one module
-//! per tool, plus hazards (faults and bad input), man (staleness of man pages and completions), races
-//! (trees changed while they are walked) and startup (how the binaries are linked).
+//! per tool, plus hazards (faults and bad input), man (staleness of man pages and completions),
+//! escapes (trees changed while walked, links planted for a tool to follow) and startup (how the
+//! binaries are linked).
 
+mod escapes;
 mod hazards;
 mod man;
 mod mmadvise;
@@ -9,6 +11,5 @@ mod mmcount;
 mod mmcounter;
 mod mmcp;
 mod mmstat;
-mod races;
 mod startup;
 mod util;

@@ -1,4 +1,9 @@
-//! Walks that cannot be turned against their caller: a directory of the tree is swapped, again and
+//! Walks and names that cannot be turned against their caller (root, say).
+//!
+//! A link planted in /dev/shm, a directory anyone may write, is refused by `mmcounter --shm`, as
+//! glibc's shm_open refuses it (O_NOFOLLOW).
+//!
+//! In the walks, a directory of the tree is swapped, again and
 //! again, with a symbolic link to a directory outside it (renameat2 RENAME_EXCHANGE in a loop, from a
 //! python3 child) while mmcp -r, mmstat and mmadvise walk the tree. Nothing from outside may ever be
 //! copied, reported or touched.
@@ -12,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{bin, stderr, stdout};
+use crate::util::{bin, skip, stderr, stdout};
 
 const RUNS: usize = 60;
 const INSIDE: &[u8] = b"inside\n";
@@ -111,7 +116,7 @@ fn swapping(scene: &Scene) -> Option<Swapper> {
         &scene.root.join("ready"),
     );
     if swapper.is_none() {
-        crate::util::skip("python3 with renameat2 (RENAME_EXCHANGE) is needed");
+        skip("python3 with renameat2 (RENAME_EXCHANGE) is needed");
     }
     swapper
 }
@@ -220,4 +225,53 @@ fn mmadvise_never_touches_files_outside_the_tree() {
         }
     }
     assert!(touched_sub > 0, "sub was never touched");
+}
+
+/// A link in /dev/shm, removed however the test ends.
+struct Planted(PathBuf);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn mmcounter_shm_refuses_a_planted_link() {
+    if !Path::new("/dev/shm").is_dir() {
+        skip("no /dev/shm");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target");
+    std::fs::write(&target, b"0000000041\n").unwrap();
+    let missing = dir.path().join("missing");
+    for (to, what) in [(&target, "an existing file"), (&missing, "a missing file")] {
+        let name = format!("mmtools-planted-{}-{}", std::process::id(), what.len());
+        let link = Path::new("/dev/shm").join(&name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(to, &link).unwrap();
+        let _planted = Planted(link.clone());
+        for args in [&[][..], &["--get"], &["--set", "7"]] {
+            let out = bin("mmcounter")
+                .args(["--shm", &name])
+                .args(args)
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{what} {args:?}: {err}");
+            assert_eq!(
+                err,
+                format!(
+                    "mmcounter: {name}: not a regular file (a symbolic link, refused as shm_open \
+                     does)\n"
+                ),
+                "{what} {args:?}"
+            );
+            assert_eq!(stdout(&out), "");
+        }
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    }
+    assert_eq!(std::fs::read(&target).unwrap(), b"0000000041\n");
+    assert!(!missing.exists(), "a link's missing target was created");
 }
