@@ -37,8 +37,21 @@ pub fn gather(
     report: &mut Report<'_>,
 ) -> anyhow::Result<(Vec<FileEntry>, u64)> {
     let mut roots = Vec::new();
-    for name in targets.files_from.inputs(&targets.files)? {
-        match name {
+    // A --files0-from list is read one name at a time: bad entries are reported as they come, and
+    // only the names to walk are kept.
+    let names: Box<dyn Iterator<Item = anyhow::Result<InputName>>> =
+        match targets.files_from.list()? {
+            Some(list) => Box::new(list),
+            None => Box::new(
+                targets
+                    .files_from
+                    .inputs(&targets.files)?
+                    .into_iter()
+                    .map(Ok),
+            ),
+        };
+    for name in names {
+        match name? {
             InputName::Path(p) => roots.push(p),
             InputName::Invalid(why) => report.plain_error(&why)?,
             InputName::Stdin { .. } => report.error(

@@ -1,0 +1,150 @@
+//! Resources stay bounded: an endless `--files0-from` list is read one name at a time, a low limit of
+//! open files (`ulimit -n`) or of address space (`ulimit -v`) is worked within, and duplicate entries
+//! of a snapshot are one file.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::util::{bin_path, stderr, stdout};
+
+/// Resident memory of process `pid` in KiB (VmRSS), if it still runs.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Runs `tool args` on an endless list of empty names (/dev/zero) until it has reported `want` of
+/// them, checking all along that it stays under `limit_kib` of resident memory; kills it then.
+fn endless_list(tool: &str, args: &[&str], want: u64, limit_kib: u64) {
+    let mut child = Command::new(bin_path(tool))
+        .args(args)
+        .args(["--files0-from", "/dev/zero"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(AtomicU64::new(0));
+    let first = Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (lines, first) = (Arc::clone(&lines), Arc::clone(&first));
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if lines.fetch_add(1, Ordering::Relaxed) == 0 {
+                    *first.lock().unwrap() = line;
+                }
+            }
+        })
+    };
+    let start = Instant::now();
+    let mut most = 0;
+    let outcome = loop {
+        if let Some(kib) = rss_kib(child.id()) {
+            most = most.max(kib);
+        }
+        let seen = lines.load(Ordering::Relaxed);
+        if most > limit_kib {
+            break Err(format!("{most} KiB resident after {seen} names"));
+        }
+        if seen >= want {
+            break Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            break Err(format!("only {seen} names reported in 60 s ({most} KiB)"));
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break Err(format!("exited with {status} after {seen} names"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    outcome.unwrap_or_else(|why| panic!("{tool} --files0-from /dev/zero: {why}"));
+    assert_eq!(
+        *first.lock().unwrap(),
+        format!("{tool}: /dev/zero:1: invalid zero-length file name"),
+        "as wc reports it"
+    );
+}
+
+#[test]
+fn an_endless_files0_list_is_read_as_a_stream() {
+    // wc stays at about 2 MB; we allow some room for the allocator and the thread pool.
+    endless_list("mmcount", &[], 200_000, 64 << 10);
+    endless_list("mmadvise", &["touch"], 200_000, 64 << 10);
+}
+
+#[test]
+fn a_name_longer_than_path_max_is_an_error_for_that_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    std::fs::write(&a, b"one\n").unwrap();
+    let mut list = vec![b'x'; 10_000];
+    list.push(0);
+    list.extend_from_slice(a.as_os_str().as_encoded_bytes());
+    list.push(0);
+    let out = Command::new(bin_path("mmcount"))
+        .args(["-l", "--files0-from", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(&list)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "mmcount: -:1: File name too long\n");
+    // As wc: the entry counts as an input, so a total follows.
+    assert_eq!(stdout(&out), format!("1 {}\n1 total\n", a.display()));
+}
+
+/// A tree of `n` small files under `dir/tree`.
+fn tree(dir: &Path, n: usize) -> std::path::PathBuf {
+    let root = dir.join("tree");
+    for d in 0..n / 100 {
+        let sub = root.join(format!("d{d:03}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in 0..100 {
+            std::fs::write(sub.join(format!("f{f:03}")), b"data\n").unwrap();
+        }
+    }
+    root
+}
+
+#[test]
+fn mmadvise_works_within_a_low_limit_of_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path(), 3000);
+    for action in ["touch", "willneed", "evict"] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n 64 && exec \"$0\" {action} --json \"$1\""
+            ))
+            .arg(bin_path("mmadvise"))
+            .arg(&root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{action}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{action}");
+        let summary = stdout(&out).lines().last().unwrap().to_string();
+        let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        assert_eq!(
+            (v["files"].as_u64(), v["errors"].as_u64()),
+            (Some(3000), Some(0)),
+            "{action}: {summary}"
+        );
+    }
+}
