@@ -148,3 +148,77 @@ fn mmadvise_works_within_a_low_limit_of_open_files() {
         );
     }
 }
+
+/// Whether `tool args FILE` succeeds with its address space limited to `kib` KiB (`ulimit -v`).
+fn runs_within(tool: &str, args: &[&str], file: &Path, kib: u64) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$@\""))
+        .arg("sh")
+        .arg(bin_path(tool))
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
+/// The smallest address-space limit (to 4 MiB) under which `tool args` works on a one-page file:
+/// what the tool needs for itself on this machine, its threads and libraries included.
+fn baseline(tool: &str, args: &[&str], small: &Path) -> u64 {
+    let (mut low, mut high) = (4u64 << 10, 4u64 << 20);
+    assert!(runs_within(tool, args, small, high).status.success());
+    while high - low > 4 << 10 {
+        let mid = (low + high) / 2;
+        if runs_within(tool, args, small, mid).status.success() {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    high
+}
+
+#[test]
+fn a_short_address_space_maps_smaller_windows_then_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    std::fs::write(&small, b"one line\n").unwrap();
+    // 300 MB of data (not holes), about 3 million lines.
+    let big = dir.path().join("big");
+    let mut data = Vec::with_capacity(300 << 20);
+    while data.len() < 300 << 20 {
+        data.extend_from_slice(
+            b"a line of text, 100 bytes long, give or take; the content does not matter here...\n",
+        );
+    }
+    std::fs::write(&big, &data).unwrap();
+    let lines = data.iter().filter(|&&b| b == b'\n').count();
+    for (tool, args, expect) in [
+        (
+            "mmcount",
+            &["-l"][..],
+            format!("{lines} {}\n", big.display()),
+        ),
+        (
+            "mmadvise",
+            &["touch"][..],
+            format!("{}: 300M, ", big.display()),
+        ),
+    ] {
+        // 8 MiB above what the tool needs for a tiny file: far less than the file, or than two
+        // 16 MiB windows in flight.
+        let limit = baseline(tool, args, &small) + (8 << 10);
+        let out = runs_within(tool, args, &big, limit);
+        assert!(
+            out.status.success(),
+            "{tool} under ulimit -v {limit}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).starts_with(&expect),
+            "{tool}: {}",
+            stdout(&out)
+        );
+        assert_eq!(stderr(&out), "", "{tool}");
+    }
+}
