@@ -222,3 +222,50 @@ fn a_short_address_space_maps_smaller_windows_then_reads() {
         assert_eq!(stderr(&out), "", "{tool}");
     }
 }
+
+#[test]
+fn a_snapshot_naming_a_file_many_times_restores_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::write(&a, vec![b'a'; 8192]).unwrap();
+    std::fs::write(&b, vec![b'b'; 4096]).unwrap();
+    let snap = dir.path().join("snap");
+    let out = Command::new(bin_path("mmstat"))
+        .arg("--save")
+        .arg(&snap)
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&snap).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    // The header, a named 5000 times, b once, then a again.
+    let mut many = vec![lines[0]];
+    many.extend(std::iter::repeat_n(lines[1], 5000));
+    many.push(lines[2]);
+    many.push(lines[1]);
+    let dup = dir.path().join("dup");
+    std::fs::write(&dup, many.join("\n") + "\n").unwrap();
+    let out = Command::new(bin_path("mmadvise"))
+        .args(["restore", "--json"])
+        .arg(&dup)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let files: Vec<&str> = records
+        .iter()
+        .filter(|r| r["type"] == "file")
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, [a.to_str().unwrap(), b.to_str().unwrap()]);
+    let summary = records.last().unwrap();
+    assert_eq!(summary["files"], 2, "{summary}");
+    assert_eq!(summary["size"], 8192 + 4096, "{summary}");
+}

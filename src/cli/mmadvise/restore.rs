@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Map;
 
 use crate::advise::load::{Job, load};
-use crate::advise::restore::{Verdict, verdict};
+use crate::advise::restore::{Verdict, unique, verdict};
 use crate::advise::{Span, Subject, pages_in, total};
 use crate::cli::common::Reporter;
 use crate::error::describe;
@@ -34,7 +34,8 @@ fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
 
 /// Runs `mmadvise restore`.
 pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
-    let records = read_snapshot(&args.snapshot)?;
+    // One file is one file, however many times the snapshot names it.
+    let records = unique(read_snapshot(&args.snapshot)?);
     let mut report = Report::new("restore", args.common.json, args.common.bytes, reporter);
     let saved: u64 = records
         .iter()
