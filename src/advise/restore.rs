@@ -73,7 +73,7 @@ fn merged(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
 
 /// Saved ranges widened to whole pages, clipped to the file's size, sorted and merged.
 pub fn spans(resident: &[(u64, u64)], size: u64) -> Vec<Span> {
-    let mut spans: Vec<Span> = resident
+    let spans: Vec<Span> = resident
         .iter()
         .filter(|(s, e)| s < e && *s < size)
         .map(|&(s, e)| (align_down(s), round_up(e).min(size)))
