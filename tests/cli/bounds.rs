@@ -269,3 +269,68 @@ fn a_snapshot_naming_a_file_many_times_restores_it_once() {
     assert_eq!(summary["files"], 2, "{summary}");
     assert_eq!(summary["size"], 8192 + 4096, "{summary}");
 }
+
+/// A tmpfs of `size` on `dir`, unmounted when dropped, even when the test fails.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .ok()?;
+        out.status.success().then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn sparse_always_reserves_no_room_for_the_zeros_it_leaves_out() {
+    if !crate::util::is_root() {
+        crate::util::skip("mounting a small tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "2M") else {
+        crate::util::skip("cannot mount a tmpfs here");
+        return;
+    };
+    // 8 MiB of written zeros (data, not holes) with a little text at both ends: 2 pages once sparse.
+    let src = dir.path().join("zeros");
+    let mut bytes = vec![0u8; 8 << 20];
+    bytes[..5].copy_from_slice(b"start");
+    let end = bytes.len() - 3;
+    bytes[end..].copy_from_slice(b"end");
+    std::fs::write(&src, &bytes).unwrap();
+    let dst = fs.0.join("copy");
+    let out = Command::new(bin_path("mmcp"))
+        .arg("--sparse=always")
+        .arg(&src)
+        .arg(&dst)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read(&dst).unwrap() == bytes, "the copy differs");
+    use std::os::unix::fs::MetadataExt;
+    let blocks = std::fs::metadata(&dst).unwrap().blocks();
+    assert!(blocks * 512 <= 64 << 10, "{blocks} blocks allocated");
+    // Without --sparse=always, the zeros are data, and a full disk is found before any byte is written.
+    let out = Command::new(bin_path("mmcp"))
+        .arg(&src)
+        .arg(fs.0.join("copy2"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("No space left on device"),
+        "{}",
+        stderr(&out)
+    );
+}
