@@ -69,7 +69,7 @@ impl<R: BufRead> Iterator for Names0<R> {
             any = true;
             let (part, end) = match buf.iter().position(|&b| b == 0) {
                 Some(at) => (&buf[..at], Some(at + 1)),
-                None => (&buf[..], None),
+                None => (buf, None),
             };
             if !long && name.len() + part.len() < PATH_MAX {
                 name.extend_from_slice(part);
