@@ -202,12 +202,17 @@ fn a_short_address_space_maps_smaller_windows_then_reads() {
         (
             "mmadvise",
             &["touch"][..],
-            format!("{}: 300M, ", big.display()),
+            format!(
+                "{}: 300M, resident 0 (0%) -> 300M (100%), loaded 300M",
+                big.display()
+            ),
         ),
     ] {
         // 8 MiB above what the tool needs for a tiny file: far less than the file, or than two
         // 16 MiB windows in flight.
         let limit = baseline(tool, args, &small) + (8 << 10);
+        // Evicted, so that touch has all of it to load, not only to measure.
+        crate::util::evict(&big);
         let out = runs_within(tool, args, &big, limit);
         assert!(
             out.status.success(),
