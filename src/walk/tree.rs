@@ -439,8 +439,14 @@ mod tests {
             std::fs::create_dir(&deep).unwrap();
             std::fs::write(deep.join("f"), b"").unwrap();
         }
-        let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
-        let before = fds();
+        // Descriptors open on this test's tree (other tests run alongside and open their own).
+        let fds = || {
+            std::fs::read_dir("/proc/self/fd")
+                .unwrap()
+                .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter(|target| target.starts_with(dir.path()))
+                .count()
+        };
         let mut most = 0;
         let mut files = 0;
         walk_tree(dir.path(), Policy::default(), |event| {
@@ -453,10 +459,50 @@ mod tests {
             Flow::Continue
         });
         assert_eq!(files, HELD_DIRS * 3);
-        // Other tests' threads open files too: allow for them, but not for one descriptor per level.
+        // The held directories, and the duplicate a listing reads through: not one per level.
+        let held = descriptor_share(8, 2, HELD_DIRS);
+        assert!(most <= held + 1, "{most} descriptors open on the tree");
+        assert!(most >= held, "{most}: the test sees the held descriptors");
+    }
+
+    #[test]
+    fn a_tree_moved_above_the_held_descriptors_is_not_walked_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let mut deep = root.clone();
+        for _ in 0..HELD_DIRS * 2 {
+            deep.push("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(root.join("marker"), b"").unwrap();
+        let third = root.join("d/d/d");
+        let mut seen = Vec::new();
+        walk_tree(&root, Policy::default(), |event| {
+            match event {
+                // At the bottom, the subtree from the third level down moves to another parent: going
+                // back up through `..` would now reach the root, not the second level.
+                Event::Enter { depth, .. } if depth == HELD_DIRS * 2 => {
+                    std::fs::rename(&third, root.join("moved")).unwrap();
+                }
+                Event::Entry(n) => seen.push(n.path.display().to_string()),
+                Event::Error(e) => seen.push(format!("error {e}")),
+                _ => {}
+            }
+            Flow::Continue
+        });
+        assert_eq!(
+            seen.last().unwrap(),
+            &format!(
+                "error {}: directory moved during the walk",
+                root.join("d/d").display()
+            )
+        );
+        // The root's entries are not listed again as if they were the second level's.
         assert!(
-            most < before + HELD_DIRS + 16,
-            "{most} descriptors open, {before} before"
+            !seen
+                .iter()
+                .any(|p| p.ends_with("/d/d/marker") || p.ends_with("/d/moved")),
+            "{seen:?}"
         );
     }
 
