@@ -4,6 +4,7 @@
 //! FIFOs) with their attributes.
 
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -268,12 +269,25 @@ fn preserve_path(
             Err(e) => return Err(err(e)),
         }
     }
+    // Extended attributes and ACLs are read through a descriptor of the source, checked to be the
+    // file the walk found: a directory of its path swapped for a link out of the tree gives another
+    // file, an error, not its attributes. (Where the source cannot be opened, by path as before;
+    // FIFOs by path too: opening one would wake a writer waiting for a reader.)
+    let is_dir = Kind::of_mode(stat.st_mode) == Kind::Dir;
+    let reads = is_dir && (preserve.xattr || preserve.xattr_quiet || preserve.mode);
+    let source = if reads { open_same(src, stat)? } else { None };
+    let from = || match &source {
+        Some(fd) => Node::Fd(fd.as_fd()),
+        None if link => Node::Link(src),
+        None => Node::Path(src),
+    };
     if preserve.xattr || preserve.xattr_quiet {
-        let (from, to) = if link {
-            (Node::Link(src), Node::Link(path))
+        let to = if link {
+            Node::Link(path)
         } else {
-            (Node::Path(src), Node::Path(path))
+            Node::Path(path)
         };
+        let from = from();
         if let Err(e) = copy_xattrs(from, to)
             && preserve.xattr
         {
@@ -281,8 +295,7 @@ fn preserve_path(
         }
     }
     if preserve.mode && !link {
-        let dir = Kind::of_mode(stat.st_mode) == Kind::Dir;
-        copy_acls(Node::Path(src), Node::Path(path), dir)
+        copy_acls(from(), Node::Path(path), is_dir)
             .map_err(|e| Error::io(Op::Attributes, path, e))?;
         rustix::fs::chmod(path, Mode::from_raw_mode(mode)).map_err(err)?;
     }
@@ -290,6 +303,20 @@ fn preserve_path(
         rustix::fs::utimensat(rustix::fs::CWD, path, &times(stat), flags).map_err(err)?;
     }
     Ok(())
+}
+
+/// The directory `src` opened read-only, if it is still the directory of status `stat`;
+/// `None` if it cannot be opened at all (unreadable), an error if it is another file now.
+fn open_same(src: &Path, stat: &Stat) -> Result<Option<OwnedFd>> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let Ok(fd) = rustix::fs::open(src, flags, Mode::empty()) else {
+        return Ok(None);
+    };
+    let now = rustix::fs::fstat(&fd).map_err(|e| Error::io(Op::Open, src, e.into()))?;
+    if (now.st_dev, now.st_ino) != (stat.st_dev, stat.st_ino) {
+        return Err(Error::new(Op::Open, src, Reason::Replaced));
+    }
+    Ok(Some(fd))
 }
 
 /// The process's umask, read without changing it (from /proc/self/status), or 022 if unknown.

@@ -54,6 +54,15 @@ fn scene() -> Scene {
         }
     }
     std::os::unix::fs::symlink(&outside, root.join("swap")).unwrap();
+    // Where the filesystem keeps user attributes, each side says where it is (for mmcp -a).
+    for (d, origin) in [(src.join("sub"), "inside"), (outside.clone(), "outside")] {
+        let _ = rustix::fs::setxattr(
+            &d,
+            "user.origin",
+            origin.as_bytes(),
+            rustix::fs::XattrFlags::empty(),
+        );
+    }
     Scene {
         _dir: dir,
         root,
@@ -145,8 +154,9 @@ fn mmcp_r_never_copies_from_outside_the_tree() {
     let mut copied_sub = 0;
     for run in 0..RUNS {
         let dst = scene.root.join(format!("copy{run}"));
+        // Every other run with -a, which also copies the directories' extended attributes.
         let out = bin("mmcp")
-            .arg("-r")
+            .arg(if run % 2 == 0 { "-r" } else { "-a" })
             .arg(&scene.src)
             .arg(&dst)
             .output()
@@ -169,6 +179,14 @@ fn mmcp_r_never_copies_from_outside_the_tree() {
                 stderr(&out)
             );
             copied_sub += usize::from(name.starts_with("in"));
+        }
+        let mut origin = [0u8; 16];
+        if let Ok(n) = rustix::fs::lgetxattr(dst.join("sub"), "user.origin", &mut origin[..]) {
+            assert_eq!(
+                &origin[..n],
+                b"inside",
+                "run {run}: the copy of sub has the outside directory's attributes"
+            );
         }
         std::fs::remove_dir_all(&dst).unwrap();
     }
