@@ -208,9 +208,9 @@ fn a_short_address_space_maps_smaller_windows_then_reads() {
             ),
         ),
     ] {
-        // 8 MiB above what the tool needs for a tiny file: far less than the file, or than two
+        // 12 MiB above what the tool needs for a tiny file: far less than the file, or than two
         // 16 MiB windows in flight.
-        let limit = baseline(tool, args, &small) + (8 << 10);
+        let limit = baseline(tool, args, &small) + (12 << 10);
         // Evicted, so that touch has all of it to load, not only to measure.
         crate::util::evict(&big);
         let out = runs_within(tool, args, &big, limit);
