@@ -1,4 +1,4 @@
-complete -c mmcounter -l shm -d 'Keep the counter in the POSIX shared-memory object NAME (shm_open; /dev/shm/NAME on Linux)' -r
+complete -c mmcounter -l shm -d 'Keep the counter in the POSIX shared-memory object NAME (shm_open; /dev/shm/NAME on Linux); a symbolic link planted at /dev/shm/NAME is refused, as shm_open refuses it' -r
 complete -c mmcounter -l by -d 'Add N instead of 1; N may be negative' -r
 complete -c mmcounter -l set -d 'Store N (0 or more, and no wider than the counter)' -r
 complete -c mmcounter -l width -d 'Number of digits of a counter created now (1 to 20); existing counters keep theirs' -r

@@ -354,14 +354,16 @@ impl Source<'_> {
         let fd = match self {
             Source::File(p) => rustix::fs::open(*p, flags | OFlags::CLOEXEC, mode)?,
             Source::Shm(n) => {
-                let mut shm = rustix::shm::OFlags::empty();
-                if flags.contains(OFlags::RDWR) {
-                    shm |= rustix::shm::OFlags::RDWR;
+                let name = n.trim_start_matches('/');
+                if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+                    return Err(io::Error::from_raw_os_error(libc::EINVAL));
                 }
-                if flags.contains(OFlags::CREATE) {
-                    shm |= rustix::shm::OFlags::CREATE;
-                }
-                rustix::shm::open(*n, shm, mode)?
+                // O_NOFOLLOW, as glibc's shm_open: /dev/shm is writable by everyone, and a link
+                // planted there must not make us create or update its target (rustix's shm::open
+                // follows it).
+                let path = Path::new("/dev/shm").join(name);
+                let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+                rustix::fs::open(&path, flags, mode)?
             }
         };
         Ok(File::from(fd))
@@ -589,12 +591,17 @@ fn opened(source: &Source<'_>, request: &Request) -> Result<(File, bool), Error>
         return source
             .open(base | OFlags::RDONLY)
             .map(|f| (f, false))
-            .map_err(|e| Error::new(source, io_problem(Step::Open, e)));
+            .map_err(|e| Error::new(source, io_problem(source, Step::Open, e)));
     }
     match source.open(base | OFlags::RDWR) {
         Ok(file) => return Ok((file, false)),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-        Err(e) => return Err(Error::new(source, io_problem(Step::OpenForUpdate, e))),
+        Err(e) => {
+            return Err(Error::new(
+                source,
+                io_problem(source, Step::OpenForUpdate, e),
+            ));
+        }
     }
     // Missing: refuse before creating anything when the first update could not be stored anyway.
     let fresh = Counter::new(0, request.width).expect("width checked by the caller");
@@ -604,13 +611,16 @@ fn opened(source: &Source<'_>, request: &Request) -> Result<(File, bool), Error>
         .map_err(|r| Error::new(source, Problem::OutOfRange(r)))?;
     let file = source
         .open(base | OFlags::RDWR | OFlags::CREATE)
-        .map_err(|e| Error::new(source, io_problem(Step::Open, e)))?;
+        .map_err(|e| Error::new(source, io_problem(source, Step::Open, e)))?;
     Ok((file, true))
 }
 
-fn io_problem(step: Step, e: io::Error) -> Problem {
+fn io_problem(source: &Source<'_>, step: Step, e: io::Error) -> Problem {
     match e.raw_os_error() {
         Some(libc::EISDIR) => Problem::IsDirectory,
+        Some(libc::ELOOP) if matches!(source, Source::Shm(_)) => {
+            Problem::NotRegular("a symbolic link, refused as shm_open does")
+        }
         _ => Problem::Io(step, e),
     }
 }

@@ -2,6 +2,8 @@
 //! mapped windows (in parallel on rayon workers) or read(2) buffers to a [`Fold`], combining partial
 //! results in input order.
 
+use std::os::unix::fs::FileExt;
+
 use rayon::prelude::*;
 
 use crate::error::{Error, Op, Reason, Result};
@@ -115,20 +117,7 @@ fn scan_mapped<F: Fold>(
     let acc = windows
         .into_par_iter()
         .map(|w| {
-            let map = MappedRange::new(
-                input.file(),
-                w.offset,
-                w.len,
-                options.mode,
-                options.populate,
-            )
-            .map_err(|e| Error::io(Op::Map, input.name(), e))?;
-            // A page the populate could not read is not read again page by page: the answer is known.
-            let acc = (!map.faulted()).then(|| fold.chunk(w.offset, map.bytes()));
-            let Some(acc) = acc.filter(|_| !map.faulted()) else {
-                let end = w.offset + w.len as u64;
-                return Err(Error::new(Op::Read, input.name(), input.fault_reason(end)));
-            };
+            let acc = scan_window(input, w.offset, w.len, fold, options)?;
             progress(w.len as u64);
             Ok(acc)
         })
@@ -138,6 +127,60 @@ fn scan_mapped<F: Fold>(
         return Err(changed());
     }
     Ok(acc)
+}
+
+/// Windows at least this big are split in two when the address space is short (ENOMEM under
+/// `ulimit -v`); smaller ones are read with pread(2) instead of mapped.
+const SMALLEST_SPLIT: usize = 1 << 20;
+
+/// One window through a map; when mapping it fails for lack of address space (`ulimit -v`), through
+/// two smaller windows, down to pread(2) of 64 KiB at a time.
+fn scan_window<F: Fold>(
+    input: &Input,
+    offset: u64,
+    len: usize,
+    fold: &F,
+    options: &ScanOptions,
+) -> Result<F::Acc> {
+    let changed = || Error::new(Op::Read, input.name(), Reason::ChangedSize);
+    match MappedRange::new(input.file(), offset, len, options.mode, options.populate) {
+        Ok(map) => {
+            // A page the populate could not read is not read again page by page: the answer is known.
+            let acc = (!map.faulted()).then(|| fold.chunk(offset, map.bytes()));
+            match acc.filter(|_| !map.faulted()) {
+                Some(acc) => Ok(acc),
+                None => {
+                    let end = offset + len as u64;
+                    Err(Error::new(Op::Read, input.name(), input.fault_reason(end)))
+                }
+            }
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOMEM) && len >= SMALLEST_SPLIT => {
+            let half = (len / 2) / page_size() * page_size();
+            let a = scan_window(input, offset, half, fold, options)?;
+            let b = scan_window(input, offset + half as u64, len - half, fold, options)?;
+            Ok(fold.combine(a, b))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => {
+            let mut buf = vec![0u8; len.min(64 << 10)];
+            let mut acc = fold.empty();
+            let mut done = 0;
+            while done < len {
+                let want = buf.len().min(len - done);
+                let at = offset + done as u64;
+                let n = match input.file().read_at(&mut buf[..want], at) {
+                    Ok(0) => return Err(changed()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::io(Op::Read, input.name(), e)),
+                };
+                acc = fold.combine(acc, fold.chunk(at, &buf[..n]));
+                done += n;
+            }
+            Ok(acc)
+        }
+        Err(e) => Err(Error::io(Op::Map, input.name(), e)),
+    }
 }
 
 fn scan_read<F: Fold>(

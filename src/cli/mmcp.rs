@@ -18,7 +18,7 @@ use crate::cli::common::{
     EXIT_FAILURE, JsonLines, ProgressArgs, ReadArgs, Reporter, insert_name, parse_command_line,
     parse_size_arg, usage_error, usage_exit,
 };
-use crate::copy::tree::{self, Follow};
+use crate::copy::tree::{self, Follow, Kind};
 use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
 use crate::sys::signals;
@@ -155,8 +155,8 @@ pub struct Args {
     #[arg(short = 'v', long)]
     pub verbose: bool,
 
-    /// Holes: auto keeps the source's holes, always also makes holes of all-zero pages, never writes
-    /// every byte
+    /// Holes: auto keeps the source's holes, always also makes holes of all-zero pages (and reserves
+    /// no blocks ahead, so a full disk shows as the data is written), never writes every byte
     #[arg(long, value_enum, default_value_t = SparseArg::Auto, value_name = "WHEN")]
     pub sparse: SparseArg,
 
@@ -545,7 +545,15 @@ fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failu
             tree::make_fifo(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
-        _ => copy::copy_file_backing_up(&leaf.src, &leaf.dst, backup, &plan.options, hooks),
+        _ => {
+            // A regular file found by a walk (or named) is copied only if its path still leads to it.
+            let id = leaf
+                .stat
+                .as_ref()
+                .filter(|s| Kind::of_mode(s.st_mode) == Kind::File && leaf.src.as_os_str() != "-")
+                .map(|s| (s.st_dev, s.st_ino));
+            copy::copy_found(&leaf.src, id, &leaf.dst, backup, &plan.options, hooks)
+        }
     }
 }
 
@@ -595,6 +603,7 @@ fn file_message(e: &Error) -> String {
             crate::cli::quote::name(e.path())
         ),
         Reason::IsDirectory => format!("{}: Is a directory", crate::cli::quote::name(e.path())),
+        Reason::Replaced => format!("{}: {}", crate::cli::quote::name(e.path()), e.reason_text()),
         Reason::Io(io) => {
             let why = describe(io);
             match e.op() {

@@ -21,7 +21,7 @@ use crate::sys::signals::{catch_termination, caught, die_of, wait_for_terminatio
 use super::LockArgs;
 use super::report::Report;
 use super::run::{
-    BATCH, Caps, PROGRESS_THRESHOLD, gather, load_options, open_batch, outcome, range_of,
+    Caps, PROGRESS_THRESHOLD, batch, gather, load_options, open_batch, outcome, range_of,
     run_in_pool, subjects,
 };
 
@@ -64,7 +64,7 @@ do not fit will fail (raise it with `ulimit -l`, or run with CAP_IPC_LOCK)",
     let options = load_options(&args.loading);
     let mut caps = Caps::default();
     let mut locked_total = 0u64;
-    for paths in files.chunks(BATCH) {
+    for paths in files.chunks(batch()) {
         let opened = open_batch(paths, &mut report)?;
         let subjects = subjects(&opened, range, &mut report)?;
         let mut prepared = Vec::new();
