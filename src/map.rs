@@ -282,6 +282,37 @@ mod tests {
     }
 
     #[test]
+    fn a_populate_past_the_end_marks_the_map_before_any_read() {
+        let len = 8 * page_size();
+        let (_dir, path) = file_with(&vec![b'x'; len]);
+        let file = File::open(&path).unwrap();
+        let opened = ChangeTime::of(&rustix::fs::fstat(&file).unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(page_size() as u64)
+            .unwrap();
+        let m = MappedRange::new(&file, 0, len, MapMode::Shared, true).unwrap();
+        assert!(
+            m.faulted(),
+            "MADV_POPULATE_READ answers EFAULT past the end"
+        );
+        assert!(matches!(
+            fault_reason(&file, len as u64, Some(opened)),
+            Reason::ChangedSize
+        ));
+        // A file as long as the map, unchanged since it was opened: the device failed.
+        let (_dir2, whole) = file_with(&vec![b'x'; len]);
+        let whole = File::open(&whole).unwrap();
+        let now = ChangeTime::of(&rustix::fs::fstat(&whole).unwrap());
+        assert!(matches!(
+            fault_reason(&whole, len as u64, Some(now)),
+            Reason::Io(ref e) if e.raw_os_error() == Some(libc::EIO)
+        ));
+    }
+
+    #[test]
     fn read_write_map_reaches_the_file() {
         let (_dir, path) = file_with(&vec![0u8; 2 * page_size()]);
         let file = std::fs::OpenOptions::new()

@@ -412,8 +412,12 @@ impl Iterator for NameList {
             Ok(entry) => entry,
             Err(e) => return Some(Err(list_error(&self.list, &e))),
         };
-        let invalid =
-            |why: &str| InputName::Invalid(format!("{}:{index}: {why}", crate::cli::quote::name(&self.list)));
+        let invalid = |why: &str| {
+            InputName::Invalid(format!(
+                "{}:{index}: {why}",
+                crate::cli::quote::name(&self.list)
+            ))
+        };
         Some(Ok(match name {
             // As wc: `LIST:N: ...`, so the user can find the entry (an empty name says nothing).
             Name0::Empty => invalid("invalid zero-length file name"),
