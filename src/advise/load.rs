@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Op, Reason, Result};
 use crate::map::{MapMode, MappedRange, fault_reason, page_size};
-use crate::sys::advise::{MapAdvice, madvise};
+use crate::sys::advise::MapAdvice;
 
 use super::{Span, Subject, intersect, split, willneed};
 
@@ -83,7 +83,7 @@ static NO_POPULATE: AtomicBool = AtomicBool::new(false);
 /// the kernel's refusal is not an error.
 pub fn apply_pattern(
     subject: &Subject<'_>,
-    bytes: &[u8],
+    map: &MappedRange,
     pattern: Pattern,
     exact: bool,
     huge: bool,
@@ -99,13 +99,13 @@ pub fn apply_pattern(
         Pattern::Random => (Some(MapAdvice::Random), Some(rustix::fs::Advice::Random)),
     };
     if let Some(advice) = map_advice {
-        let _ = madvise(bytes, advice);
+        let _ = map.madvise(map.bytes(), advice);
     }
     if let Some(advice) = fd_advice {
         let _ = rustix::fs::fadvise(subject.file, 0, None, advice);
     }
     if huge {
-        let _ = madvise(bytes, MapAdvice::HugePage);
+        let _ = map.madvise(map.bytes(), MapAdvice::HugePage);
     }
 }
 
@@ -321,12 +321,12 @@ fn load_piece(job: &Job<'_, '_>, file: &File, piece: Piece, options: &LoadOption
                 } else {
                     MapAdvice::Sequential
                 };
-                let _ = madvise(map.bytes(), advice);
+                let _ = map.madvise(map.bytes(), advice);
                 if options.huge {
-                    let _ = madvise(map.bytes(), MapAdvice::HugePage);
+                    let _ = map.madvise(map.bytes(), MapAdvice::HugePage);
                 }
             } else {
-                apply_pattern(subject, map.bytes(), options.pattern, true, options.huge);
+                apply_pattern(subject, &map, options.pattern, true, options.huge);
             }
             populate(subject, &map, map.bytes(), end)
         }
@@ -366,7 +366,7 @@ fn load_short(job: &Job<'_, '_>, file: &File, piece: Piece, options: &LoadOption
 pub fn populate(subject: &Subject<'_>, map: &MappedRange, bytes: &[u8], end: u64) -> Result<()> {
     let changed = || Error::new(Op::Read, subject.path, Reason::ChangedSize);
     if !NO_POPULATE.load(Ordering::Relaxed) {
-        match madvise(bytes, MapAdvice::PopulateRead) {
+        match map.madvise(bytes, MapAdvice::PopulateRead) {
             Ok(()) => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 NO_POPULATE.store(true, Ordering::Relaxed);
