@@ -339,3 +339,71 @@ fn sparse_always_reserves_no_room_for_the_zeros_it_leaves_out() {
         stderr(&out)
     );
 }
+
+/// `mmstat --save` (like `mmadvise lock --pidfile`) writes its file whole or not at all: past a file
+/// size limit (`ulimit -f`) the save is an error (File too large, not death by SIGXFSZ) that leaves
+/// the old snapshot as it was and nothing beside it; and the files are built anonymously (O_TMPFILE),
+/// so no name ever holds a partial file, which strace shows.
+#[test]
+fn snapshots_are_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut names = Vec::new();
+    for i in 0..300 {
+        // Long names make a snapshot of a few hundred KiB.
+        let name = format!("{}-{i}", "n".repeat(200));
+        crate::util::write(d, &name, b"x");
+        names.push(name);
+    }
+    let snap = d.join("out").join("snap");
+    std::fs::create_dir(d.join("out")).unwrap();
+    std::fs::write(&snap, b"old snapshot\n").unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -f 8; exec "$0" --save "$1" "$2""#)
+        .arg(crate::util::bin_path("mmstat"))
+        .arg(&snap)
+        .arg(d)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let err = crate::util::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    assert_eq!(std::fs::read(&snap).unwrap(), b"old snapshot\n");
+    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
+    assert_eq!(left.len(), 1, "nothing beside the snapshot: {left:?}");
+
+    if Command::new("strace").arg("-V").output().is_err() {
+        crate::util::skip("strace is not installed");
+        return;
+    }
+    let trace = d.join("trace");
+    let out = Command::new("strace")
+        .args([
+            "-f",
+            "-e",
+            "trace=openat,linkat,rename,renameat,renameat2",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(crate::util::bin_path("mmstat"))
+        .arg("--save")
+        .arg(&snap)
+        .arg(d.join(&names[0]))
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::util::stderr(&out));
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let out_dir = d.join("out").display().to_string();
+    let opens: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("openat") && l.contains(&out_dir))
+        .collect();
+    assert!(
+        opens.iter().all(|l| l.contains("O_TMPFILE")),
+        "only anonymous files are opened in the snapshot's directory: {opens:#?}"
+    );
+    assert!(trace.contains("linkat"), "{trace}");
+}

@@ -175,13 +175,9 @@ fn parent(mut verdict: std::io::PipeReader, child: i32, reporter: &Reporter) -> 
     ExitCode::from(EXIT_FAILURE)
 }
 
-/// Writes the pid file atomically (a temporary file renamed over it).
+/// Writes the pid file whole or not at all.
 fn write_pidfile(path: &std::path::Path) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::dest::write_whole(path, 0o644, |out| writeln!(out, "{}", std::process::id()))
 }
 
 /// Runs `mmadvise lock`.
