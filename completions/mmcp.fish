@@ -31,7 +31,7 @@ complete -c mmcp -l sync -d 'msync and fsync each copy before it replaces DST, t
 complete -c mmcp -l verify -d 'After copying, compare SRC and the copy through maps; a difference fails the file'
 complete -c mmcp -l json -d 'Write JSON Lines: a "file" object per file copied, "error" per failure, and a "summary"'
 complete -c mmcp -l no-mmap -d 'Read with read(2) instead of mapping (the escape hatch; results are the same)'
-complete -c mmcp -s q -l quiet -d 'Never show a progress bar'
+complete -c mmcp -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmcp -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmcp -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmcp -s V -l version -d 'Print version'

@@ -302,7 +302,8 @@ pub fn parse_range_arg(text: &str) -> Result<crate::size::ByteRange, String> {
 /// `-q` and `--progress`.
 #[derive(Debug, Clone, Args)]
 pub struct ProgressArgs {
-    /// Never show a progress bar
+    /// Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a
+    /// --check verdict through the exit status)
     #[arg(short, long, conflicts_with = "progress")]
     pub quiet: bool,
 

@@ -85,6 +85,11 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
+    /// Quiet, as in every tool: mmcounter prints only what was asked for (the value) and errors
+    /// anyway, so this changes nothing
+    #[arg(short, long)]
+    pub quiet: bool,
+
     /// shared: update the counter; private: map it copy-on-write, print the next value, store nothing
     #[arg(long, value_enum, default_value_t = MapModeArg::Shared, value_name = "MODE")]
     pub map_mode: MapModeArg,
@@ -153,6 +158,7 @@ pub fn bare(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Option<Args> 
         width: DEFAULT_WIDTH as u8,
         padded: false,
         json: false,
+        quiet: false,
         map_mode: MapModeArg::Shared,
         hold: false,
         sync: false,

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::advise::Span;
 use crate::cli::common::{JsonLines, Reporter, insert_name, with_name};
+use crate::cli::mmadvise::Common;
 use crate::cli::quote;
 use crate::map::page_size;
 use crate::residency::{Residency, Unknown};
@@ -61,18 +62,22 @@ pub struct Report<'r> {
     action: &'static str,
     json: Option<JsonLines<io::Stdout>>,
     exact: bool,
+    /// -q: no per-file lines and no total in text (JSON is what was asked for, and stays).
+    quiet: bool,
     totals: Totals,
     reporter: &'r Reporter,
     bar: ProgressBar,
 }
 
 impl<'r> Report<'r> {
-    /// A report of `action`, as JSON Lines or text, with exact byte counts if `exact`.
-    pub fn new(action: &'static str, json: bool, exact: bool, reporter: &'r Reporter) -> Self {
+    /// A report of `action`, as JSON Lines or text, with exact byte counts with --bytes, and no lines
+    /// with -q.
+    pub fn new(action: &'static str, common: &Common, reporter: &'r Reporter) -> Self {
         Report {
             action,
-            json: json.then(|| JsonLines::new(io::stdout())),
-            exact,
+            json: common.json.then(|| JsonLines::new(io::stdout())),
+            exact: common.bytes,
+            quiet: common.progress.quiet,
             totals: Totals::default(),
             reporter,
             bar: ProgressBar::hidden(),
@@ -146,6 +151,9 @@ impl<'r> Report<'r> {
             object.extend(o.fields.clone());
             object.insert("notes".into(), notes.into());
             return json.write("file", object);
+        }
+        if self.quiet {
+            return Ok(());
         }
         let mut line = format!("{}: {}", quote::row(&o.path), self.size(o.size));
         if span_len != o.size {
@@ -242,7 +250,7 @@ impl<'r> Report<'r> {
             return json.flush();
         }
         let mut out = io::stdout().lock();
-        if t.files > 1 || !tail.is_empty() {
+        if !self.quiet && (t.files > 1 || !tail.is_empty()) {
             let known = t.files - t.unknown;
             // The sum of what the lines show, in bytes: a total agrees with its lines.
             let res = |bytes: u64, pages: u64| {

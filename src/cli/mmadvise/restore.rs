@@ -38,7 +38,7 @@ fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
 pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
     // One file is one file, however many times the snapshot names it.
     let records = unique(read_snapshot(&args.snapshot)?);
-    let mut report = Report::new("restore", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("restore", &args.common, reporter);
     let saved: u64 = records
         .iter()
         .map(|r| {

@@ -219,7 +219,7 @@ pub fn willneed(
     args: &WillneedArgs,
     reporter: &crate::cli::common::Reporter,
 ) -> anyhow::Result<()> {
-    let mut report = Report::new("willneed", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("willneed", &args.common, reporter);
     let (files, size) = gather(&args.targets, &args.common, &mut report)?;
     let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
     bar.set_length(0);
@@ -305,7 +305,7 @@ evicting what was read, or a device that does not answer)",
 
 /// `mmadvise touch`.
 pub fn touch(args: &TouchArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
-    let mut report = Report::new("touch", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("touch", &args.common, reporter);
     let (files, size) = gather(&args.targets, &args.common, &mut report)?;
     let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
     bar.set_length(0);
@@ -424,7 +424,7 @@ the kernel"
 
 /// `mmadvise evict`.
 pub fn evict(args: &EvictArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
-    let mut report = Report::new("evict", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("evict", &args.common, reporter);
     let (files, _) = gather(&args.targets, &args.common, &mut report)?;
     let range = range_of(&args.targets);
     for paths in files.chunks(batch()) {
@@ -460,7 +460,7 @@ pub fn advise(args: &AdviseArgs, reporter: &crate::cli::common::Reporter) -> any
         Advice::Hugepage => (Act::HugePage, "hugepage"),
         other => anyhow::bail!("advice {other:?} is refused"),
     };
-    let mut report = Report::new("advise", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("advise", &args.common, reporter);
     let (files, _) = gather(&args.targets, &args.common, &mut report)?;
     let range = range_of(&args.targets);
     for paths in files.chunks(batch()) {

@@ -69,6 +69,11 @@ pub struct Args {
     #[arg(long)]
     pub summary: bool,
 
+    /// Quiet: no table and no summary, only errors; with --check, the verdict is the exit status.
+    /// JSON and Prometheus output are what was asked for, and stay
+    #[arg(short, long, conflicts_with_all = ["summary", "map", "ranges"])]
+    pub quiet: bool,
+
     /// Draw a residency map under each file: a bar as wide as the terminal, each cell shaded by the
     /// share of its pages that is resident
     #[arg(short = 'v', long = "map")]
@@ -364,6 +369,8 @@ pub fn validate(args: &Args) -> Result<(), String> {
 pub fn plan(args: &Args) -> anyhow::Result<Plan> {
     let walk = walk_options(args);
     let format = if args.json { Format::Json } else { args.format };
+    // -q quiets the table; JSON and Prometheus output are what was asked for.
+    let quiet = args.quiet && format == Format::Text;
     let inputs = if args.files.is_empty() && args.files_from.files0_from.is_none() {
         Vec::new()
     } else {
@@ -401,9 +408,9 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         columns,
         format,
         bytes: args.bytes,
-        headings: !args.no_headings && !args.summary,
-        rows: !args.summary,
-        summary: args.summary || !args.no_headings,
+        headings: !args.no_headings && !args.summary && !quiet,
+        rows: !args.summary && !quiet,
+        summary: (args.summary || !args.no_headings) && !quiet,
         map: args.map.then_some(MapStyle {
             ascii: args.ascii,
             cells: width - 2,
