@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -313,22 +313,93 @@ pub struct ProgressArgs {
 }
 
 impl ProgressArgs {
-    /// A byte progress bar on stderr for `total` bytes: shown when forced, or when stderr is a terminal
-    /// and the work is at least `threshold` bytes. Hidden bars cost nothing to update.
+    /// A byte progress bar on stderr for `total` bytes (0: unknown, as for a FIFO; the bar then shows
+    /// no total and no ETA): shown when forced with --progress (also when stderr is not a terminal,
+    /// then as a line per second), or when stderr is a terminal and the work is at least `threshold`
+    /// bytes. Hidden bars cost nothing to update. Sizes are in the tools' own binary units.
     pub fn bar(&self, total: u64, threshold: u64) -> ProgressBar {
-        let show =
-            !self.quiet && (self.progress || (io::stderr().is_terminal() && total >= threshold));
+        let terminal = io::stderr().is_terminal();
+        let show = !self.quiet && (self.progress || (terminal && total >= threshold));
         if !show {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
-        let style = ProgressStyle::with_template(
-            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let target = if terminal {
+            ProgressDrawTarget::stderr_with_hz(8)
+        } else {
+            ProgressDrawTarget::term_like_with_hz(Box::new(PlainStderr), 1)
+        };
+        let bar = ProgressBar::with_draw_target((total > 0).then_some(total), target);
+        let template = if total > 0 {
+            "{bar:30} {human_pos}/{human_len} {human_rate} ETA {eta}"
+        } else {
+            "{human_pos} {human_rate}"
+        };
+        let style = ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key(
+                "human_pos",
+                |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", crate::size::human(state.pos()));
+                },
+            )
+            .with_key(
+                "human_len",
+                |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", crate::size::human(state.len().unwrap_or(0)));
+                },
+            )
+            .with_key(
+                "human_rate",
+                |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}/s", crate::size::human(state.per_sec() as u64));
+                },
+            );
         bar.set_style(style);
-        bar.enable_steady_tick(Duration::from_millis(200));
+        if terminal {
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
         bar
+    }
+}
+
+/// Standard error when it is not a terminal (a log file, a pipe) and --progress asked for a bar
+/// anyway: each redraw is a line of its own, with no cursor movement or escape sequences.
+#[derive(Debug)]
+struct PlainStderr;
+
+impl indicatif::TermLike for PlainStderr {
+    fn width(&self) -> u16 {
+        80
+    }
+    fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        if s.is_empty() {
+            return Ok(());
+        }
+        writeln!(io::stderr().lock(), "{s}")
+    }
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        if s.trim().is_empty() {
+            return Ok(());
+        }
+        writeln!(io::stderr().lock(), "{s}")
+    }
+    fn clear_line(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> io::Result<()> {
+        io::stderr().flush()
     }
 }
 

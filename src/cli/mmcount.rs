@@ -348,14 +348,17 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
             Ok(counts) => {
                 files += 1;
                 total.add(&counts);
+                // Through the bar's suspend, so that no stale bar line stays among the rows.
                 if plan.json {
-                    json.write("file", with_path(shown, json_fields(plan, &counts)))?;
+                    let fields = with_path(shown, json_fields(plan, &counts));
+                    progress.suspend(|| json.write("file", fields).and_then(|()| json.flush()))?;
                 } else {
                     let raw = match name {
                         InputName::Path(p) => quote::wc_name(p.as_os_str(), utf8),
                         _ => shown.as_bytes().to_vec(),
                     };
-                    out.write_all(&text_row(plan, &counts, &raw))?;
+                    let row = text_row(plan, &counts, &raw);
+                    progress.suspend(|| out.write_all(&row).and_then(|()| out.flush()))?;
                 }
             }
             Err(e) => {

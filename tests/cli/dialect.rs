@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::util::{bin, stderr, stdout, write};
+use crate::util::{bin, noise, stderr, stdout, write};
 
 /// The tools, each with the usage status of its peer (cp and wc exit 1; the others 2).
 const TOOLS: [(&str, i32); 5] = [
@@ -165,4 +165,40 @@ fn quiet_prints_only_what_was_asked_for() {
     let (_, json, _) = run("mmstat", &["-q", "--json", "a"]);
     assert_eq!(json.lines().count(), 2, "{json}");
     let _ = a;
+}
+
+/// `--progress` draws the bar even when standard error is not a terminal (a line per redraw, no escape
+/// sequences), in the tools' own size units; input of unknown size (a pipe) gets no fake total.
+#[test]
+fn forced_progress_shows_where_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = write(dir.path(), "big", &noise(8 << 20, 3));
+    let out = bin("mmcount")
+        .args(["--progress", "-l", "--window-size", "64K", "-j", "1"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("/8.0M"),
+        "a bar with the total, in human units: {err}"
+    );
+    assert!(
+        !err.contains('\x1b'),
+        "no escape sequences in a log: {err:?}"
+    );
+    // A pipe has no size.
+    let piped = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"cat "$1" | "$0" --progress -l"#)
+        .arg(crate::util::bin_path("mmcount"))
+        .arg(&big)
+        .output()
+        .unwrap();
+    let err = stderr(&piped);
+    assert!(
+        !err.contains("/0") && !err.contains("ETA"),
+        "no fake total: {err}"
+    );
 }
