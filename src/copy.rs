@@ -14,6 +14,7 @@
 pub mod backup;
 pub mod engine;
 pub mod extent;
+pub mod link;
 pub mod place;
 pub mod same;
 pub mod special;

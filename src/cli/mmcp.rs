@@ -16,6 +16,7 @@ use serde_json::{Map, json};
 use crate::cli::common::{
     EXIT_FAILURE, JsonLines, ProgressArgs, Reporter, insert_name, usage_error,
 };
+use crate::copy::link;
 use crate::copy::tree::{self, Follow};
 use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
@@ -23,8 +24,10 @@ use crate::sys::signals;
 
 mod args;
 mod gather;
+mod parents;
 mod settings;
-pub use args::{Args, DestIoArg, SparseArg, command};
+pub use args::{Args, DestIoArg, ReflinkArg, SparseArg, command};
+pub use parents::plan_parents;
 pub use settings::Setting;
 
 use gather::{Action, Event, Leaf, Work, gather};
@@ -64,6 +67,30 @@ pub struct Plan {
     pub json: bool,
     /// Progress bar settings.
     pub progress: ProgressArgs,
+    /// What is made for a file that is not a directory: a copy, or a link to the source.
+    pub make: Make,
+    /// Remove an existing destination before creating the new one.
+    pub remove_destination: bool,
+    /// Trees stay on the file system of their top.
+    pub one_file_system: bool,
+    /// Attributes only, no data.
+    pub attributes_only: bool,
+    /// FIFOs and devices in trees are read, their contents copied as regular files.
+    pub copy_contents: bool,
+    /// With --parents: the directories leading to each SRC, made under DIR (source, destination).
+    pub parents: Vec<Vec<(PathBuf, PathBuf)>>,
+}
+
+/// What mmcp makes of a source that is not a directory (-l, -s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Make {
+    /// A copy.
+    #[default]
+    Copy,
+    /// A hard link to the source (-l).
+    HardLink,
+    /// A symbolic link to the source as named (-s).
+    Symlink,
 }
 
 /// What to do when the destination exists.
@@ -81,7 +108,7 @@ pub struct Policy {
 
 /// A usage error: reported as `mmcp: message` and a `Try 'mmcp --help'` line, exit 1 (as cp).
 #[derive(Debug)]
-struct Usage(String);
+pub(crate) struct Usage(pub(crate) String);
 
 impl std::fmt::Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,6 +120,35 @@ impl std::error::Error for Usage {}
 
 /// Turns arguments into a plan: which source goes to which path.
 pub fn plan(args: &Args) -> anyhow::Result<Plan> {
+    if args.reflink == Some(ReflinkArg::Always) {
+        bail!(
+            "--reflink=always is not supported: mmcp never clones, it copies (use auto or never)"
+        );
+    }
+    if args.no_target_directory {
+        if args.target_directory.is_some() {
+            bail!("cannot combine --target-directory (-t) and --no-target-directory (-T)");
+        }
+        return match args.paths.as_slice() {
+            [] => Err(Usage("missing file operand".into()).into()),
+            [one] => Err(Usage(format!(
+                "missing destination file operand after {}",
+                quote(one)
+            ))
+            .into()),
+            [src, dst] => plan_with(
+                args,
+                vec![Pair {
+                    src: src.clone(),
+                    dst: dst.clone(),
+                }],
+            ),
+            [_, _, extra, ..] => Err(Usage(format!("extra operand {}", quote(extra))).into()),
+        };
+    }
+    if args.parents {
+        return plan_parents(args);
+    }
     let (sources, dir) = match &args.target_directory {
         Some(dir) => {
             if !dir.is_dir() {
@@ -163,7 +219,7 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
     plan_with(args, pairs)
 }
 
-fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
+pub(crate) fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
     let resolved = settings::resolve(&args.settings).map_err(Usage)?;
     let recursive = args.recursive || resolved.recursive;
     // cp's default: no symlink followed in trees, every symlink followed without -r.
@@ -177,6 +233,11 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
         None if args.backup_default || args.suffix.is_some() => Some(""),
         None => None,
     };
+    if asked.is_some() && args.no_clobber {
+        return Err(
+            Usage("options --backup and --no-clobber are mutually exclusive".into()).into(),
+        );
+    }
     let control =
         settings::backup(asked, std::env::var_os("VERSION_CONTROL").as_deref()).map_err(Usage)?;
     if control.is_some() && args.in_place {
@@ -227,6 +288,18 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
         verbose: args.verbose,
         json: args.json,
         progress: args.progress.clone(),
+        make: if args.link {
+            Make::HardLink
+        } else if args.symbolic_link {
+            Make::Symlink
+        } else {
+            Make::Copy
+        },
+        remove_destination: args.remove_destination,
+        one_file_system: args.one_file_system,
+        attributes_only: args.attributes_only,
+        copy_contents: args.copy_contents,
+        parents: Vec::new(),
     })
 }
 
@@ -261,9 +334,12 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     let started = Instant::now();
     let umask = tree::umask();
     let mut work = Work::default();
-    for pair in &plan.pairs {
+    for (i, pair) in plan.pairs.iter().enumerate() {
         if signals::caught().is_some() {
             break;
+        }
+        if let Some(dirs) = plan.parents.get(i) {
+            gather::leading(dirs, &mut work);
         }
         gather(plan, pair, &mut work)?;
     }
@@ -318,12 +394,28 @@ fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failu
     }
     let preserve = &plan.options.preserve;
     let backup = leaf.backup.as_deref();
+    if leaf.remove {
+        link::remove_destination(&leaf.dst)?;
+    }
     match (&leaf.action, &leaf.stat) {
+        (Action::LinkSource, _) => {
+            let follow = plan.follow == Follow::Always;
+            link::hard_link_source(&leaf.src, &leaf.dst, follow, backup)?;
+            Ok(Copied::default())
+        }
+        (Action::SymlinkSource, _) => {
+            link::symlink_source(&leaf.src, &leaf.dst, backup)?;
+            Ok(Copied::default())
+        }
+        (Action::Attributes, Some(stat)) => {
+            link::attributes_only(&leaf.src, &leaf.dst, stat, preserve)?;
+            Ok(Copied::default())
+        }
         (Action::Symlink, Some(stat)) => {
             tree::copy_symlink(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
-        (Action::Fifo, Some(stat)) => {
+        (Action::Node, Some(stat)) => {
             tree::make_fifo(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
@@ -416,6 +508,12 @@ fn report(
             Event::Made { src, dst } => {
                 if plan.verbose && !plan.json {
                     writeln!(out, "{} -> {}", quote(src), quote(dst))?;
+                }
+            }
+            Event::Parent { src, dst } => {
+                if plan.verbose && !plan.json {
+                    let name = crate::cli::quote::name;
+                    writeln!(out, "{} -> {}", name(src), name(dst))?;
                 }
             }
             Event::Leaf(i) => {

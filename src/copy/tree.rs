@@ -38,7 +38,7 @@ pub enum Kind {
     Fifo,
     /// A block or character device: skipped.
     Device,
-    /// A socket: skipped.
+    /// A socket: recreated as a socket node (nothing listens on it).
     Socket,
 }
 
@@ -200,7 +200,8 @@ pub fn copy_symlink(
     preserve_path(src, dst, stat, preserve, true)
 }
 
-/// Creates a FIFO at `dst` with the mode of the source FIFO `src` (replacing a file there, after
+/// Creates a FIFO (or, for a source socket, a socket node, as cp does) at `dst` with the mode of the
+/// source `src` (replacing a file there, after
 /// moving it to `backup` if given), with the attributes `preserve` asks.
 pub fn make_fifo(
     src: &Path,
@@ -215,8 +216,13 @@ pub fn make_fifo(
         stat.st_mode & 0o777
     };
     let mode = Mode::from_raw_mode(bits);
+    let kind = if Kind::of_mode(stat.st_mode) == Kind::Socket {
+        FileType::Socket
+    } else {
+        FileType::Fifo
+    };
     create_replacing(dst, backup, |temp| {
-        rustix::fs::mknodat(rustix::fs::CWD, temp, FileType::Fifo, mode, 0).map_err(io::Error::from)
+        rustix::fs::mknodat(rustix::fs::CWD, temp, kind, mode, 0).map_err(io::Error::from)
     })?;
     preserve_path(src, dst, stat, preserve, false)
 }

@@ -69,15 +69,16 @@ pub struct Args {
     pub no_dereference_preserve_links: bool,
 
     /// Never overwrite an existing file
-    #[arg(short = 'n', long, overrides_with_all = ["interactive", "force"])]
+    /// (-n and -i override each other, the last wins; -f does not override -n, as in cp)
+    #[arg(short = 'n', long, overrides_with = "interactive")]
     pub no_clobber: bool,
 
     /// Ask on stderr before overwriting; the answer is read from stdin
-    #[arg(short = 'i', long, overrides_with_all = ["no_clobber", "force"])]
+    #[arg(short = 'i', long, overrides_with = "no_clobber")]
     pub interactive: bool,
 
     /// Replace an existing destination even if it is not writable
-    #[arg(short = 'f', long, overrides_with_all = ["no_clobber", "interactive"])]
+    #[arg(short = 'f', long)]
     pub force: bool,
 
     /// Copy only when SRC is newer than DST, or DST is missing
@@ -159,6 +160,55 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, default_value = "1M")]
     pub mmap_min: u64,
 
+    /// Treat DST as a normal file, never as a directory to copy into
+    #[arg(short = 'T', long)]
+    pub no_target_directory: bool,
+
+    /// Remove each existing destination before creating the new one (a symlink or device at DST is
+    /// replaced, not written through)
+    #[arg(long)]
+    pub remove_destination: bool,
+
+    /// Make hard links to the source files instead of copying them
+    #[arg(short = 'l', long, overrides_with = "symbolic_link")]
+    pub link: bool,
+
+    /// Make symbolic links to the source files instead of copying them (the link holds SRC as
+    /// named: a relative SRC works only when DST is in the current directory)
+    #[arg(short = 's', long, overrides_with = "link")]
+    pub symbolic_link: bool,
+
+    /// Append SRC as named to DIR (making the missing directories), instead of SRC's last name
+    #[arg(long)]
+    pub parents: bool,
+
+    /// Stay on the file system of each SRC: directories on other file systems (mount points) are
+    /// created empty
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+
+    /// Copy only the attributes asked for (-p, --preserve), not the data: a missing DST is created
+    /// empty, an existing one keeps its contents
+    #[arg(long)]
+    pub attributes_only: bool,
+
+    /// With -r, copy the contents of FIFOs and devices found in trees as regular files, instead of
+    /// recreating FIFOs (and skipping devices)
+    #[arg(long)]
+    pub copy_contents: bool,
+
+    /// Clone data blocks: mmcp never clones, so auto and never copy as usual, and always (the
+    /// default of a bare --reflink) is refused
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "always"
+    )]
+    pub reflink: Option<ReflinkArg>,
+
     /// Write JSON Lines: a "file" object per file copied, "error" per failure, and a "summary"
     #[arg(long)]
     pub json: bool,
@@ -211,6 +261,17 @@ pub enum SparseArg {
     /// Keep holes and make holes of all-zero pages
     Always,
     /// Write every byte
+    Never,
+}
+
+/// `--reflink` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReflinkArg {
+    /// Clone where possible, else copy: mmcp copies
+    Auto,
+    /// Clone or fail: refused, mmcp never clones
+    Always,
+    /// Copy
     Never,
 }
 

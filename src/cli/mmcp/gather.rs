@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rustix::fs::Stat;
 
-use super::{Pair, Plan, TOOL, message, quote};
+use super::{Make, Pair, Plan, TOOL, message, quote};
 use crate::copy::same::{self, Looked, Verdict};
 use crate::copy::tree::{self, Follow, Kind};
 use crate::copy::{self, Failure};
@@ -23,8 +23,14 @@ pub(super) enum Action {
     Data,
     /// Copy a symlink as a symlink.
     Symlink,
-    /// Recreate a FIFO.
-    Fifo,
+    /// Recreate a FIFO or a socket node.
+    Node,
+    /// Make a hard link to the source itself (-l).
+    LinkSource,
+    /// Make a symbolic link to the source as named (-s).
+    SymlinkSource,
+    /// Give an empty or existing file the source's attributes (--attributes-only).
+    Attributes,
     /// Make a hard link to the copy of an earlier name of the same file (the leaf of that index).
     Link(usize),
 }
@@ -38,6 +44,8 @@ pub(super) struct Leaf {
     pub(super) stat: Option<Stat>,
     /// Where the existing destination goes before it is replaced.
     pub(super) backup: Option<PathBuf>,
+    /// Remove the existing destination first (--remove-destination).
+    pub(super) remove: bool,
 }
 
 /// A directory made for a tree, finished (mode, times) after its contents.
@@ -53,6 +61,8 @@ pub(super) struct Dir {
 pub(super) enum Event {
     /// A directory was made.
     Made { src: PathBuf, dst: PathBuf },
+    /// A directory leading to a `--parents` destination was made (cp -v names it unquoted).
+    Parent { src: PathBuf, dst: PathBuf },
     /// The i-th leaf.
     Leaf(usize),
     /// An error found while planning.
@@ -113,6 +123,7 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
                     Kind::Symlink => Action::Symlink,
                     _ => Action::Data,
                 };
+                let action = instead(plan, action, Kind::of_mode(stat.st_mode));
                 let (src, dst) = (pair.src.clone(), pair.dst.clone());
                 admit(plan, src, dst, action, Some(stat), true, work)?;
             }
@@ -125,6 +136,9 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
     }
     // A directory refused as a copy onto itself: nothing under it is copied.
     let mut refused: Option<PathBuf> = None;
+    // With -x: the device of the top, and the mount point being left out.
+    let mut top_dev: Option<u64> = None;
+    let mut outside: Option<PathBuf> = None;
     for entry in tree::walk(&pair.src, &pair.dst, plan.follow) {
         if signals::caught().is_some() {
             return Ok(());
@@ -138,8 +152,17 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
                 continue;
             }
         };
-        if refused.as_ref().is_some_and(|r| entry.src.starts_with(r)) {
+        if refused.as_ref().is_some_and(|r| entry.src.starts_with(r))
+            || outside.as_ref().is_some_and(|r| entry.src.starts_with(r))
+        {
             continue;
+        }
+        if plan.one_file_system {
+            let dev = *top_dev.get_or_insert(entry.stat.st_dev);
+            // cp -x: a directory on another file system (a mount point) is made, but left empty.
+            if entry.kind == Kind::Dir && entry.stat.st_dev != dev {
+                outside = Some(entry.src.clone());
+            }
         }
         let action = match entry.kind {
             Kind::Dir => {
@@ -195,19 +218,17 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
                 Action::Data
             }
             Kind::Symlink => Action::Symlink,
-            Kind::Fifo => Action::Fifo,
-            Kind::Device | Kind::Socket => {
+            Kind::Fifo | Kind::Device if plan.copy_contents => Action::Data,
+            Kind::Fifo | Kind::Socket => Action::Node,
+            Kind::Device => {
                 work.events.push(Event::Skipped {
                     path: entry.src.clone(),
-                    what: if entry.kind == Kind::Device {
-                        "device"
-                    } else {
-                        "socket"
-                    },
+                    what: "device",
                 });
                 continue;
             }
         };
+        let action = instead(plan, action, entry.kind);
         let top = entry.src == pair.src;
         admit(
             plan,
@@ -272,6 +293,9 @@ pub(super) fn admit(
             {
                 work.total = work.total.saturating_sub(s.st_size as u64);
             }
+            let remove = plan.remove_destination
+                && backup.is_none()
+                && std::fs::symlink_metadata(&dst).is_ok_and(|m| !m.is_dir());
             work.dsts.insert(dst.clone(), work.leaves.len());
             work.events.push(Event::Leaf(work.leaves.len()));
             work.leaves.push(Leaf {
@@ -279,6 +303,7 @@ pub(super) fn admit(
                 dst,
                 action,
                 stat,
+                remove,
                 backup,
             });
         }
@@ -303,12 +328,24 @@ pub(super) fn decide(
     action: &Action,
     stat: Option<&Stat>,
 ) -> anyhow::Result<Decision> {
+    if matches!(action, Action::SymlinkSource)
+        && src.is_relative()
+        && dst.parent().is_some_and(|p| !p.as_os_str().is_empty())
+    {
+        return Ok(Decision::Refuse(format!(
+            "{}: can make relative symbolic links only in current directory",
+            crate::cli::quote::name(dst)
+        )));
+    }
     let Ok(existing) = rustix::fs::lstat(dst) else {
         return Ok(Decision::Copy(None));
     };
     let policy = plan.policy;
     // cp -n skips an existing DST without looking for two names of one file.
+    // With --remove-destination a symlink at DST is removed, never followed: not the same file.
+    let removed_link = plan.remove_destination && Kind::of_mode(existing.st_mode) == Kind::Symlink;
     if !policy.no_clobber
+        && !removed_link
         && let Some(src_stat) = stat
         && src.as_os_str() != "-"
     {
@@ -326,6 +363,23 @@ pub(super) fn decide(
     }
     if policy.no_clobber {
         return Ok(Decision::Skip);
+    }
+    let link = match action {
+        Action::LinkSource => Some("hard link"),
+        Action::SymlinkSource => Some("symbolic link"),
+        _ => None,
+    };
+    if let Some(link) = link
+        && !policy.force
+        && !plan.remove_destination
+        && plan.backup.is_none()
+        && !policy.interactive
+    {
+        return Ok(Decision::Refuse(format!(
+            "cannot create {link} {} to {}: File exists",
+            quote(dst),
+            quote(src)
+        )));
     }
     if policy.update
         && let Some(s) = stat
@@ -432,4 +486,52 @@ pub(super) fn into_itself(src: &Path, dst: &Path) -> Option<String> {
             quote(dst)
         )
     })
+}
+
+/// What -l, -s and --attributes-only make of an entry of kind `kind` instead of `action`.
+fn instead(plan: &Plan, action: Action, kind: Kind) -> Action {
+    match plan.make {
+        Make::HardLink => Action::LinkSource,
+        Make::Symlink => Action::SymlinkSource,
+        Make::Copy if plan.attributes_only && kind == Kind::File => Action::Attributes,
+        Make::Copy => action,
+    }
+}
+
+/// Makes the directories leading to a `--parents` destination (source, destination, outermost
+/// first), as copies of the source's own: reported when made, finished after their contents.
+pub(super) fn leading(dirs: &[(PathBuf, PathBuf)], work: &mut Work) {
+    for (src, dst) in dirs {
+        let stat = match rustix::fs::stat(src) {
+            Ok(stat) => stat,
+            Err(e) => {
+                let message = format!("cannot stat {}: {}", quote(src), describe(&e.into()));
+                work.events.push(Event::Error {
+                    path: src.clone(),
+                    message,
+                });
+                return;
+            }
+        };
+        let existed = dst.is_dir();
+        if let Err(e) = tree::make_dir(dst, stat.st_mode) {
+            let message = message(&Failure::File(e)).unwrap_or_default();
+            work.events.push(Event::Error {
+                path: dst.clone(),
+                message,
+            });
+            return;
+        }
+        if !existed {
+            work.events.push(Event::Parent {
+                src: src.clone(),
+                dst: dst.clone(),
+            });
+            work.dirs.push(Dir {
+                src: src.clone(),
+                dst: dst.clone(),
+                stat,
+            });
+        }
+    }
 }

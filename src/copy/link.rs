@@ -1,0 +1,93 @@
+//! What mmcp makes instead of a copy, as cp's `-l`, `-s`, `--attributes-only` and
+//! `--remove-destination` ask: a hard link to the source, a symbolic link to it, an empty file with
+//! the source's attributes, and the removal of a destination before it is created anew.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use rustix::fs::{AtFlags, Stat};
+
+use super::Preserve;
+use super::stage::{create_replacing, preserve};
+use crate::error::{Error, Op, Result};
+
+/// Makes `dst` a hard link to the source `src` itself (`cp -l`), replacing a file at `dst`, after
+/// moving it to `backup` if given. A symlink at `src` is followed only with `follow`.
+pub fn hard_link_source(src: &Path, dst: &Path, follow: bool, backup: Option<&Path>) -> Result<()> {
+    let flags = if follow {
+        AtFlags::SYMLINK_FOLLOW
+    } else {
+        AtFlags::empty()
+    };
+    create_replacing(dst, backup, |temp| {
+        rustix::fs::linkat(rustix::fs::CWD, src, rustix::fs::CWD, temp, flags)
+            .map_err(io::Error::from)
+    })
+}
+
+/// Makes `dst` a symbolic link holding `src` as named (`cp -s`), replacing a file at `dst`, after
+/// moving it to `backup` if given.
+pub fn symlink_source(src: &Path, dst: &Path, backup: Option<&Path>) -> Result<()> {
+    create_replacing(dst, backup, |temp| {
+        rustix::fs::symlinkat(src, rustix::fs::CWD, temp).map_err(io::Error::from)
+    })
+}
+
+/// Removes the existing `dst` (not a directory) so that it is created anew (`--remove-destination`):
+/// a symlink is removed, not followed. A `dst` already gone is not an error.
+pub fn remove_destination(dst: &Path) -> Result<()> {
+    match rustix::fs::unlink(dst) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(Error::io(Op::Create, dst, e.into())),
+    }
+}
+
+/// Gives `dst` the attributes of the regular file `src` (status `stat`) that `what` asks for,
+/// without its data (`--attributes-only`): a missing `dst` is created empty, with the source's
+/// permission bits less the umask; an existing one keeps its contents.
+pub fn attributes_only(src: &Path, dst: &Path, stat: &Stat, what: &Preserve) -> Result<()> {
+    let from = File::open(src).map_err(|e| Error::io(Op::Open, src, e))?;
+    let bits = if what.default_mode && !what.mode {
+        0o666
+    } else {
+        stat.st_mode & 0o777
+    };
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(bits)
+        .open(dst)
+        .map_err(|e| Error::io(Op::Create, dst, e))?;
+    preserve(&file, stat, dst, what, &from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_and_removal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, hard, soft) = (
+            dir.path().join("src"),
+            dir.path().join("hard"),
+            dir.path().join("soft"),
+        );
+        std::fs::write(&src, b"data").unwrap();
+        std::fs::write(&hard, b"old").unwrap();
+        hard_link_source(&src, &hard, false, None).unwrap();
+        let (a, b) = (
+            rustix::fs::stat(&src).unwrap(),
+            rustix::fs::stat(&hard).unwrap(),
+        );
+        assert_eq!(a.st_ino, b.st_ino);
+        symlink_source(Path::new("src"), &soft, None).unwrap();
+        assert_eq!(std::fs::read_link(&soft).unwrap(), Path::new("src"));
+        remove_destination(&soft).unwrap();
+        remove_destination(&soft).unwrap();
+        assert!(std::fs::symlink_metadata(&soft).is_err());
+    }
+}
