@@ -223,7 +223,8 @@ pub(crate) fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
     let resolved = settings::resolve(&args.settings).map_err(Usage)?;
     let recursive = args.recursive || resolved.recursive;
     // cp's default: no symlink followed in trees, every symlink followed without -r.
-    let follow = resolved.follow.unwrap_or(if recursive {
+    // cp -l follows every symlink unless told otherwise, even in trees.
+    let follow = resolved.follow.unwrap_or(if recursive && !args.link {
         Follow::Never
     } else {
         Follow::Always

@@ -172,12 +172,13 @@ pub fn finish_dir(
 ) -> Result<()> {
     let err = |e: io::Error| Error::io(Op::Attributes, dst, e);
     if !preserve.mode {
+        // cp keeps a source directory's sticky bit (not its set-ID bits) without -p.
         let mode = if preserve.default_mode {
             0o777
         } else {
-            stat.st_mode & 0o777
+            stat.st_mode & 0o1777
         } & !umask;
-        if mode & 0o700 != 0o700 {
+        if mode & 0o1700 != 0o700 {
             std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode)).map_err(err)?;
         }
     }

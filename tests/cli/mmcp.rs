@@ -784,3 +784,7 @@ mod samefile;
 
 /// Kills and signals at any point, `ulimit -f`, and append-only directories: nothing left behind.
 mod kills;
+
+/// Against GNU cp: -n with -f, -b with -n, -T, --remove-destination, -l, -s, --parents, -x,
+/// --attributes-only, --copy-contents, --reflink and sockets in trees.
+mod options;

@@ -355,14 +355,24 @@ pub(super) fn decide(
             Verdict::Distinct => {}
         }
     }
+    if policy.no_clobber {
+        return Ok(Decision::Skip);
+    }
+    if policy.update
+        && let Some(s) = stat
+        && (existing.st_mtime, existing.st_mtime_nsec) >= (s.st_mtime, s.st_mtime_nsec)
+    {
+        return Ok(Decision::Skip);
+    }
+    if policy.interactive && !ask(&format!("overwrite {}? ", quote(dst)))? {
+        return Ok(Decision::Skip);
+    }
+    // As in cp: -n, -u and a "no" to -i skip a directory at DST before it is refused.
     if std::fs::metadata(dst).is_ok_and(|m| m.is_dir()) && !matches!(action, Action::Symlink) {
         return Ok(Decision::Refuse(format!(
             "cannot overwrite directory {} with non-directory",
             quote(dst)
         )));
-    }
-    if policy.no_clobber {
-        return Ok(Decision::Skip);
     }
     let link = match action {
         Action::LinkSource => Some("hard link"),
@@ -380,15 +390,6 @@ pub(super) fn decide(
             quote(dst),
             quote(src)
         )));
-    }
-    if policy.update
-        && let Some(s) = stat
-        && (existing.st_mtime, existing.st_mtime_nsec) >= (s.st_mtime, s.st_mtime_nsec)
-    {
-        return Ok(Decision::Skip);
-    }
-    if policy.interactive && !ask(&format!("overwrite {}? ", quote(dst)))? {
-        return Ok(Decision::Skip);
     }
     if !policy.force
         && matches!(action, Action::Data)
