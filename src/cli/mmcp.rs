@@ -276,6 +276,7 @@ pub(crate) fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
             // Tests of the path taken on filesystems without O_TMPFILE (see CAVEATS).
             named_temp: std::env::var_os("MMCP_NAMED_TEMP").is_some_and(|v| v == "1"),
             preserve: resolved.preserve,
+            through_dangling: std::env::var_os("POSIXLY_CORRECT").is_some(),
         },
         recursive,
         follow,
@@ -473,7 +474,7 @@ fn file_message(e: &Error) -> String {
         Reason::Io(io) => {
             let why = describe(io);
             match e.op() {
-                Op::Open => format!("cannot open {path}: {why}"),
+                Op::Open => format!("cannot open {path} for reading: {why}"),
                 Op::Read => format!("error reading {path}: {why}"),
                 Op::Map => format!("cannot map {path}: {why}"),
                 Op::Create => format!("cannot create {path}: {why}"),

@@ -5,7 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Stat};
 
@@ -64,6 +64,29 @@ pub fn attributes_only(src: &Path, dst: &Path, stat: &Stat, what: &Preserve) -> 
     preserve(&file, stat, dst, what, &from)
 }
 
+/// The file a dangling symlink at `dst` names (followed through further symlinks, relative ones from
+/// their own directory), when `dst` is one; None when `dst` is not a symlink or leads to a file.
+pub fn dangling_target(dst: &Path) -> Option<PathBuf> {
+    let mut at = dst.to_path_buf();
+    // The kernel's own limit on symlinks followed in one lookup.
+    for _ in 0..40 {
+        let meta = std::fs::symlink_metadata(&at).ok()?;
+        if !meta.file_type().is_symlink() {
+            return None;
+        }
+        let target = std::fs::read_link(&at).ok()?;
+        let next = match at.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+        if std::fs::symlink_metadata(&next).is_err() {
+            return Some(next);
+        }
+        at = next;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +112,8 @@ mod tests {
         remove_destination(&soft).unwrap();
         remove_destination(&soft).unwrap();
         assert!(std::fs::symlink_metadata(&soft).is_err());
+        std::os::unix::fs::symlink("nowhere", &soft).unwrap();
+        assert_eq!(dangling_target(&soft), Some(dir.path().join("nowhere")));
+        assert_eq!(dangling_target(&hard), None);
     }
 }

@@ -13,7 +13,7 @@ use super::{Make, Pair, Plan, TOOL, message, quote};
 use crate::copy::same::{self, Looked, Verdict};
 use crate::copy::tree::{self, Follow, Kind};
 use crate::copy::{self, Failure};
-use crate::error::describe;
+use crate::error::{Op, Reason, describe};
 use crate::sys::signals;
 
 /// What is done for one entry.
@@ -107,7 +107,7 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
             Err(e) => fail(
                 work,
                 &pair.src,
-                format!("cannot open {}: {}", quote(&pair.src), describe(&e.into())),
+                format!("cannot stat {}: {}", quote(&pair.src), describe(&e.into())),
             ),
             Ok(stat) if Kind::of_mode(stat.st_mode) == Kind::Dir => fail(
                 work,
@@ -147,7 +147,14 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
             Ok(entry) => entry,
             Err(e) => {
                 let path = e.path().to_path_buf();
-                let message = message(&Failure::File(e)).unwrap_or_default();
+                // cp's words: the top cannot be stat'ed, an entry below cannot be accessed.
+                let message = match (e.op(), e.reason()) {
+                    (Op::Open, Reason::Io(io)) => {
+                        let what = if path == pair.src { "stat" } else { "access" };
+                        format!("cannot {what} {}: {}", quote(&path), describe(io))
+                    }
+                    _ => message(&Failure::File(e)).unwrap_or_default(),
+                };
                 fail(work, &path, message);
                 continue;
             }
@@ -267,14 +274,24 @@ pub(super) fn admit(
     if let Some(&earlier) = work.dsts.get(&dst) {
         // The same file named twice is copied once (cp warns); another file is refused, as in cp.
         if !copy::same_file(&work.leaves[earlier].src, &src) {
-            work.events.push(Event::Error {
-                message: format!(
+            let made_link = matches!(
+                work.leaves[earlier].action,
+                Action::Symlink | Action::SymlinkSource
+            );
+            let message = if made_link && !matches!(action, Action::Symlink) {
+                format!(
+                    "will not copy {} through just-created symlink {}",
+                    quote(&src),
+                    quote(&dst)
+                )
+            } else {
+                format!(
                     "will not overwrite just-created {} with {}",
                     quote(&dst),
                     quote(&src)
-                ),
-                path: src,
-            });
+                )
+            };
+            work.events.push(Event::Error { message, path: src });
         }
         return Ok(());
     }

@@ -50,13 +50,10 @@ fn run(tool: &str, dir: &Path, args: &[&str], input: &str) -> Outcome {
         code: out.status.code(),
         stdout: text(&out.stdout),
         stderr: if tool == "cp" {
+            // cp's output never holds "mmcp: ": every "cp: " is cp's name (after a prompt too).
             text(&out.stderr)
-                .split_inclusive('\n')
-                .map(|l| match l.strip_prefix("cp: ") {
-                    Some(rest) => format!("mmcp: {rest}"),
-                    None => l.replace("'cp --help'", "'mmcp --help'"),
-                })
-                .collect()
+                .replace("cp: ", "mmcp: ")
+                .replace("'cp --help'", "'mmcp --help'")
         } else {
             text(&out.stderr)
         },
@@ -341,4 +338,122 @@ fn sockets_in_trees_are_recreated() {
     let out = run("mmcp", b.path(), &["-r", "--json", "s", "u"], "");
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("\"errors\":0"), "{}", out.stdout);
+}
+
+#[test]
+fn a_no_to_interactive_skips_a_directory_at_dst() {
+    let setup = "mkdir -p a b/a/c && echo x > a/c";
+    let out = side_by_side(setup, &["-iR", "a", "b"], "n\n");
+    assert_eq!(out.code, Some(0));
+    assert_eq!(out.stderr, "mmcp: overwrite 'b/a/c'? ");
+    let out = side_by_side(setup, &["-iR", "a", "b"], "y\n");
+    assert_eq!(out.code, Some(1));
+    // -n and -u skip it too.
+    side_by_side("echo a > f && mkdir d", &["-n", "-T", "f", "d"], "");
+    side_by_side(
+        "echo a > f && mkdir d && touch -d 2000-01-01 f",
+        &["-u", "-T", "f", "d"],
+        "",
+    );
+}
+
+#[test]
+fn update_archive_into_an_existing_tree_of_hard_links() {
+    let setup = "mkdir s && echo 1 > s/a && ln s/a s/b && ln s/a s/c && cp -a s t && \
+                 echo 2 > s/a && touch -d 2030-01-01 s/a";
+    let out = side_by_side(setup, &["-au", "s/.", "t"], "");
+    assert!(
+        out.tree
+            .contains(&"t/a: file \"2\\n\" 644 links[\"t/b\", \"t/c\"]".to_string())
+    );
+    let setup = "mkdir s t && echo 1 > s/a && ln s/a s/b && echo 0 > t/a && ln t/a t/b && \
+                 touch -d 2000-01-01 t/a";
+    side_by_side(setup, &["-au", "s/.", "t"], "");
+}
+
+#[test]
+fn posixly_correct_writes_through_a_dangling_symlink() {
+    let setup = "echo f > f && ln -s nowhere dl && mkdir sub && ln -s ../elsewhere sub/dl";
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut outs = Vec::new();
+    for (tool, dir) in [("cp", &a), ("mmcp", &b)] {
+        sh(&format!("cd '{}' && {setup}", dir.path().display()));
+        let program = if tool == "cp" {
+            PathBuf::from("cp")
+        } else {
+            bin_path("mmcp").to_path_buf()
+        };
+        for dst in ["dl", "sub/dl"] {
+            let out = Command::new(&program)
+                .current_dir(dir.path())
+                .args(["-v", "f", dst])
+                .env("POSIXLY_CORRECT", "1")
+                .output()
+                .unwrap();
+            outs.push((
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            ));
+        }
+        outs.push((None, tree(dir.path()).join("\n")));
+    }
+    let (cp, mmcp) = outs.split_at(3);
+    assert_eq!(mmcp, cp);
+    assert!(b.path().join("nowhere").is_file() && b.path().join("elsewhere").is_file());
+    // Without POSIXLY_CORRECT a dangling symlink is refused, as by cp.
+    sh(&format!("cd '{}' && ln -s gone dl3", b.path().display()));
+    let out = run("mmcp", b.path(), &["f", "dl3"], "");
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("dangling symlink"), "{}", out.stderr);
+    assert!(!b.path().join("gone").exists());
+}
+
+#[test]
+fn messages_in_cp_words() {
+    side_by_side("echo a > a", &["missing", "x"], "");
+    side_by_side("echo a > a", &["-r", "missing", "x"], "");
+    let setup = "mkdir x y c && echo t > t && ln -s ../t x/l && echo f > y/l";
+    let out = side_by_side(setup, &["-P", "x/l", "y/l", "c"], "");
+    assert!(
+        out.stderr.contains("through just-created symlink 'c/l'"),
+        "{}",
+        out.stderr
+    );
+    side_by_side(setup, &["-P", "y/l", "x/l", "c"], "");
+    if !is_root() {
+        skip("reading as another user needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    sh(&format!(
+        "cd '{}' && echo s > secret && chmod 600 secret && chmod 777 .",
+        dir.path().display()
+    ));
+    let mut errs = Vec::new();
+    for tool in ["cp", bin_path("mmcp").to_str().unwrap()] {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                tool,
+                "secret",
+                "copy",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        let text = if tool == "cp" {
+            text.replacen("cp: ", "mmcp: ", 1)
+        } else {
+            text
+        };
+        errs.push((out.status.code(), text));
+    }
+    assert_eq!(errs[1], errs[0]);
+    assert_eq!(
+        errs[1].1,
+        "mmcp: cannot open 'secret' for reading: Permission denied\n"
+    );
 }
