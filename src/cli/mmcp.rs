@@ -642,7 +642,7 @@ makes -b do the same):\n\
         "EXIT STATUS",
         "0 when every file was copied (or skipped by -n, -u or a \"no\" to -i); 1 when a file could not be \
 copied, a source changed size during its copy, a verification failed, SRC and DST are the same file, or \
-a device or socket in a tree was skipped (the other files are still copied), and also for a usage error, \
+a device in a tree was skipped (the other files are still copied), and also for a usage error, \
 as with cp. On SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM or SIGXCPU, mmcp stops, removes what it \
 created, and dies of the same signal. SIGXFSZ is ignored: a copy past the file size limit (ulimit -f) \
 fails with \"File too large\", exit status 1.",
@@ -675,7 +675,7 @@ MMCP_NAMED_TEMP=1 in the environment takes that path on every filesystem, for te
 existing DST is written in place, as cp writes it (a failure then leaves it partly written); a new DST \
 is linked in whole; a backup cannot be made, and the copy is refused before anything is created, as cp \
 refuses it.\n\
-\nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused. \
+\nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused (and written through when POSIXLY_CORRECT is set, as by cp). \
 With --backup the symlink itself is renamed to the backup name and DST becomes a new file, as in cp. \
 A backup is a second hard link to the old DST, made just before the new copy is renamed over DST, so \
 DST exists at every moment and a copy that fails makes no backup; where hard links are impossible, the \
@@ -690,7 +690,10 @@ attribute that cannot be preserved is an error for that file; a regular file's c
 and DST left as it was (cp keeps the copy and reports the error). --preserve=context is refused: mmcp does not \
 copy SELinux contexts. --preserve=links makes the second and later names of one source file (same \
 device and inode, among the operands and within trees) hard links to its first copy, after all the \
-copies are made. --reflink is not offered: mmcp copies through its own maps by design.\n\
+copies are made. mmcp never clones (it copies through its own maps by design): --reflink=auto \
+and --reflink=never copy as usual, --reflink=always (or a bare --reflink) is refused.\n\
+\nA socket in a tree is recreated as a socket node, as cp does: nothing listens on it. \
+--attributes-only creates a missing DST empty and keeps an existing DST's contents.\n\
 \nA source that grows during the copy is copied at the size it had when opened; one that shrinks is an \
 error. --verify compares through the page cache: it catches a copy that went wrong in mmcp, not a disk \
 that will lose the data later (use --sync for durability).\n\

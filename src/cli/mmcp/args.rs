@@ -42,8 +42,8 @@ pub struct Args {
     #[arg(short = 't', long, value_name = "DIR")]
     pub target_directory: Option<PathBuf>,
 
-    /// Copy directories recursively; symlinks are copied as symlinks, FIFOs recreated, devices and
-    /// sockets skipped
+    /// Copy directories recursively; symlinks are copied as symlinks, FIFOs and sockets recreated,
+    /// devices skipped (unless --copy-contents)
     #[arg(short = 'r', short_alias = 'R', long)]
     pub recursive: bool,
 
