@@ -34,6 +34,8 @@ pub enum Reason {
     IsDirectory,
     /// The file shrank (or was truncated) while its map was being read: some bytes read as zeros.
     ChangedSize,
+    /// The destination is a symlink to nothing, which a copy does not write through.
+    DanglingSymlink,
 }
 
 /// A failure of a core operation on one file.
@@ -93,6 +95,7 @@ impl Error {
             },
             Reason::IsDirectory => "Is a directory".to_string(),
             Reason::ChangedSize => "file changed size while being read".to_string(),
+            Reason::DanglingSymlink => "not writing through dangling symlink".to_string(),
         }
     }
 }

@@ -471,6 +471,7 @@ fn file_message(e: &Error) -> String {
             crate::cli::quote::name(e.path())
         ),
         Reason::IsDirectory => format!("{}: Is a directory", crate::cli::quote::name(e.path())),
+        Reason::DanglingSymlink => format!("not writing through dangling symlink {path}"),
         Reason::Io(io) => {
             let why = describe(io);
             match e.op() {
