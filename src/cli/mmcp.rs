@@ -401,7 +401,9 @@ fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failu
     }
     match (&leaf.action, &leaf.stat) {
         (Action::LinkSource, _) => {
-            let follow = plan.follow == Follow::Always;
+            // -H follows a symlink named on the command line, -L every symlink.
+            let follow = plan.follow == Follow::Always
+                || (plan.follow == Follow::Top && plan.pairs.iter().any(|p| p.src == leaf.src));
             link::hard_link_source(&leaf.src, &leaf.dst, follow, backup)?;
             Ok(Copied::default())
         }

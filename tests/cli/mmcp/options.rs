@@ -212,6 +212,10 @@ fn hard_links_instead_of_copies() {
     side_by_side(setup, &["-lf", "a", "b"], "");
     side_by_side(setup, &["--link", "--remove-destination", "a", "b"], "");
     side_by_side(setup, &["-rl", "s", "copy"], "");
+    for follow in ["-P", "-H", "-L"] {
+        side_by_side(setup, &["-l", follow, "s/t/l", "c"], "");
+        side_by_side(setup, &["-rl", follow, "s", "copy"], "");
+    }
 }
 
 #[test]
@@ -282,6 +286,8 @@ fn attributes_only_copies_no_data() {
     let setup = "printf data > a && chmod 640 a && touch -d 2001-01-01 a && echo old > b";
     side_by_side(setup, &["--attributes-only", "a", "c"], "");
     side_by_side(setup, &["--attributes-only", "-p", "a", "b"], "");
+    let tree = "mkdir -p s/t && printf data > s/t/f && ln -s f s/t/l && chmod 700 s/t";
+    side_by_side(tree, &["-a", "--attributes-only", "s", "copy"], "");
 }
 
 #[test]
@@ -291,6 +297,7 @@ fn copy_contents_reads_devices_in_trees() {
         return;
     }
     let setup = "mkdir s && echo f > s/f && mknod s/null c 1 3";
+    side_by_side(setup, &["--copy-contents", "s/f", "g"], "");
     let out = side_by_side(setup, &["-r", "--copy-contents", "s", "t"], "");
     assert!(
         out.tree.iter().any(|l| l.starts_with("t/null: file \"\"")),
