@@ -35,11 +35,12 @@ pub fn symlink_source(src: &Path, dst: &Path, backup: Option<&Path>) -> Result<(
     })
 }
 
-/// Removes the existing `dst` (not a directory) so that it is created anew (`--remove-destination`):
-/// a symlink is removed, not followed. A `dst` already gone is not an error.
+/// Removes an existing `dst` so that it is created anew (`--remove-destination`): a symlink is
+/// removed, not followed. A `dst` that does not exist, or is a directory (left for the creation to
+/// use or refuse), is not an error.
 pub fn remove_destination(dst: &Path) -> Result<()> {
     match rustix::fs::unlink(dst) {
-        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Ok(()) | Err(rustix::io::Errno::NOENT | rustix::io::Errno::ISDIR) => Ok(()),
         Err(e) => Err(Error::io(Op::Create, dst, e.into())),
     }
 }
@@ -111,6 +112,8 @@ mod tests {
         assert_eq!(std::fs::read_link(&soft).unwrap(), Path::new("src"));
         remove_destination(&soft).unwrap();
         remove_destination(&soft).unwrap();
+        remove_destination(dir.path()).unwrap();
+        assert!(dir.path().is_dir());
         assert!(std::fs::symlink_metadata(&soft).is_err());
         std::os::unix::fs::symlink("nowhere", &soft).unwrap();
         assert_eq!(dangling_target(&soft), Some(dir.path().join("nowhere")));

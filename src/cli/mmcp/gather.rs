@@ -310,9 +310,7 @@ pub(super) fn admit(
             {
                 work.total = work.total.saturating_sub(s.st_size as u64);
             }
-            let remove = plan.remove_destination
-                && backup.is_none()
-                && std::fs::symlink_metadata(&dst).is_ok_and(|m| !m.is_dir());
+            let remove = plan.remove_destination && backup.is_none();
             work.dsts.insert(dst.clone(), work.leaves.len());
             work.events.push(Event::Leaf(work.leaves.len()));
             work.leaves.push(Leaf {

@@ -197,6 +197,24 @@ fn remove_destination_replaces_links_and_devices() {
     }
     // Abbreviated, as GNU getopt allows.
     side_by_side(setup, &["--rem", "a", "link"], "");
+    let trees = "mkdir -p s/d t/s/d && echo 1 > s/f && echo 2 > s/d/g && ln -s nowhere t/s/f";
+    side_by_side(trees, &["-r", "--remove-destination", "s", "t"], "");
+    if !is_root() {
+        skip("mknod of a character device needs root");
+        return;
+    }
+    // A device at DST is written into by a plain copy, but replaced here.
+    let out = side_by_side(
+        "echo a > a && mknod null c 1 3",
+        &["--remove-destination", "a", "null"],
+        "",
+    );
+    assert!(
+        out.tree
+            .contains(&"null: file \"a\\n\" 644 links[]".to_string()),
+        "{:?}",
+        out.tree
+    );
 }
 
 #[test]
