@@ -340,8 +340,10 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
         if signals::caught().is_some() {
             break;
         }
-        if let Some(dirs) = plan.parents.get(i) {
-            gather::leading(dirs, &mut work);
+        if let Some(dirs) = plan.parents.get(i)
+            && !gather::leading(dirs, &mut work)
+        {
+            continue;
         }
         gather(plan, pair, &mut work)?;
     }

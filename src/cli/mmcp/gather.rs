@@ -515,18 +515,20 @@ fn instead(plan: &Plan, action: Action, kind: Kind) -> Action {
 }
 
 /// Makes the directories leading to a `--parents` destination (source, destination, outermost
-/// first), as copies of the source's own: reported when made, finished after their contents.
-pub(super) fn leading(dirs: &[(PathBuf, PathBuf)], work: &mut Work) {
+/// first), as copies of the source's own: reported when made, finished after their contents. False
+/// (with the error recorded) when one cannot be made: the source is then not copied.
+pub(super) fn leading(dirs: &[(PathBuf, PathBuf)], work: &mut Work) -> bool {
     for (src, dst) in dirs {
         let stat = match rustix::fs::stat(src) {
             Ok(stat) => stat,
             Err(e) => {
-                let message = format!("cannot stat {}: {}", quote(src), describe(&e.into()));
+                let why = describe(&e.into());
+                let message = format!("failed to get attributes of {}: {why}", quote(src));
                 work.events.push(Event::Error {
                     path: src.clone(),
                     message,
                 });
-                return;
+                return false;
             }
         };
         let existed = dst.is_dir();
@@ -536,7 +538,7 @@ pub(super) fn leading(dirs: &[(PathBuf, PathBuf)], work: &mut Work) {
                 path: dst.clone(),
                 message,
             });
-            return;
+            return false;
         }
         if !existed {
             work.events.push(Event::Parent {
@@ -550,4 +552,5 @@ pub(super) fn leading(dirs: &[(PathBuf, PathBuf)], work: &mut Work) {
             });
         }
     }
+    true
 }

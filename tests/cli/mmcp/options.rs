@@ -274,6 +274,7 @@ fn parents_appends_the_source_path() {
     side_by_side(setup, &["-rv", "--parents", "s/t", "d"], "");
     side_by_side(setup, &["--parents", "s/t/f", "a"], "");
     side_by_side(setup, &["--parent", "-t", "d", "s/t/f", "a"], "");
+    side_by_side(setup, &["--parents", "missing/x", "s/t/f", "d"], "");
 }
 
 #[test]
