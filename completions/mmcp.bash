@@ -70,7 +70,7 @@ _mmcp() {
                     return 0
                     ;;
                 --reflink)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --map-mode)

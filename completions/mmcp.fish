@@ -9,9 +9,7 @@ never\t'Write every byte'"
 complete -c mmcp -l dest-io -d 'How the mapped source reaches DST: write (pwrite from the map, the fastest) or map (a shared read-write map of DST)' -r -f -a "write\t'pwrite(2) from the source\'s map'
 map\t'memcpy into a shared map of the destination'"
 complete -c mmcp -l mmap-min -d 'Files smaller than SIZE are copied with pread/pwrite, which is faster for them than mapping; 0 maps every file' -r
-complete -c mmcp -l reflink -d 'Clone data blocks: mmcp never clones, so auto and never copy as usual, and always (the default of a bare --reflink) is refused' -r -f -a "auto\t'Clone where possible, else copy: mmcp copies'
-always\t'Clone or fail: refused, mmcp never clones'
-never\t'Copy'"
+complete -c mmcp -l reflink -d 'Clone data blocks (WHEN: auto, always, never): mmcp never clones, so auto and never copy as usual, and always (the default of a bare --reflink) is refused' -r
 complete -c mmcp -l map-mode -d 'How to map inputs: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
 private\t'MAP_PRIVATE: copy-on-write private map'"
 complete -c mmcp -s j -l threads -d 'Worker threads [default: available parallelism]' -r

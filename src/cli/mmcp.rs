@@ -120,7 +120,8 @@ impl std::error::Error for Usage {}
 
 /// Turns arguments into a plan: which source goes to which path.
 pub fn plan(args: &Args) -> anyhow::Result<Plan> {
-    if args.reflink == Some(ReflinkArg::Always) {
+    let reflink = args.reflink.as_deref().map(ReflinkArg::parse).transpose();
+    if reflink.map_err(Usage)? == Some(ReflinkArg::Always) {
         bail!(
             "--reflink=always is not supported: mmcp never clones, it copies (use auto or never)"
         );

@@ -197,17 +197,16 @@ pub struct Args {
     #[arg(long)]
     pub copy_contents: bool,
 
-    /// Clone data blocks: mmcp never clones, so auto and never copy as usual, and always (the
-    /// default of a bare --reflink) is refused
+    /// Clone data blocks (WHEN: auto, always, never): mmcp never clones, so auto and never copy as
+    /// usual, and always (the default of a bare --reflink) is refused
     #[arg(
         long,
-        value_enum,
         value_name = "WHEN",
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "always"
     )]
-    pub reflink: Option<ReflinkArg>,
+    pub reflink: Option<String>,
 
     /// Write JSON Lines: a "file" object per file copied, "error" per failure, and a "summary"
     #[arg(long)]
@@ -265,7 +264,7 @@ pub enum SparseArg {
 }
 
 /// `--reflink` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReflinkArg {
     /// Clone where possible, else copy: mmcp copies
     Auto,
@@ -287,4 +286,33 @@ pub enum DestIoArg {
 /// The clap command, for man pages and completions.
 pub fn command() -> clap::Command {
     Args::command()
+}
+
+impl ReflinkArg {
+    /// The value named by `word` or an unambiguous abbreviation of it, as cp reads it; otherwise
+    /// cp's message.
+    pub fn parse(word: &str) -> Result<ReflinkArg, String> {
+        const ALL: [(&str, ReflinkArg); 3] = [
+            ("auto", ReflinkArg::Auto),
+            ("always", ReflinkArg::Always),
+            ("never", ReflinkArg::Never),
+        ];
+        let found: Vec<ReflinkArg> = ALL
+            .iter()
+            .filter(|(name, _)| name.starts_with(word))
+            .map(|(_, r)| *r)
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(format!(
+                "{} argument '{word}' for '--reflink'\nValid arguments are:\n  - 'auto'\n  - \
+'always'\n  - 'never'",
+                if found.is_empty() {
+                    "invalid"
+                } else {
+                    "ambiguous"
+                }
+            )),
+        }
+    }
 }

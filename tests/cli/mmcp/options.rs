@@ -345,6 +345,21 @@ fn reflink_auto_and_never_copy_always_is_refused() {
         );
         assert!(!dir.path().join("c").exists());
     }
+    // Abbreviations as cp takes them, and cp's words (in the C locale's quotes) for bad values.
+    side_by_side(FILES, &["--reflink=n", "a", "c"], "");
+    for bad in ["--reflink=bogus", "--reflink=a", "--reflink="] {
+        let cp = Command::new("cp")
+            .args([bad, "a", "c"])
+            .current_dir(dir.path())
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        let out = run("mmcp", dir.path(), &[bad, "a", "c"], "");
+        let expected = String::from_utf8_lossy(&cp.stderr)
+            .replace("cp: ", "mmcp: ")
+            .replace("'cp --help'", "'mmcp --help'");
+        assert_eq!((out.code, out.stderr), (cp.status.code(), expected));
+    }
 }
 
 #[test]
