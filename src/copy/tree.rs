@@ -211,13 +211,15 @@ pub fn make_fifo(
     preserve: &Preserve,
     backup: Option<&Path>,
 ) -> Result<()> {
-    let bits = if preserve.default_mode && !preserve.mode {
-        0o666
-    } else {
-        stat.st_mode & 0o777
+    let socket = Kind::of_mode(stat.st_mode) == Kind::Socket;
+    // cp's defaults under --no-preserve=mode: 0666 for a FIFO, 0777 for a socket (less the umask).
+    let bits = match (preserve.default_mode && !preserve.mode, socket) {
+        (true, false) => 0o666,
+        (true, true) => 0o777,
+        (false, _) => stat.st_mode & 0o777,
     };
     let mode = Mode::from_raw_mode(bits);
-    let kind = if Kind::of_mode(stat.st_mode) == Kind::Socket {
+    let kind = if socket {
         FileType::Socket
     } else {
         FileType::Fifo

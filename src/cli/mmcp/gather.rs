@@ -67,7 +67,7 @@ pub(super) enum Event {
     Leaf(usize),
     /// An error found while planning.
     Error { path: PathBuf, message: String },
-    /// A device or socket skipped.
+    /// A device skipped.
     Skipped { path: PathBuf, what: &'static str },
 }
 
@@ -225,7 +225,8 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
                 Action::Data
             }
             Kind::Symlink => Action::Symlink,
-            Kind::Fifo | Kind::Device if plan.copy_contents => Action::Data,
+            // cp --copy-contents reads every special file, even a socket (which fails to open).
+            Kind::Fifo | Kind::Device | Kind::Socket if plan.copy_contents => Action::Data,
             Kind::Fifo | Kind::Socket => Action::Node,
             Kind::Device => {
                 work.events.push(Event::Skipped {

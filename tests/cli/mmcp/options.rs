@@ -370,12 +370,46 @@ fn sockets_in_trees_are_recreated() {
         std::fs::create_dir(dir.path().join("s")).unwrap();
         std::fs::write(dir.path().join("s/f"), "f").unwrap();
         let listener = std::os::unix::net::UnixListener::bind(dir.path().join("s/sock")).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("s/sock"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
         outs.push(run(tool, dir.path(), &["-r", "s", "t"], ""));
+        // --no-preserve=mode: 0777 less the umask for a socket; --copy-contents tries to read it.
+        outs.push(run(
+            tool,
+            dir.path(),
+            &["-a", "--no-preserve=mode", "s", "m"],
+            "",
+        ));
+        outs.push(run(
+            tool,
+            dir.path(),
+            &["-r", "--copy-contents", "s", "c"],
+            "",
+        ));
         drop(listener);
     }
-    assert_eq!(outs[1], outs[0]);
-    assert_eq!(outs[1].code, Some(0));
-    assert!(outs[1].tree.iter().any(|l| l.starts_with("t/sock: socket")));
+    let (cp, mmcp) = outs.split_at(3);
+    assert_eq!(mmcp, cp);
+    let [recreated, no_mode, contents] = mmcp else {
+        unreachable!()
+    };
+    assert_eq!(recreated.code, Some(0), "{}", recreated.stderr);
+    assert!(
+        recreated
+            .tree
+            .iter()
+            .any(|l| l.starts_with("t/sock: socket 700"))
+    );
+    assert!(
+        no_mode
+            .tree
+            .iter()
+            .any(|l| l.starts_with("m/sock: socket"))
+    );
+    assert_eq!(contents.code, Some(1));
     let out = run("mmcp", b.path(), &["-r", "--json", "s", "u"], "");
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("\"errors\":0"), "{}", out.stdout);
