@@ -403,12 +403,7 @@ fn sockets_in_trees_are_recreated() {
             .iter()
             .any(|l| l.starts_with("t/sock: socket 700"))
     );
-    assert!(
-        no_mode
-            .tree
-            .iter()
-            .any(|l| l.starts_with("m/sock: socket"))
-    );
+    assert!(no_mode.tree.iter().any(|l| l.starts_with("m/sock: socket")));
     assert_eq!(contents.code, Some(1));
     let out = run("mmcp", b.path(), &["-r", "--json", "s", "u"], "");
     assert_eq!(out.code, Some(0), "{}", out.stderr);
