@@ -344,7 +344,10 @@ pub(super) fn decide(
     action: &Action,
     stat: Option<&Stat>,
 ) -> anyhow::Result<Decision> {
-    if matches!(action, Action::SymlinkSource)
+    let decision = decide_existing(plan, src, dst, action, stat)?;
+    // cp -s finds a relative SRC useless outside the current directory only when it would link.
+    if matches!(decision, Decision::Copy(_))
+        && matches!(action, Action::SymlinkSource)
         && src.is_relative()
         && dst.parent().is_some_and(|p| !p.as_os_str().is_empty())
     {
@@ -353,6 +356,17 @@ pub(super) fn decide(
             crate::cli::quote::name(dst)
         )));
     }
+    Ok(decision)
+}
+
+/// What [`decide`] decides from an existing destination, if any.
+fn decide_existing(
+    plan: &Plan,
+    src: &Path,
+    dst: &Path,
+    action: &Action,
+    stat: Option<&Stat>,
+) -> anyhow::Result<Decision> {
     let Ok(existing) = rustix::fs::lstat(dst) else {
         return Ok(Decision::Copy(None));
     };
@@ -366,6 +380,10 @@ pub(super) fn decide(
         && src.as_os_str() != "-"
     {
         match onto_itself(plan, src, src_stat, dst) {
+            // cp -l: a link to itself is already there.
+            Verdict::SameFile if matches!(action, Action::LinkSource) => {
+                return Ok(Decision::Skip);
+            }
             Verdict::SameFile => return Ok(Decision::Refuse(same_file_message(src, dst))),
             Verdict::AlreadyDone => return Ok(Decision::Skip),
             Verdict::Distinct => {}

@@ -230,6 +230,9 @@ fn hard_links_instead_of_copies() {
     side_by_side(setup, &["-lf", "a", "b"], "");
     side_by_side(setup, &["--link", "--remove-destination", "a", "b"], "");
     side_by_side(setup, &["-rl", "s", "copy"], "");
+    // A link onto the same file is already there: exit 0, as cp.
+    side_by_side(setup, &["-l", "a", "a"], "");
+    side_by_side("echo a > a && ln a h", &["-l", "a", "h"], "");
     for follow in ["-P", "-H", "-L"] {
         side_by_side(setup, &["-l", follow, "s/t/l", "c"], "");
         side_by_side(setup, &["-rl", follow, "s", "copy"], "");
@@ -241,6 +244,17 @@ fn symbolic_links_instead_of_copies() {
     let setup = "echo a > a && echo b > b && mkdir d";
     side_by_side(setup, &["-s", "a", "c"], "");
     side_by_side(setup, &["-s", "a", "d/c"], "");
+    side_by_side(setup, &["-s", "a", "a"], "");
+    side_by_side(
+        "echo a > a && mkdir d && echo x > d/x",
+        &["-n", "-s", "a", "d/x"],
+        "",
+    );
+    side_by_side(
+        "echo a > a && mkdir d && echo x > d/x",
+        &["-sf", "a", "d/x"],
+        "",
+    );
     side_by_side(setup, &["-s", "a", "b"], "");
     side_by_side(setup, &["--symbolic-link", "-f", "a", "b"], "");
 }
