@@ -130,6 +130,9 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         if args.target_directory.is_some() {
             bail!("cannot combine --target-directory (-t) and --no-target-directory (-T)");
         }
+        if args.parents {
+            return Err(Usage("with --parents, the destination must be a directory".into()).into());
+        }
         return match args.paths.as_slice() {
             [] => Err(Usage("missing file operand".into()).into()),
             [one] => Err(Usage(format!(
@@ -415,7 +418,8 @@ fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failu
             Ok(Copied::default())
         }
         (Action::Attributes, Some(stat)) => {
-            link::attributes_only(&leaf.src, &leaf.dst, stat, preserve)?;
+            let through = plan.options.through_dangling;
+            link::attributes_only(&leaf.src, &leaf.dst, stat, preserve, through)?;
             Ok(Copied::default())
         }
         (Action::Symlink, Some(stat)) => {

@@ -11,7 +11,7 @@ use rustix::fs::{AtFlags, Stat};
 
 use super::Preserve;
 use super::stage::{create_replacing, preserve};
-use crate::error::{Error, Op, Result};
+use crate::error::{Error, Op, Reason, Result};
 
 /// Makes `dst` a hard link to the source `src` itself (`cp -l`), replacing a file at `dst`, after
 /// moving it to `backup` if given. A symlink at `src` is followed only with `follow`.
@@ -47,8 +47,18 @@ pub fn remove_destination(dst: &Path) -> Result<()> {
 
 /// Gives `dst` the attributes of the regular file `src` (status `stat`) that `what` asks for,
 /// without its data (`--attributes-only`): a missing `dst` is created empty, with the source's
-/// permission bits less the umask; an existing one keeps its contents.
-pub fn attributes_only(src: &Path, dst: &Path, stat: &Stat, what: &Preserve) -> Result<()> {
+/// permission bits less the umask; an existing one keeps its contents. A dangling symlink at `dst`
+/// is refused, unless `through_dangling` (then the file it names is created), as a copy does.
+pub fn attributes_only(
+    src: &Path,
+    dst: &Path,
+    stat: &Stat,
+    what: &Preserve,
+    through_dangling: bool,
+) -> Result<()> {
+    if !through_dangling && dangling_target(dst).is_some() {
+        return Err(Error::new(Op::Create, dst, Reason::DanglingSymlink));
+    }
     let from = File::open(src).map_err(|e| Error::io(Op::Open, src, e))?;
     let bits = if what.default_mode && !what.mode {
         0o666

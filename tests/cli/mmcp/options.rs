@@ -289,6 +289,7 @@ fn parents_appends_the_source_path() {
     side_by_side(setup, &["--parents", "s/t/f", "a"], "");
     side_by_side(setup, &["--parent", "-t", "d", "s/t/f", "a"], "");
     side_by_side(setup, &["--parents", "missing/x", "s/t/f", "d"], "");
+    side_by_side(setup, &["-rT", "--parents", "s", "d"], "");
 }
 
 #[test]
@@ -321,6 +322,9 @@ fn attributes_only_copies_no_data() {
     side_by_side(setup, &["--attributes-only", "-p", "a", "b"], "");
     let tree = "mkdir -p s/t && printf data > s/t/f && ln -s f s/t/l && chmod 700 s/t";
     side_by_side(tree, &["-a", "--attributes-only", "s", "copy"], "");
+    let dangling = "echo a > a && ln -s nowhere dl";
+    let out = side_by_side(dangling, &["--attributes-only", "a", "dl"], "");
+    assert_eq!(out.code, Some(1));
 }
 
 #[test]
