@@ -46,7 +46,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -s x -l one-
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l wait -d 'Wait until the pages are resident (or reading stops making progress), with a progress bar'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -s q -l quiet -d 'Never show a progress bar'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l files0-from -d 'Read NUL-separated file names from FILE (`-` for stdin), as `find -print0` writes them' -r -F
@@ -66,7 +66,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s L -l derefer
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s q -l quiet -d 'Never show a progress bar'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l files0-from -d 'Read NUL-separated file names from FILE (`-` for stdin), as `find -print0` writes them' -r -F
@@ -86,7 +86,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s L -l derefere
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s q -l quiet -d 'Never show a progress bar'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand evict" -l files0-from -d 'Read NUL-separated file names from FILE (`-` for stdin), as `find -print0` writes them' -r -F
@@ -101,7 +101,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand evict" -s x -l one-fil
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand evict" -l sync -d 'Write dirty pages back first (fdatasync), so that they can be evicted too'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand evict" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand evict" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand evict" -s q -l quiet -d 'Never show a progress bar'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand evict" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand evict" -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand evict" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l files0-from -d 'Read NUL-separated file names from FILE (`-` for stdin), as `find -print0` writes them' -r -F
@@ -123,7 +123,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -s x -l one-file
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l daemon -d 'Detach once the files are locked, and hold them in the background'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -s q -l quiet -d 'Never show a progress bar'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -l files0-from -d 'Read NUL-separated file names from FILE (`-` for stdin), as `find -print0` writes them' -r -F
@@ -139,7 +139,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -s L -l derefe
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -s q -l quiet -d 'Never show a progress bar'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l map-mode -d 'How to map files: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
@@ -151,7 +151,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l window-siz
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
-complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -s q -l quiet -d 'Never show a progress bar'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand help; and not __fish_seen_subcommand_from willneed touch evict lock advise restore help" -f -a "willneed" -d 'Prefetch in the background (WILLNEED in chunks of the device\'s readahead cap, missing data only)'

@@ -14,7 +14,7 @@ complete -c mmcount -s m -l chars -d 'Count characters, as wc -m: complete UTF-8
 complete -c mmcount -s L -l max-line-length -d 'Print the width of the longest line, as wc -L: tabs stop every 8 columns, wide characters take 2 and non-printing ones none; the total is the longest of all'
 complete -c mmcount -l json -d 'Write JSON Lines: a "file" object per input, "error" per failure, and a "summary"'
 complete -c mmcount -l no-mmap -d 'Read with read(2) instead of mapping (the escape hatch; results are the same)'
-complete -c mmcount -s q -l quiet -d 'Never show a progress bar'
+complete -c mmcount -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmcount -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmcount -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmcount -s V -l version -d 'Print version'

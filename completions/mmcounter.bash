@@ -23,7 +23,7 @@ _mmcounter() {
 
     case "${cmd}" in
         mmcounter)
-            opts="-h -V --shm --by --get --set --reset --unlink --width --padded --json --map-mode --hold --sync --timeout --help --version"
+            opts="-q -h -V --shm --by --get --set --reset --unlink --width --padded --json --quiet --map-mode --hold --sync --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -3,7 +3,7 @@ complete -c mmcp -l preserve -d 'Keep these attributes (default: mode,ownership,
 complete -c mmcp -l no-preserve -d 'Don\'t keep these attributes; --no-preserve=mode creates files 0666 and directories 0777, less the umask' -r
 complete -c mmcp -l backup -d 'Back up each existing destination before it is replaced: CONTROL is none/off, numbered/t (NAME.~N~), existing/nil (numbered if numbered backups exist, else simple), simple/never (NAME~); without CONTROL, $VERSION_CONTROL, else existing' -r
 complete -c mmcp -s S -l suffix -d 'Suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~); implies --backup' -r
-complete -c mmcp -l sparse -d 'Holes: auto keeps the source\'s holes, always also makes holes of all-zero pages, never writes every byte' -r -f -a "auto\t'Keep the source\'s holes'
+complete -c mmcp -l sparse -d 'Holes: auto keeps the source\'s holes, always also makes holes of all-zero pages (and reserves no blocks ahead, so a full disk shows as the data is written), never writes every byte' -r -f -a "auto\t'Keep the source\'s holes'
 always\t'Keep holes and make holes of all-zero pages'
 never\t'Write every byte'"
 complete -c mmcp -l dest-io -d 'How the mapped source reaches DST: write (pwrite from the map, the fastest) or map (a shared read-write map of DST)' -r -f -a "write\t'pwrite(2) from the source\'s map'
@@ -40,7 +40,7 @@ complete -c mmcp -l attributes-only -d 'Copy only the attributes asked for (-p, 
 complete -c mmcp -l copy-contents -d 'With -r, copy the contents of FIFOs and devices found in trees as regular files, instead of recreating FIFOs (and skipping devices)'
 complete -c mmcp -l json -d 'Write JSON Lines: a "file" object per file copied, "error" per failure, and a "summary"'
 complete -c mmcp -l no-mmap -d 'Read with read(2) instead of mapping (the escape hatch; results are the same)'
-complete -c mmcp -s q -l quiet -d 'Never show a progress bar'
+complete -c mmcp -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmcp -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmcp -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mmcp -s V -l version -d 'Print version'

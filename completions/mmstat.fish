@@ -36,6 +36,7 @@ complete -c mmstat -s j -l threads -d 'Worker threads for walking and measuring 
 complete -c mmstat -s b -l bytes -d 'Print sizes as exact byte counts instead of human-readable ones such as 1.5G'
 complete -c mmstat -s n -l no-headings -l noheadings -d 'Leave out the heading line (and the summary line, unless --summary is given)'
 complete -c mmstat -l summary -d 'Print the summary only, not a row per file'
+complete -c mmstat -s q -l quiet -d 'Quiet: no table and no summary, only errors; with --check, the verdict is the exit status. JSON and Prometheus output are what was asked for, and stay'
 complete -c mmstat -s v -l map -d 'Draw a residency map under each file: a bar as wide as the terminal, each cell shaded by the share of its pages that is resident'
 complete -c mmstat -l ascii -d 'Draw maps with ASCII characters instead of Unicode blocks'
 complete -c mmstat -l ranges -d 'List the resident and missing byte ranges of each file (arrays of [start, end) in JSON)'

@@ -276,10 +276,29 @@ pub fn copy_file_backing_up(
     options: &CopyOptions,
     hooks: Hooks<'_>,
 ) -> Result<Copied, Failure> {
+    copy_found(src, None, dst, backup, options, hooks)
+}
+
+/// [`copy_file_backing_up`] for a source a walk found as device and inode `id` (when given): if `src`
+/// now leads to another file (a directory of its path swapped for a link out of the tree, say), the
+/// copy fails with [`Reason::Replaced`] and nothing of that file is read.
+pub fn copy_found(
+    src: &Path,
+    id: Option<(u64, u64)>,
+    dst: &Path,
+    backup: Option<&Path>,
+    options: &CopyOptions,
+    hooks: Hooks<'_>,
+) -> Result<Copied, Failure> {
     if (hooks.stop)() {
         return Err(Failure::Interrupted);
     }
-    let source = open_source(src)?;
+    let source = match id {
+        Some(id) => Source {
+            input: Input::open_found(src, id)?,
+        },
+        None => open_source(src)?,
+    };
     let input = &source.input;
     let stat = rustix::fs::fstat(input.file())
         .map_err(|e| Error::io(Op::Open, src, io::Error::from(e)))?;

@@ -241,6 +241,34 @@ impl Fold for Spec {
     fn combine(&self, left: Counts, right: Counts) -> Counts {
         left.then(right)
     }
+
+    fn zeros(&self, _offset: u64, len: u64) -> Counts {
+        let mut counts = self.empty();
+        if len == 0 {
+            return counts;
+        }
+        // NUL is not white space: a run of them is one word. It is one character in every locale,
+        // of no width, and never a line end.
+        counts.bytes = len;
+        if self.words {
+            counts.words = 1;
+            counts.starts_in_word = true;
+            counts.ends_in_word = true;
+        }
+        for (n, &value) in counts.byte_values.iter_mut().zip(&self.byte_values) {
+            *n = if value == 0 { len } else { 0 };
+        }
+        if self.chars || self.max_line {
+            counts.text = Some(self.encoding);
+            counts.chars = if self.chars { len } else { 0 };
+            counts.widths = Widths::default();
+            let edge = [0u8; 5];
+            let n = (len as usize).min(edge.len());
+            counts.head = Edge::head(&edge[..n]);
+            counts.tail = Edge::tail(&edge[..n]);
+        }
+        counts
+    }
 }
 
 /// Parses a byte given as one character or an escape: `\t`, `\n`, `\r`, `\0`, `\\`, `\xHH`.
@@ -375,6 +403,22 @@ mod tests {
         fn counts_equal_the_naive_reference(bytes in proptest::collection::vec(prop_oneof![Just(b' '), Just(b'\n'), Just(b'\t'), Just(b'a'), any::<u8>()], 0..2000)) {
             let spec = all();
             prop_assert_eq!(visible(&spec.count(&bytes)), visible(&naive(&spec, &bytes)));
+        }
+
+        #[test]
+        fn zeros_count_as_zero_bytes(len in 0u64..20_000, values in proptest::collection::vec(any::<u8>(), 0..3)) {
+            let spec = Spec { byte_values: values, ..all() };
+            let zeros = vec![0u8; len as usize];
+            let expected = spec.count(&zeros);
+            prop_assert_eq!(visible(&spec.zeros(0, len)), visible(&expected));
+            // And joined to neighbours as the bytes would be.
+            let left = spec.count(b"ab \xc3");
+            let right = spec.count(b"\xa9 x");
+            let mut whole = b"ab \xc3".to_vec();
+            whole.extend(&zeros);
+            whole.extend(b"\xa9 x");
+            let joined = left.then(spec.zeros(5, len)).then(right);
+            prop_assert_eq!(visible(&joined), visible(&spec.count(&whole)));
         }
 
         #[test]

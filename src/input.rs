@@ -80,6 +80,17 @@ impl Input {
     /// Opens `path` for reading. A directory is an error (`Is a directory`); a FIFO without a writer
     /// does not block the open.
     pub fn open(path: &Path) -> Result<Input> {
+        Input::open_checked(path, None)
+    }
+
+    /// [`Input::open`] for a file a walk found as device and inode `id`: if the path now leads to
+    /// another file (a directory on the way swapped for a link to elsewhere, or the file replaced), it
+    /// is an error ([`Reason::Replaced`]), and the file is not read.
+    pub fn open_found(path: &Path, id: (u64, u64)) -> Result<Input> {
+        Input::open_checked(path, Some(id))
+    }
+
+    fn open_checked(path: &Path, id: Option<(u64, u64)>) -> Result<Input> {
         let err = |e: io::Error| Error::io(Op::Open, path, e);
         let meta = rustix::fs::lstat(path).map_err(|e| err(e.into()))?;
         if FileType::from_raw_mode(meta.st_mode) == FileType::Directory {
@@ -89,6 +100,9 @@ impl Input {
         let fd: OwnedFd =
             rustix::fs::open(path, flags, Mode::empty()).map_err(|e| err(e.into()))?;
         let stat = rustix::fs::fstat(&fd).map_err(|e| err(e.into()))?;
+        if id.is_some_and(|id| id != (stat.st_dev, stat.st_ino)) {
+            return Err(Error::new(Op::Open, path, Reason::Replaced));
+        }
         let kind = match FileType::from_raw_mode(stat.st_mode) {
             FileType::Directory => return Err(Error::new(Op::Open, path, Reason::IsDirectory)),
             FileType::RegularFile => None,

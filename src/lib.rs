@@ -13,7 +13,8 @@
 //! - [`copy`]: the copy engine of `mmcp`: mapped windows, sparse extents, atomic replacement.
 //! - [`dest`]: creating, sizing and preallocating output files.
 //! - [`procmaps`]: the files a process maps or holds open (mmstat --pid).
-//! - [`walk`]: the parallel tree walker shared by the tools that walk.
+//! - [`walk`]: the tree walker (by directory descriptors) shared by the tools that walk.
+//! - [`names0`]: NUL-separated name lists (`--files0-from`), read as a stream.
 //! - [`snapshot`]: the residency snapshot format (mmstat --save, mmadvise restore).
 //! - [`advise`]: prefetching, loading, evicting, locking and advising for `mmadvise`.
 //! - [`size`]: size and range parsing, human-readable sizes.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod input;
 pub mod map;
 pub mod name;
+pub mod names0;
 pub mod procmaps;
 pub mod residency;
 pub mod size;

@@ -10,6 +10,7 @@ use memmap2::{Advice, Mmap, MmapMut, MmapOptions};
 
 use crate::error::Reason;
 use crate::sys::Guard;
+use crate::sys::advise::MapAdvice;
 
 /// How a read-only map shares pages with the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,7 +108,10 @@ impl MappedRange {
                 MapMode::Private => options.map_copy_read_only(file)?,
             }
         };
-        let guard = Guard::register(map.as_ptr(), map.len())?;
+        // SAFETY: `map` is a file mapping owned by the MappedRange built here, which drops the guard
+        // before the map (field order); a page of it reading as zeros after a fault is what the
+        // `faulted()` check that every reader makes is for.
+        let guard = unsafe { Guard::register(map.as_ptr(), map.len())? };
         let range = MappedRange { guard, map, skip };
         if populate {
             range.populate();
@@ -146,6 +150,70 @@ impl MappedRange {
     /// effect is checked, such as MADV_POPULATE_READ, which fails with EFAULT past the end of the file).
     pub fn advise_checked(&self, advice: Advice) -> io::Result<()> {
         self.map.advise(advice)
+    }
+
+    /// The page-aligned start and length of the pages holding `part`, which must lie within this map
+    /// (EINVAL otherwise); None for an empty part.
+    fn pages_of(&self, part: &[u8]) -> io::Result<Option<(*mut libc::c_void, usize)>> {
+        if part.is_empty() {
+            return Ok(None);
+        }
+        let map_start = self.map.as_ptr() as usize;
+        let map_end = map_start + self.map.len();
+        let start = part.as_ptr() as usize;
+        let end = start + part.len();
+        if start < map_start || end > map_end {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let page = page_size();
+        let aligned = start - start % page;
+        let len = (end - aligned).div_ceil(page) * page;
+        Ok(Some((aligned as *mut libc::c_void, len)))
+    }
+
+    /// Gives `advice` (madvise(2)) for the pages holding `part` of this map, and returns the kernel's
+    /// answer. An empty part is a no-op; a part outside the map is EINVAL.
+    pub fn madvise(&self, part: &[u8], advice: MapAdvice) -> io::Result<()> {
+        let Some((addr, len)) = self.pages_of(part)? else {
+            return Ok(());
+        };
+        // SAFETY: [addr, addr + len) is whole pages of this map, checked by `pages_of` (the map starts
+        // on a page boundary and mmap rounds its length up to whole pages, so aligning outward stays
+        // inside it), mapped for the life of `&self`. None of these advices changes what the memory
+        // reads as: the map is a read-only file map, so dropping, reclaiming or collapsing its pages
+        // only means they are read back from the page cache or the file on the next access.
+        let rc = unsafe { libc::madvise(addr, len, advice.raw()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Locks the pages holding `part` of this map as they are faulted in (mlock2 with MLOCK_ONFAULT,
+    /// Linux 4.4): pages never touched are neither read nor locked. Unmapping unlocks them.
+    pub fn lock_on_fault(&self, part: &[u8]) -> io::Result<()> {
+        let Some((addr, len)) = self.pages_of(part)? else {
+            return Ok(());
+        };
+        // SAFETY: as in `madvise`, whole pages of this live map; locking changes no memory contents.
+        let rc = unsafe { libc::mlock2(addr, len, libc::MLOCK_ONFAULT) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Unlocks the pages holding `part` of this map (munlock), to undo a lock before unmapping.
+    pub fn unlock(&self, part: &[u8]) -> io::Result<()> {
+        let Some((addr, len)) = self.pages_of(part)? else {
+            return Ok(());
+        };
+        // SAFETY: as in `madvise`; unlocking changes no memory contents.
+        let rc = unsafe { libc::munlock(addr, len) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Page-cache residency of the mapped pages (mincore(2)): one flag per page of the page-aligned map,
@@ -191,7 +259,9 @@ impl MappedRangeMut {
         // page past the file's end (the file shrank, or the filesystem could not allocate a block) faults;
         // the guard registered below absorbs the fault and flags it, and callers check `faulted()`.
         let map = unsafe { MmapOptions::new().offset(start).len(total).map_mut(file)? };
-        let guard = Guard::register(map.as_ptr(), map.len())?;
+        // SAFETY: as in `MappedRange::new`: the map is owned alongside the guard, which is dropped
+        // first, and writers check `faulted()` before trusting that their data reached the file.
+        let guard = unsafe { Guard::register(map.as_ptr(), map.len())? };
         Ok(MappedRangeMut { guard, map, skip })
     }
 
@@ -279,6 +349,60 @@ mod tests {
         let xs = m.bytes().iter().filter(|&&b| b == b'x').count();
         assert!(m.faulted(), "the guard must flag the fault");
         assert_eq!(xs, page_size(), "pages past the new end read as zeros");
+    }
+
+    #[test]
+    fn a_populate_past_the_end_marks_the_map_before_any_read() {
+        let len = 8 * page_size();
+        let (_dir, path) = file_with(&vec![b'x'; len]);
+        let file = File::open(&path).unwrap();
+        let opened = ChangeTime::of(&rustix::fs::fstat(&file).unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(page_size() as u64)
+            .unwrap();
+        let m = MappedRange::new(&file, 0, len, MapMode::Shared, true).unwrap();
+        assert!(
+            m.faulted(),
+            "MADV_POPULATE_READ answers EFAULT past the end"
+        );
+        assert!(matches!(
+            fault_reason(&file, len as u64, Some(opened)),
+            Reason::ChangedSize
+        ));
+        // A file as long as the map, unchanged since it was opened: the device failed.
+        let (_dir2, whole) = file_with(&vec![b'x'; len]);
+        let whole = File::open(&whole).unwrap();
+        let now = ChangeTime::of(&rustix::fs::fstat(&whole).unwrap());
+        assert!(matches!(
+            fault_reason(&whole, len as u64, Some(now)),
+            Reason::Io(ref e) if e.raw_os_error() == Some(libc::EIO)
+        ));
+    }
+
+    #[test]
+    fn advice_and_locks_stay_inside_the_map() {
+        let (_dir, path) = file_with(&vec![3u8; 4 * page_size()]);
+        let file = File::open(&path).unwrap();
+        let map = MappedRange::new(&file, 100, 2 * page_size(), MapMode::Shared, false).unwrap();
+        map.madvise(map.bytes(), MapAdvice::Random).unwrap();
+        map.madvise(map.bytes(), MapAdvice::PopulateRead).unwrap();
+        map.madvise(&map.bytes()[..0], MapAdvice::Cold).unwrap();
+        map.lock_on_fault(&map.bytes()[1..10]).unwrap();
+        map.unlock(map.bytes()).unwrap();
+        let (addr, len) = map
+            .pages_of(&map.bytes()[page_size()..page_size() + 1])
+            .unwrap()
+            .unwrap();
+        assert_eq!(addr as usize % page_size(), 0);
+        assert_eq!(len, page_size(), "one byte lies in one page");
+        // Memory that is not this map's is refused, not advised.
+        let elsewhere = vec![0u8; 4 * page_size()];
+        let e = map.madvise(&elsewhere, MapAdvice::PageOut).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+        assert!(map.lock_on_fault(&elsewhere).is_err());
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct Run {
 /// Pages per mincore window: 1 GiB of 4 KiB pages, a 256 KiB vector; bounded whatever the file's size.
 const MINCORE_WINDOW_PAGES: u64 = 1 << 18;
 
+/// The smallest window mincore is asked about when a bigger one cannot be mapped (ENOMEM under
+/// `ulimit -v`).
+const MINCORE_SMALLEST: u64 = 1 << 20;
+
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
 
@@ -216,7 +220,7 @@ impl<'a> Target<'a> {
     pub fn scan_pages(&self, range: ByteRange, mut f: impl FnMut(u64, &[u8])) -> Result<()> {
         let (start, end) = self.bounds(range);
         let page = page_size() as u64;
-        let window = MINCORE_WINDOW_PAGES * page;
+        let mut window = MINCORE_WINDOW_PAGES * page;
         let mut flags = Vec::new();
         let mut at = align_down(start);
         while at < end {
@@ -230,8 +234,19 @@ impl<'a> Target<'a> {
                 at = stop;
                 continue;
             }
-            let map = MappedRange::new(self.file, at, (stop - at) as usize, MapMode::Shared, false)
-                .map_err(|e| Error::io(Op::Map, self.path, e))?;
+            let map =
+                match MappedRange::new(self.file, at, (stop - at) as usize, MapMode::Shared, false)
+                {
+                    Ok(map) => map,
+                    // Short of address space (ulimit -v): smaller windows, down to a megabyte.
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::ENOMEM) && window > MINCORE_SMALLEST =>
+                    {
+                        window = (window / 4).max(MINCORE_SMALLEST);
+                        continue;
+                    }
+                    Err(e) => return Err(Error::io(Op::Map, self.path, e)),
+                };
             map.resident_pages(&mut flags)
                 .map_err(|e| Error::io(Op::Read, self.path, annotate(e, "mincore")))?;
             f(at, &flags);

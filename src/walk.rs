@@ -1,21 +1,21 @@
-//! Walking the files named on a command line: directories recursively and in parallel (the `ignore`
-//! crate's walker, with every ignore-file filter off), symlinks not followed unless asked (with loop
-//! detection by device and inode when they are), one filesystem if asked, include and exclude globs,
-//! size bounds, and hard links marked so that totals count them once. Results come back in a
-//! deterministic order: the roots in the order given, each directory's files sorted by path.
+//! Walking the files named on a command line: directories recursively, by descriptors ([`tree`], the
+//! one walker), symlinks not followed unless asked (with loop detection by device and inode when they
+//! are), one filesystem if asked, include and exclude globs, size bounds, and hard links marked so that
+//! totals count them once. Results come back in a deterministic order: the roots in the order given,
+//! each directory's files sorted by path.
 
 use std::collections::HashSet;
-use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use ignore::{WalkBuilder, WalkState};
+use rustix::fs::{FileType, Stat};
 
 use crate::error::{Error, Op};
 
 pub mod open;
+pub mod tree;
+
+use tree::{Event, Flow, Policy, walk_tree};
 
 /// How to walk.
 #[derive(Debug, Clone, Default)]
@@ -32,7 +32,7 @@ pub struct WalkOptions {
     pub min_size: Option<u64>,
     /// Leave out files larger than this.
     pub max_size: Option<u64>,
-    /// Walker threads (0: the walker's default).
+    /// Threads for the work done on the files found (0: rayon's default).
     pub threads: usize,
 }
 
@@ -91,16 +91,6 @@ pub enum Item {
     Skipped(PathBuf, SkipReason),
     /// A path that could not be read.
     Error(Error),
-}
-
-impl Item {
-    fn path(&self) -> &Path {
-        match self {
-            Item::File(f) => &f.path,
-            Item::Skipped(p, _) => p,
-            Item::Error(e) => e.path(),
-        }
-    }
 }
 
 /// What a walk found.
@@ -162,130 +152,104 @@ pub fn validate(options: &WalkOptions) -> Result<(), String> {
     Filters::new(options).map(|_| ())
 }
 
-/// Walks `roots` in order. A root that is a file is itself an item; a directory is walked in parallel.
+/// Walks `roots` in order. A root that is a file is itself an item; a directory is walked by
+/// descriptors ([`tree`]).
 pub fn walk(roots: &[PathBuf], options: &WalkOptions) -> Result<Walked, String> {
     let filters = Filters::new(options)?;
     let mut walked = Walked::default();
     for root in roots {
         let meta = if options.follow_links {
-            std::fs::metadata(root)
+            rustix::fs::stat(root)
         } else {
-            std::fs::symlink_metadata(root)
+            rustix::fs::lstat(root)
+        };
+        // A root named on the command line is followed even without -L, as du and ls do.
+        let meta = match meta {
+            Ok(m) if FileType::from_raw_mode(m.st_mode) == FileType::Symlink => {
+                rustix::fs::stat(root)
+            }
+            other => other,
         };
         match meta {
-            Ok(m) if m.is_dir() => {
-                let (items, dirs) = walk_dir(root, options, &filters);
-                walked.items.extend(items);
-                walked.dirs += dirs;
+            Ok(m) if FileType::from_raw_mode(m.st_mode) == FileType::Directory => {
+                walk_dir(root, options, &filters, &mut walked);
             }
-            // A root named on the command line is followed even without -L, as du and ls do.
-            Ok(m) if m.file_type().is_symlink() => match std::fs::metadata(root) {
-                Ok(target) if target.is_dir() => {
-                    let (items, dirs) = walk_dir(root, options, &filters);
-                    walked.items.extend(items);
-                    walked.dirs += dirs;
-                }
-                Ok(target) => walked.items.extend(classify(root, &target, &filters)),
-                Err(e) => walked.items.push(Item::Error(Error::io(Op::Open, root, e))),
-            },
             Ok(m) => walked.items.extend(classify(root, &m, &filters)),
-            Err(e) => walked.items.push(Item::Error(Error::io(Op::Open, root, e))),
+            Err(e) => walked
+                .items
+                .push(Item::Error(Error::io(Op::Open, root, e.into()))),
         }
     }
     mark_links(&mut walked.items);
     Ok(walked)
 }
 
-/// The item for a non-directory path with metadata `meta`, or nothing when the filters leave it out.
-fn classify(path: &Path, meta: &std::fs::Metadata, filters: &Filters) -> Option<Item> {
-    let kind = meta.file_type();
-    let skip = |reason| Some(Item::Skipped(path.to_path_buf(), reason));
-    if kind.is_file() {
-        if !filters.keeps_file(path, meta.len()) {
+/// The walk policy of `options`.
+pub(crate) fn policy(options: &WalkOptions) -> Policy {
+    Policy {
+        follow_links: options.follow_links,
+        one_file_system: options.one_file_system,
+    }
+}
+
+/// Why a path of kind `kind` (not a regular file or a directory) is passed over.
+pub(crate) fn skip_reason(kind: FileType) -> SkipReason {
+    match kind {
+        FileType::Fifo => SkipReason::Fifo,
+        FileType::Socket => SkipReason::Socket,
+        FileType::CharacterDevice => SkipReason::CharDevice,
+        FileType::BlockDevice => SkipReason::BlockDevice,
+        _ => SkipReason::Symlink,
+    }
+}
+
+/// The item for a non-directory path of status `stat`, or nothing when the filters leave it out.
+fn classify(path: &Path, stat: &Stat, filters: &Filters) -> Option<Item> {
+    let kind = FileType::from_raw_mode(stat.st_mode);
+    let size = stat.st_size as u64;
+    if kind == FileType::RegularFile {
+        if !filters.keeps_file(path, size) {
             return None;
         }
         return Some(Item::File(FileEntry {
             path: path.to_path_buf(),
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.len(),
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            size,
             first_link: true,
         }));
     }
     if filters.excluded(path) {
         return None;
     }
-    if kind.is_fifo() {
-        skip(SkipReason::Fifo)
-    } else if kind.is_socket() {
-        skip(SkipReason::Socket)
-    } else if kind.is_char_device() {
-        skip(SkipReason::CharDevice)
-    } else if kind.is_block_device() {
-        skip(SkipReason::BlockDevice)
-    } else {
-        skip(SkipReason::Symlink)
-    }
+    Some(Item::Skipped(path.to_path_buf(), skip_reason(kind)))
 }
 
-fn walk_dir(root: &Path, options: &WalkOptions, filters: &Filters) -> (Vec<Item>, u64) {
-    let found = Mutex::new((Vec::new(), 0u64));
-    let mut builder = WalkBuilder::new(root);
-    builder
-        .standard_filters(false)
-        .hidden(false)
-        .follow_links(options.follow_links)
-        .same_file_system(options.one_file_system)
-        .threads(options.threads)
-        .filter_entry({
-            let exclude = filters.exclude.clone();
-            move |entry| {
-                entry.depth() == 0
-                    || exclude
-                        .as_ref()
-                        .is_none_or(|set| !matches(set, entry.path()))
-            }
-        });
-    builder.build_parallel().run(|| {
-        let found = &found;
-        Box::new(move |result| {
-            let item = match result {
-                Ok(entry) => {
-                    if entry.file_type().is_some_and(|t| t.is_dir()) {
-                        found.lock().unwrap_or_else(|p| p.into_inner()).1 += 1;
-                        return WalkState::Continue;
-                    }
-                    match entry.metadata() {
-                        Ok(meta) => classify(entry.path(), &meta, filters),
-                        Err(e) => Some(convert(e, entry.path())),
-                    }
+fn walk_dir(root: &Path, options: &WalkOptions, filters: &Filters, walked: &mut Walked) {
+    walk_tree(root, policy(options), |event| {
+        match event {
+            Event::Enter { .. } => walked.dirs += 1,
+            Event::Entry(node) => {
+                if filters.excluded(node.path) {
+                    return Flow::Prune;
                 }
-                Err(e) => Some(convert(e, root)),
-            };
-            if let Some(item) = item {
-                found.lock().unwrap_or_else(|p| p.into_inner()).0.push(item);
+                if node.kind == FileType::Directory {
+                    return Flow::Continue;
+                }
+                match node.stat() {
+                    Ok(stat) => walked.items.extend(classify(node.path, &stat, filters)),
+                    Err(e) => walked
+                        .items
+                        .push(Item::Error(Error::io(Op::Open, node.path, e))),
+                }
             }
-            WalkState::Continue
-        })
+            Event::Loop(path) => walked
+                .items
+                .push(Item::Skipped(path.to_path_buf(), SkipReason::Loop)),
+            Event::Error(e) => walked.items.push(Item::Error(e)),
+        }
+        Flow::Continue
     });
-    let (mut items, dirs) = found.into_inner().unwrap_or_else(|p| p.into_inner());
-    items.sort_by(|a, b| a.path().cmp(b.path()));
-    (items, dirs)
-}
-
-/// Turns the walker's error into ours, keeping the path it names.
-fn convert(err: ignore::Error, fallback: &Path) -> Item {
-    match err {
-        ignore::Error::WithPath { path, err } => convert(*err, &path),
-        ignore::Error::WithDepth { err, .. } => convert(*err, fallback),
-        ignore::Error::Loop { child, .. } => Item::Skipped(child, SkipReason::Loop),
-        ignore::Error::Io(e) => Item::Error(Error::io(Op::Open, fallback, e)),
-        other => Item::Error(Error::io(
-            Op::Open,
-            fallback,
-            io::Error::other(other.to_string()),
-        )),
-    }
 }
 
 /// Marks every path to an already seen (device, inode) as not the first link.

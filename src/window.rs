@@ -2,8 +2,11 @@
 //! mapped windows (in parallel on rayon workers) or read(2) buffers to a [`Fold`], combining partial
 //! results in input order.
 
+use std::os::unix::fs::FileExt;
+
 use rayon::prelude::*;
 
+use crate::copy::extent::data_extents;
 use crate::error::{Error, Op, Reason, Result};
 use crate::input::{Access, Input};
 use crate::map::{MapMode, MappedRange, page_size};
@@ -50,6 +53,50 @@ pub trait Fold: Sync {
     fn chunk(&self, offset: u64, bytes: &[u8]) -> Self::Acc;
     /// The result of `left` followed by `right`.
     fn combine(&self, left: Self::Acc, right: Self::Acc) -> Self::Acc;
+
+    /// The result of `len` zero bytes at `offset`: a hole of a sparse file, which is never read (on
+    /// tmpfs, reading a hole through a map would allocate it). By default, `chunk` over zeros; a fold
+    /// that can say it at once should.
+    fn zeros(&self, offset: u64, len: u64) -> Self::Acc {
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        let mut acc = self.empty();
+        let mut at = 0;
+        while at < len {
+            let n = (len - at).min(ZEROS.len() as u64) as usize;
+            acc = self.combine(acc, self.chunk(offset + at, &ZEROS[..n]));
+            at += n as u64;
+        }
+        acc
+    }
+}
+
+/// A piece of a file to scan: data, through maps, or a hole, known to read as zeros.
+enum Piece {
+    Data(Window),
+    Hole(u64, u64),
+}
+
+/// The windows of the data of `[0, len)` of `input` and the holes between them, in order. A file
+/// without holes (or on a filesystem that cannot tell) is all data.
+fn pieces(input: &Input, len: u64, size: usize) -> Vec<Piece> {
+    let blocks = rustix::fs::fstat(input.file()).map_or(u64::MAX, |s| s.st_blocks as u64);
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for extent in data_extents(input.file(), len, blocks) {
+        if extent.offset > at {
+            pieces.push(Piece::Hole(at, extent.offset - at));
+        }
+        pieces.extend(
+            plan(extent.offset, extent.len, size)
+                .into_iter()
+                .map(Piece::Data),
+        );
+        at = extent.offset + extent.len;
+    }
+    if at < len {
+        pieces.push(Piece::Hole(at, len - at));
+    }
+    pieces
 }
 
 /// How [`scan`] reads.
@@ -110,27 +157,19 @@ fn scan_mapped<F: Fold>(
     options: &ScanOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<F::Acc> {
-    let windows = plan(0, len, window_size(len, options));
     let changed = || Error::new(Op::Read, input.name(), Reason::ChangedSize);
-    let acc = windows
+    let acc = pieces(input, len, window_size(len, options))
         .into_par_iter()
-        .map(|w| {
-            let map = MappedRange::new(
-                input.file(),
-                w.offset,
-                w.len,
-                options.mode,
-                options.populate,
-            )
-            .map_err(|e| Error::io(Op::Map, input.name(), e))?;
-            // A page the populate could not read is not read again page by page: the answer is known.
-            let acc = (!map.faulted()).then(|| fold.chunk(w.offset, map.bytes()));
-            let Some(acc) = acc.filter(|_| !map.faulted()) else {
-                let end = w.offset + w.len as u64;
-                return Err(Error::new(Op::Read, input.name(), input.fault_reason(end)));
-            };
-            progress(w.len as u64);
-            Ok(acc)
+        .map(|piece| match piece {
+            Piece::Data(w) => {
+                let acc = scan_window(input, w.offset, w.len, fold, options)?;
+                progress(w.len as u64);
+                Ok(acc)
+            }
+            Piece::Hole(offset, len) => {
+                progress(len);
+                Ok(fold.zeros(offset, len))
+            }
         })
         .try_reduce(|| fold.empty(), |a, b| Ok(fold.combine(a, b)))?;
     // A shrink that stayed inside the last page reads zeros without a fault: compare sizes too.
@@ -138,6 +177,60 @@ fn scan_mapped<F: Fold>(
         return Err(changed());
     }
     Ok(acc)
+}
+
+/// Windows at least this big are split in two when the address space is short (ENOMEM under
+/// `ulimit -v`); smaller ones are read with pread(2) instead of mapped.
+const SMALLEST_SPLIT: usize = 1 << 20;
+
+/// One window through a map; when mapping it fails for lack of address space (`ulimit -v`), through
+/// two smaller windows, down to pread(2) of 64 KiB at a time.
+fn scan_window<F: Fold>(
+    input: &Input,
+    offset: u64,
+    len: usize,
+    fold: &F,
+    options: &ScanOptions,
+) -> Result<F::Acc> {
+    let changed = || Error::new(Op::Read, input.name(), Reason::ChangedSize);
+    match MappedRange::new(input.file(), offset, len, options.mode, options.populate) {
+        Ok(map) => {
+            // A page the populate could not read is not read again page by page: the answer is known.
+            let acc = (!map.faulted()).then(|| fold.chunk(offset, map.bytes()));
+            match acc.filter(|_| !map.faulted()) {
+                Some(acc) => Ok(acc),
+                None => {
+                    let end = offset + len as u64;
+                    Err(Error::new(Op::Read, input.name(), input.fault_reason(end)))
+                }
+            }
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOMEM) && len >= SMALLEST_SPLIT => {
+            let half = (len / 2) / page_size() * page_size();
+            let a = scan_window(input, offset, half, fold, options)?;
+            let b = scan_window(input, offset + half as u64, len - half, fold, options)?;
+            Ok(fold.combine(a, b))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => {
+            let mut buf = vec![0u8; len.min(64 << 10)];
+            let mut acc = fold.empty();
+            let mut done = 0;
+            while done < len {
+                let want = buf.len().min(len - done);
+                let at = offset + done as u64;
+                let n = match input.file().read_at(&mut buf[..want], at) {
+                    Ok(0) => return Err(changed()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::io(Op::Read, input.name(), e)),
+                };
+                acc = fold.combine(acc, fold.chunk(at, &buf[..n]));
+                done += n;
+            }
+            Ok(acc)
+        }
+        Err(e) => Err(Error::io(Op::Map, input.name(), e)),
+    }
 }
 
 fn scan_read<F: Fold>(
@@ -308,8 +401,8 @@ mod tests {
             &page_windows(),
             &|_| {}
         )));
-        // The populate finds the fault before a byte is read: no window's zeros reach the fold.
-        assert_eq!(fold.zeros(), 0);
+        // The file is all hole now, as far as SEEK_DATA can tell: nothing is mapped, and the size
+        // check finds the change.
         // Without the populate, the pages are read: they fault, and read as zeros under the guard.
         let fold = Zeros::new(&|| {});
         let unpopulated = ScanOptions {

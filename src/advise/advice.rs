@@ -14,7 +14,7 @@
 use crate::error::{Error, Op, Result};
 use crate::map::{MapMode, MappedRange};
 use crate::residency::Residency;
-use crate::sys::advise::{MapAdvice, madvise};
+use crate::sys::advise::MapAdvice;
 
 use super::evict::{Stayed, explain};
 use super::load::{Pattern, apply_pattern, populate};
@@ -95,7 +95,7 @@ pub fn advise(subject: &Subject<'_>, act: Act, mode: MapMode, data: &[Span]) -> 
                     ));
                 }
                 // Map what is cached, reading nothing else: no read-around on faults.
-                apply_pattern(subject, map.bytes(), Pattern::Random, true, false);
+                apply_pattern(subject, &map, Pattern::Random, true, false);
                 let resident: Vec<Span> = subject
                     .target
                     .runs(subject.range())?
@@ -113,13 +113,14 @@ pub fn advise(subject: &Subject<'_>, act: Act, mode: MapMode, data: &[Span]) -> 
                         active_pages(bytes).map_err(|e| Error::io(Op::Read, subject.path, e))
                     };
                     let first = count(map.bytes())?;
-                    madvise(map.bytes(), MapAdvice::Cold).map_err(|e| advise_err(e, "madvise"))?;
+                    map.madvise(map.bytes(), MapAdvice::Cold)
+                        .map_err(|e| advise_err(e, "madvise"))?;
                     match (first, count(map.bytes())?) {
                         (Ok(before), Ok(after)) => Check::Active { before, after },
                         (Err(why), _) | (_, Err(why)) => Check::Unverified(why),
                     }
                 } else {
-                    madvise(map.bytes(), MapAdvice::PageOut)
+                    map.madvise(map.bytes(), MapAdvice::PageOut)
                         .map_err(|e| advise_err(e, "madvise"))?;
                     drop(map);
                     let after = subject.measure()?;
@@ -127,9 +128,10 @@ pub fn advise(subject: &Subject<'_>, act: Act, mode: MapMode, data: &[Span]) -> 
                 }
             }
             Act::HugePage => {
-                madvise(map.bytes(), MapAdvice::HugePage)
+                map.madvise(map.bytes(), MapAdvice::HugePage)
                     .map_err(|e| advise_err(e, "madvise(MADV_HUGEPAGE)"))?;
-                let collapse = madvise(map.bytes(), MapAdvice::Collapse)
+                let collapse = map
+                    .madvise(map.bytes(), MapAdvice::Collapse)
                     .err()
                     .map(|e| crate::error::describe(&e));
                 for &(s, e) in data {

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Op, Reason, Result};
 use crate::map::{MapMode, MappedRange, fault_reason, page_size};
-use crate::sys::advise::{MapAdvice, madvise};
+use crate::sys::advise::MapAdvice;
 
 use super::{Span, Subject, intersect, split, willneed};
 
@@ -83,7 +83,7 @@ static NO_POPULATE: AtomicBool = AtomicBool::new(false);
 /// the kernel's refusal is not an error.
 pub fn apply_pattern(
     subject: &Subject<'_>,
-    bytes: &[u8],
+    map: &MappedRange,
     pattern: Pattern,
     exact: bool,
     huge: bool,
@@ -99,13 +99,13 @@ pub fn apply_pattern(
         Pattern::Random => (Some(MapAdvice::Random), Some(rustix::fs::Advice::Random)),
     };
     if let Some(advice) = map_advice {
-        let _ = madvise(bytes, advice);
+        let _ = map.madvise(map.bytes(), advice);
     }
     if let Some(advice) = fd_advice {
         let _ = rustix::fs::fadvise(subject.file, 0, None, advice);
     }
     if huge {
-        let _ = madvise(bytes, MapAdvice::HugePage);
+        let _ = map.madvise(map.bytes(), MapAdvice::HugePage);
     }
 }
 
@@ -214,7 +214,12 @@ fn prime(file: &File, span: Span, cap: u64) {
     if len as u64 <= cap {
         return;
     }
-    let mut buf = vec![0u8; len];
+    // A hint: under a tight address space (ulimit -v) the buffer may not be had; load without it.
+    let mut buf = Vec::new();
+    if buf.try_reserve_exact(len).is_err() {
+        return;
+    }
+    buf.resize(len, 0u8);
     let _ = std::os::unix::fs::FileExt::read_at(file, &mut buf, span.0);
 }
 
@@ -302,31 +307,66 @@ fn load_piece(job: &Job<'_, '_>, file: &File, piece: Piece, options: &LoadOption
             populate(subject, map, bytes, end)
         }
         None => {
-            let map = MappedRange::new(file, start, (end - start) as usize, options.mode, false)
-                .map_err(|e| Error::io(Op::Map, subject.path, e))?;
+            let map =
+                match MappedRange::new(file, start, (end - start) as usize, options.mode, false) {
+                    Ok(map) => map,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => {
+                        return load_short(job, file, piece, options);
+                    }
+                    Err(e) => return Err(Error::io(Op::Map, subject.path, e)),
+                };
             if options.pattern == Pattern::Tuned {
                 let advice = if piece.exact {
                     MapAdvice::Random
                 } else {
                     MapAdvice::Sequential
                 };
-                let _ = madvise(map.bytes(), advice);
+                let _ = map.madvise(map.bytes(), advice);
                 if options.huge {
-                    let _ = madvise(map.bytes(), MapAdvice::HugePage);
+                    let _ = map.madvise(map.bytes(), MapAdvice::HugePage);
                 }
             } else {
-                apply_pattern(subject, map.bytes(), options.pattern, true, options.huge);
+                apply_pattern(subject, &map, options.pattern, true, options.huge);
             }
             populate(subject, &map, map.bytes(), end)
         }
     }
 }
 
+/// Windows of this size are tried when a bigger one cannot be mapped; smaller ones are read.
+const SHORT_WINDOW: u64 = 1 << 20;
+
+/// Loads a piece whose window could not be mapped for lack of address space (ENOMEM under `ulimit
+/// -v`): through windows of [`SHORT_WINDOW`], and where even those cannot be mapped, with pread(2) of
+/// 64 KiB at a time, which brings the pages into the cache just as well.
+fn load_short(job: &Job<'_, '_>, file: &File, piece: Piece, options: &LoadOptions) -> Result<()> {
+    let (start, end) = piece.span;
+    if end - start > SHORT_WINDOW {
+        for span in split(&[piece.span], SHORT_WINDOW) {
+            load_piece(job, file, Piece { span, ..piece }, options)?;
+        }
+        return Ok(());
+    }
+    let path = job.subject.path;
+    let mut buf = vec![0u8; ((end - start) as usize).min(64 << 10)];
+    let mut at = start;
+    while at < end {
+        let want = buf.len().min((end - at) as usize);
+        match std::os::unix::fs::FileExt::read_at(file, &mut buf[..want], at) {
+            Ok(0) => return Err(Error::new(Op::Read, path, Reason::ChangedSize)),
+            Ok(n) => at += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(Op::Read, path, e)),
+        }
+    }
+    Ok(())
+}
+
 /// Faults in `bytes` (part of `map`, ending at file offset `end`) for reading and waits for the data.
 pub fn populate(subject: &Subject<'_>, map: &MappedRange, bytes: &[u8], end: u64) -> Result<()> {
     let changed = || Error::new(Op::Read, subject.path, Reason::ChangedSize);
     if !NO_POPULATE.load(Ordering::Relaxed) {
-        match madvise(bytes, MapAdvice::PopulateRead) {
+        match map.madvise(bytes, MapAdvice::PopulateRead) {
             Ok(()) => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 NO_POPULATE.store(true, Ordering::Relaxed);

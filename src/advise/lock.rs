@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Op, Result};
 use crate::map::{MapMode, MappedRange};
-use crate::sys::advise::{memlock_limit, mlock_on_fault};
+use crate::sys::advise::memlock_limit;
 
 use super::Subject;
 use super::load::{Pattern, apply_pattern};
@@ -83,8 +83,9 @@ pub fn lock(subject: &Subject<'_>, mode: MapMode, pattern: Pattern, holes: bool)
     let (start, end) = subject.span;
     let map = MappedRange::new(subject.file, start, (end - start) as usize, mode, false)
         .map_err(|e| Error::io(Op::Map, subject.path, e))?;
-    apply_pattern(subject, map.bytes(), pattern, holes, false);
-    mlock_on_fault(map.bytes()).map_err(|e| Error::io(Op::Map, subject.path, lock_error(e)))?;
+    apply_pattern(subject, &map, pattern, holes, false);
+    map.lock_on_fault(map.bytes())
+        .map_err(|e| Error::io(Op::Map, subject.path, lock_error(e)))?;
     Ok(Locked { map })
 }
 

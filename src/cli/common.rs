@@ -3,9 +3,9 @@
 //! value parsers for sizes and ranges.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::os::unix::ffi::OsStringExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::map::MapMode;
+use crate::names0::{Name0, Names0, open_list};
 use crate::window::ScanOptions;
 
 /// Exit status 0: success.
@@ -301,7 +302,8 @@ pub fn parse_range_arg(text: &str) -> Result<crate::size::ByteRange, String> {
 /// `-q` and `--progress`.
 #[derive(Debug, Clone, Args)]
 pub struct ProgressArgs {
-    /// Never show a progress bar
+    /// Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a
+    /// --check verdict through the exit status)
     #[arg(short, long, conflicts_with = "progress")]
     pub quiet: bool,
 
@@ -354,48 +356,79 @@ pub enum InputName {
 
 impl FilesArgs {
     /// The inputs to read: `operands`, or the `--files0-from` list, or stdin when there is neither.
+    /// The whole list is read: for a list that may not end, use [`FilesArgs::list`].
     pub fn inputs(&self, operands: &[PathBuf]) -> anyhow::Result<Vec<InputName>> {
+        match self.list()? {
+            Some(list) => list.collect(),
+            None if operands.is_empty() => Ok(vec![InputName::Stdin { named: false }]),
+            None => Ok(operands.iter().map(|p| name_of(p.clone())).collect()),
+        }
+    }
+
+    /// The `--files0-from` list, opened, to be read one name at a time; `None` without the option.
+    pub fn list(&self) -> anyhow::Result<Option<NameList>> {
         let Some(list) = &self.files0_from else {
-            if operands.is_empty() {
-                return Ok(vec![InputName::Stdin { named: false }]);
-            }
-            return Ok(operands.iter().map(|p| name_of(p.clone())).collect());
+            return Ok(None);
         };
-        let from_stdin = list.as_os_str() == "-";
-        let mut raw = Vec::new();
-        let read = if from_stdin {
-            io::stdin().lock().read_to_end(&mut raw)
-        } else {
-            std::fs::File::open(list).and_then(|mut f| f.read_to_end(&mut raw))
+        let (names, regular) = open_list(list).map_err(|e| list_error(list, &e))?;
+        Ok(Some(NameList {
+            list: list.clone(),
+            from_stdin: list.as_os_str() == "-",
+            regular,
+            names,
+        }))
+    }
+}
+
+fn list_error(list: &Path, e: &io::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot read file names from {}: {}",
+        crate::cli::quote::always(list),
+        crate::error::describe(e)
+    )
+}
+
+/// The names of a `--files0-from` list, as they are read (memory bounded by PATH_MAX per name).
+pub struct NameList {
+    list: PathBuf,
+    from_stdin: bool,
+    /// The list is a regular file (it ends, and wc reads it ahead to size its columns).
+    pub regular: bool,
+    names: Names0<Box<dyn BufRead + Send>>,
+}
+
+impl std::fmt::Debug for NameList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NameList")
+            .field("list", &self.list)
+            .finish()
+    }
+}
+
+impl Iterator for NameList {
+    type Item = anyhow::Result<InputName>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (index, name) = match self.names.next()? {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(list_error(&self.list, &e))),
         };
-        read.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read file names from {}: {}",
-                crate::cli::quote::always(list),
-                crate::error::describe(&e)
-            )
-        })?;
-        let mut names = Vec::new();
-        let body = raw.strip_suffix(b"\0").unwrap_or(&raw);
-        if body.is_empty() && raw.is_empty() {
-            return Ok(names);
-        }
-        for (index, item) in body.split(|&b| b == 0).enumerate() {
-            names.push(match item {
-                // As wc: `LIST:N: ...`, so the user can find the entry (an empty name says nothing).
-                [] => InputName::Invalid(format!(
-                    "{}:{}: invalid zero-length file name",
-                    crate::cli::quote::name(list),
-                    index + 1
-                )),
-                b"-" if from_stdin => InputName::Invalid(
-                    "when reading file names from standard input, no file name of '-' is allowed"
-                        .into(),
-                ),
-                _ => name_of(PathBuf::from(OsString::from_vec(item.to_vec()))),
-            });
-        }
-        Ok(names)
+        let invalid = |why: &str| {
+            InputName::Invalid(format!(
+                "{}:{index}: {why}",
+                crate::cli::quote::name(&self.list)
+            ))
+        };
+        Some(Ok(match name {
+            // As wc: `LIST:N: ...`, so the user can find the entry (an empty name says nothing).
+            Name0::Empty => invalid("invalid zero-length file name"),
+            Name0::TooLong => invalid("File name too long"),
+            Name0::Name(bytes) if bytes == b"-" && self.from_stdin => InputName::Invalid(
+                "when reading file names from standard input, no file name of '-' is allowed"
+                    .into(),
+            ),
+            Name0::Name(bytes) => name_of(PathBuf::from(OsString::from_vec(bytes))),
+        }))
     }
 }
 

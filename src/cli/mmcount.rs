@@ -12,8 +12,8 @@ use clap::{CommandFactory, Parser};
 use serde_json::{Map, Value};
 
 use crate::cli::common::{
-    EXIT_FAILURE, FilesArgs, InputName, JsonLines, ProgressArgs, ReadArgs, Reporter, input_name,
-    insert_name, parse_args,
+    EXIT_FAILURE, FilesArgs, InputName, JsonLines, NameList, ProgressArgs, ReadArgs, Reporter,
+    input_name, insert_name, parse_args,
 };
 use crate::cli::quote;
 use crate::count::{Counts, Encoding, Spec, parse_byte};
@@ -128,6 +128,16 @@ pub enum Column {
     MaxLine,
 }
 
+/// The inputs of a run: known in advance (operands, or a list in a regular file, read ahead as wc
+/// reads it), or a `--files0-from` list read as the run goes (a pipe, /dev/zero: it may not end).
+#[derive(Debug)]
+pub enum Names {
+    /// Every input, in order.
+    Listed(Vec<InputName>),
+    /// A list read one name at a time; the columns are not padded, as wc does not pad them then.
+    Streamed(std::sync::Mutex<NameList>),
+}
+
 /// A validated mmcount run.
 #[derive(Debug)]
 pub struct Plan {
@@ -136,7 +146,7 @@ pub struct Plan {
     /// Columns in output order.
     pub columns: Vec<Column>,
     /// Inputs in order.
-    pub inputs: Vec<InputName>,
+    pub inputs: Names,
     /// Column width for text output.
     pub width: usize,
     /// JSON Lines instead of text.
@@ -200,7 +210,21 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             columns.push(column);
         }
     }
-    let inputs = args.files_from.inputs(&args.files)?;
+    let inputs = match args.files_from.list()? {
+        Some(list) if !list.regular => {
+            return Ok(Plan {
+                spec,
+                columns,
+                inputs: Names::Streamed(std::sync::Mutex::new(list)),
+                width: 1,
+                json: args.json,
+                scan: args.read.scan_options(),
+                total: 0,
+            });
+        }
+        Some(list) => list.collect::<anyhow::Result<Vec<_>>>()?,
+        None => args.files_from.inputs(&args.files)?,
+    };
     // As wc: the width is the number of digits of the total size of the regular files, at least 7 when
     // some input's size is unknown, and 1 when a single number is printed.
     let mut total = 0u64;
@@ -230,7 +254,7 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
     Ok(Plan {
         spec,
         columns,
-        inputs,
+        inputs: Names::Listed(inputs),
         width,
         json: args.json,
         scan: args.read.scan_options(),
@@ -299,7 +323,9 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
     let (mut files, mut errors) = (0u64, 0u64);
     let on_bytes = |n: u64| progress.inc(n);
     let utf8 = quote::utf8_locale();
-    for name in &plan.inputs {
+    let mut count = 0u64;
+    let mut each = |name: &InputName| -> anyhow::Result<()> {
+        count += 1;
         let shown = input_name(name);
         let result = match name {
             InputName::Invalid(why) => {
@@ -308,7 +334,7 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
                 if plan.json {
                     json.error(shown, why)?;
                 }
-                continue;
+                return Ok(());
             }
             InputName::Stdin { .. } => Input::stdin(if shown.is_empty() {
                 "-".into()
@@ -340,6 +366,16 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
                 }
             }
         }
+        Ok(())
+    };
+    match &plan.inputs {
+        Names::Listed(names) => names.iter().try_for_each(&mut each)?,
+        Names::Streamed(list) => {
+            let mut list = list.lock().unwrap_or_else(|p| p.into_inner());
+            for name in &mut *list {
+                each(&name?)?;
+            }
+        }
     }
     progress.finish_and_clear();
     if plan.json {
@@ -349,7 +385,7 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
         summary.extend(json_fields(plan, &total));
         json.write("summary", summary)?;
         json.flush()?;
-    } else if plan.inputs.len() > 1 {
+    } else if count > 1 {
         out.write_all(&text_row(plan, &total, b"total"))?;
     }
     out.flush().context("write error")?;

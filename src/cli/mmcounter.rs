@@ -42,11 +42,13 @@ ls *.wav | xargs -P 8 -I{} sh -c 'mv -- \"$1\" \"take-$(mmcounter seq).wav\"' _ 
 #[command(group(ArgGroup::new("op").args(["by", "get", "set", "reset", "unlink"])))]
 #[command(group(ArgGroup::new("target").args(["file", "shm"]).required(true)))]
 pub struct Args {
-    /// The counter file; created holding 0 when missing (updates only)
+    /// The counter file; created holding 0 when missing (updates only). A symbolic link is followed,
+    /// as a shell redirect follows it: keep counters out of directories others may write, such as /tmp
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
-    /// Keep the counter in the POSIX shared-memory object NAME (shm_open; /dev/shm/NAME on Linux)
+    /// Keep the counter in the POSIX shared-memory object NAME (shm_open; /dev/shm/NAME on Linux); a
+    /// symbolic link planted at /dev/shm/NAME is refused, as shm_open refuses it
     #[arg(long, value_name = "NAME", value_parser = parse_shm_name)]
     pub shm: Option<String>,
 
@@ -82,6 +84,11 @@ pub struct Args {
     /// Print a JSON object: {"type":"counter","path":...,"previous":...,"value":...}
     #[arg(long)]
     pub json: bool,
+
+    /// Quiet, as in every tool: mmcounter prints only what was asked for (the value) and errors
+    /// anyway, so this changes nothing
+    #[arg(short, long)]
+    pub quiet: bool,
 
     /// shared: update the counter; private: map it copy-on-write, print the next value, store nothing
     #[arg(long, value_enum, default_value_t = MapModeArg::Shared, value_name = "MODE")]
@@ -151,6 +158,7 @@ pub fn bare(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Option<Args> 
         width: DEFAULT_WIDTH as u8,
         padded: false,
         json: false,
+        quiet: false,
         map_mode: MapModeArg::Shared,
         hold: false,
         sync: false,
@@ -468,7 +476,12 @@ or --get (the value before and after), \"held\" after --hold ends, \"unlinked\" 
     ),
     (
         "CAVEATS",
-        "The lock is advisory: it keeps out every mmcounter, and any program that takes fcntl or OFD locks \
+        "FILE is opened as a shell redirect opens it: a symbolic link at FILE is followed, and a missing \
+target is created. Where others may write the directory (/tmp, /var/tmp), one of them can plant such a \
+link and make your counter update a file of theirs choosing, with your rights: keep counters in \
+directories only you (or your group) can write. --shm NAME does not follow a link at /dev/shm/NAME, as \
+shm_open does not.\n\
+\nThe lock is advisory: it keeps out every mmcounter, and any program that takes fcntl or OFD locks \
 on the file, but not a program that writes the file without locking. Run next to such a program, \
 updates can still be lost; only the format is shared.\n\
 \nWithout --sync, an update is in the page cache when mmcounter exits: other processes see it at once, \

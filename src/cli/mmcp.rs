@@ -17,7 +17,7 @@ use crate::cli::common::{
     EXIT_FAILURE, JsonLines, ProgressArgs, Reporter, insert_name, usage_error,
 };
 use crate::copy::link;
-use crate::copy::tree::{self, Follow};
+use crate::copy::tree::{self, Follow, Kind};
 use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
 use crate::sys::signals;
@@ -430,7 +430,15 @@ fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failu
             tree::make_fifo(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
-        _ => copy::copy_file_backing_up(&leaf.src, &leaf.dst, backup, &plan.options, hooks),
+        _ => {
+            // A regular file found by a walk (or named) is copied only if its path still leads to it.
+            let id = leaf
+                .stat
+                .as_ref()
+                .filter(|s| Kind::of_mode(s.st_mode) == Kind::File && leaf.src.as_os_str() != "-")
+                .map(|s| (s.st_dev, s.st_ino));
+            copy::copy_found(&leaf.src, id, &leaf.dst, backup, &plan.options, hooks)
+        }
     }
 }
 
@@ -481,6 +489,7 @@ fn file_message(e: &Error) -> String {
         ),
         Reason::IsDirectory => format!("{}: Is a directory", crate::cli::quote::name(e.path())),
         Reason::DanglingSymlink => format!("not writing through dangling symlink {path}"),
+        Reason::Replaced => format!("{}: {}", crate::cli::quote::name(e.path()), e.reason_text()),
         Reason::Io(io) => {
             let why = describe(io);
             match e.op() {

@@ -56,10 +56,14 @@ fn copy_regular(
     };
     let data: u64 = extents.iter().map(|e| e.len).sum();
     // Size first, then reserve the blocks of the data: a full filesystem fails here, before any byte
-    // is written. Holes are not reserved, so the copy stays sparse.
+    // is written. Holes are not reserved, so the copy stays sparse. With --sparse=always, the data's
+    // zero pages become holes too, which is known only as they are read: nothing is reserved then,
+    // or a copy that fits once its zero pages are holes would fail for the room they would take.
     rustix::fs::ftruncate(out, len).map_err(|e| Error::io(Op::Resize, dst, e.into()))?;
-    for e in &extents {
-        dest::preallocate(out, dst, e.offset, e.len)?;
+    if options.sparse != Sparse::Always {
+        for e in &extents {
+            dest::preallocate(out, dst, e.offset, e.len)?;
+        }
     }
     if len > data {
         (hooks.progress)(len - data);

@@ -1,17 +1,21 @@
-//! Directory trees for `mmcp -r`: the entries under a source, listed by the `ignore` crate's walker
-//! (with every filter off), each paired with its destination; and creating what is not a regular file
-//! (directories, symlinks, FIFOs) with their attributes.
+//! Directory trees for `mmcp -r`: the entries under a source, listed by the crate's walker (by
+//! directory descriptors, so a directory swapped for a link mid-walk does not lead out of the tree),
+//! each paired with its destination; and creating what is not a regular file (directories, symlinks,
+//! FIFOs) with their attributes.
 
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, Gid, Mode, Stat, Uid};
+use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Uid};
 
 use super::Preserve;
 use super::stage::{create_replacing, times};
 use super::xattr::{Node, copy_acls, copy_xattrs};
 use crate::error::{Error, Op, Reason, Result};
+use crate::walk::tree::{Event, Flow, Policy, walk_tree};
 
 /// Which symlinks a walk follows, as cp's -P, -H and -L.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,59 +96,42 @@ pub fn walk(src: &Path, dst: &Path, follow: Follow) -> Vec<Result<Entry>> {
             stat: top,
         })];
     }
-    let walker = ignore::WalkBuilder::new(src)
-        .standard_filters(false)
-        .hidden(false)
-        .follow_links(follow)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .build();
-    walker
-        .map(|item| {
-            let entry = item.map_err(|e| walk_error(src, e))?;
-            let path = entry.path();
-            let relative = path.strip_prefix(src).unwrap_or(Path::new(""));
-            let stat = if relative.as_os_str().is_empty() {
-                Ok(top)
-            } else if follow {
-                rustix::fs::stat(path)
-            } else {
-                rustix::fs::lstat(path)
+    let mut entries = vec![Ok(Entry {
+        src: src.to_path_buf(),
+        dst: dst.to_path_buf(),
+        kind: Kind::Dir,
+        stat: top,
+    })];
+    let policy = Policy {
+        follow_links: follow,
+        one_file_system: false,
+    };
+    walk_tree(src, policy, |event| {
+        match event {
+            Event::Enter { .. } => {}
+            Event::Entry(node) => {
+                let relative = node.path.strip_prefix(src).unwrap_or(node.path);
+                entries.push(
+                    node.stat()
+                        .map(|stat| Entry {
+                            src: node.path.to_path_buf(),
+                            dst: dst.join(relative),
+                            kind: Kind::of_mode(stat.st_mode),
+                            stat,
+                        })
+                        .map_err(|e| Error::io(Op::Open, node.path, e)),
+                );
             }
-            .map_err(|e| Error::io(Op::Open, path, e.into()))?;
-            Ok(Entry {
-                src: path.to_path_buf(),
-                dst: if relative.as_os_str().is_empty() {
-                    dst.to_path_buf()
-                } else {
-                    dst.join(relative)
-                },
-                kind: Kind::of_mode(stat.st_mode),
-                stat,
-            })
-        })
-        .collect()
-}
-
-fn walk_error(top: &Path, e: ignore::Error) -> Error {
-    let path = error_path(&e).unwrap_or_else(|| top.to_path_buf());
-    let is_loop = matches!(&e, ignore::Error::Loop { .. })
-        || matches!(&e, ignore::Error::WithPath { err, .. } if matches!(**err, ignore::Error::Loop { .. }));
-    match e.into_io_error() {
-        Some(io) => Error::io(Op::Open, path, io),
-        None if is_loop => Error::io(Op::Open, path, io::Error::from_raw_os_error(libc::ELOOP)),
-        None => Error::new(Op::Open, path, Reason::Io(io::Error::other("cannot walk"))),
-    }
-}
-
-fn error_path(e: &ignore::Error) -> Option<PathBuf> {
-    match e {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            error_path(err)
+            Event::Loop(path) => entries.push(Err(Error::io(
+                Op::Open,
+                path,
+                io::Error::from_raw_os_error(libc::ELOOP),
+            ))),
+            Event::Error(e) => entries.push(Err(e)),
         }
-        ignore::Error::Loop { child, .. } => Some(child.clone()),
-        _ => None,
-    }
+        Flow::Continue
+    });
+    entries
 }
 
 /// Creates the directory `dst` for a source directory of mode `mode`, writable by us while it is
@@ -194,11 +181,28 @@ pub fn copy_symlink(
     preserve: &Preserve,
     backup: Option<&Path>,
 ) -> Result<()> {
-    let target = std::fs::read_link(src).map_err(|e| Error::io(Op::Open, src, e))?;
+    let target = read_link(src, stat)?;
     create_replacing(dst, backup, |temp| {
         std::os::unix::fs::symlink(&target, temp)
     })?;
     preserve_path(src, dst, stat, preserve, true)
+}
+
+/// The target of the symlink `src`, read through an O_PATH descriptor of the link itself, and only if
+/// it is still the link of status `stat` (a walk's): a directory on its path swapped for a link out of
+/// the tree leads to another file, an error.
+fn read_link(src: &Path, stat: &Stat) -> Result<PathBuf> {
+    let err = |e: rustix::io::Errno| Error::io(Op::Open, src, e.into());
+    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(src, flags, Mode::empty()).map_err(err)?;
+    let now = rustix::fs::fstat(&fd).map_err(err)?;
+    if (now.st_dev, now.st_ino) != (stat.st_dev, stat.st_ino) {
+        return Err(Error::new(Op::Open, src, Reason::Replaced));
+    }
+    let target = rustix::fs::readlinkat(&fd, c"", Vec::new()).map_err(err)?;
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(
+        target.into_bytes(),
+    )))
 }
 
 /// Creates a FIFO (or, for a source socket, a socket node, as cp does) at `dst` with the mode of the
@@ -274,12 +278,25 @@ fn preserve_path(
             Err(e) => return Err(err(e)),
         }
     }
+    // Extended attributes and ACLs are read through a descriptor of the source, checked to be the
+    // file the walk found: a directory of its path swapped for a link out of the tree gives another
+    // file, an error, not its attributes. (Where the source cannot be opened, by path as before;
+    // FIFOs by path too: opening one would wake a writer waiting for a reader.)
+    let is_dir = Kind::of_mode(stat.st_mode) == Kind::Dir;
+    let reads = is_dir && (preserve.xattr || preserve.xattr_quiet || preserve.mode);
+    let source = if reads { open_same(src, stat)? } else { None };
+    let from = || match &source {
+        Some(fd) => Node::Fd(fd.as_fd()),
+        None if link => Node::Link(src),
+        None => Node::Path(src),
+    };
     if preserve.xattr || preserve.xattr_quiet {
-        let (from, to) = if link {
-            (Node::Link(src), Node::Link(path))
+        let to = if link {
+            Node::Link(path)
         } else {
-            (Node::Path(src), Node::Path(path))
+            Node::Path(path)
         };
+        let from = from();
         if let Err(e) = copy_xattrs(from, to)
             && preserve.xattr
         {
@@ -287,8 +304,7 @@ fn preserve_path(
         }
     }
     if preserve.mode && !link {
-        let dir = Kind::of_mode(stat.st_mode) == Kind::Dir;
-        copy_acls(Node::Path(src), Node::Path(path), dir)
+        copy_acls(from(), Node::Path(path), is_dir)
             .map_err(|e| Error::io(Op::Attributes, path, e))?;
         rustix::fs::chmod(path, Mode::from_raw_mode(mode)).map_err(err)?;
     }
@@ -296,6 +312,20 @@ fn preserve_path(
         rustix::fs::utimensat(rustix::fs::CWD, path, &times(stat), flags).map_err(err)?;
     }
     Ok(())
+}
+
+/// The directory `src` opened read-only, if it is still the directory of status `stat`;
+/// `None` if it cannot be opened at all (unreadable), an error if it is another file now.
+fn open_same(src: &Path, stat: &Stat) -> Result<Option<OwnedFd>> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let Ok(fd) = rustix::fs::open(src, flags, Mode::empty()) else {
+        return Ok(None);
+    };
+    let now = rustix::fs::fstat(&fd).map_err(|e| Error::io(Op::Open, src, e.into()))?;
+    if (now.st_dev, now.st_ino) != (stat.st_dev, stat.st_ino) {
+        return Err(Error::new(Op::Open, src, Reason::Replaced));
+    }
+    Ok(Some(fd))
 }
 
 /// The process's umask, read without changing it (from /proc/self/status), or 022 if unknown.

@@ -69,7 +69,7 @@ mod tests {
         match cachestat(&file, 0, 0) {
             Ok(stat) => assert_eq!(
                 stat.cache,
-                (64 << 10) / crate::map::page_size() as u64,
+                (64 << 10) / rustix::param::page_size() as u64,
                 "{stat:?}"
             ),
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {

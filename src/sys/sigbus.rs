@@ -44,7 +44,14 @@ pub struct Guard {
 
 impl Guard {
     /// Registers `[start, start + len)` with the guard, installing the handler on first use.
-    pub fn register(start: *const u8, len: usize) -> std::io::Result<Guard> {
+    ///
+    /// # Safety
+    ///
+    /// `[start, start + len)` must be a file mapping that the caller owns and keeps mapped for as long
+    /// as the returned guard lives, and whose pages may read as zeros after a fault: on a SIGBUS inside
+    /// it, the handler maps an anonymous zero page over the faulting page (MAP_FIXED), which would
+    /// silently replace any other memory registered by mistake.
+    pub unsafe fn register(start: *const u8, len: usize) -> std::io::Result<Guard> {
         install()?;
         let start = start as usize;
         let end = start

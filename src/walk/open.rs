@@ -1,26 +1,36 @@
-//! Walking with every regular file opened relative to its directory (openat) and handed, open, to a
-//! visitor on the walking thread. For a tool that opens each file it finds, this saves a stat and a
-//! full path lookup per file over [`walk`](super::walk) followed by opens by path: one openat and one
-//! fstat per file, in parallel on the rayon pool. The options, the order (the roots in the order given,
-//! each tree depth first with names in byte order, which is the order of `walk`), the skips and the
-//! errors are those of `walk`.
+//! Walking with every regular file opened relative to its directory (openat, O_NOFOLLOW unless
+//! links are followed) and handed, open, to a visitor. For a tool that opens each file it finds, this
+//! saves a stat and a full path lookup per file over [`walk`](super::walk) followed by opens by path:
+//! one openat and one fstat per file, in parallel on the rayon pool. The options, the order (the roots
+//! in the order given, each tree depth first with names in byte order, which is the order of `walk`),
+//! the skips and the errors are those of `walk`.
 //!
-//! A directory's descriptor is closed before the walk descends into its subdirectories (which are opened
-//! by path), so a deep tree does not hold a descriptor per level.
+//! The tree is walked by [`tree`](super::tree) (directories by descriptor, a bounded number held);
+//! the files found are opened and visited in batches, in parallel, each through its directory's
+//! descriptor. A batch holds at most [`BATCH_DIRS`] directories open, so the walk as a whole holds
+//! at most `HELD_DIRS + BATCH_DIRS` directory descriptors and one file per worker.
 
-use std::ffi::{CStr, OsStr};
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use rayon::prelude::*;
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
+use rustix::fs::{FileType, OFlags, Stat};
 
-use super::{FileEntry, Filters, SkipReason, WalkOptions};
+use super::tree::{DirFd, Event, Flow, descriptor_share, open_entry, walk_tree};
+use super::{FileEntry, Filters, SkipReason, WalkOptions, policy, skip_reason};
 use crate::error::{Error, Op};
+
+/// Files opened and visited in parallel at once, at most.
+pub const BATCH_FILES: usize = 1024;
+
+/// Directories a batch keeps open for its files, at most (fewer under a low `ulimit -n`: an eighth
+/// of the limit).
+pub const BATCH_DIRS: usize = 32;
 
 /// A regular file found and opened, as the visitor sees it.
 #[derive(Debug, Clone, Copy)]
@@ -53,40 +63,32 @@ pub struct WalkedOpen<T> {
     pub dirs: u64,
 }
 
-/// What to do with one directory entry: it is done, or it is a directory to walk.
-enum Step<T> {
-    Done(Option<Node<T>>),
-    Descend { path: PathBuf, follow: bool },
-}
-
-enum Node<T> {
-    One(Found<T>),
-    Many(Vec<Node<T>>),
-}
-
-struct Walker<'a, F> {
-    options: &'a WalkOptions,
-    filters: Filters,
-    visit: &'a F,
-    dirs: AtomicU64,
-}
-
 const FILE_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::NONBLOCK)
     .union(OFlags::CLOEXEC)
     .union(OFlags::NOCTTY);
-const DIR_FLAGS: OFlags = OFlags::RDONLY
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::CLOEXEC);
 
-fn skip_reason(kind: FileType) -> SkipReason {
-    match kind {
-        FileType::Fifo => SkipReason::Fifo,
-        FileType::Socket => SkipReason::Socket,
-        FileType::CharacterDevice => SkipReason::CharDevice,
-        FileType::BlockDevice => SkipReason::BlockDevice,
-        _ => SkipReason::Symlink,
-    }
+/// A file to open: `name` in `dir` (or, with no `dir`, a path named on the command line).
+struct ToOpen {
+    dir: Option<Arc<DirFd>>,
+    name: CString,
+    path: PathBuf,
+    follow: bool,
+}
+
+enum Pending<T> {
+    Done(Found<T>),
+    Open(ToOpen),
+}
+
+struct Batch<'a, T, F> {
+    filters: &'a Filters,
+    visit: &'a F,
+    pending: Vec<Pending<T>>,
+    files: usize,
+    dirs: Vec<Arc<DirFd>>,
+    dirs_most: usize,
+    out: Vec<Found<T>>,
 }
 
 /// Walks `roots` in order, opening each regular file that passes the filters and calling `visit` with
@@ -100,287 +102,205 @@ where
     T: Send,
     F: Fn(Opened<'_>) -> T + Sync,
 {
-    let walker = Walker {
-        options,
-        filters: Filters::new(options)?,
+    let filters = Filters::new(options)?;
+    let mut batch = Batch {
+        filters: &filters,
         visit,
-        dirs: AtomicU64::new(0),
+        pending: Vec::new(),
+        files: 0,
+        dirs: Vec::new(),
+        dirs_most: descriptor_share(8, 1, BATCH_DIRS),
+        out: Vec::new(),
     };
-    let nodes: Vec<Option<Node<T>>> = roots.par_iter().map(|r| walker.root(r)).collect();
-    let mut items = Vec::new();
-    for node in nodes.into_iter().flatten() {
-        flatten(node, &mut items);
+    let mut dirs = 0;
+    for root in roots {
+        root_item(root, options, &mut batch, &mut dirs);
     }
+    batch.flush();
+    let mut items = batch.out;
     let mut seen = std::collections::HashSet::new();
     for item in &mut items {
         if let Found::File(f, _) = item {
             f.first_link = seen.insert((f.dev, f.ino));
         }
     }
-    Ok(WalkedOpen {
-        items,
-        dirs: walker.dirs.into_inner(),
-    })
+    Ok(WalkedOpen { items, dirs })
 }
 
-fn flatten<T>(node: Node<T>, out: &mut Vec<Found<T>>) {
-    match node {
-        Node::One(found) => out.push(found),
-        Node::Many(nodes) => nodes.into_iter().for_each(|n| flatten(n, out)),
+fn root_item<T, F>(root: &Path, options: &WalkOptions, batch: &mut Batch<'_, T, F>, dirs: &mut u64)
+where
+    T: Send,
+    F: Fn(Opened<'_>) -> T + Sync,
+{
+    let stat = if options.follow_links {
+        rustix::fs::stat(root)
+    } else {
+        rustix::fs::lstat(root)
+    };
+    // A root named on the command line is followed even without -L, as du and ls do.
+    let stat = match stat {
+        Ok(s) if FileType::from_raw_mode(s.st_mode) == FileType::Symlink => rustix::fs::stat(root),
+        other => other,
+    };
+    let kind = match stat {
+        Ok(s) => FileType::from_raw_mode(s.st_mode),
+        Err(e) => return batch.done(Found::Error(Error::io(Op::Open, root, e.into()))),
+    };
+    match kind {
+        FileType::Directory => walk_root(root, options, batch, dirs),
+        FileType::RegularFile => {
+            if let Ok(name) = CString::new(root.as_os_str().as_bytes()) {
+                batch.open(ToOpen {
+                    dir: None,
+                    name,
+                    path: root.to_path_buf(),
+                    follow: true,
+                });
+            }
+        }
+        _ if batch.filters.excluded(root) => {}
+        other => batch.done(Found::Skipped(root.to_path_buf(), skip_reason(other))),
     }
 }
 
-fn error<T>(op: Op, path: &Path, e: impl Into<io::Error>) -> Option<Node<T>> {
-    Some(Node::One(Found::Error(Error::io(op, path, e.into()))))
-}
-
-impl<F> Walker<'_, F> {
-    fn root<T>(&self, root: &Path) -> Option<Node<T>>
-    where
-        T: Send,
-        F: Fn(Opened<'_>) -> T + Sync,
-    {
-        let stat = if self.options.follow_links {
-            rustix::fs::stat(root)
-        } else {
-            rustix::fs::lstat(root)
-        };
-        let stat = match stat {
-            Ok(s) => s,
-            Err(e) => return error(Op::Open, root, e),
-        };
-        let mut kind = FileType::from_raw_mode(stat.st_mode);
-        // A root named on the command line is followed even without -L, as du and ls do.
-        if kind == FileType::Symlink {
-            match rustix::fs::stat(root) {
-                Ok(target) => kind = FileType::from_raw_mode(target.st_mode),
-                Err(e) => return error(Op::Open, root, e),
-            }
-        }
-        match kind {
-            FileType::Directory => {
-                let fd = match rustix::fs::open(root, DIR_FLAGS, Mode::empty()) {
-                    Ok(fd) => fd,
-                    Err(e) => return error(Op::Open, root, e),
-                };
-                let st = match rustix::fs::fstat(&fd) {
-                    Ok(st) => st,
-                    Err(e) => return error(Op::Open, root, e),
-                };
-                let ancestors = vec![(st.st_dev, st.st_ino)];
-                Some(self.dir(fd, root.to_path_buf(), st.st_dev, &ancestors))
-            }
-            FileType::RegularFile => {
-                self.file(rustix::fs::CWD, root.as_os_str(), root.to_path_buf(), true)
-            }
-            other if self.filters.excluded(root) => {
-                let _ = other;
-                None
-            }
-            other => Some(Node::One(Found::Skipped(
-                root.to_path_buf(),
-                skip_reason(other),
-            ))),
-        }
-    }
-
-    /// Opens a regular file `name` in `dir` and visits it, if it passes the filters.
-    fn file<T>(
-        &self,
-        dir: BorrowedFd<'_>,
-        name: &OsStr,
-        path: PathBuf,
-        follow: bool,
-    ) -> Option<Node<T>>
-    where
-        F: Fn(Opened<'_>) -> T + Sync,
-    {
-        if self.filters.excluded(&path)
-            || self
-                .filters
-                .include
-                .as_ref()
-                .is_some_and(|set| !super::matches(set, &path))
-        {
-            return None;
-        }
-        let flags = if follow {
-            FILE_FLAGS
-        } else {
-            FILE_FLAGS | OFlags::NOFOLLOW
-        };
-        let fd: OwnedFd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            // It became a symbolic link since the directory was read.
-            Err(rustix::io::Errno::LOOP) if !follow => {
-                return Some(Node::One(Found::Skipped(path, SkipReason::Symlink)));
-            }
-            Err(e) => return error(Op::Open, &path, e),
-        };
-        let stat = match rustix::fs::fstat(&fd) {
-            Ok(s) => s,
-            Err(e) => return error(Op::Open, &path, e),
-        };
-        let kind = FileType::from_raw_mode(stat.st_mode);
-        if kind == FileType::Directory {
-            return None;
-        }
-        if kind != FileType::RegularFile {
-            return Some(Node::One(Found::Skipped(path, skip_reason(kind))));
-        }
-        let size = stat.st_size as u64;
-        if self.filters.min_size.is_some_and(|min| size < min)
-            || self.filters.max_size.is_some_and(|max| size > max)
-        {
-            return None;
-        }
-        let file = File::from(fd);
-        let value = (self.visit)(Opened {
-            path: &path,
-            file: &file,
-            stat: &stat,
-        });
-        Some(Node::One(Found::File(
-            FileEntry {
-                path,
-                dev: stat.st_dev,
-                ino: stat.st_ino,
-                size,
-                first_link: true,
-            },
-            value,
-        )))
-    }
-
-    /// Reads directory `fd` (at `path`) and walks its entries in parallel, in name order.
-    fn dir<T>(&self, fd: OwnedFd, path: PathBuf, root_dev: u64, ancestors: &[(u64, u64)]) -> Node<T>
-    where
-        T: Send,
-        F: Fn(Opened<'_>) -> T + Sync,
-    {
-        self.dirs.fetch_add(1, Ordering::Relaxed);
-        let mut dir = match Dir::new(fd) {
-            Ok(d) => d,
-            Err(e) => return Node::One(Found::Error(Error::io(Op::Open, &path, e.into()))),
-        };
-        let mut entries = Vec::new();
-        let mut failure = None;
-        while let Some(entry) = dir.read() {
-            match entry {
-                Ok(e) => {
-                    let name = e.file_name();
-                    if name != c"." && name != c".." {
-                        entries.push(e);
+fn walk_root<T, F>(root: &Path, options: &WalkOptions, batch: &mut Batch<'_, T, F>, dirs: &mut u64)
+where
+    T: Send,
+    F: Fn(Opened<'_>) -> T + Sync,
+{
+    walk_tree(root, policy(options), |event| {
+        match event {
+            Event::Enter { .. } => *dirs += 1,
+            Event::Entry(node) => {
+                if batch.filters.excluded(node.path) {
+                    return Flow::Prune;
+                }
+                match node.kind {
+                    FileType::Directory => {}
+                    FileType::RegularFile => batch.open(ToOpen {
+                        dir: Some(Arc::clone(node.dir)),
+                        name: node.name.to_owned(),
+                        path: node.path.to_path_buf(),
+                        follow: node.followed,
+                    }),
+                    other => {
+                        batch.done(Found::Skipped(node.path.to_path_buf(), skip_reason(other)))
                     }
                 }
-                Err(e) => {
-                    failure = Some(Error::io(Op::Read, &path, e.into()));
-                    break;
-                }
             }
+            Event::Loop(path) => batch.done(Found::Skipped(path.to_path_buf(), SkipReason::Loop)),
+            Event::Error(e) => batch.done(Found::Error(e)),
         }
-        entries.sort_unstable_by(|a, b| a.file_name().cmp(b.file_name()));
-        let fd = match dir.fd() {
-            Ok(fd) => fd,
-            Err(e) => return Node::One(Found::Error(Error::io(Op::Open, &path, e.into()))),
-        };
-        // Files first, through this directory's descriptor; then the descriptor is closed before the
-        // walk goes deeper, so that a deep tree does not hold one descriptor per level.
-        let steps: Vec<Step<T>> = entries
-            .par_iter()
-            .map(|e| self.entry(fd, &path, e.file_name(), e.file_type()))
-            .collect();
-        drop(dir);
-        let mut nodes: Vec<Node<T>> = steps
+        Flow::Continue
+    });
+}
+
+impl<T, F> Batch<'_, T, F>
+where
+    T: Send,
+    F: Fn(Opened<'_>) -> T + Sync,
+{
+    fn done(&mut self, found: Found<T>) {
+        self.pending.push(Pending::Done(found));
+    }
+
+    fn open(&mut self, file: ToOpen) {
+        if let Some(dir) = &file.dir
+            && !self.dirs.iter().any(|d| Arc::ptr_eq(d, dir))
+        {
+            if self.dirs.len() >= self.dirs_most {
+                self.flush();
+            }
+            self.dirs.push(Arc::clone(dir));
+        }
+        self.pending.push(Pending::Open(file));
+        self.files += 1;
+        if self.files == BATCH_FILES {
+            self.flush();
+        }
+    }
+
+    /// Opens and visits the pending files, in parallel, and moves everything pending to the output.
+    fn flush(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let (filters, visit) = (self.filters, self.visit);
+        let found: Vec<Option<Found<T>>> = pending
             .into_par_iter()
-            .filter_map(|step| match step {
-                Step::Done(node) => node,
-                Step::Descend { path, follow } => self.subdir(path, follow, root_dev, ancestors),
+            .map(|p| match p {
+                Pending::Done(found) => Some(found),
+                Pending::Open(f) => {
+                    let dir = f.dir.as_ref().map_or(rustix::fs::CWD, |d| d.fd());
+                    file(filters, visit, dir, &f.name, f.path, f.follow)
+                }
             })
             .collect();
-        if let Some(e) = failure {
-            nodes.push(Node::One(Found::Error(e)));
-        }
-        Node::Many(nodes)
+        self.out.extend(found.into_iter().flatten());
+        self.files = 0;
+        self.dirs.clear();
     }
+}
 
-    /// Opens directory `path` and walks it, unless it is on another filesystem (with -x) or one of its
-    /// own ancestors (a loop through a followed link).
-    fn subdir<T>(
-        &self,
-        path: PathBuf,
-        follow: bool,
-        root_dev: u64,
-        ancestors: &[(u64, u64)],
-    ) -> Option<Node<T>>
-    where
-        T: Send,
-        F: Fn(Opened<'_>) -> T + Sync,
+/// Opens a regular file `name` in `dir` and visits it, if it passes the filters.
+fn file<T, F>(
+    filters: &Filters,
+    visit: &F,
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    path: PathBuf,
+    follow: bool,
+) -> Option<Found<T>>
+where
+    F: Fn(Opened<'_>) -> T + Sync,
+{
+    if filters.excluded(&path)
+        || filters
+            .include
+            .as_ref()
+            .is_some_and(|set| !super::matches(set, &path))
     {
-        let flags = if follow {
-            DIR_FLAGS
-        } else {
-            DIR_FLAGS | OFlags::NOFOLLOW
-        };
-        let fd = match rustix::fs::open(&path, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(e) => return error(Op::Open, &path, e),
-        };
-        let st = match rustix::fs::fstat(&fd) {
-            Ok(st) => st,
-            Err(e) => return error(Op::Open, &path, e),
-        };
-        if self.options.one_file_system && st.st_dev != root_dev {
-            return None;
-        }
-        let id = (st.st_dev, st.st_ino);
-        if ancestors.contains(&id) {
-            return Some(Node::One(Found::Skipped(path, SkipReason::Loop)));
-        }
-        let mut chain = ancestors.to_vec();
-        chain.push(id);
-        Some(self.dir(fd, path, root_dev, &chain))
+        return None;
     }
-
-    fn entry<T>(
-        &self,
-        dir: BorrowedFd<'_>,
-        parent: &Path,
-        name: &CStr,
-        mut kind: FileType,
-    ) -> Step<T>
-    where
-        T: Send,
-        F: Fn(Opened<'_>) -> T + Sync,
+    let fd: OwnedFd = match open_entry(dir, name, FILE_FLAGS, follow) {
+        Ok(fd) => fd,
+        // It became a symbolic link since the directory was read.
+        Err(e) if !follow && e.raw_os_error() == Some(libc::ELOOP) => {
+            return Some(Found::Skipped(path, SkipReason::Symlink));
+        }
+        Err(e) => return Some(Found::Error(Error::io(Op::Open, &path, e))),
+    };
+    let stat = match rustix::fs::fstat(&fd) {
+        Ok(s) => s,
+        Err(e) => return Some(Found::Error(Error::io(Op::Open, &path, io::Error::from(e)))),
+    };
+    let kind = FileType::from_raw_mode(stat.st_mode);
+    if kind == FileType::Directory {
+        return None;
+    }
+    if kind != FileType::RegularFile {
+        return Some(Found::Skipped(path, skip_reason(kind)));
+    }
+    let size = stat.st_size as u64;
+    if filters.min_size.is_some_and(|min| size < min)
+        || filters.max_size.is_some_and(|max| size > max)
     {
-        let os_name = OsStr::from_bytes(name.to_bytes());
-        let path = parent.join(os_name);
-        if self.filters.excluded(&path) {
-            return Step::Done(None);
-        }
-        if kind == FileType::Unknown {
-            match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => kind = FileType::from_raw_mode(st.st_mode),
-                Err(e) => return Step::Done(error(Op::Open, &path, e)),
-            }
-        }
-        let mut follow = false;
-        if kind == FileType::Symlink {
-            if !self.options.follow_links {
-                return Step::Done(Some(Node::One(Found::Skipped(path, SkipReason::Symlink))));
-            }
-            match rustix::fs::statat(dir, name, AtFlags::empty()) {
-                Ok(st) => kind = FileType::from_raw_mode(st.st_mode),
-                Err(e) => return Step::Done(error(Op::Open, &path, e)),
-            }
-            follow = true;
-        }
-        match kind {
-            FileType::RegularFile => Step::Done(self.file(dir, os_name, path, follow)),
-            FileType::Directory => Step::Descend { path, follow },
-            other => Step::Done(Some(Node::One(Found::Skipped(path, skip_reason(other))))),
-        }
+        return None;
     }
+    let file = File::from(fd);
+    let value = visit(Opened {
+        path: &path,
+        file: &file,
+        stat: &stat,
+    });
+    Some(Found::File(
+        FileEntry {
+            path,
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            size,
+            first_link: true,
+        },
+        value,
+    ))
 }
 
 #[cfg(test)]
@@ -439,7 +359,7 @@ mod tests {
             rustix::fs::CWD,
             d.join("a/fifo"),
             FileType::Fifo,
-            Mode::from_raw_mode(0o600),
+            rustix::fs::Mode::from_raw_mode(0o600),
             0,
         )
         .unwrap();

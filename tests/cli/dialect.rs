@@ -96,3 +96,73 @@ fn long_options_may_be_abbreviated() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).starts_with("mmcp: "), "{}", stderr(&out));
 }
+
+/// A total is the sum of what its lines show, in bytes, whatever the page rounding: two 56-byte files
+/// are 112 resident, not two pages' worth.
+#[test]
+fn totals_agree_with_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a", &[b'x'; 56]);
+    let b = write(dir.path(), "b", &[b'y'; 56]);
+    for action in ["touch", "willneed"] {
+        let out = bin("mmadvise")
+            .args([action, "--bytes"])
+            .arg(&a)
+            .arg(&b)
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let total = text.lines().last().unwrap();
+        assert!(
+            total.starts_with("total: 2 files, 112, resident 112 (100%) -> 112 (100%)"),
+            "{action}: {text}"
+        );
+    }
+}
+
+/// `-q` means the same in every tool: no progress and no per-file lines, only errors and what was
+/// asked for (counts, a counter's value, JSON when --json is given).
+#[test]
+fn quiet_prints_only_what_was_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a", b"one two\n");
+    let run = |tool: &str, args: &[&str]| {
+        let out = bin(tool)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    assert_eq!(
+        run("mmcount", &["-q", "-l", "a"]),
+        (Some(0), "1 a\n".into(), String::new())
+    );
+    assert_eq!(
+        run("mmcounter", &["-q", "c"]),
+        (Some(0), "1\n".into(), String::new())
+    );
+    assert_eq!(
+        run("mmcp", &["-q", "a", "b"]),
+        (Some(0), String::new(), String::new())
+    );
+    assert_eq!(
+        run("mmstat", &["-q", "a"]),
+        (Some(0), String::new(), String::new())
+    );
+    assert_eq!(
+        run("mmadvise", &["touch", "-q", "a", "b"]),
+        (Some(0), String::new(), String::new())
+    );
+    // Errors still show, and --check still decides the exit status.
+    let (code, out, err) = run("mmstat", &["-q", "--check", "0", "a", "missing"]);
+    assert_eq!((code, out.as_str()), (Some(1), ""));
+    assert!(err.starts_with("mmstat: missing: "), "{err}");
+    let (code, out, _) = run("mmadvise", &["touch", "-q", "missing"]);
+    assert_eq!((code, out.as_str()), (Some(1), ""));
+    // JSON is what was asked for: -q keeps it.
+    let (_, json, _) = run("mmstat", &["-q", "--json", "a"]);
+    assert_eq!(json.lines().count(), 2, "{json}");
+    let _ = a;
+}

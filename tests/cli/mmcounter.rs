@@ -3,25 +3,26 @@
 //! counters in POSIX shared memory.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::util::{bin, is_root, skip, stderr, stdout, write};
 
+mod hold;
+
 const BIN: &str = env!("CARGO_BIN_EXE_mmcounter");
 
-fn run(args: &[&str]) -> Output {
+pub(super) fn run(args: &[&str]) -> Output {
     bin("mmcounter").args(args).output().unwrap()
 }
 
-fn run_on(path: &Path, args: &[&str]) -> Output {
+pub(super) fn run_on(path: &Path, args: &[&str]) -> Output {
     bin("mmcounter").args(args).arg(path).output().unwrap()
 }
 
 /// Runs and expects success; returns stdout.
-fn ok(path: &Path, args: &[&str]) -> String {
+pub(super) fn ok(path: &Path, args: &[&str]) -> String {
     let out = run_on(path, args);
     assert!(
         out.status.success(),
@@ -34,7 +35,7 @@ fn ok(path: &Path, args: &[&str]) -> String {
 }
 
 /// Runs and expects exit status 1 with one error line naming `path`; returns that line.
-fn fails(path: &Path, args: &[&str]) -> String {
+pub(super) fn fails(path: &Path, args: &[&str]) -> String {
     let out = run_on(path, args);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{args:?} on {path:?}: {err}");
@@ -45,7 +46,7 @@ fn fails(path: &Path, args: &[&str]) -> String {
     err.trim_end().to_string()
 }
 
-fn tmp() -> tempfile::TempDir {
+pub(super) fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
@@ -468,153 +469,6 @@ fn private_mode_prints_the_next_value_and_stores_nothing() {
     assert_eq!(std::fs::read(&empty).unwrap(), b"");
     assert_eq!(ok(&empty, &["--get"]), "0\n");
     assert_eq!(std::fs::read(&empty).unwrap(), b"");
-}
-
-/// A running `mmcounter --hold`, with its first line already read.
-struct Holder {
-    child: std::process::Child,
-    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
-    first: String,
-}
-
-fn hold(path: &Path, args: &[&str]) -> Holder {
-    let mut child = Command::new(BIN)
-        .arg("--hold")
-        .args(args)
-        .arg(path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Blocks until the holder has updated, released the lock and printed.
-    let first = lines.next().unwrap().unwrap();
-    Holder {
-        child,
-        lines,
-        first,
-    }
-}
-
-impl Holder {
-    fn finish(mut self) -> (String, std::process::ExitStatus) {
-        let last = self.lines.next().unwrap().unwrap();
-        assert!(self.lines.next().is_none());
-        let status = self.child.wait().unwrap();
-        (last, status)
-    }
-}
-
-#[test]
-fn hold_sees_another_process_update_through_its_map() {
-    let dir = tmp();
-    let path = write(dir.path(), "c", b"0000000005\n");
-    let mut holder = hold(&path, &[]);
-    assert_eq!(holder.first, "6");
-    // The holder keeps no lock: this update goes through at once.
-    // With a timeout, a holder that kept its lock would fail this test rather than hang it.
-    assert_eq!(ok(&path, &["--by", "10", "--timeout", "60"]), "16\n");
-    holder
-        .child
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"\n")
-        .unwrap();
-    let (last, status) = holder.finish();
-    assert_eq!(last, "16");
-    assert!(status.success());
-
-    // Ended by the end of its input, with JSON records.
-    let mut holder = hold(&path, &["--json", "--get"]);
-    assert!(
-        holder.first.ends_with("\"previous\":16,\"value\":16}"),
-        "{}",
-        holder.first
-    );
-    assert_eq!(ok(&path, &[]), "17\n");
-    drop(holder.child.stdin.take());
-    let (last, status) = holder.finish();
-    assert_eq!(
-        last,
-        format!(
-            "{{\"type\":\"held\",\"path\":\"{}\",\"value\":17}}",
-            path.display()
-        )
-    );
-    assert!(status.success());
-
-    // Ended by SIGTERM and by SIGINT: the value is still printed, and the run still succeeds.
-    for signal in ["TERM", "INT"] {
-        let holder = hold(&path, &["--padded"]);
-        let expected = format!("{:010}", holder.first.parse::<i64>().unwrap() + 1);
-        ok(&path, &[]);
-        let kill = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(holder.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let (last, status) = holder.finish();
-        assert_eq!(last, expected, "SIG{signal}");
-        assert!(status.success(), "SIG{signal}: {status:?}");
-    }
-}
-
-#[test]
-fn updates_wait_for_the_lock_and_timeouts_name_the_file() {
-    use mmtools::sys::lock::{LockKind, lock, unlock};
-    use std::os::fd::AsFd;
-    let dir = tmp();
-    let path = write(dir.path(), "c", b"0000000001\n");
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
-    lock(file.as_fd(), LockKind::Exclusive, None).unwrap();
-    let err = fails(&path, &["--timeout", "0.2"]);
-    assert!(
-        err.ends_with("timed out after 0.2s waiting for the lock (another process holds it)"),
-        "{err}"
-    );
-    assert!(
-        fails(&path, &["--timeout", "0"])
-            .ends_with("timed out after 0s waiting for the lock (another process holds it)")
-    );
-    // A read needs a shared lock, which the exclusive one excludes too.
-    fails(&path, &["--get", "--timeout", "0.1"]);
-    assert_eq!(std::fs::read(&path).unwrap(), b"0000000001\n");
-    // An update without a timeout waits, and goes through once the lock is released.
-    let waiting = Command::new(BIN)
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let also_waiting = Command::new(BIN)
-        .args(["--timeout", "600"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    unlock(file.as_fd()).unwrap();
-    let mut values: Vec<String> = [waiting, also_waiting]
-        .into_iter()
-        .map(|c| {
-            let out = c.wait_with_output().unwrap();
-            assert!(out.status.success());
-            stdout(&out)
-        })
-        .collect();
-    values.sort();
-    assert_eq!(values, ["2\n", "3\n"]);
-    // A shared lock held elsewhere lets --get through but makes an update wait.
-    lock(file.as_fd(), LockKind::Shared, None).unwrap();
-    assert_eq!(ok(&path, &["--get", "--timeout", "0"]), "3\n");
-    fails(&path, &["--timeout", "0.05"]);
-    drop(file);
-    assert_eq!(ok(&path, &["--timeout", "0"]), "4\n");
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::sys::signals::{catch_termination, caught, die_of, wait_for_terminatio
 use super::LockArgs;
 use super::report::Report;
 use super::run::{
-    BATCH, Caps, PROGRESS_THRESHOLD, gather, load_options, open_batch, outcome, range_of,
+    Caps, PROGRESS_THRESHOLD, batch, gather, load_options, open_batch, outcome, range_of,
     run_in_pool, subjects,
 };
 
@@ -42,7 +42,7 @@ run with CAP_IPC_LOCK",
 
 /// Locks and loads every file, reporting each; the locks taken are pushed to `held`.
 fn lock_all(args: &LockArgs, reporter: &Reporter, held: &mut Vec<Locked>) -> anyhow::Result<()> {
-    let mut report = Report::new("lock", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("lock", &args.common, reporter);
     let (files, size) = gather(&args.targets, &args.common, &mut report)?;
     let budget = Budget::current();
     let mut available = budget.available();
@@ -64,7 +64,7 @@ do not fit will fail (raise it with `ulimit -l`, or run with CAP_IPC_LOCK)",
     let options = load_options(&args.loading);
     let mut caps = Caps::default();
     let mut locked_total = 0u64;
-    for paths in files.chunks(BATCH) {
+    for paths in files.chunks(batch()) {
         let opened = open_batch(paths, &mut report)?;
         let subjects = subjects(&opened, range, &mut report)?;
         let mut prepared = Vec::new();
@@ -175,13 +175,9 @@ fn parent(mut verdict: std::io::PipeReader, child: i32, reporter: &Reporter) -> 
     ExitCode::from(EXIT_FAILURE)
 }
 
-/// Writes the pid file atomically (a temporary file renamed over it).
+/// Writes the pid file whole or not at all.
 fn write_pidfile(path: &std::path::Path) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::dest::write_whole(path, 0o644, |out| writeln!(out, "{}", std::process::id()))
 }
 
 /// Runs `mmadvise lock`.

@@ -31,7 +31,8 @@ const TOOL: &str = "mmadvise";
     long_about = "Prefetch, load, evict, lock and advise files in the page cache, and check what \
 happened: every action measures each file's residency before and after (cachestat, or mincore) and \
 reports both, per file and in total, with the reason when pages did not go where they were asked to.\n\n\
-Directories are walked recursively (the same walker and flags as mmstat). FIFOs, sockets and devices are \
+Directories are walked recursively (the same walker and flags as mmstat and mmcp -r), by directory \
+descriptors; a file found is acted on only if its path still leads to it when it is opened. FIFOs, sockets and devices are \
 skipped with a note, never opened in a way that blocks. Holes of sparse files are never read.",
     after_long_help = "Examples:\n  \
 mmadvise touch /srv/db                       load a tree into the page cache, in parallel\n  \

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::advise::Span;
 use crate::cli::common::{JsonLines, Reporter, insert_name, with_name};
+use crate::cli::mmadvise::Common;
 use crate::cli::quote;
 use crate::map::page_size;
 use crate::residency::{Residency, Unknown};
@@ -49,6 +50,9 @@ struct Totals {
     pages: u64,
     before: u64,
     after: u64,
+    /// Resident bytes before and after, each file's as its line shows it (its last page partial).
+    before_bytes: u64,
+    after_bytes: u64,
     unknown: u64,
 }
 
@@ -58,18 +62,22 @@ pub struct Report<'r> {
     action: &'static str,
     json: Option<JsonLines<io::Stdout>>,
     exact: bool,
+    /// -q: no per-file lines and no total in text (JSON is what was asked for, and stays).
+    quiet: bool,
     totals: Totals,
     reporter: &'r Reporter,
     bar: ProgressBar,
 }
 
 impl<'r> Report<'r> {
-    /// A report of `action`, as JSON Lines or text, with exact byte counts if `exact`.
-    pub fn new(action: &'static str, json: bool, exact: bool, reporter: &'r Reporter) -> Self {
+    /// A report of `action`, as JSON Lines or text, with exact byte counts with --bytes, and no lines
+    /// with -q.
+    pub fn new(action: &'static str, common: &Common, reporter: &'r Reporter) -> Self {
         Report {
             action,
-            json: json.then(|| JsonLines::new(io::stdout())),
-            exact,
+            json: common.json.then(|| JsonLines::new(io::stdout())),
+            exact: common.bytes,
+            quiet: common.progress.quiet,
             totals: Totals::default(),
             reporter,
             bar: ProgressBar::hidden(),
@@ -111,15 +119,17 @@ impl<'r> Report<'r> {
         let t = &mut self.totals;
         t.files += 1;
         t.size += o.size;
+        let span_len = o.span.1 - o.span.0;
         match (o.before.resident, o.after.resident) {
             (Some(b), Some(a)) => {
                 t.pages += o.after.pages;
                 t.before += b;
                 t.after += a;
+                t.before_bytes += pages_to_bytes(b, span_len);
+                t.after_bytes += pages_to_bytes(a, span_len);
             }
             _ => t.unknown += 1,
         }
-        let span_len = o.span.1 - o.span.0;
         let mut notes = o.notes.clone();
         if let Some(why) = o.after.unknown.or(o.before.unknown) {
             notes.push(format!("residency unknown: {}", unknown_text(why)));
@@ -141,6 +151,9 @@ impl<'r> Report<'r> {
             object.extend(o.fields.clone());
             object.insert("notes".into(), notes.into());
             return json.write("file", object);
+        }
+        if self.quiet {
+            return Ok(());
         }
         let mut line = format!("{}: {}", quote::row(&o.path), self.size(o.size));
         if span_len != o.size {
@@ -237,15 +250,11 @@ impl<'r> Report<'r> {
             return json.flush();
         }
         let mut out = io::stdout().lock();
-        if t.files > 1 || !tail.is_empty() {
+        if !self.quiet && (t.files > 1 || !tail.is_empty()) {
             let known = t.files - t.unknown;
-            let page = page_size() as u64;
-            let res = |pages: u64| {
-                format!(
-                    "{} ({})",
-                    self.size(pages.saturating_mul(page)),
-                    percent(pages, t.pages)
-                )
+            // The sum of what the lines show, in bytes: a total agrees with its lines.
+            let res = |bytes: u64, pages: u64| {
+                format!("{} ({})", self.size(bytes), percent(pages, t.pages))
             };
             let mut line = format!(
                 "total: {} file{}, {}",
@@ -254,7 +263,11 @@ impl<'r> Report<'r> {
                 self.size(t.size)
             );
             if known > 0 {
-                line.push_str(&format!(", resident {} -> {}", res(t.before), res(t.after)));
+                line.push_str(&format!(
+                    ", resident {} -> {}",
+                    res(t.before_bytes, t.before),
+                    res(t.after_bytes, t.after)
+                ));
             }
             if t.unknown > 0 {
                 line.push_str(&format!(", {} of unknown residency", t.unknown));

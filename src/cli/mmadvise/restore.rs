@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Map;
 
 use crate::advise::load::{Job, load};
-use crate::advise::restore::{Verdict, verdict};
+use crate::advise::restore::{Verdict, unique, verdict};
 use crate::advise::{Span, Subject, pages_in, total};
 use crate::cli::common::Reporter;
 use crate::cli::quote;
@@ -18,7 +18,7 @@ use crate::snapshot::{FileRecord, Identity, read};
 use super::RestoreArgs;
 use super::report::{Report, percent};
 use super::run::{
-    BATCH, Caps, Opened, PROGRESS_THRESHOLD, load_options, open, outcome, run_in_pool,
+    Caps, Opened, PROGRESS_THRESHOLD, batch, load_options, open, outcome, run_in_pool,
 };
 
 fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
@@ -36,8 +36,9 @@ fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
 
 /// Runs `mmadvise restore`.
 pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
-    let records = read_snapshot(&args.snapshot)?;
-    let mut report = Report::new("restore", args.common.json, args.common.bytes, reporter);
+    // One file is one file, however many times the snapshot names it.
+    let records = unique(read_snapshot(&args.snapshot)?);
+    let mut report = Report::new("restore", &args.common, reporter);
     let saved: u64 = records
         .iter()
         .map(|r| {
@@ -56,7 +57,7 @@ pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
         len: None,
     };
     let mut caps = Caps::default();
-    for batch in records.chunks(BATCH) {
+    for batch in records.chunks(batch()) {
         let mut opened: Vec<(Opened, Vec<Span>)> = Vec::new();
         for record in batch {
             let Some(o) = open(&record.path, &mut report)? else {

@@ -2,7 +2,6 @@
 //! holds too many descriptors), then willneed, touch, evict and advise.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
@@ -15,27 +14,44 @@ use crate::advise::{Span, Subject, total};
 use crate::cli::common::InputName;
 use crate::input::{Access, Input, StreamKind};
 use crate::size::ByteRange;
-use crate::walk::{Item, walk};
+use crate::walk::{FileEntry, Item, walk};
 
 use super::report::{Outcome, Report, pages_to_bytes};
 use super::{Advice, AdviseArgs, Common, EvictArgs, Loading, Targets, TouchArgs, WillneedArgs};
 
-/// Files opened at once: enough to keep every worker busy, few enough for any descriptor limit.
-pub const BATCH: usize = 256;
+/// Files opened at once: enough to keep every worker busy (256), few enough for the descriptor limit
+/// (a quarter of it: `ulimit -n 256` opens 64 at once).
+pub fn batch() -> usize {
+    crate::walk::tree::descriptor_share(4, 8, 256)
+}
 
 /// Trees this big (in total) show a progress bar on a terminal.
 pub const PROGRESS_THRESHOLD: u64 = 256 << 20;
 
 /// The regular files named by `targets`, walked, in order, each (device, inode) once; special files and
-/// errors are reported on the way. Returns the files and their total size.
+/// errors are reported on the way. Returns the files (with the identity each is opened as, later) and
+/// their total size.
 pub fn gather(
     targets: &Targets,
     common: &Common,
     report: &mut Report<'_>,
-) -> anyhow::Result<(Vec<PathBuf>, u64)> {
+) -> anyhow::Result<(Vec<FileEntry>, u64)> {
     let mut roots = Vec::new();
-    for name in targets.files_from.inputs(&targets.files)? {
-        match name {
+    // A --files0-from list is read one name at a time: bad entries are reported as they come, and
+    // only the names to walk are kept.
+    let names: Box<dyn Iterator<Item = anyhow::Result<InputName>>> =
+        match targets.files_from.list()? {
+            Some(list) => Box::new(list),
+            None => Box::new(
+                targets
+                    .files_from
+                    .inputs(&targets.files)?
+                    .into_iter()
+                    .map(Ok),
+            ),
+        };
+    for name in names {
+        match name? {
             InputName::Path(p) => roots.push(p),
             InputName::Invalid(why) => report.plain_error(&why)?,
             InputName::Stdin { .. } => report.error(
@@ -53,7 +69,7 @@ pub fn gather(
         match item {
             Item::File(f) if f.first_link => {
                 size += f.size;
-                files.push(f.path);
+                files.push(f);
             }
             Item::File(_) => {}
             Item::Skipped(path, why) => report.skipped(&path, why.describe())?,
@@ -86,7 +102,16 @@ pub fn stream_kind(kind: StreamKind) -> &'static str {
 
 /// Opens `path` as a regular file, or reports why not (an error, or a note for special files).
 pub fn open(path: &std::path::Path, report: &mut Report<'_>) -> anyhow::Result<Option<Opened>> {
-    match Input::open(path) {
+    opened(path, Input::open(path), report)
+}
+
+/// What opening `path` gave, or why not (an error, or a note for special files).
+fn opened(
+    path: &std::path::Path,
+    input: crate::error::Result<Input>,
+    report: &mut Report<'_>,
+) -> anyhow::Result<Option<Opened>> {
+    match input {
         Err(e) => report.core_error(&e)?,
         Ok(input) => match input.access() {
             Access::Map { len } => return Ok(Some(Opened { input, len })),
@@ -97,11 +122,12 @@ pub fn open(path: &std::path::Path, report: &mut Report<'_>) -> anyhow::Result<O
     Ok(None)
 }
 
-/// Opens a batch of paths and prepares each for an action over `range`.
-pub fn open_batch(paths: &[PathBuf], report: &mut Report<'_>) -> anyhow::Result<Vec<Opened>> {
+/// Opens a batch of walked files, each only if it is still the file the walk found.
+pub fn open_batch(files: &[FileEntry], report: &mut Report<'_>) -> anyhow::Result<Vec<Opened>> {
     let mut out = Vec::new();
-    for path in paths {
-        if let Some(o) = open(path, report)? {
+    for f in files {
+        let input = Input::open_found(&f.path, (f.dev, f.ino));
+        if let Some(o) = opened(&f.path, input, report)? {
             out.push(o);
         }
     }
@@ -193,7 +219,7 @@ pub fn willneed(
     args: &WillneedArgs,
     reporter: &crate::cli::common::Reporter,
 ) -> anyhow::Result<()> {
-    let mut report = Report::new("willneed", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("willneed", &args.common, reporter);
     let (files, size) = gather(&args.targets, &args.common, &mut report)?;
     let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
     bar.set_length(0);
@@ -202,7 +228,7 @@ pub fn willneed(
     }
     let range = range_of(&args.targets);
     let mut caps = Caps::default();
-    for paths in files.chunks(BATCH) {
+    for paths in files.chunks(batch()) {
         let opened = open_batch(paths, &mut report)?;
         let subjects = subjects(&opened, range, &mut report)?;
         let mut pending = Vec::new();
@@ -279,7 +305,7 @@ evicting what was read, or a device that does not answer)",
 
 /// `mmadvise touch`.
 pub fn touch(args: &TouchArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
-    let mut report = Report::new("touch", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("touch", &args.common, reporter);
     let (files, size) = gather(&args.targets, &args.common, &mut report)?;
     let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
     bar.set_length(0);
@@ -287,7 +313,7 @@ pub fn touch(args: &TouchArgs, reporter: &crate::cli::common::Reporter) -> anyho
     let range = range_of(&args.targets);
     let options = load_options(&args.loading);
     let mut caps = Caps::default();
-    for paths in files.chunks(BATCH) {
+    for paths in files.chunks(batch()) {
         let opened = open_batch(paths, &mut report)?;
         let subjects = subjects(&opened, range, &mut report)?;
         let mut jobs = Vec::new();
@@ -398,10 +424,10 @@ the kernel"
 
 /// `mmadvise evict`.
 pub fn evict(args: &EvictArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
-    let mut report = Report::new("evict", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("evict", &args.common, reporter);
     let (files, _) = gather(&args.targets, &args.common, &mut report)?;
     let range = range_of(&args.targets);
-    for paths in files.chunks(BATCH) {
+    for paths in files.chunks(batch()) {
         let opened = open_batch(paths, &mut report)?;
         for subject in subjects(&opened, range, &mut report)? {
             let done = subject
@@ -434,10 +460,10 @@ pub fn advise(args: &AdviseArgs, reporter: &crate::cli::common::Reporter) -> any
         Advice::Hugepage => (Act::HugePage, "hugepage"),
         other => anyhow::bail!("advice {other:?} is refused"),
     };
-    let mut report = Report::new("advise", args.common.json, args.common.bytes, reporter);
+    let mut report = Report::new("advise", &args.common, reporter);
     let (files, _) = gather(&args.targets, &args.common, &mut report)?;
     let range = range_of(&args.targets);
-    for paths in files.chunks(BATCH) {
+    for paths in files.chunks(batch()) {
         let opened = open_batch(paths, &mut report)?;
         for subject in subjects(&opened, range, &mut report)? {
             let done = subject.data().and_then(|data| {

@@ -132,8 +132,8 @@ pub struct Args {
     #[arg(short = 'v', long)]
     pub verbose: bool,
 
-    /// Holes: auto keeps the source's holes, always also makes holes of all-zero pages, never writes
-    /// every byte
+    /// Holes: auto keeps the source's holes, always also makes holes of all-zero pages (and reserves
+    /// no blocks ahead, so a full disk shows as the data is written), never writes every byte
     #[arg(long, value_enum, default_value_t = SparseArg::Auto, value_name = "WHEN")]
     pub sparse: SparseArg,
 

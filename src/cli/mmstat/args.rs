@@ -20,8 +20,9 @@ use crate::walk::{self, WalkOptions};
     version,
     about = "Show how much of each file is in the page cache, for files, trees and processes",
     long_about = "Show how much of each FILE is in the page cache: resident pages and bytes, and the \
-share resident. Directories are walked recursively and in parallel; hard links are counted once in the \
-totals. With --pid, look at the files a process maps or holds open.\n\n\
+share resident. Directories are walked recursively, by directory descriptors (a directory swapped for a \
+symlink during the walk does not lead out of the tree), and their files measured in parallel; hard links \
+are counted once in the totals. With --pid, look at the files a process maps or holds open.\n\n\
 mmstat asks the kernel with cachestat(2) (Linux 6.5 and later), which costs the same for a 1 TiB file \
 as for a 4 KiB one and also counts dirty, writeback and evicted pages; it falls back to mincore(2) over \
 bounded windows where cachestat is missing. The kernel hides the residency of files the caller may not \
@@ -67,6 +68,11 @@ pub struct Args {
     /// Print the summary only, not a row per file
     #[arg(long)]
     pub summary: bool,
+
+    /// Quiet: no table and no summary, only errors; with --check, the verdict is the exit status.
+    /// JSON and Prometheus output are what was asked for, and stay
+    #[arg(short, long, conflicts_with_all = ["summary", "map", "ranges"])]
+    pub quiet: bool,
 
     /// Draw a residency map under each file: a bar as wide as the terminal, each cell shaded by the
     /// share of its pages that is resident
@@ -363,6 +369,8 @@ pub fn validate(args: &Args) -> Result<(), String> {
 pub fn plan(args: &Args) -> anyhow::Result<Plan> {
     let walk = walk_options(args);
     let format = if args.json { Format::Json } else { args.format };
+    // -q quiets the table; JSON and Prometheus output are what was asked for.
+    let quiet = args.quiet && format == Format::Text;
     let inputs = if args.files.is_empty() && args.files_from.files0_from.is_none() {
         Vec::new()
     } else {
@@ -400,9 +408,9 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         columns,
         format,
         bytes: args.bytes,
-        headings: !args.no_headings && !args.summary,
-        rows: !args.summary,
-        summary: args.summary || !args.no_headings,
+        headings: !args.no_headings && !args.summary && !quiet,
+        rows: !args.summary && !quiet,
+        summary: (args.summary || !args.no_headings) && !quiet,
         map: args.map.then_some(MapStyle {
             ascii: args.ascii,
             cells: width - 2,

@@ -1,40 +1,19 @@
 //! `--save FILE`: the snapshot of every file's resident ranges, in the format of [`crate::snapshot`],
-//! written to a temporary file beside FILE and renamed over it, so that FILE is never half written.
+//! written whole or not at all: a kill leaves the old snapshot or the new one, never a part.
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::measure::Report;
 use crate::snapshot::{FileRecord, Writer};
 
 /// Writes the snapshot of the files counted whose residency is known, and returns how many it holds.
+/// FILE is written whole or not at all (see [`crate::dest::write_whole`]).
 pub fn save(path: &Path, report: &Report) -> io::Result<usize> {
-    // Something that is not a regular file (a pipe, /dev/stdout) is written in place.
-    if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let out = fs::OpenOptions::new().write(true).open(path)?;
-        return write(BufWriter::new(out), report).map(|(n, _)| n);
-    }
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other("not a file name"))?;
-    let mut temporary = name.to_os_string();
-    temporary.push(format!(".mmstat-{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary);
-    let result = File::create_new(&temporary).and_then(|file| {
-        let (n, out) = write(BufWriter::new(file), report)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)?;
-        Ok(n)
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
+    crate::dest::write_whole(path, 0o644, |out| write(out, report))
 }
 
-fn write<W: io::Write>(out: W, report: &Report) -> io::Result<(usize, W)> {
+fn write(out: &mut dyn io::Write, report: &Report) -> io::Result<usize> {
     let mut writer = Writer::new(out)?;
     let mut n = 0;
     for f in report.files() {
@@ -56,5 +35,6 @@ fn write<W: io::Write>(out: W, report: &Report) -> io::Result<(usize, W)> {
         writer.file(&record)?;
         n += 1;
     }
-    Ok((n, writer.finish()?))
+    writer.finish()?;
+    Ok(n)
 }
