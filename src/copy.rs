@@ -14,6 +14,7 @@
 pub mod backup;
 pub mod engine;
 pub mod extent;
+pub mod link;
 pub mod place;
 pub mod same;
 pub mod special;
@@ -83,6 +84,9 @@ pub struct CopyOptions {
     pub named_temp: bool,
     /// Which attributes of the source the copy gets.
     pub preserve: Preserve,
+    /// A dangling symlink at the destination is written through (the file it names is created), as
+    /// cp does when POSIXLY_CORRECT is set; otherwise such a copy is refused.
+    pub through_dangling: bool,
 }
 
 /// Which attributes of a source its copy gets, as `cp --preserve`. Without `mode`, a copy gets the
@@ -146,6 +150,7 @@ impl Default for CopyOptions {
             in_place: false,
             named_temp: false,
             preserve: Preserve::default(),
+            through_dangling: false,
         }
     }
 }
@@ -315,9 +320,14 @@ pub fn copy_found(
     } else {
         Staging::Anonymous
     };
-    let staged = match backup {
-        Some(backup) => Staged::create_backing_up(dst, mode, backup, staging)?,
-        None => Staged::create(dst, mode, staging)?,
+    let through = match backup {
+        None if options.through_dangling => link::dangling_target(dst),
+        _ => None,
+    };
+    let staged = match (backup, through) {
+        (Some(backup), _) => Staged::create_backing_up(dst, mode, backup, staging)?,
+        (None, Some(target)) => Staged::create(&target, mode, staging)?,
+        (None, None) => Staged::create(dst, mode, staging)?,
     };
     let copied = copy_data(input, staged.file(), dst, options, hooks)?;
     if options.verify && matches!(input.access(), Access::Map { .. }) {

@@ -34,6 +34,8 @@ pub enum Reason {
     IsDirectory,
     /// The file shrank (or was truncated) while its map was being read: some bytes read as zeros.
     ChangedSize,
+    /// The destination is a symlink to nothing, which a copy does not write through.
+    DanglingSymlink,
     /// The path leads to another file than the one a walk found there: a directory on the way was
     /// swapped (for a link to elsewhere, say) or the file replaced. The file is left alone.
     Replaced,
@@ -96,6 +98,7 @@ impl Error {
             },
             Reason::IsDirectory => "Is a directory".to_string(),
             Reason::ChangedSize => "file changed size while being read".to_string(),
+            Reason::DanglingSymlink => "not writing through dangling symlink".to_string(),
             Reason::Replaced => "replaced by another file during the walk".to_string(),
         }
     }

@@ -10,21 +10,24 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use rayon::prelude::*;
 use serde_json::{Map, json};
 
 use crate::cli::common::{
-    EXIT_FAILURE, JsonLines, ProgressArgs, ReadArgs, Reporter, insert_name, parse_command_line,
-    parse_size_arg, usage_error, usage_exit,
+    EXIT_FAILURE, JsonLines, ProgressArgs, Reporter, insert_name, usage_error,
 };
+use crate::copy::link;
 use crate::copy::tree::{self, Follow, Kind};
 use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
 use crate::error::{Error, Op, Reason, describe};
 use crate::sys::signals;
 
+mod args;
 mod gather;
+mod parents;
 mod settings;
+pub use args::{Args, DestIoArg, ReflinkArg, SparseArg, command};
+pub use parents::plan_parents;
 pub use settings::Setting;
 
 use gather::{Action, Event, Leaf, Work, gather};
@@ -33,224 +36,6 @@ const TOOL: &str = "mmcp";
 
 /// Copies this big (in total) show a progress bar on a terminal.
 const PROGRESS_THRESHOLD: u64 = 256 << 20;
-
-/// Copy files through memory maps: sparse-aware, parallel, atomic, and never half-written.
-#[derive(Debug, Parser)]
-#[command(
-    name = "mmcp",
-    version,
-    about = "Copy files through memory maps: sparse-aware, parallel, atomic, never half-written",
-    long_about = "Copy SRC to DST, or each SRC into DIR, through memory maps read on all cores, with cp's \
-options for links (-P, -H, -L, -d), attributes (-p, --preserve, --no-preserve, -a) and backups (-b, \
---backup, -S).\n\n\
-The source is mapped read-only in bounded windows; the copy is built as an anonymous file (O_TMPFILE) in \
-DST's directory, sized and preallocated before the first byte is written (so a full disk is found at \
-once), and given DST's name only when complete: even SIGKILL leaves the old DST or the new one, never a \
-partial file. On any error or signal an existing DST is left as it was. A source that shrinks during the copy is an error for that file, not a \
-crash. Holes in the source stay holes (--sparse). mmcp refuses to copy a file onto itself, even through \
-a hard link or a symlink. Pipes, devices, standard input (-) and /proc files are copied by read/write.",
-    after_long_help = "Examples:\n  mmcp big.img /backup/                 copy into a directory\n  \
-mmcp -p --sync db.dump db.copy        keep times and mode, durable when mmcp returns\n  \
-mmcp -r -v photos/ /mnt/usb/photos    a tree, naming each file\n  \
-mmcp --sparse=always vm.raw vm.copy   also turn zero pages into holes\n  \
-mmcp -t /backup/ a.log b.log          several files into a directory\n  \
-mmcp -a /srv/data /backup/data        an archive: links, owners, modes, times, xattrs\n  \
-mmcp --backup=numbered new.conf app.conf   keep the old app.conf as app.conf.~N~"
-)]
-pub struct Args {
-    /// SRC DST, or SRC... DIR (or SRC... with -t DIR); `-` as SRC is standard input
-    #[arg(value_name = "PATH", required = true)]
-    pub paths: Vec<PathBuf>,
-
-    /// Copy every SRC into DIR
-    #[arg(short = 't', long, value_name = "DIR")]
-    pub target_directory: Option<PathBuf>,
-
-    /// Copy directories recursively; symlinks are copied as symlinks, FIFOs recreated, devices and
-    /// sockets skipped
-    #[arg(short = 'r', short_alias = 'R', long)]
-    pub recursive: bool,
-
-    /// Copy an archive: -R -P --preserve=all (mode, ownership, timestamps, hard links, and extended
-    /// attributes where possible)
-    #[arg(short = 'a', long, overrides_with = "archive")]
-    pub archive: bool,
-
-    /// Follow every symlink in SRC (copy what they point to)
-    #[arg(short = 'L', long, overrides_with = "dereference")]
-    pub dereference: bool,
-
-    /// Never follow symlinks in SRC: copy them as symlinks (the default with -r)
-    #[arg(short = 'P', long, overrides_with = "no_dereference")]
-    pub no_dereference: bool,
-
-    /// Follow symlinks named on the command line, not those found in trees
-    #[arg(short = 'H', overrides_with = "dereference_command_line")]
-    pub dereference_command_line: bool,
-
-    /// Same as --no-dereference --preserve=links
-    #[arg(short = 'd', overrides_with = "no_dereference_preserve_links")]
-    pub no_dereference_preserve_links: bool,
-
-    /// Never overwrite an existing file
-    #[arg(short = 'n', long, overrides_with_all = ["interactive", "force"])]
-    pub no_clobber: bool,
-
-    /// Ask on stderr before overwriting; the answer is read from stdin
-    #[arg(short = 'i', long, overrides_with_all = ["no_clobber", "force"])]
-    pub interactive: bool,
-
-    /// Replace an existing destination even if it is not writable
-    #[arg(short = 'f', long, overrides_with_all = ["no_clobber", "interactive"])]
-    pub force: bool,
-
-    /// Copy only when SRC is newer than DST, or DST is missing
-    #[arg(short = 'u', long)]
-    pub update: bool,
-
-    /// Same as --preserve=mode,ownership,timestamps
-    #[arg(short = 'p', overrides_with = "preserve_basic")]
-    pub preserve_basic: bool,
-
-    /// Keep these attributes (default: mode,ownership,timestamps): mode (exact bits and POSIX ACLs),
-    /// ownership (where permitted), timestamps (atime, mtime, ns), links (hard links among the copied
-    /// files), xattr (other extended attributes, not SELinux labels), all (all of them, extended
-    /// attributes only where possible); context (SELinux) is not supported
-    #[arg(
-        long,
-        value_name = "ATTR_LIST",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "mode,ownership,timestamps",
-        action = ArgAction::Append
-    )]
-    pub preserve: Vec<String>,
-
-    /// Don't keep these attributes; --no-preserve=mode creates files 0666 and directories 0777, less
-    /// the umask
-    #[arg(long, value_name = "ATTR_LIST", action = ArgAction::Append)]
-    pub no_preserve: Vec<String>,
-
-    /// Back up each existing destination before it is replaced: CONTROL is none/off, numbered/t
-    /// (NAME.~N~), existing/nil (numbered if numbered backups exist, else simple), simple/never
-    /// (NAME~); without CONTROL, $VERSION_CONTROL, else existing
-    #[arg(
-        long,
-        value_name = "CONTROL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = ""
-    )]
-    pub backup: Option<String>,
-
-    /// Like --backup, but takes no argument
-    #[arg(short = 'b')]
-    pub backup_default: bool,
-
-    /// Suffix of simple backups (default: $SIMPLE_BACKUP_SUFFIX, else ~); implies --backup
-    #[arg(short = 'S', long, value_name = "SUFFIX")]
-    pub suffix: Option<std::ffi::OsString>,
-
-    /// Print 'SRC' -> 'DST' for each file copied
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
-
-    /// Holes: auto keeps the source's holes, always also makes holes of all-zero pages (and reserves
-    /// no blocks ahead, so a full disk shows as the data is written), never writes every byte
-    #[arg(long, value_enum, default_value_t = SparseArg::Auto, value_name = "WHEN")]
-    pub sparse: SparseArg,
-
-    /// Write DST directly instead of through a temporary file (no room for two copies; a failure
-    /// leaves DST partly written)
-    #[arg(long)]
-    pub in_place: bool,
-
-    /// msync and fsync each copy before it replaces DST, then fsync the directory
-    #[arg(long)]
-    pub sync: bool,
-
-    /// After copying, compare SRC and the copy through maps; a difference fails the file
-    #[arg(long)]
-    pub verify: bool,
-
-    /// How the mapped source reaches DST: write (pwrite from the map, the fastest) or map (a shared
-    /// read-write map of DST)
-    #[arg(long, value_enum, default_value_t = DestIoArg::Write, value_name = "HOW")]
-    pub dest_io: DestIoArg,
-
-    /// Files smaller than SIZE are copied with pread/pwrite, which is faster for them than mapping; 0
-    /// maps every file
-    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, default_value = "1M")]
-    pub mmap_min: u64,
-
-    /// Write JSON Lines: a "file" object per file copied, "error" per failure, and a "summary"
-    #[arg(long)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub(crate) read: ReadArgs,
-
-    #[command(flatten)]
-    pub(crate) progress: ProgressArgs,
-
-    /// The order-sensitive flags, in command-line order (filled from clap's matches).
-    #[arg(skip)]
-    pub settings: Vec<Setting>,
-}
-
-impl Args {
-    /// Parses the command line (exits on a usage error), keeping the order of -L/-P/-H and of the
-    /// attribute flags.
-    pub fn parse_ordered() -> Args {
-        Self::from_matches(parse_command_line(
-            Self::command(),
-            std::env::args_os(),
-            EXIT_FAILURE,
-        ))
-    }
-
-    /// Parses `argv` as [`Args::parse_ordered`] does.
-    pub fn parse_ordered_from<I, T>(argv: I) -> Args
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        let argv = argv.into_iter().map(Into::into);
-        Self::from_matches(parse_command_line(Self::command(), argv, EXIT_FAILURE))
-    }
-
-    fn from_matches(matches: clap::ArgMatches) -> Args {
-        let mut args =
-            Args::from_arg_matches(&matches).unwrap_or_else(|e| usage_exit(TOOL, &e, EXIT_FAILURE));
-        args.settings = settings::from_matches(&matches);
-        args
-    }
-}
-
-/// `--sparse` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SparseArg {
-    /// Keep the source's holes
-    Auto,
-    /// Keep holes and make holes of all-zero pages
-    Always,
-    /// Write every byte
-    Never,
-}
-
-/// `--dest-io` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DestIoArg {
-    /// pwrite(2) from the source's map
-    Write,
-    /// memcpy into a shared map of the destination
-    Map,
-}
-
-/// The clap command, for man pages and completions.
-pub fn command() -> clap::Command {
-    Args::command()
-}
 
 /// One source and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,6 +67,30 @@ pub struct Plan {
     pub json: bool,
     /// Progress bar settings.
     pub progress: ProgressArgs,
+    /// What is made for a file that is not a directory: a copy, or a link to the source.
+    pub make: Make,
+    /// Remove an existing destination before creating the new one.
+    pub remove_destination: bool,
+    /// Trees stay on the file system of their top.
+    pub one_file_system: bool,
+    /// Attributes only, no data.
+    pub attributes_only: bool,
+    /// FIFOs and devices in trees are read, their contents copied as regular files.
+    pub copy_contents: bool,
+    /// With --parents: the directories leading to each SRC, made under DIR (source, destination).
+    pub parents: Vec<Vec<(PathBuf, PathBuf)>>,
+}
+
+/// What mmcp makes of a source that is not a directory (-l, -s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Make {
+    /// A copy.
+    #[default]
+    Copy,
+    /// A hard link to the source (-l).
+    HardLink,
+    /// A symbolic link to the source as named (-s).
+    Symlink,
 }
 
 /// What to do when the destination exists.
@@ -299,7 +108,7 @@ pub struct Policy {
 
 /// A usage error: reported as `mmcp: message` and a `Try 'mmcp --help'` line, exit 1 (as cp).
 #[derive(Debug)]
-struct Usage(String);
+pub(crate) struct Usage(pub(crate) String);
 
 impl std::fmt::Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -311,6 +120,39 @@ impl std::error::Error for Usage {}
 
 /// Turns arguments into a plan: which source goes to which path.
 pub fn plan(args: &Args) -> anyhow::Result<Plan> {
+    let reflink = args.reflink.as_deref().map(ReflinkArg::parse).transpose();
+    if reflink.map_err(Usage)? == Some(ReflinkArg::Always) {
+        bail!(
+            "--reflink=always is not supported: mmcp never clones, it copies (use auto or never)"
+        );
+    }
+    if args.no_target_directory {
+        if args.target_directory.is_some() {
+            bail!("cannot combine --target-directory (-t) and --no-target-directory (-T)");
+        }
+        if args.parents {
+            return Err(Usage("with --parents, the destination must be a directory".into()).into());
+        }
+        return match args.paths.as_slice() {
+            [] => Err(Usage("missing file operand".into()).into()),
+            [one] => Err(Usage(format!(
+                "missing destination file operand after {}",
+                quote(one)
+            ))
+            .into()),
+            [src, dst] => plan_with(
+                args,
+                vec![Pair {
+                    src: src.clone(),
+                    dst: dst.clone(),
+                }],
+            ),
+            [_, _, extra, ..] => Err(Usage(format!("extra operand {}", quote(extra))).into()),
+        };
+    }
+    if args.parents {
+        return plan_parents(args);
+    }
     let (sources, dir) = match &args.target_directory {
         Some(dir) => {
             if !dir.is_dir() {
@@ -381,11 +223,12 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
     plan_with(args, pairs)
 }
 
-fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
+pub(crate) fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
     let resolved = settings::resolve(&args.settings).map_err(Usage)?;
     let recursive = args.recursive || resolved.recursive;
     // cp's default: no symlink followed in trees, every symlink followed without -r.
-    let follow = resolved.follow.unwrap_or(if recursive {
+    // cp -l follows every symlink unless told otherwise, even in trees.
+    let follow = resolved.follow.unwrap_or(if recursive && !args.link {
         Follow::Never
     } else {
         Follow::Always
@@ -395,6 +238,11 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
         None if args.backup_default || args.suffix.is_some() => Some(""),
         None => None,
     };
+    if asked.is_some() && args.no_clobber {
+        return Err(
+            Usage("options --backup and --no-clobber are mutually exclusive".into()).into(),
+        );
+    }
     let control =
         settings::backup(asked, std::env::var_os("VERSION_CONTROL").as_deref()).map_err(Usage)?;
     if control.is_some() && args.in_place {
@@ -432,6 +280,7 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
             // Tests of the path taken on filesystems without O_TMPFILE (see CAVEATS).
             named_temp: std::env::var_os("MMCP_NAMED_TEMP").is_some_and(|v| v == "1"),
             preserve: resolved.preserve,
+            through_dangling: std::env::var_os("POSIXLY_CORRECT").is_some(),
         },
         recursive,
         follow,
@@ -445,6 +294,18 @@ fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
         verbose: args.verbose,
         json: args.json,
         progress: args.progress.clone(),
+        make: if args.link {
+            Make::HardLink
+        } else if args.symbolic_link {
+            Make::Symlink
+        } else {
+            Make::Copy
+        },
+        remove_destination: args.remove_destination,
+        one_file_system: args.one_file_system,
+        attributes_only: args.attributes_only,
+        copy_contents: args.copy_contents,
+        parents: Vec::new(),
     })
 }
 
@@ -479,9 +340,14 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     let started = Instant::now();
     let umask = tree::umask();
     let mut work = Work::default();
-    for pair in &plan.pairs {
+    for (i, pair) in plan.pairs.iter().enumerate() {
         if signals::caught().is_some() {
             break;
+        }
+        if let Some(dirs) = plan.parents.get(i)
+            && !gather::leading(dirs, &mut work)
+        {
+            continue;
         }
         gather(plan, pair, &mut work)?;
     }
@@ -536,12 +402,31 @@ fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failu
     }
     let preserve = &plan.options.preserve;
     let backup = leaf.backup.as_deref();
+    if leaf.remove {
+        link::remove_destination(&leaf.dst)?;
+    }
     match (&leaf.action, &leaf.stat) {
+        (Action::LinkSource, _) => {
+            // -H follows a symlink named on the command line, -L every symlink.
+            let follow = plan.follow == Follow::Always
+                || (plan.follow == Follow::Top && plan.pairs.iter().any(|p| p.src == leaf.src));
+            link::hard_link_source(&leaf.src, &leaf.dst, follow, backup)?;
+            Ok(Copied::default())
+        }
+        (Action::SymlinkSource, _) => {
+            link::symlink_source(&leaf.src, &leaf.dst, backup)?;
+            Ok(Copied::default())
+        }
+        (Action::Attributes, Some(stat)) => {
+            let through = plan.options.through_dangling;
+            link::attributes_only(&leaf.src, &leaf.dst, stat, preserve, through)?;
+            Ok(Copied::default())
+        }
         (Action::Symlink, Some(stat)) => {
             tree::copy_symlink(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
-        (Action::Fifo, Some(stat)) => {
+        (Action::Node, Some(stat)) => {
             tree::make_fifo(&leaf.src, &leaf.dst, stat, preserve, backup)?;
             Ok(Copied::default())
         }
@@ -603,11 +488,12 @@ fn file_message(e: &Error) -> String {
             crate::cli::quote::name(e.path())
         ),
         Reason::IsDirectory => format!("{}: Is a directory", crate::cli::quote::name(e.path())),
+        Reason::DanglingSymlink => format!("not writing through dangling symlink {path}"),
         Reason::Replaced => format!("{}: {}", crate::cli::quote::name(e.path()), e.reason_text()),
         Reason::Io(io) => {
             let why = describe(io);
             match e.op() {
-                Op::Open => format!("cannot open {path}: {why}"),
+                Op::Open => format!("cannot open {path} for reading: {why}"),
                 Op::Read => format!("error reading {path}: {why}"),
                 Op::Map => format!("cannot map {path}: {why}"),
                 Op::Create => format!("cannot create {path}: {why}"),
@@ -643,6 +529,12 @@ fn report(
             Event::Made { src, dst } => {
                 if plan.verbose && !plan.json {
                     writeln!(out, "{} -> {}", quote(src), quote(dst))?;
+                }
+            }
+            Event::Parent { src, dst } => {
+                if plan.verbose && !plan.json {
+                    let name = crate::cli::quote::name;
+                    writeln!(out, "{} -> {}", name(src), name(dst))?;
                 }
             }
             Event::Leaf(i) => {
@@ -769,7 +661,7 @@ makes -b do the same):\n\
         "EXIT STATUS",
         "0 when every file was copied (or skipped by -n, -u or a \"no\" to -i); 1 when a file could not be \
 copied, a source changed size during its copy, a verification failed, SRC and DST are the same file, or \
-a device or socket in a tree was skipped (the other files are still copied), and also for a usage error, \
+a device in a tree was skipped (the other files are still copied), and also for a usage error, \
 as with cp. On SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM or SIGXCPU, mmcp stops, removes what it \
 created, and dies of the same signal. SIGXFSZ is ignored: a copy past the file size limit (ulimit -f) \
 fails with \"File too large\", exit status 1.",
@@ -802,7 +694,7 @@ MMCP_NAMED_TEMP=1 in the environment takes that path on every filesystem, for te
 existing DST is written in place, as cp writes it (a failure then leaves it partly written); a new DST \
 is linked in whole; a backup cannot be made, and the copy is refused before anything is created, as cp \
 refuses it.\n\
-\nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused. \
+\nA symlink at DST is written through (the file it points to is replaced); a dangling one is refused (and written through when POSIXLY_CORRECT is set, as by cp). \
 With --backup the symlink itself is renamed to the backup name and DST becomes a new file, as in cp. \
 A backup is a second hard link to the old DST, made just before the new copy is renamed over DST, so \
 DST exists at every moment and a copy that fails makes no backup; where hard links are impossible, the \
@@ -817,7 +709,10 @@ attribute that cannot be preserved is an error for that file; a regular file's c
 and DST left as it was (cp keeps the copy and reports the error). --preserve=context is refused: mmcp does not \
 copy SELinux contexts. --preserve=links makes the second and later names of one source file (same \
 device and inode, among the operands and within trees) hard links to its first copy, after all the \
-copies are made. --reflink is not offered: mmcp copies through its own maps by design.\n\
+copies are made. mmcp never clones (it copies through its own maps by design): --reflink=auto \
+and --reflink=never copy as usual, --reflink=always (or a bare --reflink) is refused.\n\
+\nA socket in a tree is recreated as a socket node, as cp does: nothing listens on it. \
+--attributes-only creates a missing DST empty and keeps an existing DST's contents.\n\
 \nA source that grows during the copy is copied at the size it had when opened; one that shrinks is an \
 error. --verify compares through the page cache: it catches a copy that went wrong in mmcp, not a disk \
 that will lose the data later (use --sync for durability).\n\

@@ -15,7 +15,7 @@ use rustix::fs::{Gid, Mode, Stat, Timespec, Timestamps, Uid};
 use super::Preserve;
 use super::place::{self, entries_fixed, parent_dir, temp_names};
 use super::xattr::{Node, copy_acls, copy_xattrs};
-use crate::error::{Error, Op, Result};
+use crate::error::{Error, Op, Reason, Result};
 
 /// A destination being written. Dropping it without [`Staged::commit`] removes what it created: the
 /// temporary file, or (in place) a target that did not exist before. An anonymous file needs no
@@ -73,9 +73,7 @@ impl Staged {
             Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(dst) {
                 Ok(real) => real,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(err(io::Error::other(
-                        "not writing through dangling symlink",
-                    )));
+                    return Err(Error::new(Op::Create, dst, Reason::DanglingSymlink));
                 }
                 Err(e) => return Err(err(e)),
             },

@@ -42,7 +42,7 @@ pub enum Kind {
     Fifo,
     /// A block or character device: skipped.
     Device,
-    /// A socket: skipped.
+    /// A socket: recreated as a socket node (nothing listens on it).
     Socket,
 }
 
@@ -159,12 +159,13 @@ pub fn finish_dir(
 ) -> Result<()> {
     let err = |e: io::Error| Error::io(Op::Attributes, dst, e);
     if !preserve.mode {
+        // cp keeps a source directory's sticky bit (not its set-ID bits) without -p.
         let mode = if preserve.default_mode {
             0o777
         } else {
-            stat.st_mode & 0o777
+            stat.st_mode & 0o1777
         } & !umask;
-        if mode & 0o700 != 0o700 {
+        if mode & 0o1700 != 0o700 {
             std::fs::set_permissions(dst, std::fs::Permissions::from_mode(mode)).map_err(err)?;
         }
     }
@@ -204,7 +205,8 @@ fn read_link(src: &Path, stat: &Stat) -> Result<PathBuf> {
     )))
 }
 
-/// Creates a FIFO at `dst` with the mode of the source FIFO `src` (replacing a file there, after
+/// Creates a FIFO (or, for a source socket, a socket node, as cp does) at `dst` with the mode of the
+/// source `src` (replacing a file there, after
 /// moving it to `backup` if given), with the attributes `preserve` asks.
 pub fn make_fifo(
     src: &Path,
@@ -213,14 +215,21 @@ pub fn make_fifo(
     preserve: &Preserve,
     backup: Option<&Path>,
 ) -> Result<()> {
-    let bits = if preserve.default_mode && !preserve.mode {
-        0o666
-    } else {
-        stat.st_mode & 0o777
+    let socket = Kind::of_mode(stat.st_mode) == Kind::Socket;
+    // cp's defaults under --no-preserve=mode: 0666 for a FIFO, 0777 for a socket (less the umask).
+    let bits = match (preserve.default_mode && !preserve.mode, socket) {
+        (true, false) => 0o666,
+        (true, true) => 0o777,
+        (false, _) => stat.st_mode & 0o777,
     };
     let mode = Mode::from_raw_mode(bits);
+    let kind = if socket {
+        FileType::Socket
+    } else {
+        FileType::Fifo
+    };
     create_replacing(dst, backup, |temp| {
-        rustix::fs::mknodat(rustix::fs::CWD, temp, FileType::Fifo, mode, 0).map_err(io::Error::from)
+        rustix::fs::mknodat(rustix::fs::CWD, temp, kind, mode, 0).map_err(io::Error::from)
     })?;
     preserve_path(src, dst, stat, preserve, false)
 }

@@ -358,7 +358,10 @@ fn an_unreadable_source_leaves_the_destination_and_no_temp() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        format!("mmcp: cannot open '{}': Permission denied\n", src.display())
+        format!(
+            "mmcp: cannot open '{}' for reading: Permission denied\n",
+            src.display()
+        )
     );
     assert_eq!(std::fs::read(&dst).unwrap(), b"keep me\n");
     assert!(leftovers(dir.path()).is_empty());
@@ -713,7 +716,7 @@ fn operands_verbose_json_and_target_directory() {
         .args(["--json", "-t", "t", "a", "missing", "b"])
         .assert()
         .code(1)
-        .stderr("mmcp: cannot open 'missing': No such file or directory\n")
+        .stderr("mmcp: cannot stat 'missing': No such file or directory\n")
         .get_output()
         .clone();
     let lines: Vec<serde_json::Value> = stdout(&json)
@@ -784,3 +787,7 @@ mod samefile;
 
 /// Kills and signals at any point, `ulimit -f`, and append-only directories: nothing left behind.
 mod kills;
+
+/// Against GNU cp: -n with -f, -b with -n, -T, --remove-destination, -l, -s, --parents, -x,
+/// --attributes-only, --copy-contents, --reflink and sockets in trees.
+mod options;

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rustix::fs::Stat;
 
-use super::{Pair, Plan, TOOL, message, quote};
+use super::{Make, Pair, Plan, TOOL, message, quote};
 use crate::copy::same::{self, Looked, Verdict};
 use crate::copy::tree::{self, Follow, Kind};
 use crate::copy::{self, Failure};
-use crate::error::describe;
+use crate::error::{Op, Reason, describe};
 use crate::sys::signals;
 
 /// What is done for one entry.
@@ -23,8 +23,14 @@ pub(super) enum Action {
     Data,
     /// Copy a symlink as a symlink.
     Symlink,
-    /// Recreate a FIFO.
-    Fifo,
+    /// Recreate a FIFO or a socket node.
+    Node,
+    /// Make a hard link to the source itself (-l).
+    LinkSource,
+    /// Make a symbolic link to the source as named (-s).
+    SymlinkSource,
+    /// Give an empty or existing file the source's attributes (--attributes-only).
+    Attributes,
     /// Make a hard link to the copy of an earlier name of the same file (the leaf of that index).
     Link(usize),
 }
@@ -38,6 +44,8 @@ pub(super) struct Leaf {
     pub(super) stat: Option<Stat>,
     /// Where the existing destination goes before it is replaced.
     pub(super) backup: Option<PathBuf>,
+    /// Remove the existing destination first (--remove-destination).
+    pub(super) remove: bool,
 }
 
 /// A directory made for a tree, finished (mode, times) after its contents.
@@ -53,11 +61,13 @@ pub(super) struct Dir {
 pub(super) enum Event {
     /// A directory was made.
     Made { src: PathBuf, dst: PathBuf },
+    /// A directory leading to a `--parents` destination was made (cp -v names it unquoted).
+    Parent { src: PathBuf, dst: PathBuf },
     /// The i-th leaf.
     Leaf(usize),
     /// An error found while planning.
     Error { path: PathBuf, message: String },
-    /// A device or socket skipped.
+    /// A device skipped.
     Skipped { path: PathBuf, what: &'static str },
 }
 
@@ -97,7 +107,7 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
             Err(e) => fail(
                 work,
                 &pair.src,
-                format!("cannot open {}: {}", quote(&pair.src), describe(&e.into())),
+                format!("cannot stat {}: {}", quote(&pair.src), describe(&e.into())),
             ),
             Ok(stat) if Kind::of_mode(stat.st_mode) == Kind::Dir => fail(
                 work,
@@ -113,6 +123,7 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
                     Kind::Symlink => Action::Symlink,
                     _ => Action::Data,
                 };
+                let action = instead(plan, action, Kind::of_mode(stat.st_mode));
                 let (src, dst) = (pair.src.clone(), pair.dst.clone());
                 admit(plan, src, dst, action, Some(stat), true, work)?;
             }
@@ -125,6 +136,9 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
     }
     // A directory refused as a copy onto itself: nothing under it is copied.
     let mut refused: Option<PathBuf> = None;
+    // With -x: the device of the top, and the mount point being left out.
+    let mut top_dev: Option<u64> = None;
+    let mut outside: Option<PathBuf> = None;
     for entry in tree::walk(&pair.src, &pair.dst, plan.follow) {
         if signals::caught().is_some() {
             return Ok(());
@@ -133,13 +147,29 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
             Ok(entry) => entry,
             Err(e) => {
                 let path = e.path().to_path_buf();
-                let message = message(&Failure::File(e)).unwrap_or_default();
+                // cp's words: the top cannot be stat'ed, an entry below cannot be accessed.
+                let message = match (e.op(), e.reason()) {
+                    (Op::Open, Reason::Io(io)) => {
+                        let what = if path == pair.src { "stat" } else { "access" };
+                        format!("cannot {what} {}: {}", quote(&path), describe(io))
+                    }
+                    _ => message(&Failure::File(e)).unwrap_or_default(),
+                };
                 fail(work, &path, message);
                 continue;
             }
         };
-        if refused.as_ref().is_some_and(|r| entry.src.starts_with(r)) {
+        if refused.as_ref().is_some_and(|r| entry.src.starts_with(r))
+            || outside.as_ref().is_some_and(|r| entry.src.starts_with(r))
+        {
             continue;
+        }
+        if plan.one_file_system {
+            let dev = *top_dev.get_or_insert(entry.stat.st_dev);
+            // cp -x: a directory on another file system (a mount point) is made, but left empty.
+            if entry.kind == Kind::Dir && entry.stat.st_dev != dev {
+                outside = Some(entry.src.clone());
+            }
         }
         let action = match entry.kind {
             Kind::Dir => {
@@ -195,19 +225,18 @@ pub(super) fn gather(plan: &Plan, pair: &Pair, work: &mut Work) -> anyhow::Resul
                 Action::Data
             }
             Kind::Symlink => Action::Symlink,
-            Kind::Fifo => Action::Fifo,
-            Kind::Device | Kind::Socket => {
+            // cp --copy-contents reads every special file, even a socket (which fails to open).
+            Kind::Fifo | Kind::Device | Kind::Socket if plan.copy_contents => Action::Data,
+            Kind::Fifo | Kind::Socket => Action::Node,
+            Kind::Device => {
                 work.events.push(Event::Skipped {
                     path: entry.src.clone(),
-                    what: if entry.kind == Kind::Device {
-                        "device"
-                    } else {
-                        "socket"
-                    },
+                    what: "device",
                 });
                 continue;
             }
         };
+        let action = instead(plan, action, entry.kind);
         let top = entry.src == pair.src;
         admit(
             plan,
@@ -246,14 +275,24 @@ pub(super) fn admit(
     if let Some(&earlier) = work.dsts.get(&dst) {
         // The same file named twice is copied once (cp warns); another file is refused, as in cp.
         if !copy::same_file(&work.leaves[earlier].src, &src) {
-            work.events.push(Event::Error {
-                message: format!(
+            let made_link = matches!(
+                work.leaves[earlier].action,
+                Action::Symlink | Action::SymlinkSource
+            );
+            let message = if made_link && !matches!(action, Action::Symlink) {
+                format!(
+                    "will not copy {} through just-created symlink {}",
+                    quote(&src),
+                    quote(&dst)
+                )
+            } else {
+                format!(
                     "will not overwrite just-created {} with {}",
                     quote(&dst),
                     quote(&src)
-                ),
-                path: src,
-            });
+                )
+            };
+            work.events.push(Event::Error { message, path: src });
         }
         return Ok(());
     }
@@ -272,6 +311,7 @@ pub(super) fn admit(
             {
                 work.total = work.total.saturating_sub(s.st_size as u64);
             }
+            let remove = plan.remove_destination && backup.is_none();
             work.dsts.insert(dst.clone(), work.leaves.len());
             work.events.push(Event::Leaf(work.leaves.len()));
             work.leaves.push(Leaf {
@@ -279,6 +319,7 @@ pub(super) fn admit(
                 dst,
                 action,
                 stat,
+                remove,
                 backup,
             });
         }
@@ -303,26 +344,50 @@ pub(super) fn decide(
     action: &Action,
     stat: Option<&Stat>,
 ) -> anyhow::Result<Decision> {
+    let decision = decide_existing(plan, src, dst, action, stat)?;
+    // cp -s finds a relative SRC useless outside the current directory only when it would link.
+    if matches!(decision, Decision::Copy(_))
+        && matches!(action, Action::SymlinkSource)
+        && src.is_relative()
+        && dst.parent().is_some_and(|p| !p.as_os_str().is_empty())
+    {
+        return Ok(Decision::Refuse(format!(
+            "{}: can make relative symbolic links only in current directory",
+            crate::cli::quote::name(dst)
+        )));
+    }
+    Ok(decision)
+}
+
+/// What [`decide`] decides from an existing destination, if any.
+fn decide_existing(
+    plan: &Plan,
+    src: &Path,
+    dst: &Path,
+    action: &Action,
+    stat: Option<&Stat>,
+) -> anyhow::Result<Decision> {
     let Ok(existing) = rustix::fs::lstat(dst) else {
         return Ok(Decision::Copy(None));
     };
     let policy = plan.policy;
     // cp -n skips an existing DST without looking for two names of one file.
+    // With --remove-destination a symlink at DST is removed, never followed: not the same file.
+    let removed_link = plan.remove_destination && Kind::of_mode(existing.st_mode) == Kind::Symlink;
     if !policy.no_clobber
+        && !removed_link
         && let Some(src_stat) = stat
         && src.as_os_str() != "-"
     {
         match onto_itself(plan, src, src_stat, dst) {
+            // cp -l: a link to itself is already there.
+            Verdict::SameFile if matches!(action, Action::LinkSource) => {
+                return Ok(Decision::Skip);
+            }
             Verdict::SameFile => return Ok(Decision::Refuse(same_file_message(src, dst))),
             Verdict::AlreadyDone => return Ok(Decision::Skip),
             Verdict::Distinct => {}
         }
-    }
-    if std::fs::metadata(dst).is_ok_and(|m| m.is_dir()) && !matches!(action, Action::Symlink) {
-        return Ok(Decision::Refuse(format!(
-            "cannot overwrite directory {} with non-directory",
-            quote(dst)
-        )));
     }
     if policy.no_clobber {
         return Ok(Decision::Skip);
@@ -335,6 +400,30 @@ pub(super) fn decide(
     }
     if policy.interactive && !ask(&format!("overwrite {}? ", quote(dst)))? {
         return Ok(Decision::Skip);
+    }
+    // As in cp: -n, -u and a "no" to -i skip a directory at DST before it is refused.
+    if std::fs::metadata(dst).is_ok_and(|m| m.is_dir()) && !matches!(action, Action::Symlink) {
+        return Ok(Decision::Refuse(format!(
+            "cannot overwrite directory {} with non-directory",
+            quote(dst)
+        )));
+    }
+    let link = match action {
+        Action::LinkSource => Some("hard link"),
+        Action::SymlinkSource => Some("symbolic link"),
+        _ => None,
+    };
+    if let Some(link) = link
+        && !policy.force
+        && !plan.remove_destination
+        && plan.backup.is_none()
+        && !policy.interactive
+    {
+        return Ok(Decision::Refuse(format!(
+            "cannot create {link} {} to {}: File exists",
+            quote(dst),
+            quote(src)
+        )));
     }
     if !policy.force
         && matches!(action, Action::Data)
@@ -432,4 +521,55 @@ pub(super) fn into_itself(src: &Path, dst: &Path) -> Option<String> {
             quote(dst)
         )
     })
+}
+
+/// What -l, -s and --attributes-only make of an entry of kind `kind` instead of `action`.
+fn instead(plan: &Plan, action: Action, kind: Kind) -> Action {
+    match plan.make {
+        Make::HardLink => Action::LinkSource,
+        Make::Symlink => Action::SymlinkSource,
+        Make::Copy if plan.attributes_only && kind == Kind::File => Action::Attributes,
+        Make::Copy => action,
+    }
+}
+
+/// Makes the directories leading to a `--parents` destination (source, destination, outermost
+/// first), as copies of the source's own: reported when made, finished after their contents. False
+/// (with the error recorded) when one cannot be made: the source is then not copied.
+pub(super) fn leading(dirs: &[(PathBuf, PathBuf)], work: &mut Work) -> bool {
+    for (src, dst) in dirs {
+        let stat = match rustix::fs::stat(src) {
+            Ok(stat) => stat,
+            Err(e) => {
+                let why = describe(&e.into());
+                let message = format!("failed to get attributes of {}: {why}", quote(src));
+                work.events.push(Event::Error {
+                    path: src.clone(),
+                    message,
+                });
+                return false;
+            }
+        };
+        let existed = dst.is_dir();
+        if let Err(e) = tree::make_dir(dst, stat.st_mode) {
+            let message = message(&Failure::File(e)).unwrap_or_default();
+            work.events.push(Event::Error {
+                path: dst.clone(),
+                message,
+            });
+            return false;
+        }
+        if !existed {
+            work.events.push(Event::Parent {
+                src: src.clone(),
+                dst: dst.clone(),
+            });
+            work.dirs.push(Dir {
+                src: src.clone(),
+                dst: dst.clone(),
+                stat,
+            });
+        }
+    }
+    true
 }
