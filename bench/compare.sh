@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # compare.sh [TOOL...]: time the mmtools against their peers and print a table of medians.
 #
-# Builds the release binaries and the course's C programs, makes its data under a temporary directory,
+# Builds the release binaries and the C baseline programs, makes its data under a temporary directory,
 # runs the rows of bench/rows/TOOL.sh (all of them when no TOOL is given), prints
 # `workload | mmtools | peer | ratio | target` and writes it as Markdown to bench/out/latest.md.
 # bench/README.md documents the environment variables and the interface for row files.

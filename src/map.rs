@@ -174,43 +174,41 @@ impl MappedRange {
     /// Gives `advice` (madvise(2)) for the pages holding `part` of this map, and returns the kernel's
     /// answer. An empty part is a no-op; a part outside the map is EINVAL.
     pub fn madvise(&self, part: &[u8], advice: MapAdvice) -> io::Result<()> {
-        let Some((addr, len)) = self.pages_of(part)? else {
-            return Ok(());
-        };
-        // SAFETY: [addr, addr + len) is whole pages of this map, checked by `pages_of` (the map starts
-        // on a page boundary and mmap rounds its length up to whole pages, so aligning outward stays
-        // inside it), mapped for the life of `&self`. None of these advices changes what the memory
-        // reads as: the map is a read-only file map, so dropping, reclaiming or collapsing its pages
-        // only means they are read back from the page cache or the file on the next access.
-        let rc = unsafe { libc::madvise(addr, len, advice.raw()) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        // SAFETY: `on_pages` passes whole pages of this map, mapped for the life of `&self`. None of
+        // these advices changes what the memory reads as: the map is a read-only file map, so dropping,
+        // reclaiming or collapsing its pages only means they are read back from the page cache or the
+        // file on the next access.
+        self.on_pages(part, |addr, len| unsafe {
+            libc::madvise(addr, len, advice.raw())
+        })
     }
 
     /// Locks the pages holding `part` of this map as they are faulted in (mlock2 with MLOCK_ONFAULT,
     /// Linux 4.4): pages never touched are neither read nor locked. Unmapping unlocks them.
     pub fn lock_on_fault(&self, part: &[u8]) -> io::Result<()> {
-        let Some((addr, len)) = self.pages_of(part)? else {
-            return Ok(());
-        };
         // SAFETY: as in `madvise`, whole pages of this live map; locking changes no memory contents.
-        let rc = unsafe { libc::mlock2(addr, len, libc::MLOCK_ONFAULT) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        self.on_pages(part, |addr, len| unsafe {
+            libc::mlock2(addr, len, libc::MLOCK_ONFAULT)
+        })
     }
 
     /// Unlocks the pages holding `part` of this map (munlock), to undo a lock before unmapping.
     pub fn unlock(&self, part: &[u8]) -> io::Result<()> {
+        // SAFETY: as in `madvise`; unlocking changes no memory contents.
+        self.on_pages(part, |addr, len| unsafe { libc::munlock(addr, len) })
+    }
+
+    /// Calls `call` with the pages holding `part` (checked to lie in this map) and turns its C return
+    /// code into a result. An empty part calls nothing.
+    fn on_pages(
+        &self,
+        part: &[u8],
+        call: impl FnOnce(*mut libc::c_void, usize) -> libc::c_int,
+    ) -> io::Result<()> {
         let Some((addr, len)) = self.pages_of(part)? else {
             return Ok(());
         };
-        // SAFETY: as in `madvise`; unlocking changes no memory contents.
-        let rc = unsafe { libc::munlock(addr, len) };
-        if rc != 0 {
+        if call(addr, len) != 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(())

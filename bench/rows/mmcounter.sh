@@ -1,4 +1,4 @@
-# mmcounter rows (issue 4): 1000 sequential increments against the course's seed_counter and against a
+# mmcounter rows (issue 4): 1000 sequential increments against the C baseline seed_counter and against a
 # shell counter built on flock(1); 8 concurrent writers, with a check that no increment was lost.
 # Sourced by bench/compare.sh; see bench/README.md for the helpers used here.
 
@@ -101,7 +101,7 @@ rows_mmcounter() {
   sh "$par" "$w" sh "$flock_counter" "$each" "$WORK/counter.par-flock"
   agree "$w writers x $each increments, none lost" "echo $total" \
     "$MM/mmcounter --get $WORK/counter.par-mm" "$MM/mmcounter --get $WORK/counter.par-flock"
-  # The course's program has no lock: show what it keeps under the same load.
+  # The C baseline has no lock: show what it keeps under the same load.
   sh "$par" "$w" sh "$loop" "$each" "$ANCHORS/seed_counter" "$WORK/counter.par-seed"
   seed_kept=$("$MM/mmcounter" --get "$WORK/counter.par-seed" 2>/dev/null || echo "an unreadable counter")
   bench_note "seed_counter, which takes no lock, kept $seed_kept of $total increments from $w writers x $each."

@@ -1,4 +1,4 @@
-# mmcp rows (issue 3): copying a cached 1 GiB file (against cp, dd and the course's seed_mmcp), a sparse
+# mmcp rows (issue 3): copying a cached 1 GiB file (against cp, dd and the C baseline seed_mmcp), a sparse
 # 4 GiB file, an evicted source, and a tree of 10,000 small files.
 # Sourced by bench/compare.sh; see bench/README.md for the helpers used here.
 

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::util::{bin_path, is_root, skip, stderr};
+use crate::util::{is_root, skip, stderr};
 
 /// How long a tool may take to report the error; the runs take well under a second.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -89,16 +89,8 @@ impl Drop for FailingDisk {
 }
 
 /// Runs `tool args` to its end, which must come within [`LIMIT`]; a hang kills it and fails the test.
-fn bounded(tool: &str, args: &[&std::ffi::OsStr]) -> (Output, Duration) {
-    let started = Instant::now();
-    let mut child = Command::new(bin_path(tool))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    crate::util::wait_or_kill(&mut child, LIMIT, tool);
-    (child.wait_with_output().unwrap(), started.elapsed())
+fn bounded(tool: &str, args: &[&std::ffi::OsStr]) -> Output {
+    crate::util::run_within(tool, args, LIMIT)
 }
 
 fn assert_io_error(tool: &str, out: &Output, path: &Path) {
@@ -130,21 +122,21 @@ fn an_unreadable_device_is_an_io_error_not_a_hang() {
     for args in [vec!["-l"], vec!["-l", "--no-mmap"], vec!["-w", "-j", "1"]] {
         let mut argv: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
         argv.push(big);
-        let (out, _) = bounded("mmcount", &argv);
+        let out = bounded("mmcount", &argv);
         assert_io_error("mmcount", &out, &disk.big);
     }
 
     let dest = tempfile::tempdir().unwrap();
     let dst = dest.path().join("copy");
-    let (out, _) = bounded("mmcp", &[big, dst.as_os_str()]);
+    let out = bounded("mmcp", &[big, dst.as_os_str()]);
     assert_io_error("mmcp", &out, &disk.big);
     let left: Vec<_> = std::fs::read_dir(dest.path()).unwrap().collect();
     assert!(left.is_empty(), "mmcp leaves nothing behind: {left:?}");
 
-    let (out, _) = bounded("mmadvise", &["touch".as_ref(), big]);
+    let out = bounded("mmadvise", &["touch".as_ref(), big]);
     assert_io_error("mmadvise", &out, &disk.big);
 
     // WILLNEED fails silently on such a device; the wait must find the failure and report it.
-    let (out, _) = bounded("mmadvise", &["willneed".as_ref(), "--wait".as_ref(), big]);
+    let out = bounded("mmadvise", &["willneed".as_ref(), "--wait".as_ref(), big]);
     assert_io_error("mmadvise", &out, &disk.big);
 }

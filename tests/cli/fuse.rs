@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{bin_path, is_root, maps_file, skip, stderr, stdout, wait_or_kill};
+use crate::util::{bin_path, is_root, maps_file, run_within, skip, stderr, stdout, wait_or_kill};
 
 /// How long a run on an erroring file may take before the test kills it and fails (a hang): the
 /// error comes at once when it is handled, so this only needs room for a loaded machine.
@@ -120,18 +120,6 @@ fn contents(len: usize) -> Vec<u8> {
 /// Runs one of our tools with `args`, killing it and failing the test when it runs past [`BOUND`].
 fn run_bounded(tool: &str, args: &[&std::ffi::OsStr]) -> Output {
     run_within(tool, args, BOUND)
-}
-
-/// Runs one of our tools with `args`, killing it and failing the test when it runs past `limit`.
-fn run_within(tool: &str, args: &[&std::ffi::OsStr], limit: Duration) -> Output {
-    let mut child = Command::new(bin_path(tool))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_or_kill(&mut child, limit, &format!("{tool} {args:?}"));
-    child.wait_with_output().unwrap()
 }
 
 /// `resident_pages` of `path`, as mmstat --json measures it.

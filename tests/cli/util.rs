@@ -229,6 +229,19 @@ pub fn wait_or_kill(child: &mut std::process::Child, limit: std::time::Duration,
     }
 }
 
+/// Runs one of our tools with `args` to its end, killing it and failing the test when it runs past
+/// `limit` (a hang fails the test rather than the CI run).
+pub fn run_within(tool: &str, args: &[&std::ffi::OsStr], limit: std::time::Duration) -> Output {
+    let mut child = Command::new(bin_path(tool))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_or_kill(&mut child, limit, &format!("{tool} {args:?}"));
+    child.wait_with_output().unwrap()
+}
+
 /// Starts a child that writes `source` into the FIFO `fifo`, and returns once that child is blocked
 /// opening the FIFO for writing: from then on the FIFO has a writer, so a reader that opens it reads
 /// the data rather than an immediate end of file.
