@@ -84,7 +84,11 @@ never reads half a file.",
     ),
     (
         "CAVEATS",
-        "Linux hides the page-cache residency of a file from a caller who may not write it (and is not \
+        "mmstat keeps a record of every file (and every --files0-from name) until it prints, so that \
+its output comes in input order with the summary last: a list without end, such as --files0-from \
+/dev/zero, grows its memory until it is stopped, where mmcount and mmadvise read such lists one name at \
+a time. Printing as it measures, in bounded memory, is planned work.\n\
+\nLinux hides the page-cache residency of a file from a caller who may not write it (and is not \
 its owner or root): mincore(2) claims every page resident (since Linux 5.2) and cachestat(2) fails with \
 EPERM (since 6.14). mmstat reports such files as unknown (- in text, null in JSON) with one note, and \
 leaves them out of the percentage; it never prints a fake 100%. An EPERM from cachestat for a file the \
