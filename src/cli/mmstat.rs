@@ -79,7 +79,7 @@ fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
             true,
         ),
         Outcome::Skipped { path, why } => (
-            format!("{}: skipped ({why})", crate::cli::quote::name(path)),
+            format!("{}: skipped: {why}", crate::cli::quote::name(path)),
             false,
         ),
         _ => return,
