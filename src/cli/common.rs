@@ -592,14 +592,6 @@ pub fn insert_name(fields: &mut Map<String, Value>, key: &str, name: &OsStr) {
     };
 }
 
-/// [`insert_name`] for a record built with `json!`: `value` must be an object.
-pub fn with_name(mut value: Value, key: &str, name: &OsStr) -> Value {
-    if let Value::Object(fields) = &mut value {
-        insert_name(fields, key, name);
-    }
-    value
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

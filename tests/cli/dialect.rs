@@ -202,3 +202,46 @@ fn forced_progress_shows_where_stderr_is_not_a_terminal() {
         "no fake total: {err}"
     );
 }
+
+/// One walker, one policy: a symbolic link met in a walk (without -L) is passed over with the same
+/// note and the same JSON record by mmstat and mmadvise.
+#[test]
+fn walks_skip_symlinks_with_the_same_note_in_every_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    write(&tree, "f", b"data\n");
+    std::os::unix::fs::symlink("f", tree.join("l")).unwrap();
+    let mut notes = Vec::new();
+    let mut records = Vec::new();
+    for args in [&["mmstat"][..], &["mmadvise", "touch"]] {
+        let out = bin(args[0]).args(&args[1..]).arg(&tree).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let note = stderr(&out);
+        notes.push(
+            note.split_once(": ")
+                .map(|(_, rest)| rest.to_string())
+                .unwrap(),
+        );
+        let out = bin(args[0])
+            .args(&args[1..])
+            .arg("--json")
+            .arg(&tree)
+            .output()
+            .unwrap();
+        let json = stdout(&out);
+        let skipped: Vec<&str> = json
+            .lines()
+            .filter(|l| l.contains("\"skipped\","))
+            .collect();
+        records.push(skipped.concat());
+    }
+    assert_eq!(notes[0], notes[1]);
+    assert!(
+        notes[0].contains("l: skipped: a symbolic link"),
+        "{}",
+        notes[0]
+    );
+    assert_eq!(records[0], records[1]);
+    assert!(!records[0].is_empty());
+}

@@ -7,10 +7,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::advise::Span;
-use crate::cli::common::{JsonLines, Reporter, insert_name, with_name};
+use crate::cli::common::{JsonLines, Reporter, insert_name};
 use crate::cli::mmadvise::Common;
 use crate::cli::quote;
 use crate::map::page_size;
@@ -191,7 +191,9 @@ impl<'r> Report<'r> {
     pub fn skipped(&mut self, path: &Path, reason: &str) -> io::Result<()> {
         self.totals.skipped += 1;
         if let Some(json) = &mut self.json {
-            let record = with_name(json!({ "reason": reason }), "path", path.as_os_str());
+            let mut record = Map::new();
+            insert_name(&mut record, "path", path.as_os_str());
+            record.insert("reason".into(), reason.into());
             return json.write("skipped", record);
         }
         self.bar.suspend(|| {

@@ -318,8 +318,6 @@ fn outcomes(plan: &Plan) -> (Vec<Outcome>, u64) {
 fn from_walk(item: Found<Outcome>) -> Option<Outcome> {
     match item {
         Found::File(entry, outcome) => Some(with_path(outcome, entry.path)),
-        // Symbolic links met in a walk are passed over quietly, as du and vmtouch -q do.
-        Found::Skipped(_, SkipReason::Symlink) => None,
         Found::Skipped(path, reason) => Some(Outcome::Skipped {
             path,
             why: reason.describe().into(),
