@@ -19,8 +19,6 @@ pub mod willneed;
 use std::fs::File;
 use std::path::Path;
 
-use rustix::fs::SeekFrom;
-
 use crate::error::{Error, Op, Result};
 use crate::map::{align_down, page_size};
 use crate::residency::{Method, Residency, Target};
@@ -142,29 +140,14 @@ pub fn round_up(offset: u64) -> u64 {
 /// The data (non-hole) parts of `span` of `file`, widened to whole pages and clipped to `span`, found
 /// with SEEK_DATA and SEEK_HOLE. A filesystem that cannot tell reports the whole span as data.
 pub fn data_extents(file: &File, path: &Path, span: Span) -> Result<Vec<Span>> {
-    let (start, end) = span;
+    let runs = crate::copy::extent::data_runs(file, span.0, span.1)
+        .map_err(|e| Error::io(Op::Read, path, e))?;
     let mut out: Vec<Span> = Vec::new();
-    let mut at = start;
-    while at < end {
-        let data = match rustix::fs::seek(file, SeekFrom::Data(at)) {
-            Ok(d) => d,
-            Err(rustix::io::Errno::NXIO) => break,
-            Err(rustix::io::Errno::INVAL | rustix::io::Errno::OPNOTSUPP) if out.is_empty() => {
-                return Ok(vec![span]);
-            }
-            Err(e) => return Err(Error::io(Op::Read, path, e.into())),
-        };
-        if data >= end {
-            break;
-        }
-        let hole = match rustix::fs::seek(file, SeekFrom::Hole(data)) {
-            Ok(h) => h,
-            Err(rustix::io::Errno::NXIO) => end,
-            Err(e) => return Err(Error::io(Op::Read, path, e.into())),
-        };
-        let piece = (align_down(data).max(start), round_up(hole).min(end));
-        push_merged(&mut out, piece);
-        at = hole.max(data + 1);
+    for (data, hole) in runs {
+        push_merged(
+            &mut out,
+            (align_down(data).max(span.0), round_up(hole).min(span.1)),
+        );
     }
     Ok(out)
 }

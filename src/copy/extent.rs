@@ -2,6 +2,7 @@
 //! pages inside a buffer (for `--sparse=always`).
 
 use std::fs::File;
+use std::io;
 use std::ops::Range;
 
 use rustix::fs::SeekFrom;
@@ -13,6 +14,40 @@ pub struct Extent {
     pub offset: u64,
     /// Length in bytes (> 0).
     pub len: u64,
+}
+
+/// The data runs `[start, end)` within `[from, to)` of `file`, in order and clipped to it, as SEEK_DATA
+/// and SEEK_HOLE report them: the one extent finder of the crate. A filesystem that cannot tell holes
+/// from data (EINVAL or EOPNOTSUPP on the first seek) reports the whole range as data; any other
+/// failure is an error.
+pub fn data_runs(file: &File, from: u64, to: u64) -> io::Result<Vec<(u64, u64)>> {
+    let mut runs = Vec::new();
+    let mut at = from;
+    while at < to {
+        let start = match rustix::fs::seek(file, SeekFrom::Data(at)) {
+            Ok(start) => start,
+            // No data at or after `at`: the rest is a hole.
+            Err(rustix::io::Errno::NXIO) => break,
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::OPNOTSUPP) if runs.is_empty() => {
+                return Ok(vec![(from, to)]);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if start >= to {
+            break;
+        }
+        let end = match rustix::fs::seek(file, SeekFrom::Hole(start)) {
+            Ok(end) => end.min(to),
+            Err(rustix::io::Errno::NXIO) => to,
+            Err(e) => return Err(e.into()),
+        };
+        if end <= start {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        runs.push((start, end));
+        at = end;
+    }
+    Ok(runs)
 }
 
 /// The data extents of the first `len` bytes of `file`, in order. A file whose allocated blocks cover
@@ -27,32 +62,16 @@ pub fn data_extents(file: &File, len: u64, blocks: u64) -> Vec<Extent> {
     if blocks.saturating_mul(512) >= len {
         return whole;
     }
-    let mut extents = Vec::new();
-    let mut at = 0u64;
-    while at < len {
-        let start = match rustix::fs::seek(file, SeekFrom::Data(at)) {
-            Ok(start) => start,
-            // No data at or after `at`: the rest is a hole.
-            Err(rustix::io::Errno::NXIO) => break,
-            Err(_) => return whole,
-        };
-        if start >= len {
-            break;
-        }
-        let end = match rustix::fs::seek(file, SeekFrom::Hole(start)) {
-            Ok(end) => end.min(len),
-            Err(_) => len,
-        };
-        if end <= start {
-            return whole;
-        }
-        extents.push(Extent {
-            offset: start,
-            len: end - start,
-        });
-        at = end;
+    match data_runs(file, 0, len) {
+        Ok(runs) => runs
+            .into_iter()
+            .map(|(start, end)| Extent {
+                offset: start,
+                len: end - start,
+            })
+            .collect(),
+        Err(_) => whole,
     }
-    extents
 }
 
 /// The runs of `bytes` (which start at file offset `offset`) worth writing under `--sparse=always`:
