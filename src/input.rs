@@ -50,6 +50,8 @@ pub struct Input {
     access: Access,
     /// The change time (ctime) at open, to tell a file changed under a map from a failing device.
     changed_at: Option<ChangeTime>,
+    /// Allocated 512-byte blocks at open (st_blocks), to tell whether the file has holes worth finding.
+    blocks: u64,
 }
 
 /// Filesystems whose regular files report a size of 0 or a wrong size: the kernel makes their contents
@@ -129,6 +131,7 @@ impl Input {
             file: File::from(fd),
             access,
             changed_at: Some(ChangeTime::of(&stat)),
+            blocks: stat.st_blocks as u64,
         })
     }
 
@@ -144,6 +147,7 @@ impl Input {
             file: File::from(fd),
             access: Access::Stream(StreamKind::Stdin),
             changed_at: None,
+            blocks: 0,
         })
     }
 
@@ -160,6 +164,11 @@ impl Input {
     /// The open file.
     pub fn file(&self) -> &File {
         &self.file
+    }
+
+    /// The 512-byte blocks the file had allocated when it was opened (st_blocks).
+    pub fn blocks(&self) -> u64 {
+        self.blocks
     }
 
     /// The size fstat reports now, for a regular file (used to detect a file that shrank while read).

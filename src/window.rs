@@ -79,10 +79,9 @@ enum Piece {
 /// The windows of the data of `[0, len)` of `input` and the holes between them, in order. A file
 /// without holes (or on a filesystem that cannot tell) is all data.
 fn pieces(input: &Input, len: u64, size: usize) -> Vec<Piece> {
-    let blocks = rustix::fs::fstat(input.file()).map_or(u64::MAX, |s| s.st_blocks as u64);
     let mut pieces = Vec::new();
     let mut at = 0;
-    for extent in data_extents(input.file(), len, blocks) {
+    for extent in data_extents(input.file(), len, input.blocks()) {
         if extent.offset > at {
             pieces.push(Piece::Hole(at, extent.offset - at));
         }

@@ -48,11 +48,9 @@ fn copy_regular(
     options: &CopyOptions,
     hooks: Hooks<'_>,
 ) -> Result<Copied, Failure> {
-    let stat =
-        rustix::fs::fstat(input.file()).map_err(|e| Error::io(Op::Read, input.name(), e.into()))?;
     let extents = match options.sparse {
         Sparse::Never => vec![Extent { offset: 0, len }],
-        Sparse::Auto | Sparse::Always => data_extents(input.file(), len, stat.st_blocks as u64),
+        Sparse::Auto | Sparse::Always => data_extents(input.file(), len, input.blocks()),
     };
     let data: u64 = extents.iter().map(|e| e.len).sum();
     // Size first, then reserve the blocks of the data: a full filesystem fails here, before any byte
