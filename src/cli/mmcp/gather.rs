@@ -430,9 +430,17 @@ fn decide_existing(
         && Kind::of_mode(existing.st_mode) == Kind::File
         && let Err(e) = rustix::fs::access(dst, rustix::fs::Access::WRITE_OK)
     {
-        // Only a file we may not write is replaced by -f (which renames over it); a read-only mount
-        // (EROFS) or an immutable file (EPERM) refuses -f as well: say so as it is.
-        let hint = if e == rustix::io::Errno::ACCESS {
+        // -f replaces a file we may not write by renaming over it, which needs a directory we may
+        // write: only then is it worth saying. A read-only mount (EROFS) or an immutable file (EPERM)
+        // refuses -f as well: say so as it is.
+        let dir = copy::place::parent_dir(dst);
+        let hint = if e == rustix::io::Errno::ACCESS
+            && rustix::fs::access(
+                &dir,
+                rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+            )
+            .is_ok()
+        {
             " (use -f to replace it)"
         } else {
             ""

@@ -285,3 +285,38 @@ impl Drop for Mutable {
         let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
     }
 }
+
+/// A file we may not write is refused with a hint to use -f only where -f can help: -f renames over
+/// it, which needs a directory we may write.
+#[test]
+fn the_f_hint_is_given_only_where_f_would_work() {
+    if !is_root() {
+        skip("needs root to run as uid 65534");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let src = dir.path().join("src");
+    std::fs::write(&src, b"new\n").unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for (place, hint) in [(dir.path(), false), (open.as_path(), true)] {
+        let dst = place.join("ro");
+        std::fs::write(&dst, b"old\n").unwrap();
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin_path("mmcp"))
+            .arg(&src)
+            .arg(&dst)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(err.contains("Permission denied"), "{err}");
+        assert_eq!(err.contains("use -f"), hint, "{}: {err}", place.display());
+        assert_eq!(std::fs::read(&dst).unwrap(), b"old\n");
+    }
+}
