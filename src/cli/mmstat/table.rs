@@ -260,10 +260,10 @@ pub fn summary_line(plan: &Plan, t: &Totals, previous: Option<&Previous>) -> Str
     let mut extras = Vec::new();
     if t.unknown_files > 0 {
         extras.push(format!(
-            "{} of unknown residency ({}, {} pages, not counted)",
+            "{} of unknown residency ({}, {}, not counted)",
             plural(t.unknown_files, "file", "files"),
             size_text(plan, t.unknown_size),
-            t.unknown_pages
+            plural(t.unknown_pages, "page", "pages")
         ));
     }
     if t.links > 0 {
