@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{bin, disk_dir, fs_type, is_root, noise, page, sh, skip, stderr, stdout};
+use crate::util::{
+    bin, disk_dir, fs_type, is_root, noise, page, reclaimed_pages, sh, skip, stderr, stdout,
+};
 
 const MIB: u64 = 1 << 20;
 
@@ -37,23 +39,14 @@ fn resident(path: &Path) -> u64 {
         .unwrap_or_else(|_| panic!("fincore said '{out}'"))
 }
 
-/// Bytes of `path` that were loaded into the page cache: those resident now (fincore), plus the pages
-/// that reclaim has evicted since (cachestat's count of evicted pages). The tests make files cold with
-/// fadvise DONTNEED, which leaves no such record, so a page counted here was loaded by the command under
-/// test; on a machine short of memory (CI has been) reclaim may take a few back before fincore looks,
-/// which is no failure of the command. More than 2% evicted, and the check would mean nothing: fail.
-/// Without cachestat (before Linux 6.5) this is fincore alone.
+/// Bytes of `path` that were loaded into the page cache: those resident now (fincore), plus those
+/// reclaim took back since ([`reclaimed_pages`]).
 fn loaded(path: &Path) -> u64 {
-    let resident = resident(path);
-    let file = std::fs::File::open(path).unwrap();
-    let pages = file.metadata().unwrap().len().div_ceil(page() as u64);
-    let evicted = mmtools::sys::cachestat::cachestat(&file, 0, 0).map_or(0, |s| s.evicted);
-    assert!(
-        evicted * 50 <= pages.max(50),
-        "{}: reclaim evicted {evicted} of its {pages} pages: too short of memory to tell",
-        path.display()
-    );
-    resident + evicted * page() as u64
+    let pages = std::fs::metadata(path)
+        .unwrap()
+        .len()
+        .div_ceil(page() as u64);
+    resident(path) + reclaimed_pages(path, pages) * page() as u64
 }
 
 /// Writes `len` bytes of pseudo-random data (so that no filesystem can compress or dedupe it).

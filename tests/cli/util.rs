@@ -285,6 +285,22 @@ pub fn evict(path: &Path) {
     rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
 }
 
+/// Pages of `path` that reclaim has evicted since they were last loaded (cachestat's count; 0 before
+/// Linux 6.5). DONTNEED, with which the tests make files cold, leaves no such record, so a check that a
+/// command loaded a file counts these as loaded: on a machine short of memory (CI has been) reclaim may
+/// take a few back before the test looks, which is no failure of the command. More than 2% of the
+/// file's `pages`, and the check would mean nothing: the test fails.
+pub fn reclaimed_pages(path: &Path, pages: u64) -> u64 {
+    let file = std::fs::File::open(path).unwrap();
+    let evicted = mmtools::sys::cachestat::cachestat(&file, 0, 0).map_or(0, |s| s.evicted);
+    assert!(
+        evicted * 50 <= pages.max(50),
+        "{}: reclaim evicted {evicted} of its {pages} pages: too short of memory to tell",
+        path.display()
+    );
+    evicted
+}
+
 /// The numbers of one output line of mmcount or wc (everything but a trailing name).
 pub fn numbers(line: &str) -> Vec<u64> {
     line.split_whitespace()
