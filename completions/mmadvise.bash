@@ -352,7 +352,7 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__restore)
-            opts="-j -q -h --map-mode --advice --window-size --json --bytes --threads --quiet --progress --help"
+            opts="-j -q -h --strict --map-mode --advice --window-size --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

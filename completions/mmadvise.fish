@@ -149,6 +149,7 @@ sequential\t'MADV_SEQUENTIAL and POSIX_FADV_SEQUENTIAL: aggressive readahead'
 random\t'MADV_RANDOM and POSIX_FADV_RANDOM: no readahead, one read per page'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l window-size -d 'Largest window loaded at once per worker, such as 4M or 64M' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -s j -l threads -d 'Worker threads [default: available parallelism]' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l strict -d 'Exit 1 when any file of the snapshot is skipped (changed or removed since it was saved)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'

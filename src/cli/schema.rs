@@ -319,6 +319,14 @@ const MMADVISE_SUMMARY: &[Field] = &[
     f("locked_bytes", "lock: bytes locked in all"),
     f("pid", "lock: the process holding the locks"),
     f("holding", "lock: whether anything is locked"),
+    f(
+        "changed_files",
+        "restore: files skipped because they changed since the snapshot",
+    ),
+    f(
+        "removed_files",
+        "restore: files skipped because they no longer exist",
+    ),
 ];
 
 const SNAPSHOT_HEADER: &[Field] = &[

@@ -110,8 +110,9 @@ or evict to drop pages from the cache."
     #[command(
         long_about = "Read a residency snapshot written by mmstat --save and load exactly the ranges \
 that were resident, for every file whose identity (device, inode, size, modification time) still \
-matches. Files that changed are skipped, with the reason. The cache warm-up after a restart: save \
-before, restore after."
+matches. Files that changed or no longer exist are skipped, each with a note, and counted in the \
+total; they do not fail the run unless --strict is given. The run fails when nothing at all could be \
+restored. The cache warm-up after a restart: save before, restore after."
     )]
     Restore(RestoreArgs),
 }
@@ -306,6 +307,10 @@ pub struct RestoreArgs {
     #[arg(value_name = "SNAPSHOT")]
     pub snapshot: PathBuf,
 
+    /// Exit 1 when any file of the snapshot is skipped (changed or removed since it was saved)
+    #[arg(long)]
+    pub strict: bool,
+
     #[command(flatten)]
     pub(crate) loading: Loading,
 
@@ -433,7 +438,8 @@ changed size while being loaded, or a snapshot could not be read (the other file
 2 for a usage error, including advice that only affects mmadvise's own map (sequential, random, normal, \
 dontneed) given alone. Pages that stay cached after evict or pageout for a reason the kernel gives \
 (dirty, writeback, mapped, tmpfs) are explained, not failures; so are files skipped by restore because \
-they changed. lock holds until a termination signal and then ends by that signal, after releasing the \
+they changed or no longer exist, unless --strict is given; but restore exits 1 when not one file of \
+the snapshot could be restored. lock holds until a termination signal and then ends by that signal, after releasing the \
 locks and removing its pid file. Writing to a closed pipe ends the run quietly with status 0.",
     ),
     (

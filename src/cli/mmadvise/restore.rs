@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Map;
 
 use crate::advise::load::{Job, load};
-use crate::advise::restore::{Verdict, unique, verdict};
+use crate::advise::restore::{Verdict, unique, vanished, verdict};
 use crate::advise::{Span, Subject, pages_in, total};
 use crate::cli::common::Reporter;
 use crate::cli::quote;
@@ -18,7 +18,7 @@ use crate::snapshot::{FileRecord, Identity, read};
 use super::RestoreArgs;
 use super::report::{Report, percent};
 use super::run::{
-    Caps, Opened, PROGRESS_THRESHOLD, batch, load_options, open, outcome, run_in_pool,
+    Caps, Opened, PROGRESS_THRESHOLD, batch, load_options, opened, outcome, run_in_pool,
 };
 
 fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
@@ -57,11 +57,20 @@ pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
         len: None,
     };
     let mut caps = Caps::default();
+    let (mut changed, mut removed) = (0u64, 0u64);
     for batch in records.chunks(batch()) {
-        let mut opened: Vec<(Opened, Vec<Span>)> = Vec::new();
+        let mut accepted: Vec<(Opened, Vec<Span>)> = Vec::new();
         for record in batch {
-            let Some(o) = open(&record.path, &mut report)? else {
-                continue;
+            let o = match crate::input::Input::open(&record.path) {
+                Err(e) if vanished(&e) => {
+                    removed += 1;
+                    report.skipped(&record.path, REMOVED)?;
+                    continue;
+                }
+                input => match opened(&record.path, input, &mut report)? {
+                    Some(o) => o,
+                    None => continue,
+                },
             };
             let shown = record.path.as_path();
             let meta = match o.input.file().metadata() {
@@ -73,13 +82,14 @@ pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
             };
             match verdict(record, &Identity::of(&meta)) {
                 Verdict::Changed(why) => {
+                    changed += 1;
                     report.skipped(shown, &format!("changed since the snapshot: {why}"))?
                 }
-                Verdict::Restore(spans) => opened.push((o, spans)),
+                Verdict::Restore(spans) => accepted.push((o, spans)),
             }
         }
         let mut subjects = Vec::new();
-        for (o, spans) in &opened {
+        for (o, spans) in &accepted {
             match Subject::new(o.input.file(), o.input.name(), o.len, whole) {
                 Ok(s) => subjects.push((s, spans)),
                 Err(e) => report.core_error(&e)?,
@@ -142,6 +152,37 @@ pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
             report.file(&o)?;
         }
     }
-    report.summary(Map::new(), "")?;
+    let mut fields = Map::new();
+    fields.insert("changed_files".into(), changed.into());
+    fields.insert("removed_files".into(), removed.into());
+    let tail = skipped_tail(changed, removed);
+    let (restored, skipped) = (report.files(), report.skipped_count());
+    if args.strict && skipped > 0 {
+        report.plain_error(&format!(
+            "{skipped} file{} of the snapshot skipped, and --strict was given",
+            if skipped == 1 { "" } else { "s" }
+        ))?;
+    } else if restored == 0 && !records.is_empty() {
+        report.plain_error("nothing restored: no file of the snapshot could be loaded")?;
+    }
+    report.summary(fields, &tail)?;
     Ok(())
+}
+
+/// The reason a file of the snapshot that no longer exists is skipped.
+const REMOVED: &str = "no longer exists: removed since the snapshot";
+
+/// What the total line says of files skipped because they changed or were removed.
+fn skipped_tail(changed: u64, removed: u64) -> String {
+    let mut parts = Vec::new();
+    if changed > 0 {
+        parts.push(format!("{changed} changed"));
+    }
+    if removed > 0 {
+        parts.push(format!("{removed} removed"));
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(", skipped {} since the snapshot", parts.join(" and "))
 }

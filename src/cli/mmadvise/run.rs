@@ -100,13 +100,8 @@ pub fn stream_kind(kind: StreamKind) -> &'static str {
     }
 }
 
-/// Opens `path` as a regular file, or reports why not (an error, or a note for special files).
-pub fn open(path: &std::path::Path, report: &mut Report<'_>) -> anyhow::Result<Option<Opened>> {
-    opened(path, Input::open(path), report)
-}
-
 /// What opening `path` gave, or why not (an error, or a note for special files).
-fn opened(
+pub fn opened(
     path: &std::path::Path,
     input: crate::error::Result<Input>,
     report: &mut Report<'_>,
