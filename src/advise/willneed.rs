@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Op, Result};
 
+use super::throttle::Throttle;
 use super::{Span, Subject, split, total};
 
 /// How long the wait goes without a single new resident page before it asks again, and then gives up.
@@ -27,10 +28,25 @@ pub const REREADS: u32 = 3;
 /// Asks the kernel to read `spans` of `file` in the background, in chunks of at most `cap` bytes.
 /// Returns the bytes asked for.
 pub fn issue(file: &File, path: &Path, spans: &[Span], cap: u64) -> Result<u64> {
-    for (start, end) in split(spans, cap) {
+    issue_paced(file, path, spans, cap, None)
+}
+
+/// [`issue`], each chunk asked for only when `throttle` (if any) lets its bytes through.
+pub fn issue_paced(
+    file: &File,
+    path: &Path,
+    spans: &[Span],
+    cap: u64,
+    throttle: Option<&Throttle>,
+) -> Result<u64> {
+    let chunk = throttle.map_or(cap, |t| t.piece(cap));
+    for (start, end) in split(spans, chunk) {
         let Some(len) = NonZeroU64::new(end - start) else {
             continue;
         };
+        if let Some(t) = throttle {
+            t.take(len.get());
+        }
         rustix::fs::fadvise(file, start, Some(len), rustix::fs::Advice::WillNeed)
             .map_err(|e| Error::io(Op::Read, path, e.into()))?;
     }

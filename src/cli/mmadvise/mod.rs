@@ -2,7 +2,9 @@
 //! the flags they share, and the entry point. The actions live in `run`, `lock` and `restore`; the
 //! output (text or JSON Lines) in `report`.
 
+mod driver;
 mod lock;
+mod plan;
 mod report;
 mod restore;
 mod run;
@@ -201,6 +203,25 @@ fn parse_window(text: &str) -> Result<u64, String> {
     Ok(n)
 }
 
+/// How much to load, and how fast: the flags that keep a warm-up from starving the service it warms.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Throttling {
+    /// Load at most SIZE bytes (such as 2G), or PCT% of the memory available now (MemAvailable, or
+    /// the room left under this process's memory cgroup limit when that is smaller); what does not fit
+    /// is left out and reported
+    #[arg(long, value_name = "SIZE|PCT%", value_parser = plan::parse_budget)]
+    pub budget: Option<plan::BudgetArg>,
+
+    /// Read at most BYTES per second (such as 40M), counting only the missing data that is read
+    #[arg(long, value_name = "BYTES/s", value_parser = plan::parse_rate)]
+    pub rate: Option<u64>,
+
+    /// I/O priority of the loading threads, set before any read: idle, best-effort[:0-7] or
+    /// realtime[:0-7] (level 4 when not given; realtime needs CAP_SYS_ADMIN)
+    #[arg(long, value_name = "CLASS[:LEVEL]", value_parser = plan::parse_ionice)]
+    pub ionice: Option<crate::sys::ioprio::IoPriority>,
+}
+
 /// `mmadvise willneed`.
 #[derive(Debug, Clone, ClapArgs)]
 pub struct WillneedArgs {
@@ -210,6 +231,9 @@ pub struct WillneedArgs {
     /// Wait until the pages are resident (or reading stops making progress), with a progress bar
     #[arg(long)]
     pub wait: bool,
+
+    #[command(flatten)]
+    pub(crate) throttling: Throttling,
 
     #[command(flatten)]
     pub(crate) common: Common,
@@ -223,6 +247,9 @@ pub struct TouchArgs {
 
     #[command(flatten)]
     pub(crate) loading: Loading,
+
+    #[command(flatten)]
+    pub(crate) throttling: Throttling,
 
     #[command(flatten)]
     pub(crate) common: Common,
@@ -311,11 +338,30 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// The order files are loaded in, which decides what a --budget keeps: the snapshot's own, the
+    /// highest resident share of the file first (density), or the most resident bytes first (size)
+    #[arg(long, value_enum, value_name = "ORDER", default_value_t = OrderArg::Snapshot)]
+    pub order: OrderArg,
+
     #[command(flatten)]
     pub(crate) loading: Loading,
 
     #[command(flatten)]
+    pub(crate) throttling: Throttling,
+
+    #[command(flatten)]
     pub(crate) common: Common,
+}
+
+/// Orders of a restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    /// The snapshot's order
+    Snapshot,
+    /// Files with the highest resident share first
+    Density,
+    /// Files with the most resident bytes first
+    Size,
 }
 
 /// The clap command, for man pages and completions.
@@ -347,37 +393,24 @@ pub fn main() -> ExitCode {
     crate::sys::signals::ignore_file_size_limit();
     let args: Args = parse_args(command(), std::env::args_os(), EXIT_USAGE);
     let reporter = Reporter::new(TOOL);
-    if let Action::Advise(a) = &args.action
-        && let Some(why) = refusal(a.advice)
-    {
-        reporter.error(why);
-        return ExitCode::from(EXIT_USAGE);
-    }
-    let targets = match &args.action {
-        Action::Willneed(a) => Some(&a.targets),
-        Action::Touch(a) => Some(&a.targets),
-        Action::Evict(a) => Some(&a.targets),
-        Action::Lock(a) => Some(&a.targets),
-        Action::Advise(a) => Some(&a.targets),
-        Action::Restore(_) => None,
+    let plan = match plan::plan(&args.action) {
+        Ok(plan) => plan,
+        Err(why) => {
+            reporter.error(why);
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
-    if let Some(t) = targets
-        && let Err(why) = crate::walk::validate(&t.walk.to_options())
-    {
-        reporter.error(why);
-        return ExitCode::from(EXIT_USAGE);
-    }
     match &args.action {
-        Action::Lock(a) => lock::main(a, &reporter),
+        Action::Lock(a) => lock::main(a, plan, &reporter),
         action => {
-            let result = match action {
-                Action::Willneed(a) => run::willneed(a, &reporter),
-                Action::Touch(a) => run::touch(a, &reporter),
-                Action::Evict(a) => run::evict(a, &reporter),
-                Action::Advise(a) => run::advise(a, &reporter),
-                Action::Restore(a) => restore::run(a, &reporter),
+            let result = driver::Driver::new(plan, &reporter).and_then(|mut d| match action {
+                Action::Willneed(a) => run::willneed(a, &mut d),
+                Action::Touch(_) => run::touch(&mut d),
+                Action::Evict(a) => run::evict(a, &mut d),
+                Action::Advise(a) => run::advise(a, &mut d),
+                Action::Restore(a) => restore::run(a, &mut d),
                 Action::Lock(_) => Ok(()),
-            };
+            });
             reporter.finish(result)
         }
     }
