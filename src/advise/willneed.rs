@@ -66,6 +66,8 @@ pub struct Pending<'s, 'a> {
     pub cap: u64,
     /// The first error met while waiting, after which the file is no longer waited for.
     pub error: Option<Error>,
+    /// The pace of what is asked for again, if any.
+    pub throttle: Option<&'s Throttle>,
 }
 
 /// How a wait ended.
@@ -140,7 +142,13 @@ pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) ->
             }
             retries += 1;
             for p in pending.iter_mut().filter(|p| p.error.is_none()) {
-                if let Err(e) = issue(p.subject.file, p.subject.path, &p.outstanding, p.cap) {
+                if let Err(e) = issue_paced(
+                    p.subject.file,
+                    p.subject.path,
+                    &p.outstanding,
+                    p.cap,
+                    p.throttle,
+                ) {
                     p.error = Some(e);
                 }
             }
@@ -183,7 +191,7 @@ fn reclaimed(pending: &mut [Pending<'_, '_>]) -> u64 {
             continue;
         }
         lost_bytes += total(&lost);
-        if let Err(e) = issue(p.subject.file, p.subject.path, &lost, p.cap) {
+        if let Err(e) = issue_paced(p.subject.file, p.subject.path, &lost, p.cap, p.throttle) {
             p.error = Some(e);
         }
         p.outstanding = lost;
@@ -229,6 +237,7 @@ mod tests {
             outstanding: Vec::new(),
             cap: len,
             error: None,
+            throttle: None,
         }];
         let shown = std::sync::atomic::AtomicU64::new(0);
         let end = wait(&mut pending, &|n| {

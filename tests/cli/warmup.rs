@@ -321,9 +321,12 @@ fn a_rate_limit_is_a_lower_bound_on_the_time_and_the_file_is_resident() {
     let f = crate::mmadvise::big_file(dir.path(), "f", 160 * MIB);
     make_cold(&[&f]);
     let start = std::time::Instant::now();
-    let out = mmadvise(&["touch", "--json", "--rate", "40M", p(&f)]);
+    let out = mmadvise(&["touch", "--json", "--progress", "--rate", "40M", p(&f)]);
     let took = start.elapsed();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The bar shows the rate achieved beside the limit.
+    assert!(stderr(&out).contains("/s ETA"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(limit 40M/s)"), "{}", stderr(&out));
     assert!(took.as_secs_f64() >= 3.5, "160 MiB at 40 MiB/s in {took:?}");
     assert!(loaded(&f) >= 160 * MIB, "{} of 160 MiB", loaded(&f));
     let summary = json_lines(&out).pop().unwrap();

@@ -394,6 +394,7 @@ impl<'p, 'r> Driver<'p, 'r> {
                         outstanding: s.spans.clone(),
                         cap: s.cap,
                         error: None,
+                        throttle: self.throttle.as_ref(),
                     })
                     .collect();
                 let end = willneed::wait(&mut pending, &|n| bar.inc(n));
