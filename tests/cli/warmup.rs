@@ -224,8 +224,8 @@ fn touch_and_willneed_keep_to_a_budget() {
     }
 }
 
-/// The memory cgroup directory of this process, version 1 (the memory controller's hierarchy) or 2,
-/// and whether it is version 2.
+/// A memory cgroup to make a child in, and whether it is version 2: this process's own in version 1
+/// (the memory controller's hierarchy), the root in version 2.
 fn own_memory_cgroup() -> Option<(std::path::PathBuf, bool)> {
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -250,12 +250,17 @@ fn own_memory_cgroup() -> Option<(std::path::PathBuf, bool)> {
         if !v2 && !controllers.split(',').any(|c| c == "memory") {
             continue;
         }
-        let dir = mount(v2)?.join(path.trim_start_matches('/'));
-        if !v2
-            || std::fs::read_to_string(dir.join("cgroup.controllers"))
-                .is_ok_and(|c| c.contains("memory"))
+        let root = mount(v2)?;
+        if !v2 {
+            return Some((root.join(path.trim_start_matches('/')), false));
+        }
+        // Version 2: a cgroup that holds processes cannot give controllers to children, the root
+        // can; make the child there, with the memory controller enabled for it.
+        if std::fs::read_to_string(root.join("cgroup.controllers"))
+            .is_ok_and(|c| c.contains("memory"))
         {
-            return Some((dir, v2));
+            let _ = std::fs::write(root.join("cgroup.subtree_control"), "+memory");
+            return Some((root, true));
         }
     }
     None
