@@ -352,12 +352,16 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__restore)
-            opts="-j -q -h --map-mode --advice --window-size --json --bytes --threads --quiet --progress --help"
+            opts="-j -q -h --strict --order --map-mode --advice --window-size --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --order)
+                    COMPREPLY=($(compgen -W "snapshot density size" -- "${cur}"))
+                    return 0
+                    ;;
                 --map-mode)
                     COMPREPLY=($(compgen -W "shared private" -- "${cur}"))
                     return 0
@@ -367,6 +371,18 @@ _mmadvise() {
                     return 0
                     ;;
                 --window-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ionice)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -386,7 +402,7 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__touch)
-            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --map-mode --advice --window-size --json --bytes --threads --quiet --progress --help"
+            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --map-mode --advice --window-size --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -428,6 +444,18 @@ _mmadvise() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ionice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -444,7 +472,7 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__willneed)
-            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --wait --json --bytes --threads --quiet --progress --help"
+            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --wait --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -471,6 +499,18 @@ _mmadvise() {
                     return 0
                     ;;
                 --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ionice)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -7,6 +7,7 @@
 //! pages of zeros in the page cache for nothing.
 
 pub mod advice;
+pub mod budget;
 pub mod evict;
 pub mod load;
 pub mod lock;
@@ -14,6 +15,7 @@ pub mod pageflags;
 pub mod procmaps;
 pub mod readahead;
 pub mod restore;
+pub mod throttle;
 pub mod willneed;
 
 use std::fs::File;

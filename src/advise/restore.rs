@@ -18,6 +18,16 @@ pub enum Verdict {
     Changed(String),
 }
 
+/// Whether opening a saved file failed because it no longer exists: removed since the snapshot (or a
+/// directory leading to it was). Such a file is skipped, as a changed one is, not an error.
+pub fn vanished(e: &crate::error::Error) -> bool {
+    matches!(
+        (e.op(), e.reason()),
+        (crate::error::Op::Open, crate::error::Reason::Io(io))
+            if matches!(io.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+    )
+}
+
 /// Compares a saved file with what is at its path now (`now`, from fstat of the opened file).
 pub fn verdict(record: &FileRecord, now: &Identity) -> Verdict {
     match record.identity.mismatch(now) {

@@ -303,9 +303,9 @@ impl ProgressArgs {
         };
         let bar = ProgressBar::with_draw_target((total > 0).then_some(total), target);
         let template = if total > 0 {
-            "{bar:30} {human_pos}/{human_len} {human_rate} ETA {eta}"
+            "{bar:30} {human_pos}/{human_len} {human_rate} ETA {eta} {msg}"
         } else {
-            "{human_pos} {human_rate}"
+            "{human_pos} {human_rate} {msg}"
         };
         let style = ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())

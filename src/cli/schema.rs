@@ -300,6 +300,10 @@ const MMADVISE_FILE: &[Field] = &[
     f("saved_pages", "restore: resident pages in the snapshot"),
     f("restored_pages", "restore: those resident now"),
     f("locked_bytes", "lock: bytes locked"),
+    f(
+        "left_out_bytes",
+        "touch, willneed, restore with --budget: missing bytes left out because the budget was spent",
+    ),
 ];
 
 const MMADVISE_SUMMARY: &[Field] = &[
@@ -319,6 +323,44 @@ const MMADVISE_SUMMARY: &[Field] = &[
     f("locked_bytes", "lock: bytes locked in all"),
     f("pid", "lock: the process holding the locks"),
     f("holding", "lock: whether anything is locked"),
+    f(
+        "changed_files",
+        "restore: files skipped because they changed since the snapshot",
+    ),
+    f(
+        "removed_files",
+        "restore: files skipped because they no longer exist",
+    ),
+    f(
+        "loaded_bytes",
+        "touch, willneed, restore: bytes read (willneed: asked for), missing data only",
+    ),
+    f(
+        "loaded_files",
+        "touch, willneed, restore: files with bytes read",
+    ),
+    f(
+        "elapsed_seconds",
+        "touch, willneed, restore: the time spent loading (willneed: and waiting)",
+    ),
+    f(
+        "rate_bytes_per_second",
+        "touch, willneed, restore: the rate achieved, loaded_bytes over the time spent loading",
+    ),
+    f(
+        "rate_limit_bytes_per_second",
+        "with --rate: the rate asked for",
+    ),
+    f("budget_bytes", "with --budget: the budget, in bytes"),
+    f(
+        "left_out_bytes",
+        "with --budget: missing bytes left out because the budget was spent",
+    ),
+    f("left_out_files", "with --budget: files with bytes left out"),
+    f(
+        "ionice",
+        "with --ionice: the I/O priority of the loading threads (idle, best-effort:N, realtime:N)",
+    ),
 ];
 
 const SNAPSHOT_HEADER: &[Field] = &[

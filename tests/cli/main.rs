@@ -2,7 +2,7 @@
 //! per tool, plus hazards (faults and bad input), bounds (resources held), eio and fuse (devices that
 //! fail to read), escapes (trees changed while walked, links planted for a tool to follow), dialect and
 //! schema (what all five tools share), man (staleness of man pages and completions) and startup (how
-//! the binaries are linked).
+//! the binaries are linked), and warmup (restore, budgets and throttling of mmadvise).
 
 mod bounds;
 mod dialect;
@@ -20,3 +20,4 @@ mod names;
 mod schema;
 mod startup;
 mod util;
+mod warmup;
