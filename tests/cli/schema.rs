@@ -105,7 +105,16 @@ fn every_field_written_is_in_the_schema() {
         &["--json", "--watch", "0.01", "--count", "2", "a"],
         &["--json", "--sort", "res", "a", "b"],
         &["--json", "--group-by", "dir:1", "--top", "1", ".", "b"],
-        &["--json", "--group-by", "dir", "--watch", "0.01", "--count", "2", "."],
+        &[
+            "--json",
+            "--group-by",
+            "dir",
+            "--watch",
+            "0.01",
+            "--count",
+            "2",
+            ".",
+        ],
     ] {
         let k = run("mmstat", d, args, &mut wrong);
         note("mmstat", k);
