@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::util::{bin, is_root, page, skip, stderr, stdout};
 
+mod fleet;
 mod formats;
 mod peers;
 mod walking;
