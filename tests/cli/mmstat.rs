@@ -15,6 +15,7 @@ use crate::util::{bin, is_root, page, skip, stderr, stdout};
 
 mod fleet;
 mod formats;
+mod grouping;
 mod peers;
 mod walking;
 
