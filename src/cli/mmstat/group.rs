@@ -336,6 +336,8 @@ fn value(plan: &Plan, column: Column, g: &Group, previous: Option<&Previous>) ->
             Some(c) => table::signed(c),
             None => "-".into(),
         },
+        // A directory ends in a slash; standard input's group is `-`.
+        Column::File if g.path.as_os_str() == "-" => "-".into(),
         Column::File => quote::row(g.path.join("")),
     }
 }
