@@ -36,8 +36,8 @@ mmstat -v big.db                        a residency map as wide as the terminal\
 mmstat --ranges big.db                  resident byte ranges: 0-24M resident, 24M-64M missing\n  \
 mmstat --pid 1234                       the files process 1234 maps or holds open\n  \
 mmstat --check 90 /srv/index || warm    exit 1 while less than 90% is resident\n  \
-mmstat --format prometheus --group-by dir:2 --output-file /var/lib/node_exporter/mmstat.prom /data\n  \
-                                        per-directory gauges for node_exporter, replaced whole\n  \
+mmstat --group-by dir:2 /data           totals per directory, two levels below /data\n  \
+mmstat --format prometheus --output-file /var/lib/node_exporter/mmstat.prom /data\n  \
 mmstat --watch 2 /data                  refresh every 2 seconds, with changes\n  \
 mmstat --save snap.jsonl /data          a snapshot for mmadvise restore"
 )]
