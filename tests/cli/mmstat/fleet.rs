@@ -323,6 +323,31 @@ impl Exporter {
         Some(body.to_string())
     }
 
+    /// Starts node_exporter and waits until it answers, on another port when the one picked was
+    /// taken in the meantime (by a test running beside this one).
+    fn running(textfiles: &Path, log: &Path) -> Exporter {
+        for _ in 0..5 {
+            let mut exporter = Exporter::start(textfiles, log).expect("node_exporter starts");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if exporter.get().is_some() {
+                    return exporter;
+                }
+                if let Ok(Some(status)) = exporter.child.try_wait() {
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
+                    assert!(
+                        text.contains("address already in use"),
+                        "node_exporter exited ({status}): {text}"
+                    );
+                    break;
+                }
+                assert!(Instant::now() < deadline, "node_exporter never answered");
+                std::thread::yield_now();
+            }
+        }
+        panic!("no free port for node_exporter");
+    }
+
     /// Scrapes, polling until node_exporter listens (it must within a minute).
     fn scrape(&mut self) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -363,7 +388,7 @@ fn node_exporter_serves_every_variant_without_a_scrape_error() {
     let textfiles = dir.path().join("textfile");
     std::fs::create_dir(&textfiles).unwrap();
     let file = textfiles.join("mmstat.prom");
-    let mut exporter = Exporter::start(&textfiles, &dir.path().join("node_exporter.log")).unwrap();
+    let mut exporter = Exporter::running(&textfiles, &dir.path().join("node_exporter.log"));
     for variant in VARIANTS {
         for root in [&plain, &hostile] {
             let mut args = vec!["--format", "prometheus", "--output-file", p(&file)];
