@@ -276,7 +276,12 @@ pub(crate) fn emit(
                 problem(reporter, outcome, frame);
             }
             refresh_heading(out, plan, frame)?;
-            text(out, plan, groups, previous)?;
+            // A refresh redrawn on a terminal keeps to its height.
+            let limit = match (frame.tty && frame.refresh.is_some(), plan.tty_rows) {
+                (true, Some(height)) => height.saturating_sub(5).max(1),
+                _ => usize::MAX,
+            };
+            text(out, plan, groups, previous, limit)?;
             super::summary_text(out, plan, report, previous, frame)
         }
         Format::Json => {
@@ -356,6 +361,7 @@ fn text(
     plan: &Plan,
     groups: &Groups,
     previous: Option<&Previous>,
+    limit: usize,
 ) -> io::Result<()> {
     if !plan.rows {
         return Ok(());
@@ -446,7 +452,13 @@ fn text(
     if plan.headings {
         show(out, &heading)?;
     }
-    for (r, l) in rows.iter().zip(&lines) {
+    let mut shown = 0;
+    for (i, (r, l)) in rows.iter().zip(&lines).enumerate() {
+        shown += 1 + l.extra.len();
+        if shown > limit {
+            let more = rows.len() - i;
+            return writeln!(out, "... {more} more rows (see them all off the terminal)");
+        }
         show(out, r)?;
         for extra in &l.extra {
             writeln!(out, "{extra}")?;
