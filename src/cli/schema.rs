@@ -214,6 +214,53 @@ const MMSTAT_FILE: &[Field] = &[
     PAGES_DELTA,
     BYTES_DELTA,
     EVICTED_DELTA,
+    f(
+        "group",
+        "with --group-by and --top: the directory (the \"group\" record before) it counts in",
+    ),
+    f(
+        "group_bytes",
+        "the exact directory name in standard base64, only when it is not UTF-8",
+    ),
+];
+
+const MMSTAT_GROUP: &[Field] = &[
+    f(
+        "path",
+        "the directory, as the argument it was found under plus at most DEPTH levels \
+(lossy when not UTF-8)",
+    ),
+    PATH_BYTES,
+    f("depth", "the DEPTH of --group-by dir:DEPTH"),
+    f(
+        "files",
+        "distinct files counted in the directory and below it (hard links once)",
+    ),
+    f("links", "second names of files already counted"),
+    f("unknown_files", "files whose residency is unknown"),
+    f("pages", "pages of the files counted"),
+    f(
+        "resident_pages",
+        "resident pages of the files whose residency is known (null: none is)",
+    ),
+    f("unknown_pages", "pages of files whose residency is unknown"),
+    f("size", "bytes of the files counted"),
+    f("unknown_bytes", "bytes of files whose residency is unknown"),
+    f(
+        "resident_bytes",
+        "bytes in resident pages of the files whose residency is known (null: none is)",
+    ),
+    f(
+        "percent",
+        "the share of the known pages resident, 0 to 100 (null: no known page)",
+    ),
+    DIRTY,
+    WRITEBACK,
+    EVICTED,
+    RECENTLY_EVICTED,
+    PAGES_DELTA,
+    BYTES_DELTA,
+    EVICTED_DELTA,
 ];
 
 const MMSTAT_SUMMARY: &[Field] = &[
@@ -450,6 +497,13 @@ pub const RECORDS: &[Record] = &[
         kind: "file",
         when: "per file measured",
         fields: MMSTAT_FILE,
+    },
+    Record {
+        tool: "mmstat",
+        kind: "group",
+        when: "with --group-by, per directory (instead of a file record per file; with --top N, its \
+first N files follow it)",
+        fields: MMSTAT_GROUP,
     },
     Record {
         tool: "mmstat",
