@@ -30,6 +30,7 @@ pub mod dest;
 pub mod error;
 pub mod input;
 pub mod map;
+pub mod mounts;
 pub mod name;
 pub mod names0;
 pub mod procmaps;

@@ -17,6 +17,9 @@ use crate::map::{MapMode, MappedRange, align_down, page_size};
 use crate::size::ByteRange;
 use crate::sys::cachestat::{Cachestat, cachestat};
 
+pub mod held;
+pub mod system;
+
 /// How to ask the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {
