@@ -10,6 +10,7 @@ mod man;
 mod measure;
 mod prometheus;
 mod save;
+mod system;
 mod table;
 mod watch;
 
@@ -402,6 +403,9 @@ pub(crate) fn check(reporter: &Reporter, t: &Totals, threshold: f64) {
 
 /// Measures, reports, saves and checks.
 pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
+    if let Some(options) = &plan.system {
+        return system::run(plan, options, reporter);
+    }
     if plan.watch.is_some() {
         return watch::run(plan, reporter);
     }
