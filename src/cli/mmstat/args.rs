@@ -143,11 +143,11 @@ pub struct Args {
     pub system: bool,
 
     /// With --system: walk network filesystems too (NFS, CIFS, Ceph, 9p, virtiofs, sshfs...)
-    #[arg(long, requires = "system")]
+    #[arg(long)]
     pub all_fs: bool,
 
     /// With --system: also group the files processes hold by the memory cgroup of those processes
-    #[arg(long, value_enum, value_name = "GROUP", requires = "system")]
+    #[arg(long, value_enum, value_name = "GROUP")]
     pub by: Option<By>,
 
     #[command(flatten)]
@@ -382,6 +382,12 @@ fn walk_options(args: &Args) -> WalkOptions {
 /// Checks what clap cannot: the globs, and combinations of flags. The message is a usage error.
 pub fn validate(args: &Args) -> Result<(), String> {
     walk::validate(&walk_options(args))?;
+    if !args.system && (args.all_fs || args.by.is_some()) {
+        return Err(format!(
+            "{} only applies to --system",
+            if args.all_fs { "--all-fs" } else { "--by" }
+        ));
+    }
     let w = &args.walk;
     if args.system
         && (w.follow_links

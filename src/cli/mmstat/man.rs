@@ -24,6 +24,37 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 \n    mmstat --save /var/tmp/cache.jsonl /data\n    mmadvise restore /var/tmp/cache.jsonl",
     ),
     (
+        "THE WHOLE MACHINE",
+        "mmstat --system answers \"buff/cache is large: which files are they?\" without naming any \
+file. It reads the mount table (/proc/self/mountinfo) and walks every mounted local filesystem, each \
+once and without crossing into another, in parallel; tmpfs and other memory filesystems are walked too \
+(their pages are Shmem and cannot be evicted); network filesystems only with --all-fs; pseudo \
+filesystems (proc, sysfs, cgroup...) and stacked ones (overlay, whose pages belong to the filesystems \
+below it) never. A mount hidden under a later one at the same place, and a second mount of a \
+filesystem already walked (a bind mount), are passed over, so that no file counts twice. It also looks \
+at the files every process holds open or maps (/proc/PID/fd, /proc/PID/map_files), which finds what no \
+walk can: deleted files still open, memfd and shared memory, and files on mounts of other namespaces. \
+A file reached twice (hard links, bind mounts, held and walked) counts once.\n\
+\nIt prints the --top files (20 by default) with the most resident bytes, the totals of each mount \
+walked, and how Cached in /proc/meminfo (read when the walk ends) splits: files on walked filesystems, \
+files on tmpfs, deleted files still open, files processes hold on filesystems not walked, and the rest. \
+The rest is pages of files the walk could not reach: files on filesystems no longer mounted, on mounts \
+of other mount namespaces that no process here holds, and inodes no longer linked nor open, which stay \
+cached until reclaimed. Buffers, the cache of block devices themselves, is shown beside it. The page \
+cache changes while the walk runs, so the parts may exceed Cached a little; the output says by how \
+much.\n\
+\n--by cgroup adds, for the files processes hold, a total per memory cgroup of the processes holding \
+them (from /proc/PID/cgroup), for container hosts. A file counts in the cgroup of every process that \
+holds it. The kernel charges a page to the cgroup that first faulted it in, which this view cannot see: \
+it shows who holds the files, not whom their pages are charged to.\n\
+\nMemory stays bounded whatever the number of files: a heap of the top files, totals per mount, and a \
+set of (device, inode) only for files with several links and files processes hold. Directories and \
+files that cannot be read, files that vanish and processes that exit during the walk are counted and \
+summarised on standard error, never fatal. Run it as root: the kernel hides the residency of files the \
+caller may not write, and the files of other users' processes.\n\
+\n    mmstat --system\n    mmstat --system --top 50 --by cgroup\n    mmstat --system --json | jq 'select(.type == \"reconciliation\")'",
+    ),
+    (
         "EXIT STATUS",
         "0 when every file was measured (and, with --check, at least PCT percent of the pages of files \
 whose residency is known are resident); 1 when a file or directory could not be read, a snapshot could \
