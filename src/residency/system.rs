@@ -695,11 +695,12 @@ impl Acc {
                     .add(&Error::io(crate::error::Op::Open, node.path, e));
             }
         };
-        let residency =
-            match Target::with_fs(&file, node.path, size, fs).measure(WHOLE, ctx.options.method) {
-                Ok(r) => r,
-                Err(e) => return self.problems.add(&e),
-            };
+        let residency = match Target::with_owner(&file, node.path, size, fs, st.st_uid)
+            .measure(WHOLE, ctx.options.method)
+        {
+            Ok(r) => r,
+            Err(e) => return self.problems.add(&e),
+        };
         let Some(pages) = residency.resident else {
             self.unknown_files += 1;
             return;
