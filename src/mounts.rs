@@ -62,6 +62,8 @@ pub enum Passed {
     Stacked,
     /// The same filesystem (or a part of it) is walked at another mount point.
     Duplicate(PathBuf),
+    /// A single file mounted over another (as containers get /etc/hosts): not a tree to walk.
+    File,
 }
 
 impl Passed {
@@ -72,6 +74,7 @@ impl Passed {
             Passed::Pseudo => "a pseudo filesystem, without page-cache files".into(),
             Passed::Network => "a network filesystem (walked with --all-fs)".into(),
             Passed::Stacked => "stacked on filesystems that are walked themselves".into(),
+            Passed::File => "a single file mounted over another, not a directory".into(),
             Passed::Duplicate(p) => format!(
                 "the same filesystem as {}, walked there",
                 p.as_os_str().to_string_lossy()

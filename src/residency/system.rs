@@ -336,7 +336,19 @@ pub struct Survey {
 pub fn survey(all_fs: bool) -> std::io::Result<Survey> {
     let mounts = mounts::read()?;
     let verdicts = mounts::select(&mounts, all_fs);
-    let passed: Vec<Option<Passed>> = verdicts.into_iter().map(|(_, p)| p).collect();
+    let passed: Vec<Option<Passed>> = verdicts
+        .into_iter()
+        .map(|(i, p)| {
+            let directory = || {
+                rustix::fs::stat(&mounts[i].point)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
+            };
+            match p {
+                None if !directory() => Some(Passed::File),
+                p => p,
+            }
+        })
+        .collect();
     let used_bytes = mounts
         .iter()
         .zip(&passed)

@@ -60,7 +60,10 @@ caller may not write, and the files of other users' processes.\n\
 whose residency is known are resident); 1 when a file or directory could not be read, a snapshot could \
 not be written, or the --check threshold was not met (the other files are still measured and \
 reported); 2 for a usage error. Files whose residency is unknown, paths skipped (FIFOs, sockets, \
-devices) and files of a process that exited during the scan do not make the status 1. With --watch, \
+devices) and files of a process that exited during the scan do not make the status 1. With --system, \
+directories and files that cannot be read, files that vanish and processes that exit during the walk \
+are counted and summarised on standard error and do not make the status 1 either; it is 1 only when \
+the mount table or /proc cannot be read. With --watch, \
 the loop ends at SIGINT, SIGTERM or SIGHUP and mmstat then dies of that signal, as the shell expects \
 (status 130 for Ctrl-C); with --count it ends after that many refreshes, with the status above (--check \
 applies to the last refresh). Writing to a closed pipe ends the run quietly with status 0.",
