@@ -17,7 +17,8 @@ pub enum FsClass {
     Local,
     /// tmpfs, ramfs, devtmpfs: the page cache is the files' only home (Shmem, not evictable).
     Memory,
-    /// Reached over a network (NFS, CIFS, Ceph, 9p, virtiofs, sshfs...): walked only when asked.
+    /// Reached over a network (NFS, CIFS, Ceph, 9p, virtiofs...), or served by a process (FUSE, but
+    /// fuseblk): walked only when asked, as a walk may wait on the server for as long as it pleases.
     Network,
     /// Stacked on other filesystems (overlay): its files' pages belong to the filesystems below.
     Stacked,
@@ -72,7 +73,7 @@ impl Passed {
         match self {
             Passed::Hidden => "hidden under a later mount at the same place".into(),
             Passed::Pseudo => "a pseudo filesystem, without page-cache files".into(),
-            Passed::Network => "a network filesystem (walked with --all-fs)".into(),
+            Passed::Network => "a network or FUSE filesystem (walked with --all-fs)".into(),
             Passed::Stacked => "stacked on filesystems that are walked themselves".into(),
             Passed::File => "a single file mounted over another, not a directory".into(),
             Passed::Duplicate(p) => format!(
@@ -141,12 +142,7 @@ pub fn classify(fstype: &str) -> FsClass {
     let base = fstype.split('.').next().unwrap_or(fstype);
     if MEMORY.contains(&fstype) {
         FsClass::Memory
-    } else if NETWORK.contains(&base)
-        || matches!(
-            fstype,
-            "fuse.sshfs" | "fuse.s3fs" | "fuse.rclone" | "fuse.gcsfuse" | "fuse.glusterfs"
-        )
-    {
+    } else if NETWORK.contains(&base) || base == "fuse" {
         FsClass::Network
     } else if STACKED.contains(&fstype) {
         FsClass::Stacked
@@ -303,7 +299,8 @@ mod tests {
         assert_eq!(mounts[0].class(), FsClass::Pseudo);
         assert_eq!(mounts[1].class(), FsClass::Memory);
         assert_eq!(classify("fuse.sshfs"), FsClass::Network);
-        assert_eq!(classify("fuse.mmtest"), FsClass::Local);
+        assert_eq!(classify("fuse.mmtest"), FsClass::Network);
+        assert_eq!(classify("fuseblk"), FsClass::Local);
     }
 
     #[test]

@@ -9,9 +9,9 @@ rows_mmstat_system() {
   need /usr/bin/time time
 
   median=$(bench_time "$MM/mmstat --system --top 20")
-  bench_result "whole machine, --system --top 20" "$median" "-" "-"
+  bench_result "whole machine, --system --top 20" "$median" "(no peer)" "-"
   rss=$(/usr/bin/time -f %M "$MM/mmstat" --system --top 20 -q 2>&1 >/dev/null | tail -n1)
-  bench_result "whole machine, peak RSS" "${rss} KiB" "-" "-"
+  bench_result "whole machine, peak RSS" "${rss} KiB" "(no peer)" "-"
   report=$("$MM/mmstat" --system --summary 2>/dev/null)
   bench_note "mmstat --system: peak RSS ${rss} KiB (GNU time %M). Its reconciliation:"
   while IFS= read -r line; do

@@ -142,7 +142,8 @@ pub struct Args {
     )]
     pub system: bool,
 
-    /// With --system: walk network filesystems too (NFS, CIFS, Ceph, 9p, virtiofs, sshfs...)
+    /// With --system: walk network filesystems too (NFS, CIFS, Ceph, 9p, virtiofs...), and FUSE
+    /// filesystems other than fuseblk (their servers may answer slowly, or never)
     #[arg(long)]
     pub all_fs: bool,
 

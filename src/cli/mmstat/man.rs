@@ -28,7 +28,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "mmstat --system answers \"buff/cache is large: which files are they?\" without naming any \
 file. It reads the mount table (/proc/self/mountinfo) and walks every mounted local filesystem, each \
 once and without crossing into another, in parallel; tmpfs and other memory filesystems are walked too \
-(their pages are Shmem and cannot be evicted); network filesystems only with --all-fs; pseudo \
+(their pages are Shmem and cannot be evicted); network filesystems, and FUSE filesystems (but fuseblk), \
+whose servers may answer slowly or never, only with --all-fs; pseudo \
 filesystems (proc, sysfs, cgroup...) and stacked ones (overlay, whose pages belong to the filesystems \
 below it) never. A mount hidden under a later one at the same place, and a second mount of a \
 filesystem already walked (a bind mount), are passed over, so that no file counts twice. It also looks \
