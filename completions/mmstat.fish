@@ -43,7 +43,7 @@ complete -c mmstat -l ascii -d 'Draw maps with ASCII characters instead of Unico
 complete -c mmstat -l ranges -d 'List the resident and missing byte ranges of each file (arrays of [start, end) in JSON)'
 complete -c mmstat -s J -l json -d 'Write JSON Lines: a "file" object per file, "error" per failure, and a "summary"'
 complete -c mmstat -l system -d 'The whole machine: walk every mounted local filesystem (each once, without crossing into another) and the files processes hold open or map, deleted ones too; show the top files (20 unless --top says), totals per mount, and how /proc/meminfo\'s Cached splits between them'
-complete -c mmstat -l all-fs -d 'With --system: walk network filesystems too (NFS, CIFS, Ceph, 9p, virtiofs, sshfs...)'
+complete -c mmstat -l all-fs -d 'With --system: walk network filesystems too (NFS, CIFS, Ceph, 9p, virtiofs...), and FUSE filesystems other than fuseblk (their servers may answer slowly, or never)'
 complete -c mmstat -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmstat -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
 complete -c mmstat -s h -l help -d 'Print help (see more with \'--help\')'
