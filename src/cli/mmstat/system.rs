@@ -91,26 +91,34 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 fn warnings(report: &SystemReport) -> Vec<String> {
     let p = &report.problems;
     let mut out = Vec::new();
-    let mut counted = |n: u64, what: &str| {
+    let mut counted = |n: u64, one: &str, many: &str| {
         if n > 0 {
-            out.push(format!("{n} {what}"));
+            out.push(format!("{n} {}", if n == 1 { one } else { many }));
         }
     };
     counted(
         p.unreadable,
+        "directory or file could not be read (permission denied): its pages are in the rest",
         "directories or files could not be read (permission denied): their pages are in the rest",
     );
     counted(
         p.vanished,
+        "file or directory vanished while the walk ran (deleted or unmounted)",
         "files or directories vanished while the walk ran (deleted or unmounted)",
     );
-    counted(p.failed, "files or directories could not be measured");
+    counted(
+        p.failed,
+        "file or directory could not be measured",
+        "files or directories could not be measured",
+    );
     counted(
         p.processes_unreadable,
+        "process could not be looked at (its files may not be listed)",
         "processes could not be looked at (their files may not be listed)",
     );
     counted(
         p.processes_gone,
+        "process exited before it could be looked at",
         "processes exited before they could be looked at",
     );
     if p.unreadable + p.failed > 0 {
