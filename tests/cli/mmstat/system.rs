@@ -89,6 +89,9 @@ fn the_machine_shows_a_cached_file_a_deleted_one_and_adds_up_to_cached() {
     assert_eq!(line, "ready\n");
     std::fs::remove_file(&held).unwrap();
     let before = cached_now();
+    // fincore before and after the run bracket what mmstat saw: the walk takes seconds, and reclaim
+    // on a busy machine may take pages of the file meanwhile (nothing here reads it back).
+    let fincore_before = fincore_bytes(&big);
     let out = bin("mmstat")
         .args(["--system", "--json", "--top", "1000000", "--by", "cgroup"])
         .output()
@@ -109,8 +112,8 @@ fn the_machine_shows_a_cached_file_a_deleted_one_and_adds_up_to_cached() {
     assert_eq!(found.len(), 1, "{found:?}");
     let res = found[0]["resident_bytes"].as_u64().unwrap();
     assert!(
-        close(res, fincore, 2),
-        "mmstat {res}, fincore {fincore} resident bytes"
+        res * 100 >= fincore * 98 && res * 100 <= fincore_before * 102,
+        "mmstat {res} resident bytes, fincore {fincore_before} before and {fincore} after"
     );
     assert!(res >= 200 << 20, "{res}: the file was just written");
     assert_eq!(found[0]["part"], "walked");
