@@ -26,6 +26,7 @@ complete -c mmstat -l check -d 'Exit with status 1 unless at least PCT percent o
 complete -c mmstat -l save -d 'Write a snapshot of the resident ranges of every file to FILE (JSON Lines; see SNAPSHOT FORMAT), for mmadvise restore' -r -F
 complete -c mmstat -l range -d 'Look only at this byte range of each file: OFFSET:LENGTH or OFFSET..END, such as 1G:64M' -r
 complete -c mmstat -l pid -d 'Look at the files process PID maps or holds open (repeatable)' -r
+complete -c mmstat -l by -d 'With --system: also group the files processes hold by the memory cgroup of those processes' -r -f -a "cgroup\t'The memory cgroup of the processes holding each file (from /proc/PID/cgroup)'"
 complete -c mmstat -l include -d 'Only files whose name (or, with a /, whose path) matches GLOB; repeatable' -r
 complete -c mmstat -l exclude -d 'Leave out files and directories whose name (or path) matches GLOB; repeatable' -r
 complete -c mmstat -l min-size -d 'Leave out files smaller than SIZE (such as 4K or 1M)' -r
@@ -43,6 +44,8 @@ complete -c mmstat -s v -l map -d 'Draw a residency map under each file: a bar a
 complete -c mmstat -l ascii -d 'Draw maps with ASCII characters instead of Unicode blocks'
 complete -c mmstat -l ranges -d 'List the resident and missing byte ranges of each file (arrays of [start, end) in JSON)'
 complete -c mmstat -s J -l json -d 'Write JSON Lines: a "file" object per file, "error" per failure, and a "summary"'
+complete -c mmstat -l system -d 'The whole machine: walk every mounted local filesystem (each once, without crossing into another) and the files processes hold open or map, deleted ones too; show the top files (20 unless --top says), totals per mount, and how /proc/meminfo\'s Cached splits between them'
+complete -c mmstat -l all-fs -d 'With --system: walk network filesystems too (NFS, CIFS, Ceph, 9p, virtiofs...), and FUSE filesystems other than fuseblk (their servers may answer slowly, or never)'
 complete -c mmstat -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmstat -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
 complete -c mmstat -s h -l help -d 'Print help (see more with \'--help\')'

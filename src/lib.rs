@@ -8,7 +8,8 @@
 //! - [`sys`]: raw system calls and the SIGBUS guard.
 //! - [`window`]: bounded windows and the one driver over maps or read buffers.
 //! - [`count`]: counting kernels for `mmcount`.
-//! - [`residency`]: page-cache residency through cachestat or windowed mincore.
+//! - [`residency`]: page-cache residency through cachestat or windowed mincore, per file and over
+//!   whole runs of trees, standard input and processes (mmstat), in bounded memory.
 //! - [`counter`]: the persistent counter of `mmcounter`: format, bounds, locked update.
 //! - [`copy`]: the copy engine of `mmcp`: mapped windows, sparse extents, atomic replacement.
 //! - [`dest`]: creating, sizing and preallocating output files.
@@ -30,6 +31,7 @@ pub mod dest;
 pub mod error;
 pub mod input;
 pub mod map;
+pub mod mounts;
 pub mod name;
 pub mod names0;
 pub mod procmaps;

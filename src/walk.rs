@@ -47,8 +47,57 @@ pub struct FileEntry {
     pub ino: u64,
     /// Size in bytes.
     pub size: u64,
+    /// Hard links to the file.
+    pub nlink: u64,
     /// False for a second (third...) path to the same device and inode: totals count it once.
     pub first_link: bool,
+}
+
+/// What a run has met, to tell the first path to a file from later ones in bounded memory: the
+/// (device, inode) of files with more than one link, of files named as roots (or all files, when
+/// asked), and of directories entered. A file with one link is reached by one path only, unless a
+/// directory is walked twice (overlapping roots, a link followed into the tree) or it is named too.
+#[derive(Debug, Default)]
+pub struct Seen {
+    files: HashSet<(u64, u64)>,
+    named: HashSet<(u64, u64)>,
+    dirs: HashSet<(u64, u64)>,
+    all: bool,
+}
+
+impl Seen {
+    /// A set that keeps files with more than one link, and those named.
+    pub fn new() -> Self {
+        Seen::default()
+    }
+
+    /// A set that keeps every file: for files found in ways a walk cannot relate (a process's files).
+    pub fn every_file() -> Self {
+        Seen {
+            all: true,
+            ..Seen::default()
+        }
+    }
+
+    /// Notes a file that will also be named, so that a walk that meets it first keeps it.
+    pub fn name(&mut self, id: (u64, u64)) {
+        self.named.insert(id);
+    }
+
+    /// Whether `id` (with `nlink` links; `named` when it was named rather than found) is met for the
+    /// first time.
+    pub fn first(&mut self, id: (u64, u64), nlink: u64, named: bool) -> bool {
+        if self.all || named || nlink > 1 || self.named.contains(&id) {
+            self.files.insert(id)
+        } else {
+            true
+        }
+    }
+
+    /// Whether the directory `id` is entered for the first time.
+    pub fn enter(&mut self, id: (u64, u64)) -> bool {
+        self.dirs.insert(id)
+    }
 }
 
 /// Why a path was passed over without being an error.
@@ -216,6 +265,7 @@ fn classify(path: &Path, stat: &Stat, filters: &Filters) -> Option<Item> {
             dev: stat.st_dev,
             ino: stat.st_ino,
             size,
+            nlink: stat.st_nlink,
             first_link: true,
         }));
     }

@@ -1,5 +1,5 @@
 //! mmstat's command line: page-cache residency of files, trees and processes. `args` turns the command
-//! line into a plan, `measure` finds and measures the files, and the report goes out as a table
+//! line into a plan, `measure` hands it to the core (`residency::scan`), and the report goes out as a table
 //! (`table`, with maps from `bar`), JSON Lines (`json`) or Prometheus text (`prometheus`), once or
 //! again and again (`watch`), with an optional snapshot (`save`) and exit status threshold (--check).
 
@@ -12,6 +12,7 @@ mod measure;
 mod output;
 mod prometheus;
 mod save;
+mod system;
 mod table;
 mod watch;
 
@@ -27,7 +28,7 @@ pub use args::Args;
 pub use man::MAN_SECTIONS;
 
 use args::{Format, Plan, SortKey};
-use measure::{FileStat, Outcome, Report, Totals};
+use measure::{FileStat, Outcome, Report, Shown, Totals};
 use table::Table;
 use watch::Previous;
 
@@ -450,6 +451,9 @@ fn die_if_signalled() {
 
 /// Measures, reports, saves and checks.
 pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
+    if let Some(options) = &plan.system {
+        return system::run(plan, options, reporter);
+    }
     if plan.watch.is_some() {
         return watch::run(plan, reporter);
     }

@@ -290,8 +290,127 @@ const MMSTAT_SUMMARY: &[Field] = &[
     EVICTED_DELTA,
     f("refresh", "--watch: the refresh number, from 1"),
     f(
+        "vanished",
+        "--system: files and directories that vanished during the walk",
+    ),
+    f("processes", "--system: processes looked at"),
+    f("held_files", "--system: distinct files processes hold"),
+    f(
+        "processes_gone",
+        "--system: processes that exited before they were looked at",
+    ),
+    f(
+        "processes_unreadable",
+        "--system: processes whose files may not be listed",
+    ),
+    f("mounts_walked", "--system: filesystems walked"),
+    f(
         "timestamp",
         "--watch: when the refresh was measured (UTC, ISO 8601)",
+    ),
+];
+
+const MOUNT: Field = f(
+    "mount",
+    "mmstat --system: where the filesystem is mounted (lossy when not UTF-8)",
+);
+const MOUNT_BYTES: Field = f(
+    "mount_bytes",
+    "the exact mount point in standard base64, only when it is not UTF-8",
+);
+
+const MMSTAT_TOP_FILE: &[Field] = &[
+    f("rank", "1 for the file with the most resident bytes"),
+    PATH,
+    PATH_BYTES,
+    SIZE,
+    RESIDENT_BYTES,
+    f(
+        "part",
+        "where its pages count in Cached: walked, tmpfs, deleted or elsewhere",
+    ),
+    MOUNT,
+    MOUNT_BYTES,
+    f(
+        "pid",
+        "the first process found holding it open or mapped, or null",
+    ),
+    f("processes", "how many processes hold it"),
+];
+
+const MMSTAT_MOUNT: &[Field] = &[
+    MOUNT,
+    MOUNT_BYTES,
+    f("fstype", "the filesystem type"),
+    f("source", "the mounted device or source"),
+    f(
+        "source_bytes",
+        "the exact source in standard base64, only when it is not UTF-8",
+    ),
+    f("walked", "whether the mount was walked"),
+    f("reason", "why it was not walked, or null"),
+    FILES,
+    SIZE,
+    RESIDENT_BYTES,
+    f("unknown_files", "files whose residency is unknown"),
+    f(
+        "held_files",
+        "files on it that processes hold (counted in files)",
+    ),
+];
+
+const MMSTAT_CGROUP: &[Field] = &[
+    f("cgroup", "the memory cgroup's path (lossy when not UTF-8)"),
+    f(
+        "cgroup_bytes",
+        "the exact path in standard base64, only when it is not UTF-8",
+    ),
+    f("processes", "its processes"),
+    f(
+        "files",
+        "files its processes hold open or map (a file held in several cgroups counts in each)",
+    ),
+    RESIDENT_BYTES,
+];
+
+const MMSTAT_RECONCILIATION: &[Field] = &[
+    f(
+        "cached_bytes",
+        "Cached from /proc/meminfo when the measurement ended",
+    ),
+    f(
+        "buffers_bytes",
+        "Buffers from /proc/meminfo (beside Cached)",
+    ),
+    f("shmem_bytes", "Shmem from /proc/meminfo (part of Cached)"),
+    f(
+        "walked_bytes",
+        "resident bytes of files on walked filesystems backed by storage",
+    ),
+    f("walked_percent", "their share of Cached"),
+    f(
+        "tmpfs_bytes",
+        "resident bytes of files on tmpfs and other memory filesystems",
+    ),
+    f("tmpfs_percent", "their share of Cached"),
+    f(
+        "deleted_bytes",
+        "resident bytes of deleted files still open or mapped",
+    ),
+    f("deleted_percent", "their share of Cached"),
+    f(
+        "elsewhere_bytes",
+        "resident bytes of files processes hold on filesystems not walked",
+    ),
+    f("elsewhere_percent", "their share of Cached"),
+    f(
+        "rest_bytes",
+        "Cached less all of the above: pages of files the walk could not reach",
+    ),
+    f("rest_percent", "its share of Cached"),
+    f(
+        "over_bytes",
+        "how much the files found exceed Cached (it changed during the walk), else 0",
     ),
 ];
 
@@ -522,6 +641,30 @@ first N files follow it)",
         kind: "summary",
         when: "last (per refresh with --watch)",
         fields: MMSTAT_SUMMARY,
+    },
+    Record {
+        tool: "mmstat",
+        kind: "top_file",
+        when: "--system: per file of the top list, most resident bytes first",
+        fields: MMSTAT_TOP_FILE,
+    },
+    Record {
+        tool: "mmstat",
+        kind: "mount",
+        when: "--system: per mount, walked or not, in the mount table's order",
+        fields: MMSTAT_MOUNT,
+    },
+    Record {
+        tool: "mmstat",
+        kind: "cgroup",
+        when: "--system --by cgroup: per memory cgroup, most resident bytes first",
+        fields: MMSTAT_CGROUP,
+    },
+    Record {
+        tool: "mmstat",
+        kind: "reconciliation",
+        when: "--system: before the summary; Cached split by where its pages were found",
+        fields: MMSTAT_RECONCILIATION,
     },
     Record {
         tool: "mmadvise",

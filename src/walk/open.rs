@@ -9,6 +9,10 @@
 //! the files found are opened and visited in batches, in parallel, each through its directory's
 //! descriptor. A batch holds at most [`BATCH_DIRS`] directories open, so the walk as a whole holds
 //! at most `HELD_DIRS + BATCH_DIRS` directory descriptors and one file per worker.
+//!
+//! What was found goes to a sink, in order, a batch at a time: a walk of any size holds one batch
+//! of results, plus the [`Seen`] set, which keeps (device, inode) only for files with more than one
+//! link, files named as roots, and directories.
 
 use std::ffi::{CStr, CString};
 use std::fs::File;
@@ -22,7 +26,7 @@ use rayon::prelude::*;
 use rustix::fs::{FileType, OFlags, Stat};
 
 use super::tree::{DirFd, Event, Flow, descriptor_share, open_entry, walk_tree};
-use super::{FileEntry, Filters, SkipReason, WalkOptions, policy, skip_reason};
+use super::{FileEntry, Filters, Seen, SkipReason, WalkOptions, policy, skip_reason};
 use crate::error::{Error, Op};
 
 /// Files opened and visited in parallel at once, at most.
@@ -54,15 +58,6 @@ pub enum Found<T> {
     Error(Error),
 }
 
-/// What a walk found.
-#[derive(Debug)]
-pub struct WalkedOpen<T> {
-    /// Files, skips and errors, in order.
-    pub items: Vec<Found<T>>,
-    /// Directories entered.
-    pub dirs: u64,
-}
-
 const FILE_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::NONBLOCK)
     .union(OFlags::CLOEXEC)
@@ -74,6 +69,9 @@ struct ToOpen {
     name: CString,
     path: PathBuf,
     follow: bool,
+    /// Under a directory walked before (roots that overlap, or a link followed into the tree): not
+    /// the first path to the file.
+    again: bool,
 }
 
 enum Pending<T> {
@@ -81,28 +79,83 @@ enum Pending<T> {
     Open(ToOpen),
 }
 
-struct Batch<'a, T, F> {
+struct Batch<'a, T, F, S> {
     filters: &'a Filters,
     visit: &'a F,
     pending: Vec<Pending<T>>,
     files: usize,
     dirs: Vec<Arc<DirFd>>,
     dirs_most: usize,
-    out: Vec<Found<T>>,
+    seen: &'a mut Seen,
+    sink: S,
+}
+
+/// A root, as the walk decides what to do with it.
+enum Root {
+    /// A directory, walked.
+    Dir,
+    /// A regular file, opened.
+    File,
+    /// Something else, passed over.
+    Other(FileType),
+    /// It could not be stated.
+    Error(io::Error),
+}
+
+/// What `root` is: followed if it is a symbolic link, as a name given on a command line is even
+/// without -L (as du and ls do). Also its (device, inode).
+fn classify_root(root: &Path, options: &WalkOptions) -> (Root, Option<(u64, u64)>) {
+    let stat = if options.follow_links {
+        rustix::fs::stat(root)
+    } else {
+        rustix::fs::lstat(root)
+    };
+    let stat = match stat {
+        Ok(s) if FileType::from_raw_mode(s.st_mode) == FileType::Symlink => rustix::fs::stat(root),
+        other => other,
+    };
+    match stat {
+        Ok(s) => {
+            let id = Some((s.st_dev, s.st_ino));
+            match FileType::from_raw_mode(s.st_mode) {
+                FileType::Directory => (Root::Dir, id),
+                FileType::RegularFile => (Root::File, id),
+                other => (Root::Other(other), id),
+            }
+        }
+        Err(e) => (Root::Error(e.into()), None),
+    }
 }
 
 /// Walks `roots` in order, opening each regular file that passes the filters and calling `visit` with
-/// it on one of the rayon pool's threads.
+/// it on one of the rayon pool's threads, then handing what was found to `sink`, in order, a batch at
+/// a time. `seen` marks later paths to a file already found ([`FileEntry::first_link`]); pass the
+/// same set to several walks of one run. Returns the number of directories entered.
 pub fn walk_open<T, F>(
     roots: &[PathBuf],
     options: &WalkOptions,
     visit: &F,
-) -> Result<WalkedOpen<T>, String>
+    seen: &mut Seen,
+    sink: impl FnMut(Found<T>),
+) -> Result<u64, String>
 where
     T: Send,
     F: Fn(Opened<'_>) -> T + Sync,
 {
     let filters = Filters::new(options)?;
+    // With several roots, a file root may also lie in a directory walked: all roots are stated
+    // first, so such a file is followed through the walk too, whichever comes first.
+    let classified: Vec<(Root, Option<(u64, u64)>)> = if roots.len() > 1 {
+        let all: Vec<_> = roots.iter().map(|r| classify_root(r, options)).collect();
+        for (kind, id) in &all {
+            if let (Root::File, Some(id)) = (kind, id) {
+                seen.name(*id);
+            }
+        }
+        all
+    } else {
+        Vec::new()
+    };
     let mut batch = Batch {
         filters: &filters,
         visit,
@@ -110,68 +163,79 @@ where
         files: 0,
         dirs: Vec::new(),
         dirs_most: descriptor_share(8, 1, BATCH_DIRS),
-        out: Vec::new(),
+        seen,
+        sink,
     };
     let mut dirs = 0;
+    let mut classified = classified.into_iter();
     for root in roots {
-        root_item(root, options, &mut batch, &mut dirs);
+        let kind = match classified.next() {
+            Some((kind, _)) => kind,
+            None => classify_root(root, options).0,
+        };
+        root_item(root, kind, options, &mut batch, &mut dirs);
     }
     batch.flush();
-    let mut items = batch.out;
-    let mut seen = std::collections::HashSet::new();
-    for item in &mut items {
-        if let Found::File(f, _) = item {
-            f.first_link = seen.insert((f.dev, f.ino));
-        }
-    }
-    Ok(WalkedOpen { items, dirs })
+    Ok(dirs)
 }
 
-fn root_item<T, F>(root: &Path, options: &WalkOptions, batch: &mut Batch<'_, T, F>, dirs: &mut u64)
-where
+fn root_item<T, F, S>(
+    root: &Path,
+    kind: Root,
+    options: &WalkOptions,
+    batch: &mut Batch<'_, T, F, S>,
+    dirs: &mut u64,
+) where
     T: Send,
     F: Fn(Opened<'_>) -> T + Sync,
+    S: FnMut(Found<T>),
 {
-    let stat = if options.follow_links {
-        rustix::fs::stat(root)
-    } else {
-        rustix::fs::lstat(root)
-    };
-    // A root named on the command line is followed even without -L, as du and ls do.
-    let stat = match stat {
-        Ok(s) if FileType::from_raw_mode(s.st_mode) == FileType::Symlink => rustix::fs::stat(root),
-        other => other,
-    };
-    let kind = match stat {
-        Ok(s) => FileType::from_raw_mode(s.st_mode),
-        Err(e) => return batch.done(Found::Error(Error::io(Op::Open, root, e.into()))),
-    };
     match kind {
-        FileType::Directory => walk_root(root, options, batch, dirs),
-        FileType::RegularFile => {
+        Root::Error(e) => batch.done(Found::Error(Error::io(Op::Open, root, e))),
+        Root::Dir => walk_root(root, options, batch, dirs),
+        Root::File => {
             if let Ok(name) = CString::new(root.as_os_str().as_bytes()) {
                 batch.open(ToOpen {
                     dir: None,
                     name,
                     path: root.to_path_buf(),
                     follow: true,
+                    again: false,
                 });
             }
         }
-        _ if batch.filters.excluded(root) => {}
-        other => batch.done(Found::Skipped(root.to_path_buf(), skip_reason(other))),
+        Root::Other(_) if batch.filters.excluded(root) => {}
+        Root::Other(other) => batch.done(Found::Skipped(root.to_path_buf(), skip_reason(other))),
     }
 }
 
-fn walk_root<T, F>(root: &Path, options: &WalkOptions, batch: &mut Batch<'_, T, F>, dirs: &mut u64)
-where
+fn walk_root<T, F, S>(
+    root: &Path,
+    options: &WalkOptions,
+    batch: &mut Batch<'_, T, F, S>,
+    dirs: &mut u64,
+) where
     T: Send,
     F: Fn(Opened<'_>) -> T + Sync,
+    S: FnMut(Found<T>),
 {
+    // The depth of a directory entered before, while the walk is inside it.
+    let mut again: Option<usize> = None;
     walk_tree(root, policy(options), |event| {
         match event {
-            Event::Enter { .. } => *dirs += 1,
+            Event::Enter { stat, depth, .. } => {
+                *dirs += 1;
+                if again.is_some_and(|d| depth <= d) {
+                    again = None;
+                }
+                if !batch.seen.enter((stat.st_dev, stat.st_ino)) && again.is_none() {
+                    again = Some(depth);
+                }
+            }
             Event::Entry(node) => {
+                if again.is_some_and(|d| node.depth <= d) {
+                    again = None;
+                }
                 if batch.filters.excluded(node.path) {
                     return Flow::Prune;
                 }
@@ -182,6 +246,7 @@ where
                         name: node.name.to_owned(),
                         path: node.path.to_path_buf(),
                         follow: node.followed,
+                        again: again.is_some(),
                     }),
                     other => {
                         batch.done(Found::Skipped(node.path.to_path_buf(), skip_reason(other)))
@@ -195,10 +260,11 @@ where
     });
 }
 
-impl<T, F> Batch<'_, T, F>
+impl<T, F, S> Batch<'_, T, F, S>
 where
     T: Send,
     F: Fn(Opened<'_>) -> T + Sync,
+    S: FnMut(Found<T>),
 {
     fn done(&mut self, found: Found<T>) {
         self.pending.push(Pending::Done(found));
@@ -224,17 +290,26 @@ where
     fn flush(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         let (filters, visit) = (self.filters, self.visit);
-        let found: Vec<Option<Found<T>>> = pending
+        // Each result with whether it is a root (`named`) or under a directory walked before.
+        let found: Vec<(Option<Found<T>>, bool, bool)> = pending
             .into_par_iter()
             .map(|p| match p {
-                Pending::Done(found) => Some(found),
+                Pending::Done(found) => (Some(found), false, false),
                 Pending::Open(f) => {
                     let dir = f.dir.as_ref().map_or(rustix::fs::CWD, |d| d.fd());
-                    file(filters, visit, dir, &f.name, f.path, f.follow)
+                    let found = file(filters, visit, dir, &f.name, f.path, f.follow);
+                    (found, f.dir.is_none(), f.again)
                 }
             })
             .collect();
-        self.out.extend(found.into_iter().flatten());
+        for (found, named, again) in found {
+            let Some(mut found) = found else { continue };
+            if let Found::File(entry, _) = &mut found {
+                let first = self.seen.first((entry.dev, entry.ino), entry.nlink, named);
+                entry.first_link = first && !again;
+            }
+            (self.sink)(found);
+        }
         self.files = 0;
         self.dirs.clear();
     }
@@ -297,6 +372,7 @@ where
             dev: stat.st_dev,
             ino: stat.st_ino,
             size,
+            nlink: stat.st_nlink,
             first_link: true,
         },
         value,
@@ -305,7 +381,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Item, walk};
+    use super::super::{Item, Seen, walk};
     use super::*;
     use std::os::unix::fs::symlink;
 
@@ -321,9 +397,16 @@ mod tests {
                 Item::Error(e) => format!("error {e}"),
             })
             .collect();
-        let opened = walk_open(roots, options, &|o: Opened<'_>| o.stat.st_size).unwrap();
-        let b = opened
-            .items
+        let mut items = Vec::new();
+        let dirs = walk_open(
+            roots,
+            options,
+            &|o: Opened<'_>| o.stat.st_size,
+            &mut Seen::new(),
+            |found| items.push(found),
+        )
+        .unwrap();
+        let b = items
             .iter()
             .map(|i| match i {
                 Found::File(f, size) => {
@@ -334,7 +417,7 @@ mod tests {
                 Found::Error(e) => format!("error {e}"),
             })
             .collect();
-        (a, b, plain.dirs, opened.dirs)
+        (a, b, plain.dirs, dirs)
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod fleet;
 mod formats;
 mod grouping;
 mod peers;
+mod system;
 mod walking;
 
 const TMPFS_MAGIC: i64 = 0x0102_1994;

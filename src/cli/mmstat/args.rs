@@ -11,6 +11,7 @@ use clap::{Parser, ValueEnum};
 use crate::cli::common::{FilesArgs, InputName, parse_range_arg};
 use crate::cli::walkargs::WalkArgs;
 use crate::residency::Method;
+use crate::residency::system::SystemOptions;
 use crate::size::ByteRange;
 use crate::walk::{self, WalkOptions};
 
@@ -43,7 +44,7 @@ mmstat --save snap.jsonl /data          a snapshot for mmadvise restore"
 )]
 pub struct Args {
     /// Files and directories (walked recursively); `-` is standard input when it is a regular file
-    #[arg(value_name = "PATH", required_unless_present_any = ["files0_from", "pid"])]
+    #[arg(value_name = "PATH", required_unless_present_any = ["files0_from", "pid", "system"])]
     pub files: Vec<PathBuf>,
 
     /// Columns to show, comma-separated: res, pages, size, pct, dirty, writeback, evicted,
@@ -145,6 +146,24 @@ pub struct Args {
     /// Look at the files process PID maps or holds open (repeatable)
     #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
     pub pid: Vec<u32>,
+
+    /// The whole machine: walk every mounted local filesystem (each once, without crossing into
+    /// another) and the files processes hold open or map, deleted ones too; show the top files (20
+    /// unless --top says), totals per mount, and how /proc/meminfo's Cached splits between them
+    #[arg(
+        long,
+        conflicts_with_all = ["files", "files0_from", "pid", "watch", "save", "check", "range", "map", "ranges", "sort", "output"]
+    )]
+    pub system: bool,
+
+    /// With --system: walk network filesystems too (NFS, CIFS, Ceph, 9p, virtiofs...), and FUSE
+    /// filesystems other than fuseblk (their servers may answer slowly, or never)
+    #[arg(long)]
+    pub all_fs: bool,
+
+    /// With --system: also group the files processes hold by the memory cgroup of those processes
+    #[arg(long, value_enum, value_name = "GROUP")]
+    pub by: Option<By>,
 
     #[command(flatten)]
     pub(crate) walk: WalkArgs,
@@ -281,6 +300,13 @@ fn parse_group_by(text: &str) -> Result<GroupBy, String> {
     Ok(GroupBy { depth })
 }
 
+/// `--by` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum By {
+    /// The memory cgroup of the processes holding each file (from /proc/PID/cgroup).
+    Cgroup,
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -409,6 +435,10 @@ pub struct Plan {
     pub threads: Option<usize>,
     /// The terminal's height when stdout is one (for --watch in place).
     pub tty_rows: Option<usize>,
+    /// With --system: what to measure (the whole machine instead of the inputs).
+    pub system: Option<SystemOptions>,
+    /// No progress bar (-q).
+    pub quiet: bool,
 }
 
 impl Plan {
@@ -417,6 +447,9 @@ impl Plan {
         self.ranges || self.save.is_some()
     }
 }
+
+/// The files --system lists unless --top says otherwise.
+pub const SYSTEM_TOP: usize = 20;
 
 /// The default columns, and the ones --watch adds.
 const DEFAULT_COLUMNS: &[Column] = &[Column::Res, Column::Pages, Column::Pct, Column::File];
@@ -439,6 +472,26 @@ fn walk_options(args: &Args) -> WalkOptions {
 /// Checks what clap cannot: the globs, and combinations of flags. The message is a usage error.
 pub fn validate(args: &Args) -> Result<(), String> {
     walk::validate(&walk_options(args))?;
+    if !args.system && (args.all_fs || args.by.is_some()) {
+        return Err(format!(
+            "{} only applies to --system",
+            if args.all_fs { "--all-fs" } else { "--by" }
+        ));
+    }
+    let w = &args.walk;
+    if args.system
+        && (w.follow_links
+            || !w.include.is_empty()
+            || !w.exclude.is_empty()
+            || w.min_size.is_some()
+            || w.max_size.is_some())
+    {
+        return Err(
+            "--system walks every local filesystem as it is: -L, --include, --exclude, --min-size and \
+--max-size do not apply"
+                .into(),
+        );
+    }
     if args.watch.is_some() && args.format == Format::Prometheus && output_file(args).is_none() {
         return Err(
             "--watch with --format prometheus needs --output-file FILE (each refresh replaces FILE); \
@@ -522,6 +575,13 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         group_by: args.group_by,
         threads: args.threads.map(usize::from),
         tty_rows: terminal.map(|(_, h)| usize::from(h)),
+        system: args.system.then(|| SystemOptions {
+            all_fs: args.all_fs,
+            top: args.top.unwrap_or(SYSTEM_TOP),
+            by_cgroup: args.by == Some(By::Cgroup),
+            method: args.method.into(),
+        }),
+        quiet: args.quiet,
     })
 }
 

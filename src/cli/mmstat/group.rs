@@ -13,12 +13,13 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use super::args::{Column, Format, GroupBy, Plan, SortKey};
-use super::measure::{FileStat, Outcome, Report, percent};
+use super::measure::{FileStat, Outcome, Report};
 use super::table::{self, percent_text, size_text};
 use super::watch::Previous;
 use super::{Frame, by_key, problem, problem_record, prometheus, refresh_heading, summary_record};
 use crate::cli::common::{JsonLines, Reporter, insert_name};
 use crate::cli::quote;
+use crate::residency::percent;
 use crate::sys::cachestat::Cachestat;
 
 /// The files of one directory (and of the directories below it, down to the depth asked).

@@ -35,12 +35,47 @@ OnUnitActiveSec=1min\n    [Install]\n    WantedBy=timers.target\n\
 \n    mmstat --save /var/tmp/cache.jsonl /data\n    mmadvise restore /var/tmp/cache.jsonl",
     ),
     (
+        "THE WHOLE MACHINE",
+        "mmstat --system answers \"buff/cache is large: which files are they?\" without naming any \
+file. It reads the mount table (/proc/self/mountinfo) and walks every mounted local filesystem, each \
+once and without crossing into another, in parallel; tmpfs and other memory filesystems are walked too \
+(their pages are Shmem and cannot be evicted); network filesystems, and FUSE filesystems (but fuseblk), \
+whose servers may answer slowly or never, only with --all-fs; pseudo \
+filesystems (proc, sysfs, cgroup...) and stacked ones (overlay, whose pages belong to the filesystems \
+below it) never. A mount hidden under a later one at the same place, and a second mount of a \
+filesystem already walked (a bind mount), are passed over, so that no file counts twice. It also looks \
+at the files every process holds open or maps (/proc/PID/fd, /proc/PID/map_files), which finds what no \
+walk can: deleted files still open, memfd and shared memory, and files on mounts of other namespaces. \
+A file reached twice (hard links, bind mounts, held and walked) counts once.\n\
+\nIt prints the --top files (20 by default) with the most resident bytes, the totals of each mount \
+walked, and how Cached in /proc/meminfo (read when the walk ends) splits: files on walked filesystems, \
+files on tmpfs, deleted files still open, files processes hold on filesystems not walked, and the rest. \
+The rest is pages of files the walk could not reach: files on filesystems no longer mounted, on mounts \
+of other mount namespaces that no process here holds, and inodes no longer linked nor open, which stay \
+cached until reclaimed. Buffers, the cache of block devices themselves, is shown beside it. The page \
+cache changes while the walk runs, so the parts may exceed Cached a little; the output says by how \
+much.\n\
+\n--by cgroup adds, for the files processes hold, a total per memory cgroup of the processes holding \
+them (from /proc/PID/cgroup), for container hosts. A file counts in the cgroup of every process that \
+holds it. The kernel charges a page to the cgroup that first faulted it in, which this view cannot see: \
+it shows who holds the files, not whom their pages are charged to.\n\
+\nMemory stays bounded whatever the number of files: a heap of the top files, totals per mount, and a \
+set of (device, inode) only for files with several links and files processes hold. Directories and \
+files that cannot be read, files that vanish and processes that exit during the walk are counted and \
+summarised on standard error, never fatal. Run it as root: the kernel hides the residency of files the \
+caller may not write, and the files of other users' processes.\n\
+\n    mmstat --system\n    mmstat --system --top 50 --by cgroup\n    mmstat --system --json | jq 'select(.type == \"reconciliation\")'",
+    ),
+    (
         "EXIT STATUS",
         "0 when every file was measured (and, with --check, at least PCT percent of the pages of files \
 whose residency is known are resident); 1 when a file or directory could not be read, a snapshot could \
 not be written, or the --check threshold was not met (the other files are still measured and \
 reported); 2 for a usage error. Files whose residency is unknown, paths skipped (FIFOs, sockets, \
-devices) and files of a process that exited during the scan do not make the status 1. With --watch, \
+devices) and files of a process that exited during the scan do not make the status 1. With --system, \
+directories and files that cannot be read, files that vanish and processes that exit during the walk \
+are counted and summarised on standard error and do not make the status 1 either; it is 1 only when \
+the mount table or /proc cannot be read. With --watch, \
 the loop ends at SIGINT, SIGTERM or SIGHUP and mmstat then dies of that signal, as the shell expects \
 (status 130 for Ctrl-C); with --count it ends after that many refreshes, with the status above (--check \
 applies to the last refresh). Writing to a closed pipe ends the run quietly with status 0.",

@@ -1,226 +1,16 @@
-//! Finding the files to look at (walked trees, standard input, the files of processes) and measuring
-//! each on the rayon pool, in input order whatever the thread count, then the totals, in which a file
-//! reached by several paths (hard links, a file named twice) counts once.
+//! The bridge to the core's measurement ([`crate::residency::scan`]): the request a plan makes, the
+//! report of a run kept whole (for sorted output, --save and --watch), and how subjects and names
+//! are shown.
 
-use std::collections::HashSet;
-use std::fs::File;
-use std::io;
-use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use rayon::prelude::*;
-use rustix::fs::{FileType, Mode, OFlags, Stat};
-
-use super::args::Plan;
 use crate::cli::common::{InputName, insert_name};
 use crate::cli::quote;
-use crate::error::describe;
-use crate::map::page_size;
-use crate::procmaps;
-use crate::residency::{
-    FsKind, Method, Residency, Run, Target, Unknown, Used, fs_kind, pages_between,
-};
-use crate::size::ByteRange;
-use crate::snapshot::Identity;
-use crate::sys::cachestat::{Cachestat, cachestat};
-use crate::sys::signals;
-use crate::walk::SkipReason;
-use crate::walk::open::{Found, Opened, walk_open};
+use crate::residency::{Options, Request, Source};
 
-/// Something to open and measure, other than the files of a walk.
-#[derive(Debug)]
-enum Entry {
-    /// A path: `shown` in output, `open` to open it (they differ for a process's files).
-    File {
-        shown: PathBuf,
-        open: PathBuf,
-        pid: Option<u32>,
-    },
-    /// Standard input.
-    Stdin,
-    /// Failed before it could be measured.
-    Error {
-        path: Option<Subject>,
-        message: String,
-    },
-}
+use super::args::Plan;
 
-/// What an error is about: a file (its exact name) or a process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Subject {
-    /// A file, as named.
-    File(PathBuf),
-    /// A process given to --pid.
-    Process(u32),
-}
+pub use crate::residency::{Cell, FileStat, Outcome, Subject, Totals};
 
-impl Subject {
-    /// The subject for people: the file name quoted as [`quote::name`] does, or `process PID`.
-    pub fn shown(&self) -> String {
-        match self {
-            Subject::File(path) => quote::name(path),
-            Subject::Process(pid) => format!("process {pid}"),
-        }
-    }
-
-    /// The subject as the `path` field of a JSON record (with `path_bytes` for a name that is not
-    /// UTF-8).
-    pub fn insert_json(&self, fields: &mut serde_json::Map<String, serde_json::Value>) {
-        match self {
-            Subject::File(path) => insert_name(fields, "path", path.as_os_str()),
-            Subject::Process(pid) => {
-                fields.insert("path".into(), format!("process {pid}").into());
-            }
-        }
-    }
-}
-
-/// The residency of a span of pages of a file, one cell of a map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cell {
-    /// Resident pages.
-    pub resident: u64,
-    /// Pages.
-    pub pages: u64,
-}
-
-/// A file measured.
-#[derive(Debug)]
-pub struct FileStat {
-    /// The path as named.
-    pub path: PathBuf,
-    /// Device, inode, size and modification time when measured.
-    pub identity: Identity,
-    /// First byte looked at.
-    pub start: u64,
-    /// One past the last byte looked at.
-    pub end: u64,
-    /// What the kernel said.
-    pub residency: Residency,
-    /// Bytes of `[start, end)` that lie in resident pages (exact), or `None` when unknown.
-    pub resident_bytes: Option<u64>,
-    /// Resident and missing runs (with --ranges and --save), when residency is known.
-    pub runs: Option<Vec<Run>>,
-    /// Map cells (with --map), when residency is known.
-    pub cells: Option<Vec<Cell>>,
-    /// False for a later path to a file already counted: it is shown but not added to the totals.
-    pub counted: bool,
-    /// The error cachestat gave when --method auto fell back to mincore.
-    pub refused: Option<i32>,
-}
-
-impl FileStat {
-    /// The path in a row, quoted when it cannot be printed as it is ([`quote::row`]).
-    pub fn name(&self) -> String {
-        quote::row(&self.path)
-    }
-
-    /// The length of the range looked at.
-    pub fn len(&self) -> u64 {
-        self.end - self.start
-    }
-
-    /// Resident pages, when known.
-    pub fn resident(&self) -> Option<u64> {
-        self.residency.resident
-    }
-
-    /// The share of pages resident, in percent; `None` when unknown or when there are no pages.
-    pub fn percent(&self) -> Option<f64> {
-        percent(self.residency.resident?, self.residency.pages)
-    }
-}
-
-/// `resident` of `pages` in percent, `None` for no pages.
-pub fn percent(resident: u64, pages: u64) -> Option<f64> {
-    (pages > 0).then(|| resident as f64 * 100.0 / pages as f64)
-}
-
-/// What became of one entry.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Measured.
-    File(Box<FileStat>),
-    /// Not a regular file: passed over with a note.
-    Skipped {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        why: String,
-    },
-    /// Failed.
-    Error {
-        /// The file or process, when the failure has one.
-        path: Option<Subject>,
-        /// The reason.
-        message: String,
-    },
-    /// A file of a process that vanished before it could be opened: the process exited, or closed,
-    /// unmapped or deleted the file.
-    Gone {
-        /// The process.
-        pid: u32,
-        /// Whether the process itself exited.
-        exited: bool,
-    },
-    /// Passed over without a note: something a process maps that is not a regular file.
-    Ignored,
-    /// Not measured: a termination signal arrived.
-    Cancelled,
-}
-
-/// Totals over the files measured, each (device, inode) once.
-#[derive(Debug, Clone, Default)]
-pub struct Totals {
-    /// Distinct files measured.
-    pub files: u64,
-    /// Further paths to files already counted.
-    pub links: u64,
-    /// Directories walked.
-    pub dirs: u64,
-    /// Paths passed over (FIFOs, sockets, devices, loops).
-    pub skipped: u64,
-    /// Failures.
-    pub errors: u64,
-    /// Files of exited processes.
-    pub gone: u64,
-    /// Pages looked at.
-    pub pages: u64,
-    /// Resident pages, over files whose residency is known.
-    pub resident_pages: u64,
-    /// Files whose residency is unknown, and their pages.
-    pub unknown_files: u64,
-    /// Pages of those files.
-    pub unknown_pages: u64,
-    /// Bytes of those files.
-    pub unknown_size: u64,
-    /// Unknown because the caller may not write them.
-    pub not_writable: u64,
-    /// Unknown because they are on hugetlbfs.
-    pub hugetlbfs: u64,
-    /// Files on tmpfs.
-    pub tmpfs: u64,
-    /// Bytes looked at.
-    pub size: u64,
-    /// Bytes in resident pages.
-    pub resident_bytes: u64,
-    /// Sums of cachestat's counters, when some file was measured with cachestat.
-    pub detail: Option<Cachestat>,
-    /// The error cachestat gave where --method auto fell back to mincore.
-    pub refused: Option<i32>,
-    /// Wall time of the measurement.
-    pub elapsed: Duration,
-}
-
-impl Totals {
-    /// The share of known pages resident, in percent.
-    pub fn percent(&self) -> Option<f64> {
-        percent(self.resident_pages, self.pages - self.unknown_pages)
-    }
-}
-
-/// One measurement of everything the plan names.
+/// One measurement of everything the plan names, kept whole.
 #[derive(Debug)]
 pub struct Report {
     /// Outcomes in input order.
@@ -239,425 +29,75 @@ impl Report {
     }
 }
 
-/// Finds and measures everything the plan names.
+/// What to measure of each file, as the plan asks.
+pub fn options(plan: &Plan) -> Options {
+    Options {
+        range: plan.range,
+        method: plan.method,
+        runs: plan.needs_runs(),
+        cells: plan.map.map(|style| style.cells),
+    }
+}
+
+/// The plan's inputs as the core names them.
+pub fn sources(plan: &Plan) -> Vec<Source> {
+    plan.inputs
+        .iter()
+        .map(|name| match name {
+            InputName::Path(p) => Source::Path(p.clone()),
+            InputName::Stdin { .. } => Source::Stdin,
+            InputName::Invalid(why) => Source::Invalid(why.clone()),
+        })
+        .collect()
+}
+
+/// Measures everything the plan names, handing each outcome to `sink` in order; returns the totals.
+pub fn stream(plan: &Plan, sink: impl FnMut(Outcome)) -> Totals {
+    let sources = sources(plan);
+    let request = Request {
+        sources: &sources,
+        pids: &plan.pids,
+        walk: &plan.walk,
+        options: options(plan),
+    };
+    crate::residency::scan(&request, sink)
+}
+
+/// Finds and measures everything the plan names, keeping every outcome.
 pub fn collect(plan: &Plan) -> Report {
-    let started = Instant::now();
-    let (mut outcomes, dirs) = outcomes(plan);
-    let mut totals = count(&mut outcomes);
-    totals.dirs = dirs;
-    totals.elapsed = started.elapsed();
+    let mut outcomes = Vec::new();
+    let totals = stream(plan, |o| outcomes.push(o));
     Report { outcomes, totals }
 }
 
-/// Everything the plan names, measured, in order: the inputs (directories walked, each file measured
-/// as soon as the walk opens it), then each process's files. Also the number of directories walked.
-fn outcomes(plan: &Plan) -> (Vec<Outcome>, u64) {
-    let mut outcomes = Vec::new();
-    let mut dirs = 0;
-    let mut roots = Vec::new();
-    let mut flush = |roots: &mut Vec<PathBuf>, outcomes: &mut Vec<Outcome>| {
-        if roots.is_empty() {
-            return;
+/// How subjects are shown.
+pub trait Shown {
+    /// The subject for people: the file name quoted as [`quote::name`] does, or `process PID`.
+    fn shown(&self) -> String;
+    /// The subject as the `path` field of a JSON record (with `path_bytes` for a name that is not
+    /// UTF-8).
+    fn insert_json(&self, fields: &mut serde_json::Map<String, serde_json::Value>);
+}
+
+impl Shown for Subject {
+    fn shown(&self) -> String {
+        match self {
+            Subject::File(path) => quote::name(path),
+            Subject::Process(pid) => format!("process {pid}"),
         }
-        let visit = |o: Opened<'_>| measure_open(o.file, o.path, o.stat, false, plan);
-        match walk_open(roots, &plan.walk, &visit) {
-            Ok(walked) => {
-                dirs += walked.dirs;
-                outcomes.extend(walked.items.into_iter().filter_map(from_walk));
-            }
-            Err(message) => outcomes.push(Outcome::Error {
-                path: None,
-                message,
-            }),
-        }
-        roots.clear();
-    };
-    let mut entries = Vec::new();
-    for name in &plan.inputs {
-        match name {
-            InputName::Path(p) => roots.push(p.clone()),
-            InputName::Stdin { .. } => {
-                flush(&mut roots, &mut outcomes);
-                outcomes.push(measure(Entry::Stdin, plan));
-            }
-            InputName::Invalid(why) => {
-                flush(&mut roots, &mut outcomes);
-                outcomes.push(Outcome::Error {
-                    path: None,
-                    message: why.clone(),
-                });
+    }
+
+    fn insert_json(&self, fields: &mut serde_json::Map<String, serde_json::Value>) {
+        match self {
+            Subject::File(path) => insert_name(fields, "path", path.as_os_str()),
+            Subject::Process(pid) => {
+                fields.insert("path".into(), format!("process {pid}").into());
             }
         }
     }
-    flush(&mut roots, &mut outcomes);
-    for &pid in &plan.pids {
-        match procmaps::files(pid) {
-            Ok(files) => entries.extend(files.into_iter().map(|f| Entry::File {
-                shown: f.path,
-                open: f.open,
-                pid: Some(pid),
-            })),
-            Err(e) => {
-                let message = match e.reason() {
-                    crate::error::Reason::Io(io) if io.kind() == io::ErrorKind::NotFound => {
-                        "no such process".to_string()
-                    }
-                    _ => e.reason_text(),
-                };
-                entries.push(Entry::Error {
-                    path: Some(Subject::Process(pid)),
-                    message,
-                });
-            }
-        }
-    }
-    outcomes.par_extend(entries.into_par_iter().map(|entry| measure(entry, plan)));
-    (outcomes, dirs)
 }
 
-fn from_walk(item: Found<Outcome>) -> Option<Outcome> {
-    match item {
-        Found::File(entry, outcome) => Some(with_path(outcome, entry.path)),
-        Found::Skipped(path, reason) => Some(Outcome::Skipped {
-            path,
-            why: reason.describe().into(),
-        }),
-        Found::Error(e) => Some(Outcome::Error {
-            path: Some(subject(e.path())),
-            message: e.reason_text(),
-        }),
-    }
-}
-
-/// Gives a measured file its path (measure_open leaves it empty, to spare a copy).
-fn with_path(mut outcome: Outcome, path: PathBuf) -> Outcome {
-    if let Outcome::File(f) = &mut outcome {
-        f.path = path;
-    }
-    outcome
-}
-
-fn subject(path: &Path) -> Subject {
-    Subject::File(path.to_path_buf())
-}
-
-fn measure(entry: Entry, plan: &Plan) -> Outcome {
-    if signals::caught().is_some() {
-        return Outcome::Cancelled;
-    }
-    match entry {
-        Entry::File { shown, open, pid } => {
-            let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
-            match rustix::fs::open(&open, flags, Mode::empty()) {
-                Ok(fd) => with_path(
-                    measure_file(&File::from(fd), &shown, pid.is_some(), plan),
-                    shown,
-                ),
-                Err(e)
-                    if pid.is_some()
-                        && (e == rustix::io::Errno::NOENT || e == rustix::io::Errno::SRCH) =>
-                {
-                    let pid = pid.unwrap_or_default();
-                    Outcome::Gone {
-                        pid,
-                        exited: !procmaps::alive(pid),
-                    }
-                }
-                Err(e) => Outcome::Error {
-                    path: Some(subject(&shown)),
-                    message: describe(&e.into()),
-                },
-            }
-        }
-        Entry::Stdin => match io::stdin().as_fd().try_clone_to_owned() {
-            Ok(fd) => with_path(
-                measure_file(&File::from(fd), Path::new("-"), false, plan),
-                PathBuf::from("-"),
-            ),
-            Err(e) => Outcome::Error {
-                path: Some(Subject::File("-".into())),
-                message: describe(&e),
-            },
-        },
-        Entry::Error { path, message } => Outcome::Error { path, message },
-    }
-}
-
-/// Measures an open file; `quiet` passes over a file that is not regular without a note.
-fn measure_file(file: &File, path: &Path, quiet: bool, plan: &Plan) -> Outcome {
-    match rustix::fs::fstat(file) {
-        Ok(stat) => measure_open(file, path, &stat, quiet, plan),
-        Err(e) => Outcome::Error {
-            path: Some(subject(path)),
-            message: describe(&e.into()),
-        },
-    }
-}
-
-/// Measures an open file whose fstat is `stat`; the path of the result is left empty.
-fn measure_open(file: &File, path: &Path, stat: &Stat, quiet: bool, plan: &Plan) -> Outcome {
-    if signals::caught().is_some() {
-        return Outcome::Cancelled;
-    }
-    let error = |message: String| Outcome::Error {
-        path: Some(subject(path)),
-        message,
-    };
-    let why = match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => None,
-        FileType::Directory => Some("a directory"),
-        FileType::Fifo => Some(SkipReason::Fifo.describe()),
-        FileType::Socket => Some(SkipReason::Socket.describe()),
-        FileType::CharacterDevice => Some(SkipReason::CharDevice.describe()),
-        FileType::BlockDevice => Some(SkipReason::BlockDevice.describe()),
-        _ => Some("not a regular file"),
-    };
-    if let Some(why) = why {
-        return if quiet {
-            Outcome::Ignored
-        } else {
-            Outcome::Skipped {
-                path: path.to_path_buf(),
-                why: why.into(),
-            }
-        };
-    }
-    let len = stat.st_size as u64;
-    let identity = Identity {
-        dev: stat.st_dev,
-        ino: stat.st_ino,
-        size: len,
-        mtime_ns: stat
-            .st_mtime
-            .saturating_mul(1_000_000_000)
-            .saturating_add(stat.st_mtime_nsec as i64),
-    };
-    match measure_target(file, path, len, stat.st_dev, plan) {
-        Ok(m) => Outcome::File(Box::new(FileStat {
-            path: PathBuf::new(),
-            identity,
-            start: m.start,
-            end: m.end,
-            residency: m.residency,
-            resident_bytes: m.resident_bytes,
-            runs: m.runs,
-            cells: m.cells,
-            counted: true,
-            refused: m.refused,
-        })),
-        Err(e) => error(e.reason_text()),
-    }
-}
-
-struct Measured {
-    start: u64,
-    end: u64,
-    residency: Residency,
-    resident_bytes: Option<u64>,
-    runs: Option<Vec<Run>>,
-    cells: Option<Vec<Cell>>,
-    refused: Option<i32>,
-}
-
-thread_local! {
-    /// The filesystem kind of the device last seen on this thread: files of a tree mostly share one.
-    static LAST_FS: std::cell::Cell<Option<(u64, FsKind)>> = const { std::cell::Cell::new(None) };
-}
-
-/// The kind of filesystem of `file` on device `dev`, asked of the kernel once per device and thread.
-fn fs_of(file: &File, dev: u64, path: &Path) -> crate::error::Result<FsKind> {
-    if let Some((last, kind)) = LAST_FS.get()
-        && last == dev
-    {
-        return Ok(kind);
-    }
-    let kind =
-        fs_kind(file).map_err(|e| crate::error::Error::io(crate::error::Op::Open, path, e))?;
-    LAST_FS.set(Some((dev, kind)));
-    Ok(kind)
-}
-
-fn measure_target(
-    file: &File,
-    path: &Path,
-    len: u64,
-    dev: u64,
-    plan: &Plan,
-) -> crate::error::Result<Measured> {
-    let target = Target::with_fs(file, path, len, fs_of(file, dev, path)?);
-    let residency = target.measure(plan.range, plan.method)?;
-    let (start, end) = target.bounds(plan.range);
-    let mut measured = Measured {
-        start,
-        end,
-        residency,
-        resident_bytes: None,
-        runs: None,
-        cells: None,
-        refused: None,
-    };
-    let Some(resident) = residency.resident else {
-        return Ok(measured);
-    };
-    if plan.needs_runs() {
-        measured.runs = Some(runs(&target, plan.range, resident, residency.pages)?);
-    }
-    measured.resident_bytes = Some(match &measured.runs {
-        Some(runs) => runs
-            .iter()
-            .filter(|r| r.resident)
-            .map(|r| r.end - r.start)
-            .sum(),
-        None => resident_bytes(&target, start, end, resident, residency.pages, plan.method)?,
-    });
-    if let Some(style) = plan.map {
-        measured.cells = Some(cells(&target, start, end, style.cells, plan.method)?);
-    }
-    if residency.used == Some(Used::Mincore) && plan.method == Method::Auto {
-        measured.refused = cachestat(file, 0, 1).err().and_then(|e| e.raw_os_error());
-    }
-    Ok(measured)
-}
-
-/// The resident and missing runs of the range: without a page-by-page look when all or none of it is
-/// resident.
-fn runs(
-    target: &Target,
-    range: ByteRange,
-    resident: u64,
-    pages: u64,
-) -> crate::error::Result<Vec<Run>> {
-    let (start, end) = target.bounds(range);
-    if start == end {
-        return Ok(Vec::new());
-    }
-    if resident == 0 || resident == pages {
-        return Ok(vec![Run {
-            start,
-            end,
-            resident: resident > 0,
-        }]);
-    }
-    Ok(target.runs(range)?.unwrap_or_default())
-}
-
-/// The bytes of `[start, end)` that lie in resident pages: whole pages, less the parts of a partly
-/// covered first or last page that lie outside the range when that page is resident.
-fn resident_bytes(
-    target: &Target,
-    start: u64,
-    end: u64,
-    resident: u64,
-    pages: u64,
-    method: Method,
-) -> crate::error::Result<u64> {
-    if resident == 0 {
-        return Ok(0);
-    }
-    if resident >= pages {
-        return Ok(end - start);
-    }
-    // Here at least two pages, some resident and some not.
-    let page = page_size() as u64;
-    let page_resident = |at: u64| -> crate::error::Result<bool> {
-        let one = ByteRange {
-            offset: at,
-            len: Some(1),
-        };
-        Ok(target.measure(one, method)?.resident == Some(1))
-    };
-    let mut bytes = resident * page;
-    if !start.is_multiple_of(page) && page_resident(start)? {
-        bytes -= start % page;
-    }
-    if !end.is_multiple_of(page) && page_resident(end - 1)? {
-        bytes -= page - end % page;
-    }
-    Ok(bytes)
-}
-
-/// The range split into at most `max` cells of whole pages, each with its resident count: through
-/// cachestat per cell, or windowed mincore, so exact whatever the file's size.
-fn cells(
-    target: &Target,
-    start: u64,
-    end: u64,
-    max: usize,
-    method: Method,
-) -> crate::error::Result<Vec<Cell>> {
-    let page = page_size() as u64;
-    let pages = pages_between(start, end);
-    let n = pages.min(max as u64);
-    let first = start / page;
-    let bound = |i: u64| first + (u128::from(i) * u128::from(pages) / u128::from(n.max(1))) as u64;
-    let mut cells = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let lo = (bound(i) * page).max(start);
-        let hi = (bound(i + 1) * page).min(end);
-        let r = target.measure(
-            ByteRange {
-                offset: lo,
-                len: Some(hi - lo),
-            },
-            method,
-        )?;
-        cells.push(Cell {
-            resident: r.resident.unwrap_or(0),
-            pages: r.pages,
-        });
-    }
-    Ok(cells)
-}
-
-/// Marks later paths to the same file as not counted, and adds up the rest.
-fn count(outcomes: &mut [Outcome]) -> Totals {
-    let mut t = Totals::default();
-    let mut seen = HashSet::new();
-    for outcome in outcomes {
-        match outcome {
-            Outcome::File(f) => {
-                f.counted = seen.insert((f.identity.dev, f.identity.ino));
-                if !f.counted {
-                    t.links += 1;
-                    continue;
-                }
-                let r = &f.residency;
-                t.files += 1;
-                t.pages += r.pages;
-                t.size += f.len();
-                match r.resident {
-                    Some(resident) => {
-                        t.resident_pages += resident;
-                        t.resident_bytes += f.resident_bytes.unwrap_or(0);
-                    }
-                    None => {
-                        t.unknown_files += 1;
-                        t.unknown_pages += r.pages;
-                        t.unknown_size += f.len();
-                        match r.unknown {
-                            Some(Unknown::Hugetlbfs) => t.hugetlbfs += 1,
-                            _ => t.not_writable += 1,
-                        }
-                    }
-                }
-                if r.fs == FsKind::Tmpfs {
-                    t.tmpfs += 1;
-                }
-                if let Some(d) = r.detail {
-                    let sum = t.detail.get_or_insert_with(Cachestat::default);
-                    sum.cache += d.cache;
-                    sum.dirty += d.dirty;
-                    sum.writeback += d.writeback;
-                    sum.evicted += d.evicted;
-                    sum.recently_evicted += d.recently_evicted;
-                }
-                t.refused = t.refused.or(f.refused);
-            }
-            Outcome::Skipped { .. } => t.skipped += 1,
-            Outcome::Error { .. } => t.errors += 1,
-            Outcome::Gone { .. } => t.gone += 1,
-            Outcome::Ignored | Outcome::Cancelled => {}
-        }
-    }
-    t
+/// A file's path in a row, quoted when it cannot be printed as it is ([`quote::row`]).
+pub fn row_name(f: &FileStat) -> String {
+    quote::row(&f.path)
 }

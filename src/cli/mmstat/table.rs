@@ -3,7 +3,7 @@
 
 use super::args::{Column, Plan};
 use super::bar;
-use super::measure::{FileStat, Totals};
+use super::measure::{FileStat, Totals, row_name};
 use super::watch::Previous;
 use crate::residency::FsKind;
 use crate::size::human;
@@ -136,9 +136,9 @@ pub(super) fn value(
             .and_then(|p| p.change(f).recently_evicted)
             .map_or_else(|| "-".into(), signed),
         Column::File => match f.residency.fs {
-            FsKind::Tmpfs => format!("{} [tmpfs]", f.name()),
-            FsKind::Hugetlbfs => format!("{} [hugetlbfs]", f.name()),
-            FsKind::Storage => f.name(),
+            FsKind::Tmpfs => format!("{} [tmpfs]", row_name(f)),
+            FsKind::Hugetlbfs => format!("{} [hugetlbfs]", row_name(f)),
+            FsKind::Storage => row_name(f),
         },
     }
 }

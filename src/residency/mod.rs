@@ -17,6 +17,17 @@ use crate::map::{MapMode, MappedRange, align_down, page_size};
 use crate::size::ByteRange;
 use crate::sys::cachestat::{Cachestat, cachestat};
 
+mod files;
+pub mod held;
+mod scan;
+pub mod system;
+
+pub use files::{
+    Cell, FileStat, Options, Outcome, Subject, Totals, measure_fd, measure_open, measure_path,
+    percent, with_path,
+};
+pub use scan::{Request, Source, process, scan};
+
 /// How to ask the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {
@@ -122,7 +133,20 @@ impl<'a> Target<'a> {
     /// a file on the same device): spares one statfs per file when measuring many files, which matters
     /// because ext4 sums per-CPU counters to answer it.
     pub fn with_fs(file: &'a File, path: &'a Path, len: u64, fs: FsKind) -> Self {
-        let truthful = may_see_residency(file);
+        let truthful = may_see_residency(file, None);
+        Target {
+            file,
+            path,
+            len,
+            fs,
+            truthful,
+        }
+    }
+
+    /// Like [`Target::with_fs`], with the owner of the file known (from its fstat): spares the
+    /// fstat [`Target::with_fs`] makes for a caller other than root.
+    pub fn with_owner(file: &'a File, path: &'a Path, len: u64, fs: FsKind, owner: u32) -> Self {
+        let truthful = may_see_residency(file, Some(owner));
         Target {
             file,
             path,
@@ -306,12 +330,13 @@ pub fn pages_between(start: u64, end: u64) -> u64 {
 
 /// Whether the kernel reports this file's true residency to us: it does for root (CAP_FOWNER), for the
 /// file's owner, and for whoever may write it (the test the kernel makes in mincore and cachestat).
-fn may_see_residency(file: &File) -> bool {
-    let euid = rustix::process::geteuid();
-    if euid.is_root() {
+fn may_see_residency(file: &File, owner: Option<u32>) -> bool {
+    let euid = effective_uid();
+    if euid == 0 {
         return true;
     }
-    if rustix::fs::fstat(file).is_ok_and(|s| s.st_uid == euid.as_raw()) {
+    let owner = owner.or_else(|| rustix::fs::fstat(file).ok().map(|s| s.st_uid));
+    if owner == Some(euid) {
         return true;
     }
     let link = format!("/proc/self/fd/{}", file.as_raw_fd());
@@ -322,6 +347,12 @@ fn may_see_residency(file: &File) -> bool {
         rustix::fs::AtFlags::EACCESS,
     )
     .is_ok()
+}
+
+/// The effective user id, asked of the kernel once: the tools never change it.
+pub fn effective_uid() -> u32 {
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *EUID.get_or_init(|| rustix::process::geteuid().as_raw())
 }
 
 fn annotate(e: io::Error, call: &str) -> io::Error {
