@@ -338,6 +338,10 @@ const SNAPSHOT_FILE: &[Field] = &[
     f("ino", "inode number when saved"),
     SIZE,
     f("mtime_ns", "modification time when saved, in nanoseconds"),
+    f(
+        "fingerprint",
+        "version 2, with mmstat --save --fingerprint: the content fingerprint (16 hexadecimal digits)",
+    ),
     f("resident_ranges", "resident [start, end) byte ranges"),
 ];
 

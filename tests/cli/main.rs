@@ -17,6 +17,7 @@ mod mmcounter;
 mod mmcp;
 mod mmstat;
 mod names;
+mod restore_match;
 mod schema;
 mod startup;
 mod util;

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::advise::load::Pattern;
+use crate::advise::restore::{Match, PrefixMap};
 use crate::cli::common::{
     EXIT_USAGE, FilesArgs, MapModeArg, ProgressArgs, Reporter, parse_args, parse_range_arg,
     parse_size_arg,
@@ -306,11 +307,48 @@ pub struct RestoreArgs {
     #[arg(value_name = "SNAPSHOT")]
     pub snapshot: PathBuf,
 
+    /// Restore files saved under OLD from under NEW instead (repeatable; the longest OLD that is a
+    /// prefix of whole path components wins), for a snapshot saved on another host or before a copy
+    #[arg(long, value_name = "OLD=NEW", value_parser = parse_prefix_map())]
+    pub map_prefix: Vec<PrefixMap>,
+
+    /// How a saved file is recognised: identity (device, inode, size and modification time: the same
+    /// file), size-mtime (a copy made with cp -a, rsync -a or mmcp -a), or fingerprint (the size and
+    /// the content fingerprint saved by mmstat --save --fingerprint)
+    #[arg(long = "match", value_enum, value_name = "HOW", default_value_t = MatchArg::Identity)]
+    pub matching: MatchArg,
+
     #[command(flatten)]
     pub(crate) loading: Loading,
 
     #[command(flatten)]
     pub(crate) common: Common,
+}
+
+/// How restore recognises a saved file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatchArg {
+    /// Device, inode, size and modification time: the same file
+    Identity,
+    /// Size and modification time: a copy that kept them
+    SizeMtime,
+    /// Size and content fingerprint (mmstat --save --fingerprint)
+    Fingerprint,
+}
+
+impl From<MatchArg> for Match {
+    fn from(m: MatchArg) -> Match {
+        match m {
+            MatchArg::Identity => Match::Identity,
+            MatchArg::SizeMtime => Match::SizeMtime,
+            MatchArg::Fingerprint => Match::Fingerprint,
+        }
+    }
+}
+
+fn parse_prefix_map() -> impl clap::builder::TypedValueParser<Value = PrefixMap> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().try_map(|s| PrefixMap::parse(&s))
 }
 
 /// The clap command, for man pages and completions.

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Map;
 
 use crate::advise::load::{Job, load};
-use crate::advise::restore::{Verdict, unique, verdict};
+use crate::advise::restore::{Verdict, map_paths, unique, verdict};
 use crate::advise::{Span, Subject, pages_in, total};
 use crate::cli::common::Reporter;
 use crate::cli::quote;
@@ -37,7 +37,7 @@ fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
 /// Runs `mmadvise restore`.
 pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
     // One file is one file, however many times the snapshot names it.
-    let records = unique(read_snapshot(&args.snapshot)?);
+    let records = unique(map_paths(read_snapshot(&args.snapshot)?, &args.map_prefix));
     let mut report = Report::new("restore", &args.common, reporter);
     let saved: u64 = records
         .iter()
@@ -71,9 +71,13 @@ pub fn run(args: &RestoreArgs, reporter: &Reporter) -> anyhow::Result<()> {
                     continue;
                 }
             };
-            match verdict(record, &Identity::of(&meta)) {
+            let how = args.matching.into();
+            match verdict(record, &Identity::of(&meta), how, o.input.file()) {
                 Verdict::Changed(why) => {
                     report.skipped(shown, &format!("changed since the snapshot: {why}"))?
+                }
+                Verdict::Unknown(why) => {
+                    report.skipped(shown, &format!("cannot be matched: {why}"))?
                 }
                 Verdict::Restore(spans) => opened.push((o, spans)),
             }
