@@ -8,6 +8,7 @@
 
 pub mod advice;
 pub mod evict;
+pub mod follow;
 pub mod load;
 pub mod lock;
 pub mod pageflags;

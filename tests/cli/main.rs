@@ -8,6 +8,7 @@ mod bounds;
 mod dialect;
 mod eio;
 mod escapes;
+mod follow;
 mod fuse;
 mod hazards;
 mod man;

@@ -2,6 +2,7 @@
 //! the flags they share, and the entry point. The actions live in `run`, `lock` and `restore`; the
 //! output (text or JSON Lines) in `report`.
 
+mod follow;
 mod lock;
 mod report;
 mod restore;
@@ -221,6 +222,21 @@ pub struct TouchArgs {
     #[command(flatten)]
     pub(crate) targets: Targets,
 
+    /// Keep following the files until SIGINT or SIGTERM: a file replaced by a rename is loaded again,
+    /// a file that grows has its new tail loaded, new files under a directory are loaded, deleted files are
+    /// let go; each change is reported as it happens (SIGHUP walks everything again)
+    #[arg(long)]
+    pub follow: bool,
+
+    /// With --follow: detach once the first walk is done, and follow in the background
+    #[arg(long, requires = "follow")]
+    pub daemon: bool,
+
+    /// With --follow: write the following process's id to FILE once the first walk is done; removed
+    /// when it ends
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    pub pidfile: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) loading: Loading,
 
@@ -251,6 +267,12 @@ pub struct LockArgs {
     /// Detach once the files are locked, and hold them in the background
     #[arg(long)]
     pub daemon: bool,
+
+    /// Keep following the files until SIGINT or SIGTERM: a file replaced by a rename is locked again,
+    /// a file that grows has its new tail locked, new files under a directory are locked, deleted files are
+    /// let go; each change is reported as it happens (SIGHUP walks everything again)
+    #[arg(long)]
+    pub follow: bool,
 
     /// Write the holding process's id to FILE once the files are locked; removed when it ends
     #[arg(long, value_name = "FILE")]
@@ -401,6 +423,8 @@ pub fn main() -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     match &args.action {
+        Action::Lock(a) if a.follow => follow::lock(a, &reporter),
+        Action::Touch(a) if a.follow => follow::touch(a, &reporter),
         Action::Lock(a) => lock::main(a, &reporter),
         action => {
             let result = match action {
