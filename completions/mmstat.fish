@@ -41,6 +41,7 @@ complete -c mmstat -s v -l map -d 'Draw a residency map under each file: a bar a
 complete -c mmstat -l ascii -d 'Draw maps with ASCII characters instead of Unicode blocks'
 complete -c mmstat -l ranges -d 'List the resident and missing byte ranges of each file (arrays of [start, end) in JSON)'
 complete -c mmstat -s J -l json -d 'Write JSON Lines: a "file" object per file, "error" per failure, and a "summary"'
+complete -c mmstat -l fingerprint -d 'With --save: store each file\'s content fingerprint (its size and five sampled 4 KiB blocks, hashed), so that mmadvise restore --match fingerprint can recognise copies and catch changes'
 complete -c mmstat -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmstat -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
 complete -c mmstat -s h -l help -d 'Print help (see more with \'--help\')'

@@ -155,7 +155,9 @@ struct Held {
     id: (u64, u64),
     size: u64,
     end: u64,
-    locks: Vec<Locked>,
+    /// The locked maps: the first of the file as found, then one per growth, each with its start
+    /// offset and the bytes it locked.
+    locks: Vec<(Locked, u64, u64)>,
     locked: u64,
 }
 
@@ -191,6 +193,9 @@ const DIR_EVENTS: WatchFlags = WatchFlags::CREATE
     .union(WatchFlags::DELETE_SELF)
     .union(WatchFlags::MOVE_SELF)
     .union(WatchFlags::ONLYDIR);
+
+/// How long a burst of events may settle before it is acted on.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Maps held per file before a growing file's maps are merged into one.
 const MAX_MAPS: usize = 16;
@@ -441,14 +446,14 @@ impl Follower {
             Some(h) if len < h.size => (Change::Shrank(h.size), 0),
             Some(_) => return Ok(()),
         };
-        // A file that keeps growing would gain a map per growth: past MAX_MAPS, its tail maps are
-        // replaced by one map of the whole range (its pages resident already, so that is cheap).
-        let merge = matches!(change, Change::Grew(_))
-            && self
-                .held
-                .get(path)
-                .is_some_and(|h| h.locks.len() >= MAX_MAPS);
-        let from = if merge { 0 } else { from };
+        // A file that keeps growing would gain a map per growth: past MAX_MAPS, its growth maps are
+        // replaced by one map from the first of them on (its pages resident already, so that is
+        // cheap), taken before they are let go, so that nothing is unlocked meanwhile.
+        let merge_from = match (change, self.held.get(path)) {
+            (Change::Grew(_), Some(h)) if h.locks.len() >= MAX_MAPS => Some(h.locks[1].1),
+            _ => None,
+        };
+        let from = merge_from.unwrap_or(from);
         if !matches!(change, Change::Grew(_)) {
             // Let the old file go first: its lock counts against the limit.
             self.held.remove(path);
@@ -458,10 +463,12 @@ impl Follower {
                 self.failed.remove(path);
                 let locked = if lock.is_some() { bytes } else { 0 };
                 let mut bytes = bytes;
-                if merge && let Some(h) = self.held.get_mut(path) {
-                    bytes = bytes.saturating_sub(h.locked);
-                    h.locks.clear();
-                    h.locked = 0;
+                if merge_from.is_some()
+                    && let Some(h) = self.held.get_mut(path)
+                {
+                    let merged: u64 = h.locks.drain(1..).map(|(_, _, b)| b).sum();
+                    h.locked -= merged;
+                    bytes = bytes.saturating_sub(merged);
                 }
                 let held = self.held.entry(path.to_path_buf()).or_insert(Held {
                     root,
@@ -474,7 +481,7 @@ impl Follower {
                 held.size = len;
                 held.end = held.end.max(span.1);
                 held.locked += locked;
-                held.locks.extend(lock);
+                held.locks.extend(lock.map(|l| (l, span.0, locked)));
                 out(Event::Acted {
                     path: path.to_path_buf(),
                     change,
@@ -569,9 +576,10 @@ impl Follower {
                 if let Some(e) = load(&jobs, options, &|_| {}).pop().flatten() {
                     return Err(Failure::Error(e));
                 }
-                let bytes = locked
-                    .locked_bytes()
-                    .map_err(|e| Failure::Error(Error::io(Op::Read, subject.path, e)))?;
+                // The data locked, counted from the spans loaded: the kernel may merge this map with
+                // a neighbouring one of the same file, so smaps cannot tell this map's share.
+                let bytes = total(&jobs[0].spans);
+                drop(jobs);
                 Ok((subject.span, bytes, Some(locked)))
             }
         }
@@ -581,6 +589,8 @@ impl Follower {
     /// brought up to date, new files found by walking their root again, and on an overflow, everything
     /// is walked again.
     pub fn handle_events(&mut self, out: &mut Sink<'_>) -> std::io::Result<()> {
+        // A burst of writes is a burst of events: let it settle, and act once on what it changed.
+        std::thread::sleep(SETTLE);
         let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 << 10];
         let mut files: Vec<(PathBuf, usize)> = Vec::new();
         let mut roots: Vec<usize> = Vec::new();

@@ -143,9 +143,8 @@ fn lock_follow_relocks_replaced_grown_and_new_files_and_lets_go_of_the_old() {
         locked_of(pid, &name(&a)) >= 6 * MIB
     });
     until("the old a released", &lines, || {
-        locked_of(pid, &format!("{} (deleted)", name(&a))) == 0
+        locked_of(pid, &format!("{} (deleted)", name(&a))) == 0 && seen(&lines, "replaced", &a)
     });
-    assert!(seen(&lines, "replaced", &a));
 
     // b grows by 8 MiB: its new tail is locked.
     sh(&format!(
@@ -154,9 +153,8 @@ fn lock_follow_relocks_replaced_grown_and_new_files_and_lets_go_of_the_old() {
         b.display()
     ));
     until("b's new tail locked", &lines, || {
-        locked_of(pid, &name(&b)) >= 12 * MIB
+        locked_of(pid, &name(&b)) >= 12 * MIB && seen(&lines, "grew", &b)
     });
-    assert!(seen(&lines, "grew", &b));
 
     // c is created in the directory.
     std::fs::write(&c, noise(2 * MIB as usize, 4)).unwrap();
@@ -236,11 +234,13 @@ fn touch_follow_loads_replaced_and_new_files() {
         p
     };
     std::fs::rename(stage("a", 6 * MIB, 6), &a).unwrap();
-    until("the new a loaded", &lines, || resident(&a) == 6 * MIB);
-    assert!(seen(&lines, "replaced", &a));
+    until("the new a loaded", &lines, || {
+        resident(&a) == 6 * MIB && seen(&lines, "replaced", &a)
+    });
     let d = dir.join("d");
     std::fs::rename(stage("d", 3 * MIB, 7), &d).unwrap();
-    until("d loaded", &lines, || resident(&d) == 3 * MIB);
-    assert!(seen(&lines, "added", &d));
+    until("d loaded", &lines, || {
+        resident(&d) == 3 * MIB && seen(&lines, "added", &d)
+    });
     stop(child);
 }

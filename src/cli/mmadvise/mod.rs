@@ -72,7 +72,16 @@ MADV_POPULATE_READ per window, in parallel across windows and files (-j), each r
 one sequential stream with large readahead. Near holes and range ends, windows are asked for exactly \
 (WILLNEED chunked to the readahead cap) and populated without readahead, so that holes of sparse files \
 are neither read nor cached. Where the kernel lacks MADV_POPULATE_READ (before 5.14), one byte per page \
-is read under the SIGBUS guard. A file that shrinks meanwhile is an error for that file."
+is read under the SIGBUS guard. A file that shrinks meanwhile is an error for that file.\n\n\
+With --follow, the files are watched (inotify) and kept loaded as they change: a file replaced by a \
+rename is loaded again, a file that grows has its new tail loaded, new files under a directory (passing \
+the walk's filters) are loaded, deleted files are let go; one line (or \"event\" record) per change, \
+until SIGINT or SIGTERM (status 0). SIGHUP walks everything again. --daemon and --pidfile detach and \
+record the process as lock does.",
+        after_long_help = "Examples:\n  \
+mmadvise touch /srv/db                            load a tree, in parallel\n  \
+mmadvise touch --follow --include '*.log' /var/log/app\n  \
+                                                  keep the logs cached as they grow and rotate"
     )]
     Touch(TouchArgs),
 
@@ -89,7 +98,17 @@ or locked by a process (named), or tmpfs, whose pages have nowhere else to go."
         long_about = "Map the files, lock the maps with mlock2(MLOCK_ONFAULT) and load them, so that \
 every data page is read once and locked; then hold the locks until SIGINT, SIGTERM or SIGHUP. With \
 --daemon, detach once the files are locked. RLIMIT_MEMLOCK is checked first: mmadvise says how much may \
-be locked and how to raise the limit. A file that cannot be locked does not stop the others."
+be locked and how to raise the limit. A file that cannot be locked does not stop the others.\n\n\
+With --follow, the files are watched (inotify) and kept locked as they change: a file replaced by a \
+rename is let go and the new one locked, a file that grows has its new tail locked, new files under a \
+directory (passing the walk's filters) are locked, deleted files are let go. Each change is one line, \
+or one \"event\" record with --json. SIGHUP walks everything again (as an overflow of the kernel's \
+event queue does); SIGINT or SIGTERM unlock and exit with status 0. RLIMIT_MEMLOCK is checked again \
+before each new lock.",
+        after_long_help = "Examples:\n  \
+mmadvise lock /srv/index.bin                      hold it until Ctrl-C\n  \
+mmadvise lock --follow --daemon --pidfile /run/idx.pid /srv/index\n  \
+                                                  keep a tree locked through compactions"
     )]
     Lock(LockArgs),
 
@@ -111,9 +130,19 @@ or evict to drop pages from the cache."
     /// Warm the page cache from a residency snapshot (mmstat --save)
     #[command(
         long_about = "Read a residency snapshot written by mmstat --save and load exactly the ranges \
-that were resident, for every file whose identity (device, inode, size, modification time) still \
-matches. Files that changed are skipped, with the reason. The cache warm-up after a restart: save \
-before, restore after."
+that were resident, for every file that still matches. Files that do not are skipped, with the reason, \
+and nothing of them is loaded. The cache warm-up after a restart: save before, restore after.\n\n\
+--match says how a file is recognised: identity (the default: device, inode, size and modification \
+time, the same file), size-mtime (size and modification time: a copy made with cp -a, rsync -a or \
+mmcp -a, or the same files on another host), or fingerprint (size and the content fingerprint that \
+mmstat --save --fingerprint stored: five sampled 4 KiB blocks, see mmstat(1), read before loading). \
+--map-prefix OLD=NEW restores a file saved as OLD/x from NEW/x: for a copy in another directory, or a \
+volume mounted elsewhere. Prefixes match whole path components, and the longest one that matches wins.",
+        after_long_help = "Examples:\n  \
+mmstat --save /var/lib/db.snap /srv/db; (restart); mmadvise restore /var/lib/db.snap\n  \
+mmstat --save db.snap --fingerprint /srv/db      on the old host\n  \
+mmadvise restore --map-prefix /srv/db=/mnt/db --match fingerprint db.snap\n  \
+                                                  on the new one, over a copy"
     )]
     Restore(RestoreArgs),
 }
@@ -460,12 +489,29 @@ files, holes skipped.\n\
 \nLock the data in memory (mlock2 MLOCK_ONFAULT, then a load) and hold it until SIGINT, SIGTERM or \
 SIGHUP. --daemon detaches once the files are locked; --pidfile writes the holder's process id, and the \
 file is removed when it ends.\n\
+\n    mmadvise lock|touch --follow [--daemon] [--pidfile FILE] [LOAD OPTIONS] [FILE OPTIONS] PATH...\n\
+\nKeep the files locked (or loaded) while they change, until SIGINT or SIGTERM, which unlock and exit \
+with status 0. Directories and the directories of file arguments are watched with inotify. A file \
+replaced by a rename is let go and the new one locked (loaded); a file that grows has its new tail \
+locked (loaded); a file created under a directory argument is found by walking that argument again, \
+with the same filters; a deleted file is let go. When the kernel's event queue overflows, or on SIGHUP, \
+every argument is walked again (and files that failed are tried again). RLIMIT_MEMLOCK is checked \
+before each new lock, with the message lock gives. Each change is one line: PATH: locked SIZE, PATH: \
+replaced: locked SIZE, PATH: grew from SIZE to SIZE: locked SIZE more, PATH: deleted: released SIZE, \
+rescan: ..., following N files in M directories ..., and stopped: ... at the end; with --json, one \
+\"event\" record each.\n\
 \n    mmadvise advise cold|pageout|hugepage [--map-mode MODE] [FILE OPTIONS] PATH...\n\
 \nGive advice with a lasting effect, and check it. sequential, random, normal and dontneed are refused \
 (see CAVEATS).\n\
-\n    mmadvise restore [LOAD OPTIONS] SNAPSHOT\n\
+\n    mmadvise restore [--map-prefix OLD=NEW]... [--match identity|size-mtime|fingerprint] [LOAD OPTIONS] SNAPSHOT\n\
 \nLoad exactly the ranges a snapshot (mmstat --save; - for standard input) lists as resident, for the \
-files whose device, inode, size and modification time still match.\n\
+files that still match: by default, whose device, inode, size and modification time are unchanged; \
+with --match size-mtime, whose size and modification time are (a copy made with cp -a, rsync -a or \
+mmcp -a); with --match fingerprint, whose size and content fingerprint (mmstat --save --fingerprint; \
+which blocks, in mmstat(1)) are. --map-prefix OLD=NEW (repeatable) rewrites saved paths first: the \
+longest OLD that is a prefix of whole path components is replaced by NEW. Names are bytes; the first = \
+splits OLD from NEW. A file that does not match is skipped with the reason, and none of it is loaded \
+(the blocks a fingerprint check read are dropped again).\n\
 \nFILE OPTIONS: --range OFFSET:LENGTH or OFFSET..END (widened to whole pages); --files0-from FILE \
 (NUL-separated names, - for standard input); and the walk of directories: -L/--dereference, \
 -x/--one-file-system, --include GLOB, --exclude GLOB, --min-size SIZE, --max-size SIZE.\n\
@@ -486,7 +532,14 @@ loading; by default sequential readahead, and exact reads with no readahead near
 \nKeep an index locked in memory in the background:\n\
 \n    mmadvise lock --daemon --pidfile /run/index.pid /srv/index.bin\n    kill $(cat /run/index.pid)\n\
 \nWarm the cache after a restart with what was cached before it:\n\
-\n    mmstat --save /var/lib/cache.snap /srv/db\n    (restart)\n    mmadvise restore /var/lib/cache.snap",
+\n    mmstat --save /var/lib/cache.snap /srv/db\n    (restart)\n    mmadvise restore /var/lib/cache.snap\n\
+\nWarm a copy of the database on another host (copied with rsync -a), checking content:\n\
+\n    mmstat --save db.snap --fingerprint /srv/db\n    rsync -a /srv/db db.snap newhost:/data/\n\
+    ssh newhost mmadvise restore --map-prefix /srv/db=/data/db --match fingerprint /data/db.snap\n\
+\nKeep an index directory locked through compactions (files replaced by rename) and appends:\n\
+\n    mmadvise lock --follow --daemon --pidfile /run/idx.pid /srv/index\n    kill -HUP $(cat /run/idx.pid)     (walk again)\n    kill $(cat /run/idx.pid)\n\
+\nKeep logs cached while they grow and rotate, and print a JSON record per change:\n\
+\n    mmadvise touch --follow --json --include '*.log' /var/log/app",
     ),
     (
         "EXIT STATUS",
@@ -495,8 +548,10 @@ changed size while being loaded, or a snapshot could not be read (the other file
 2 for a usage error, including advice that only affects mmadvise's own map (sequential, random, normal, \
 dontneed) given alone. Pages that stay cached after evict or pageout for a reason the kernel gives \
 (dirty, writeback, mapped, tmpfs) are explained, not failures; so are files skipped by restore because \
-they changed. lock holds until a termination signal and then ends by that signal, after releasing the \
-locks and removing its pid file. Writing to a closed pipe ends the run quietly with status 0.",
+they changed or do not match. lock holds until a termination signal and then ends by that signal, \
+after releasing the locks and removing its pid file. With --follow, lock and touch exit with status 0 on \
+SIGINT or SIGTERM (after unlocking), whatever failed meanwhile (each failure was reported); with \
+--daemon, the parent's status says how the first walk went. Writing to a closed pipe ends the run quietly with status 0.",
     ),
     (
         "JSON OUTPUT",
@@ -523,6 +578,13 @@ effect once mmadvise exits, so advise refuses it; touch --advice uses it while l
 or tmpfs pages; it says which. A lock lasts only while the holding process lives, and RLIMIT_MEMLOCK \
 counts the whole size of each locked file, holes included, although holes are never read or locked. \
 hugepage depends on the filesystem's support for large folios; pages cached before in small pages stay \
-small unless the kernel can collapse them (MADV_COLLAPSE).",
+small unless the kernel can collapse them (MADV_COLLAPSE).\n\
+\n--follow needs inotify: the watches count against fs.inotify.max_user_watches (one per directory), \
+and a directory created and filled faster than it is watched is caught by the walk that its creation \
+starts. A file changed in place without growing (same size, written through) keeps its lock or its \
+pages as the kernel keeps them; only renames, growth, shrinking and deletion are acted on. A file \
+that keeps growing gains a locked map per growth; past 16 they are merged into one.\n\
+\nA fingerprint samples five 4 KiB blocks: an edit elsewhere that keeps the size and modification time \
+is not seen. --match size-mtime trusts the copy tool to have kept both.",
     ),
 ];
