@@ -244,3 +244,73 @@ fn touch_follow_loads_replaced_and_new_files() {
     });
     stop(child);
 }
+
+#[test]
+fn lock_follow_checks_rlimit_memlock_before_each_new_lock() {
+    let is_root = sh("id -u").trim() == "0";
+    if !is_root
+        || std::process::Command::new("prlimit")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        skip("needs root and prlimit to drop CAP_IPC_LOCK and set a small RLIMIT_MEMLOCK");
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("watched");
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a");
+    std::fs::write(&a, noise(MIB as usize, 8)).unwrap();
+    let errors = top.path().join("stderr");
+    let child = std::process::Command::new("prlimit")
+        .args([
+            "--memlock=3145728:3145728",
+            "setpriv",
+            "--inh-caps=-ipc_lock",
+        ])
+        .args(["--bounding-set=-ipc_lock"])
+        .arg(bin_path("mmadvise"))
+        .args(["lock", "--follow", "--json", dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .unwrap();
+    let mut running = Running(Some(child));
+    let out = running.0.as_mut().unwrap().stdout.take().unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            sink.lock().unwrap().push(line.unwrap());
+        }
+    });
+    until("a locked", &lines, || seen(&lines, "added", &a));
+    // b would pass the limit: refused with lock's message, and the others stay locked.
+    // Files are made beside the directory and moved in whole, so that each is seen at its full size.
+    let moved_in = |name: &str, len: u64, seed: u64| {
+        let staged = top.path().join(name);
+        std::fs::write(&staged, noise(len as usize, seed)).unwrap();
+        std::fs::rename(&staged, dir.join(name)).unwrap();
+        dir.join(name)
+    };
+    let b = moved_in("b", 4 * MIB, 9);
+    let want = format!(
+        "mmadvise: {}: cannot lock 4.0M: RLIMIT_MEMLOCK lets this process lock 3.0M (2.0M still free)",
+        b.display()
+    );
+    until("b refused", &lines, || {
+        std::fs::read_to_string(&errors).unwrap().contains(&want)
+    });
+    assert!(
+        std::fs::read_to_string(&errors)
+            .unwrap()
+            .contains("ulimit -l")
+    );
+    // c fits: it is locked.
+    let c = moved_in("c", MIB, 10);
+    until("c locked", &lines, || {
+        locked_of(running.id(), c.to_str().unwrap()) >= MIB
+    });
+    stop(running);
+}
