@@ -300,6 +300,8 @@ impl Follower {
     /// filesystems left out with -x).
     fn watch_tree(&mut self, dir: &Path, root: usize) {
         let dev = std::fs::metadata(dir).map(|m| m.dev()).ok();
+        // Directories by (device, inode): with -L, a link loop is entered once.
+        let mut seen = HashSet::new();
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
             self.add_watch(&d, root);
@@ -316,7 +318,7 @@ impl Follower {
                 let Ok(meta) = meta else { continue };
                 if meta.is_dir()
                     && !(self.options.walk.one_file_system && Some(meta.dev()) != dev)
-                    && !self.watches.values().any(|(p, _)| *p == path)
+                    && seen.insert((meta.dev(), meta.ino()))
                 {
                     stack.push(path);
                 }
