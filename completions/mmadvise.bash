@@ -352,12 +352,16 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__restore)
-            opts="-j -q -h --map-prefix --match --map-mode --advice --window-size --json --bytes --threads --quiet --progress --help"
+            opts="-j -q -h --strict --order --map-prefix --match --map-mode --advice --window-size --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --order)
+                    COMPREPLY=($(compgen -W "snapshot density size" -- "${cur}"))
+                    return 0
+                    ;;
                 --map-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -378,6 +382,18 @@ _mmadvise() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ionice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -394,7 +410,7 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__touch)
-            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --follow --daemon --pidfile --map-mode --advice --window-size --json --bytes --threads --quiet --progress --help"
+            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --follow --daemon --pidfile --map-mode --advice --window-size --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,6 +456,18 @@ _mmadvise() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ionice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -456,7 +484,7 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__willneed)
-            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --wait --json --bytes --threads --quiet --progress --help"
+            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --wait --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -483,6 +511,18 @@ _mmadvise() {
                     return 0
                     ;;
                 --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ionice)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

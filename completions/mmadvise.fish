@@ -40,6 +40,9 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l include -
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l exclude -d 'Leave out files and directories whose name (or path) matches GLOB; repeatable' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l min-size -d 'Leave out files smaller than SIZE (such as 4K or 1M)' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l max-size -d 'Leave out files larger than SIZE' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l budget -d 'Load at most SIZE bytes (such as 2G), or PCT% of the memory available now (MemAvailable, or the room left under this process\'s memory cgroup limit when that is smaller); what does not fit is left out and reported' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l rate -d 'Read at most BYTES per second (such as 40M), counting only the missing data that is read' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -l ionice -d 'I/O priority of the loading threads, set before any read: idle, best-effort[:0-7] or realtime[:0-7] (level 4 when not given; realtime needs CAP_SYS_ADMIN)' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand willneed" -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
@@ -62,6 +65,9 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l advice -d 'A
 sequential\t'MADV_SEQUENTIAL and POSIX_FADV_SEQUENTIAL: aggressive readahead'
 random\t'MADV_RANDOM and POSIX_FADV_RANDOM: no readahead, one read per page'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l window-size -d 'Largest window loaded at once per worker, such as 4M or 64M' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l budget -d 'Load at most SIZE bytes (such as 2G), or PCT% of the memory available now (MemAvailable, or the room left under this process\'s memory cgroup limit when that is smaller); what does not fit is left out and reported' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l rate -d 'Read at most BYTES per second (such as 40M), counting only the missing data that is read' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l ionice -d 'I/O priority of the loading threads, set before any read: idle, best-effort[:0-7] or realtime[:0-7] (level 4 when not given; realtime needs CAP_SYS_ADMIN)' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
@@ -85,6 +91,9 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l advice -d 'Ac
 sequential\t'MADV_SEQUENTIAL and POSIX_FADV_SEQUENTIAL: aggressive readahead'
 random\t'MADV_RANDOM and POSIX_FADV_RANDOM: no readahead, one read per page'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l window-size -d 'Largest window loaded at once per worker, such as 4M or 64M' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l budget -d 'Load at most SIZE bytes (such as 2G), or PCT% of the memory available now (MemAvailable, or the room left under this process\'s memory cgroup limit when that is smaller); what does not fit is left out and reported' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l rate -d 'Read at most BYTES per second (such as 40M), counting only the missing data that is read' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l ionice -d 'I/O priority of the loading threads, set before any read: idle, best-effort[:0-7] or realtime[:0-7] (level 4 when not given; realtime needs CAP_SYS_ADMIN)' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
@@ -149,6 +158,9 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -l bytes -d 'P
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -l progress -d 'Show a progress bar on stderr even for short runs or when stderr is not a terminal'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l order -d 'The order files are loaded in, which decides what a --budget keeps: the snapshot\'s own, the highest resident share of the file first (density), or the most resident bytes first (size)' -r -f -a "snapshot\t'The snapshot\'s order'
+density\t'Files with the highest resident share first'
+size\t'Files with the most resident bytes first'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l map-prefix -d 'Restore files saved under OLD from under NEW instead (repeatable; the longest OLD that is a prefix of whole path components wins), for a snapshot saved on another host or before a copy' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l match -d 'How a saved file is recognised: identity (device, inode, size and modification time: the same file), size-mtime (a copy made with cp -a, rsync -a or mmcp -a), or fingerprint (the size and the content fingerprint saved by mmstat --save --fingerprint)' -r -f -a "identity\t'Device, inode, size and modification time: the same file'
 size-mtime\t'Size and modification time: a copy that kept them'
@@ -159,7 +171,11 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l advice -d 
 sequential\t'MADV_SEQUENTIAL and POSIX_FADV_SEQUENTIAL: aggressive readahead'
 random\t'MADV_RANDOM and POSIX_FADV_RANDOM: no readahead, one read per page'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l window-size -d 'Largest window loaded at once per worker, such as 4M or 64M' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l budget -d 'Load at most SIZE bytes (such as 2G), or PCT% of the memory available now (MemAvailable, or the room left under this process\'s memory cgroup limit when that is smaller); what does not fit is left out and reported' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l rate -d 'Read at most BYTES per second (such as 40M), counting only the missing data that is read' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l ionice -d 'I/O priority of the loading threads, set before any read: idle, best-effort[:0-7] or realtime[:0-7] (level 4 when not given; realtime needs CAP_SYS_ADMIN)' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -s j -l threads -d 'Worker threads [default: available parallelism]' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l strict -d 'Exit 1 when any file of the snapshot is skipped (changed or removed since it was saved)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'

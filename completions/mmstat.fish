@@ -9,6 +9,8 @@ recently_evicted\t'Evicted pages that were recently in use: the sign of thrashin
 delta\t'Change of resident bytes since the previous refresh (--watch)'
 recently_evicted_delta\t'Change of recently evicted pages since the previous refresh (--watch)'
 file\t'The path'"
+complete -c mmstat -l output-file -d 'Write the report (table, JSON or Prometheus) to FILE instead of standard output, whole or not at all: built in FILE\'s directory and renamed over it when complete, so that a reader such as node_exporter never sees half a file; with --watch, each refresh replaces FILE' -r -F
+complete -c mmstat -l group-by -d 'Aggregate the files per directory, DEPTH levels below each argument (dir alone is dir:1; files higher up count in their own directory), one row, JSON "group" record or set of Prometheus gauges per directory instead of per file; with --top N, each directory\'s N files with the most resident bytes (or by --sort) follow it' -r
 complete -c mmstat -l format -d 'Output format: a text table, JSON Lines, or Prometheus\'s text exposition format (for node_exporter\'s textfile collector)' -r -f -a "text\t'A table'
 json\t'JSON Lines'
 prometheus\t'Prometheus text exposition format'"

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod extent;
 pub mod link;
 pub mod place;
+pub mod plan;
 pub mod same;
 pub mod special;
 pub mod stage;

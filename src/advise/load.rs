@@ -20,6 +20,7 @@ use crate::error::{Error, Op, Reason, Result};
 use crate::map::{MapMode, MappedRange, fault_reason, page_size};
 use crate::sys::advise::MapAdvice;
 
+use super::throttle::Throttle;
 use super::{Span, Subject, intersect, split, willneed};
 
 /// How pages are asked for while loading.
@@ -231,6 +232,28 @@ pub fn load(
     options: &LoadOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Vec<Option<Error>> {
+    load_paced(jobs, options, None, progress)
+}
+
+/// [`load`], paced by `throttle` when one is given: windows no larger than the throttle's piece, each
+/// read only when the throttle lets its bytes through, and no priming read ahead of the pace.
+pub fn load_paced(
+    jobs: &[Job<'_, '_>],
+    options: &LoadOptions,
+    throttle: Option<&Throttle>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<Option<Error>> {
+    let paced;
+    let options = match throttle {
+        Some(t) => {
+            paced = LoadOptions {
+                window: t.piece(options.window),
+                ..*options
+            };
+            &paced
+        }
+        None => options,
+    };
     let errors: Vec<Mutex<Option<Error>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let failed: Vec<AtomicBool> = jobs.iter().map(|_| AtomicBool::new(false)).collect();
     let fail = |i: usize, e: Error| {
@@ -258,9 +281,9 @@ pub fn load(
         let job = &jobs[i];
         // A segment that starts inside the file gets an open file of its own, whose readahead state
         // is fresh, and a primed stream.
-        let primed = segment
-            .first()
-            .filter(|first| job.map.is_none() && !first.exact && first.span.0 > 0);
+        let primed = segment.first().filter(|first| {
+            throttle.is_none() && job.map.is_none() && !first.exact && first.span.0 > 0
+        });
         let own = if primed.is_some() || (several && job.map.is_none()) {
             reopen(job.subject.file)
         } else {
@@ -281,6 +304,9 @@ pub fn load(
         for piece in segment {
             if failed[i].load(Ordering::Relaxed) {
                 return;
+            }
+            if let Some(t) = throttle {
+                t.take(piece.span.1 - piece.span.0);
             }
             match load_piece(job, file, piece, options) {
                 Ok(()) => progress(piece.span.1 - piece.span.0),

@@ -7,6 +7,7 @@
 //! pages of zeros in the page cache for nothing.
 
 pub mod advice;
+pub mod budget;
 pub mod evict;
 pub mod follow;
 pub mod load;
@@ -15,6 +16,7 @@ pub mod pageflags;
 pub mod procmaps;
 pub mod readahead;
 pub mod restore;
+pub mod throttle;
 pub mod willneed;
 
 use std::fs::File;

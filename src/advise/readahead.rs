@@ -77,6 +77,21 @@ fn cap_in(sys: &Path, dev: u64) -> Cap {
     }
 }
 
+/// Readahead caps per device, each found once.
+#[derive(Debug, Default)]
+pub struct Caps(std::collections::HashMap<u64, u64>);
+
+impl Caps {
+    /// The readahead cap, in bytes, of the device that holds `file`.
+    pub fn of(&mut self, file: &std::fs::File) -> u64 {
+        let dev = rustix::fs::fstat(file).map_or(0, |st| st.st_dev);
+        *self
+            .0
+            .entry(dev)
+            .or_insert_with(|| cap_for_device(dev).bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

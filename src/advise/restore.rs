@@ -24,6 +24,16 @@ pub enum Verdict {
     Unknown(String),
 }
 
+/// Whether opening a saved file failed because it no longer exists: removed since the snapshot (or a
+/// directory leading to it was). Such a file is skipped, as a changed one is, not an error.
+pub fn vanished(e: &crate::error::Error) -> bool {
+    matches!(
+        (e.op(), e.reason()),
+        (crate::error::Op::Open, crate::error::Reason::Io(io))
+            if matches!(io.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+    )
+}
+
 /// How a saved file is recognised in the file at its (mapped) path now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Match {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Op, Result};
 
+use super::throttle::Throttle;
 use super::{Span, Subject, split, total};
 
 /// How long the wait goes without a single new resident page before it asks again, and then gives up.
@@ -27,10 +28,25 @@ pub const REREADS: u32 = 3;
 /// Asks the kernel to read `spans` of `file` in the background, in chunks of at most `cap` bytes.
 /// Returns the bytes asked for.
 pub fn issue(file: &File, path: &Path, spans: &[Span], cap: u64) -> Result<u64> {
-    for (start, end) in split(spans, cap) {
+    issue_paced(file, path, spans, cap, None)
+}
+
+/// [`issue`], each chunk asked for only when `throttle` (if any) lets its bytes through.
+pub fn issue_paced(
+    file: &File,
+    path: &Path,
+    spans: &[Span],
+    cap: u64,
+    throttle: Option<&Throttle>,
+) -> Result<u64> {
+    let chunk = throttle.map_or(cap, |t| t.piece(cap));
+    for (start, end) in split(spans, chunk) {
         let Some(len) = NonZeroU64::new(end - start) else {
             continue;
         };
+        if let Some(t) = throttle {
+            t.take(len.get());
+        }
         rustix::fs::fadvise(file, start, Some(len), rustix::fs::Advice::WillNeed)
             .map_err(|e| Error::io(Op::Read, path, e.into()))?;
     }
@@ -50,6 +66,8 @@ pub struct Pending<'s, 'a> {
     pub cap: u64,
     /// The first error met while waiting, after which the file is no longer waited for.
     pub error: Option<Error>,
+    /// The pace of what is asked for again, if any.
+    pub throttle: Option<&'s Throttle>,
 }
 
 /// How a wait ended.
@@ -124,7 +142,13 @@ pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) ->
             }
             retries += 1;
             for p in pending.iter_mut().filter(|p| p.error.is_none()) {
-                if let Err(e) = issue(p.subject.file, p.subject.path, &p.outstanding, p.cap) {
+                if let Err(e) = issue_paced(
+                    p.subject.file,
+                    p.subject.path,
+                    &p.outstanding,
+                    p.cap,
+                    p.throttle,
+                ) {
                     p.error = Some(e);
                 }
             }
@@ -167,7 +191,7 @@ fn reclaimed(pending: &mut [Pending<'_, '_>]) -> u64 {
             continue;
         }
         lost_bytes += total(&lost);
-        if let Err(e) = issue(p.subject.file, p.subject.path, &lost, p.cap) {
+        if let Err(e) = issue_paced(p.subject.file, p.subject.path, &lost, p.cap, p.throttle) {
             p.error = Some(e);
         }
         p.outstanding = lost;
@@ -213,6 +237,7 @@ mod tests {
             outstanding: Vec::new(),
             cap: len,
             error: None,
+            throttle: None,
         }];
         let shown = std::sync::atomic::AtomicU64::new(0);
         let end = wait(&mut pending, &|n| {

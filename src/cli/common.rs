@@ -168,33 +168,6 @@ pub fn file_message(e: &crate::error::Error) -> String {
     format!("{}: {}", crate::cli::quote::name(e.path()), e.reason_text())
 }
 
-/// The program's arguments, program name first. A binary started as a C `main` (`#![no_main]`) gets
-/// them from std on glibc, which hands them to initialisers; on other C libraries std has none to give,
-/// and they are read from /proc/self/cmdline.
-pub fn program_args() -> Vec<std::ffi::OsString> {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if !args.is_empty() {
-        return args;
-    }
-    match std::fs::read("/proc/self/cmdline") {
-        Ok(cmdline) => split_cmdline(&cmdline),
-        Err(_) => args,
-    }
-}
-
-/// The arguments in the contents of /proc/PID/cmdline: each one ends with a NUL.
-fn split_cmdline(cmdline: &[u8]) -> Vec<std::ffi::OsString> {
-    use std::os::unix::ffi::OsStrExt;
-    if cmdline.is_empty() {
-        return Vec::new();
-    }
-    let cmdline = cmdline.strip_suffix(b"\0").unwrap_or(cmdline);
-    cmdline
-        .split(|&b| b == 0)
-        .map(|a| std::ffi::OsStr::from_bytes(a).to_os_string())
-        .collect()
-}
-
 /// Whether an error comes from writing to a closed pipe (as in `| head`).
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
@@ -330,9 +303,9 @@ impl ProgressArgs {
         };
         let bar = ProgressBar::with_draw_target((total > 0).then_some(total), target);
         let template = if total > 0 {
-            "{bar:30} {human_pos}/{human_len} {human_rate} ETA {eta}"
+            "{bar:30} {human_pos}/{human_len} {human_rate} ETA {eta} {msg}"
         } else {
-            "{human_pos} {human_rate}"
+            "{human_pos} {human_rate} {msg}"
         };
         let style = ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -610,18 +583,6 @@ Usage: mmcp <PATH>...\n";
             usage_message(rendered),
             "the following required arguments were not provided: <PATH>..."
         );
-    }
-
-    #[test]
-    fn command_lines_split_on_nul_keeping_empty_arguments() {
-        let os = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
-        assert_eq!(
-            split_cmdline(b"mmcounter\0--by\0-2\0\0c\0"),
-            os(&["mmcounter", "--by", "-2", "", "c"])
-        );
-        assert_eq!(split_cmdline(b"mmcounter\0c"), os(&["mmcounter", "c"]));
-        assert_eq!(split_cmdline(b""), os(&[]));
-        assert_eq!(program_args(), std::env::args_os().collect::<Vec<_>>());
     }
 
     #[test]

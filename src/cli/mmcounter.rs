@@ -391,33 +391,11 @@ pub fn start() -> i32 {
     i32::from(code)
 }
 
-/// The runtime's check of the standard descriptors, which the C `main` skips: one that is closed would be
-/// the next descriptor open(2) returns, the counter file's. A closed stdin or stderr is pointed at
-/// /dev/null. A closed stdout fails the run before anything is touched: the value could not be printed,
-/// and a sequence number taken but never delivered is lost (std would drop writes to it silently).
+/// A closed stdout fails the run before anything is touched: the value could not be printed, and a
+/// sequence number taken but never delivered is lost (std would drop writes to it silently). Closed
+/// stdin and stderr are pointed at /dev/null, so that the counter file never takes their numbers.
 fn standard_descriptors() -> Result<(), i32> {
-    use std::os::fd::{AsFd, IntoRawFd};
-    let closed = |fd: std::os::fd::BorrowedFd<'_>| {
-        rustix::io::fcntl_getfd(fd) == Err(rustix::io::Errno::BADF)
-    };
-    let stdout_closed = closed(std::io::stdout().as_fd());
-    for fd in [
-        std::io::stdin().as_fd(),
-        std::io::stdout().as_fd(),
-        std::io::stderr().as_fd(),
-    ] {
-        if closed(fd) {
-            // open(2) returns the lowest free descriptor: this one, as the lower ones are open by now.
-            if let Ok(null) = rustix::fs::open(
-                "/dev/null",
-                rustix::fs::OFlags::RDWR,
-                rustix::fs::Mode::empty(),
-            ) {
-                let _ = null.into_raw_fd();
-            }
-        }
-    }
-    if stdout_closed {
+    if crate::sys::entry::reopen_closed_standard_descriptors() {
         Reporter::new(TOOL).error("standard output: Bad file descriptor");
         return Err(i32::from(crate::cli::common::EXIT_FAILURE));
     }
@@ -425,7 +403,7 @@ fn standard_descriptors() -> Result<(), i32> {
 }
 
 fn status() -> u8 {
-    let argv = crate::cli::common::program_args();
+    let argv = crate::sys::entry::program_args();
     let args = bare(argv.iter().cloned())
         .unwrap_or_else(|| parse_args(command(), argv, crate::cli::common::EXIT_USAGE));
     let reporter = Reporter::new(TOOL);

@@ -2,35 +2,37 @@
 //! trees listed, the overwrite policy applied (with prompts), directories made, files copied in
 //! parallel by the core's engine, directories finished, and each result reported in input order.
 
-use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use rayon::prelude::*;
 use serde_json::{Map, json};
 
 use crate::cli::common::{
     EXIT_FAILURE, JsonLines, ProgressArgs, Reporter, insert_name, usage_error,
 };
-use crate::copy::link;
-use crate::copy::tree::{self, Follow, Kind};
-use crate::copy::{self, Control, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
-use crate::error::{Error, Op, Reason, describe};
+use crate::copy::plan::{
+    self as copy_plan, Action, Asks, Event, Leaf, Make, Policy, Settings, Work, entry_name,
+    is_directory, is_regular_file, target_directory_problem,
+};
+use crate::copy::tree::Follow;
+use crate::copy::{self, Copied, CopyOptions, DestIo, Failure, Hooks, Sparse};
+use crate::error::describe;
 use crate::sys::signals;
 
 mod args;
-mod gather;
+mod messages;
 mod parents;
 mod settings;
 pub use args::{Args, DestIoArg, ReflinkArg, SparseArg, command};
+pub use messages::message;
 pub use parents::plan_parents;
 pub use settings::Setting;
 
-use gather::{Action, Event, Leaf, Work, gather};
+use messages::quote;
 
 const TOOL: &str = "mmcp";
 
@@ -51,59 +53,16 @@ pub struct Pair {
 pub struct Plan {
     /// Sources and destinations, in operand order.
     pub pairs: Vec<Pair>,
-    /// How each file is copied.
-    pub options: CopyOptions,
-    /// Copy trees.
-    pub recursive: bool,
-    /// Which symlinks in SRC are followed.
-    pub follow: Follow,
-    /// How existing destinations are backed up, with the suffix of simple backups.
-    pub backup: Option<(Control, OsString)>,
-    /// What to do with an existing destination.
-    pub policy: Policy,
+    /// How the copy core copies them.
+    pub copy: Settings,
     /// Print each copy.
     pub verbose: bool,
     /// JSON Lines output.
     pub json: bool,
     /// Progress bar settings.
     pub progress: ProgressArgs,
-    /// What is made for a file that is not a directory: a copy, or a link to the source.
-    pub make: Make,
-    /// Remove an existing destination before creating the new one.
-    pub remove_destination: bool,
-    /// Trees stay on the file system of their top.
-    pub one_file_system: bool,
-    /// Attributes only, no data.
-    pub attributes_only: bool,
-    /// FIFOs and devices in trees are read, their contents copied as regular files.
-    pub copy_contents: bool,
     /// With --parents: the directories leading to each SRC, made under DIR (source, destination).
     pub parents: Vec<Vec<(PathBuf, PathBuf)>>,
-}
-
-/// What mmcp makes of a source that is not a directory (-l, -s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Make {
-    /// A copy.
-    #[default]
-    Copy,
-    /// A hard link to the source (-l).
-    HardLink,
-    /// A symbolic link to the source as named (-s).
-    Symlink,
-}
-
-/// What to do when the destination exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    /// Never overwrite.
-    pub no_clobber: bool,
-    /// Ask first.
-    pub interactive: bool,
-    /// Replace even when not writable.
-    pub force: bool,
-    /// Only when the source is newer.
-    pub update: bool,
 }
 
 /// A usage error: reported as `mmcp: message` and a `Try 'mmcp --help'` line, exit 1 (as cp).
@@ -155,12 +114,8 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
     }
     let (sources, dir) = match &args.target_directory {
         Some(dir) => {
-            if !dir.is_dir() {
-                let why = match std::fs::metadata(dir) {
-                    Err(e) => describe(&e),
-                    Ok(_) => "Not a directory".into(),
-                };
-                bail!("target directory {}: {why}", quote(dir));
+            if let Some(e) = target_directory_problem(dir) {
+                bail!("target directory {}: {}", quote(dir), describe(&e));
             }
             (args.paths.clone(), Some(dir.clone()))
         }
@@ -175,7 +130,7 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
                 ))
                 .into());
             }
-            if last.is_dir() {
+            if is_directory(last) {
                 (sources.to_vec(), Some(last.clone()))
             } else if sources.len() > 1 || last.as_os_str().as_bytes().ends_with(b"/") {
                 bail!("target {} is not a directory", quote(last));
@@ -205,17 +160,8 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
                     src,
                 };
             }
-            let name = src
-                .file_name()
-                .map(|n| n.to_os_string())
-                .or_else(|| {
-                    std::fs::canonicalize(&src)
-                        .ok()
-                        .and_then(|p| p.file_name().map(|n| n.to_os_string()))
-                })
-                .unwrap_or_else(|| src.as_os_str().to_os_string());
             Pair {
-                dst: dir.join(name),
+                dst: dir.join(entry_name(&src)),
                 src,
             }
         })
@@ -258,8 +204,7 @@ pub(crate) fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
             copy::simple_suffix(args.suffix.as_deref(), env.as_deref()),
         )
     });
-    Ok(Plan {
-        pairs,
+    let copy = Settings {
         options: CopyOptions {
             map_mode: args.read.map_mode.into(),
             no_mmap: args.read.no_mmap,
@@ -291,9 +236,6 @@ pub(crate) fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
             force: args.force,
             update: args.update,
         },
-        verbose: args.verbose,
-        json: args.json,
-        progress: args.progress.clone(),
         make: if args.link {
             Make::HardLink
         } else if args.symbolic_link {
@@ -305,6 +247,13 @@ pub(crate) fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
         one_file_system: args.one_file_system,
         attributes_only: args.attributes_only,
         copy_contents: args.copy_contents,
+    };
+    Ok(Plan {
+        pairs,
+        copy,
+        verbose: args.verbose,
+        json: args.json,
+        progress: args.progress.clone(),
         parents: Vec::new(),
     })
 }
@@ -315,10 +264,10 @@ fn backup_onto_itself(args: &Args, plan: &mut Plan) {
     let [pair] = plan.pairs.as_mut_slice() else {
         return;
     };
-    if !args.force || pair.src.as_os_str() != pair.dst.as_os_str() || !pair.dst.is_file() {
+    if !args.force || pair.src.as_os_str() != pair.dst.as_os_str() || !is_regular_file(&pair.dst) {
         return;
     }
-    let Some((control, suffix)) = plan.backup.take() else {
+    let Some((control, suffix)) = plan.copy.backup.take() else {
         return;
     };
     if let Some(name) = copy::backup_path(&pair.dst, control, &suffix) {
@@ -338,178 +287,52 @@ struct Totals {
 /// Copies everything the plan names and reports. Per-file errors are reported and the run goes on.
 pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     let started = Instant::now();
-    let umask = tree::umask();
     let mut work = Work::default();
+    let stop = || signals::caught().is_some();
+    let asks = Asks {
+        stop: &stop,
+        overwrite: &|dst| ask(&format!("overwrite {}? ", quote(dst))),
+    };
     for (i, pair) in plan.pairs.iter().enumerate() {
-        if signals::caught().is_some() {
+        if stop() {
             break;
         }
         if let Some(dirs) = plan.parents.get(i)
-            && !gather::leading(dirs, &mut work)
+            && !copy_plan::leading(dirs, &mut work)
         {
             continue;
         }
-        gather(plan, pair, &mut work)?;
+        copy_plan::gather(&plan.copy, &pair.src, &pair.dst, asks, &mut work)
+            .context("cannot read the answer")?;
     }
-    let Work {
-        leaves,
-        dirs,
-        mut events,
-        total,
-        ..
-    } = work;
     // A bar over the total bytes of the regular files, shown on a terminal for long copies.
-    let progress = plan.progress.bar(total, PROGRESS_THRESHOLD);
+    let progress = plan.progress.bar(work.total, PROGRESS_THRESHOLD);
     let progress_bytes = |n: u64| progress.inc(n);
-    let stop = || signals::caught().is_some();
     let hooks = Hooks {
         progress: &progress_bytes,
         stop: &stop,
     };
-    // Copies first, in parallel; then the hard links to them, which need them in place.
-    let mut results: Vec<Result<Copied, Failure>> = leaves
-        .par_iter()
-        .map(|leaf| match leaf.action {
-            Action::Link(_) => Ok(Copied::default()),
-            _ => make_leaf(plan, leaf, hooks),
-        })
-        .collect();
-    for (i, leaf) in leaves.iter().enumerate() {
-        if let Action::Link(first) = leaf.action {
-            results[i] = link_leaf(leaf, &leaves[first], results[first].is_ok(), hooks);
-        }
-    }
-    for dir in dirs.iter().rev() {
-        if let Err(e) =
-            tree::finish_dir(&dir.src, &dir.dst, &dir.stat, &plan.options.preserve, umask)
-        {
-            events.push(Event::Error {
-                path: dir.dst.clone(),
-                message: message(&Failure::File(e)).unwrap_or_default(),
-            });
-        }
-    }
+    let results = copy_plan::execute(&plan.copy, &mut work, hooks);
     progress.finish_and_clear();
-    if signals::caught().is_some() {
+    if stop() {
         return Ok(());
     }
-    report(plan, reporter, &leaves, &results, &events, started)
+    report(
+        plan,
+        reporter,
+        &work.leaves,
+        &results,
+        &work.events,
+        started,
+    )
 }
 
-fn make_leaf(plan: &Plan, leaf: &Leaf, hooks: Hooks<'_>) -> Result<Copied, Failure> {
-    if (hooks.stop)() {
-        return Err(Failure::Interrupted);
-    }
-    let preserve = &plan.options.preserve;
-    let backup = leaf.backup.as_deref();
-    if leaf.remove {
-        link::remove_destination(&leaf.dst)?;
-    }
-    match (&leaf.action, &leaf.stat) {
-        (Action::LinkSource, _) => {
-            // -H follows a symlink named on the command line, -L every symlink.
-            let follow = plan.follow == Follow::Always
-                || (plan.follow == Follow::Top && plan.pairs.iter().any(|p| p.src == leaf.src));
-            link::hard_link_source(&leaf.src, &leaf.dst, follow, backup)?;
-            Ok(Copied::default())
-        }
-        (Action::SymlinkSource, _) => {
-            link::symlink_source(&leaf.src, &leaf.dst, backup)?;
-            Ok(Copied::default())
-        }
-        (Action::Attributes, Some(stat)) => {
-            let through = plan.options.through_dangling;
-            link::attributes_only(&leaf.src, &leaf.dst, stat, preserve, through)?;
-            Ok(Copied::default())
-        }
-        (Action::Symlink, Some(stat)) => {
-            tree::copy_symlink(&leaf.src, &leaf.dst, stat, preserve, backup)?;
-            Ok(Copied::default())
-        }
-        (Action::Node, Some(stat)) => {
-            tree::make_fifo(&leaf.src, &leaf.dst, stat, preserve, backup)?;
-            Ok(Copied::default())
-        }
-        _ => {
-            // A regular file found by a walk (or named) is copied only if its path still leads to it.
-            let id = leaf
-                .stat
-                .as_ref()
-                .filter(|s| Kind::of_mode(s.st_mode) == Kind::File && leaf.src.as_os_str() != "-")
-                .map(|s| (s.st_dev, s.st_ino));
-            copy::copy_found(&leaf.src, id, &leaf.dst, backup, &plan.options, hooks)
-        }
-    }
-}
-
-/// Makes the hard link of `leaf` to the copy of `first`, if that copy was made.
-fn link_leaf(
-    leaf: &Leaf,
-    first: &Leaf,
-    first_ok: bool,
-    hooks: Hooks<'_>,
-) -> Result<Copied, Failure> {
-    if (hooks.stop)() {
-        return Err(Failure::Interrupted);
-    }
-    if !first_ok {
-        return Err(Failure::File(Error::io(
-            Op::Create,
-            &leaf.dst,
-            io::Error::other(format!(
-                "not linked: the copy of {} failed",
-                quote(&first.src)
-            )),
-        )));
-    }
-    tree::hard_link(&first.dst, &leaf.dst, leaf.backup.as_deref())?;
-    Ok(Copied::default())
-}
-
-/// The message for a failure, cp style; None for an interruption (the run dies of the signal).
-pub fn message(failure: &Failure) -> Option<String> {
-    let text = match failure {
-        Failure::Interrupted => return None,
-        Failure::Mismatch { src, dst, offset } => format!(
-            "{}: verification failed: differs from {} at byte {offset}",
-            crate::cli::quote::name(dst),
-            quote(src)
-        ),
-        Failure::File(e) => file_message(e),
-    };
-    Some(text)
-}
-
-fn file_message(e: &Error) -> String {
-    let path = quote(e.path());
-    match e.reason() {
-        Reason::ChangedSize => format!(
-            "{}: file changed size during copy",
-            crate::cli::quote::name(e.path())
-        ),
-        Reason::IsDirectory => format!("{}: Is a directory", crate::cli::quote::name(e.path())),
-        Reason::DanglingSymlink => format!("not writing through dangling symlink {path}"),
-        Reason::Replaced => format!("{}: {}", crate::cli::quote::name(e.path()), e.reason_text()),
-        Reason::Io(io) => {
-            let why = describe(io);
-            match e.op() {
-                Op::Open => format!("cannot open {path} for reading: {why}"),
-                Op::Read => format!("error reading {path}: {why}"),
-                Op::Map => format!("cannot map {path}: {why}"),
-                Op::Create => format!("cannot create {path}: {why}"),
-                Op::Resize => format!("cannot allocate {path}: {why}"),
-                Op::Write => format!("error writing {path}: {why}"),
-                Op::Sync => format!("cannot sync {path}: {why}"),
-                Op::Attributes => format!("setting attributes for {path}: {why}"),
-            }
-        }
-    }
-}
-
-/// A path quoted as cp quotes it in messages and `-v` lines (always quoted, escaped as the shell reads
-/// it: `'a'$'\377''b'`).
-fn quote(path: &Path) -> String {
-    crate::cli::quote::always(path)
+/// Prints `mmcp: QUESTION` on stderr and reads one line from stdin; true for an answer starting with
+/// y or Y. A termination signal while waiting ends the run (the answer is no).
+fn ask(question: &str) -> io::Result<bool> {
+    let _ = write!(io::stderr().lock(), "{TOOL}: {question}");
+    let line = crate::sys::terminal::read_answer(&|| signals::caught().is_some())?;
+    Ok(line.is_some_and(|line| matches!(line.first(), Some(b'y' | b'Y'))))
 }
 
 fn report(
@@ -579,12 +402,13 @@ fn report(
                     }
                 }
             }
-            Event::Error { path, message } => {
+            Event::Refused { path, problem } => {
+                let message = messages::problem(path, problem);
                 totals.errors += 1;
                 out.flush()?;
-                reporter.error(message);
+                reporter.error(&message);
                 if plan.json {
-                    json.error(path.as_os_str(), message)?;
+                    json.error(path.as_os_str(), &message)?;
                 }
             }
             Event::Skipped { path, what } => {

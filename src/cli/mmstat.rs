@@ -5,16 +5,18 @@
 
 mod args;
 mod bar;
+mod group;
 mod json;
 mod man;
 mod measure;
+mod output;
 mod prometheus;
 mod save;
 mod table;
 mod watch;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -50,19 +52,24 @@ pub(crate) struct Frame<'a> {
     reported: &'a mut HashSet<String>,
 }
 
+/// The order of two files under a sort key: largest first, names in byte order.
+pub(crate) fn by_key(key: SortKey, a: &FileStat, b: &FileStat) -> std::cmp::Ordering {
+    let pct = |f: &FileStat| f.percent().unwrap_or(-1.0);
+    let dirty = |f: &FileStat| f.residency.detail.map(|d| d.dirty);
+    match key {
+        SortKey::Res => b.resident_bytes.cmp(&a.resident_bytes),
+        SortKey::Size => b.len().cmp(&a.len()),
+        SortKey::Pct => pct(b).total_cmp(&pct(a)),
+        SortKey::Dirty => dirty(b).cmp(&dirty(a)),
+        SortKey::Name => a.path.cmp(&b.path),
+    }
+}
+
 /// The files to show as rows, sorted and cut to --top as asked; ties keep the input order.
 fn ordered<'r>(plan: &Plan, report: &'r Report) -> Vec<&'r FileStat> {
     let mut files: Vec<&FileStat> = report.files().collect();
     if let Some(key) = plan.sort {
-        let pct = |f: &FileStat| f.percent().unwrap_or(-1.0);
-        let dirty = |f: &FileStat| f.residency.detail.map(|d| d.dirty);
-        files.sort_by(|a, b| match key {
-            SortKey::Res => b.resident_bytes.cmp(&a.resident_bytes),
-            SortKey::Size => b.len().cmp(&a.len()),
-            SortKey::Pct => pct(b).total_cmp(&pct(a)),
-            SortKey::Dirty => dirty(b).cmp(&dirty(a)),
-            SortKey::Name => a.path.cmp(&b.path),
-        });
+        files.sort_by(|a, b| by_key(key, a, b));
     }
     if let Some(n) = plan.top {
         files.truncate(n);
@@ -168,7 +175,8 @@ instead, without dirty, writeback and evicted counts"
     notes
 }
 
-/// Writes one report in the plan's format, with its problems and notes on stderr.
+/// Writes one report in the plan's format (per file, or per directory with --group-by) to where the
+/// plan sends it ([`output::write`]), with its problems and notes on stderr.
 pub(crate) fn emit(
     plan: &Plan,
     reporter: &Reporter,
@@ -176,40 +184,32 @@ pub(crate) fn emit(
     previous: Option<&Previous>,
     frame: &mut Frame,
 ) -> anyhow::Result<()> {
-    let stdout = io::stdout();
-    match plan.format {
-        Format::Text if frame.tty && frame.refresh.is_some() => {
-            let mut screen = Vec::new();
-            text(&mut screen, plan, reporter, report, previous, frame)?;
-            let mut out = stdout.lock();
-            out.write_all(b"\x1b[H\x1b[2J")?;
-            out.write_all(&screen)?;
-            out.flush()?;
+    let in_place = plan.format == Format::Text && frame.tty && frame.refresh.is_some();
+    let groups = plan.group_by.map(|by| group::Groups::of(plan, by, report));
+    output::write(plan, in_place, |out| {
+        if let Some(groups) = &groups {
+            return group::emit(out, plan, reporter, report, groups, previous, frame);
         }
-        Format::Text => {
-            let mut out = BufWriter::new(stdout.lock());
-            text(&mut out, plan, reporter, report, previous, frame)?;
-            out.flush()?;
-        }
-        Format::Json => {
-            let mut out = JsonLines::new(BufWriter::new(stdout.lock()));
-            records(&mut out, plan, reporter, report, previous, frame)?;
-            out.flush()?;
-        }
-        Format::Prometheus => {
-            for outcome in &report.outcomes {
-                problem(reporter, outcome, frame);
+        match plan.format {
+            Format::Text => text(out, plan, reporter, report, previous, frame),
+            Format::Json => {
+                let mut out = JsonLines::new(out);
+                records(&mut out, plan, reporter, report, previous, frame)?;
+                out.flush()
             }
-            let mut out = stdout.lock();
-            let files = if plan.rows {
-                ordered(plan, report)
-            } else {
-                Vec::new()
-            };
-            out.write_all(prometheus::render(report, &files).as_bytes())?;
-            out.flush()?;
+            Format::Prometheus => {
+                for outcome in &report.outcomes {
+                    problem(reporter, outcome, frame);
+                }
+                let files = if plan.rows {
+                    ordered(plan, report)
+                } else {
+                    Vec::new()
+                };
+                out.write_all(prometheus::render(report, &files).as_bytes())
+            }
         }
-    }
+    })?;
     for note in notes(report) {
         if frame.reported.insert(note.clone()) {
             reporter.warn(note);
@@ -233,18 +233,7 @@ fn text(
     };
     let table = Table::new(plan, &rows, previous);
     let in_place = frame.tty && frame.refresh.is_some();
-    let now = watch::timestamp(SystemTime::now());
-    if let Some(n) = frame.refresh {
-        if in_place {
-            writeln!(
-                out,
-                "Every {}s: mmstat, refresh {n}, {now} (Ctrl-C to stop)",
-                frame.interval.as_secs_f64()
-            )?;
-        } else if plan.rows {
-            writeln!(out, "# refresh {n} at {now}")?;
-        }
-    }
+    refresh_heading(out, plan, frame)?;
     let extra = usize::from(plan.map.is_some()) + usize::from(plan.ranges);
     let limit = match (in_place, plan.tty_rows) {
         (true, Some(height)) => (height.saturating_sub(5) / (1 + extra)).max(1),
@@ -300,15 +289,46 @@ fn text(
             problem(reporter, outcome, frame);
         }
     }
-    if plan.summary {
-        let line = table::summary_line(plan, &report.totals, previous);
-        if frame.refresh.is_some() && !in_place && !plan.rows {
-            writeln!(out, "{now}  {line}")?;
-        } else {
-            writeln!(out, "{line}")?;
-        }
+    summary_text(out, plan, report, previous, frame)
+}
+
+/// The line above a refresh of the table under --watch: what, when, and how to stop on a terminal.
+fn refresh_heading(out: &mut dyn Write, plan: &Plan, frame: &Frame) -> io::Result<()> {
+    let Some(n) = frame.refresh else {
+        return Ok(());
+    };
+    let now = watch::timestamp(SystemTime::now());
+    if frame.tty {
+        writeln!(
+            out,
+            "Every {}s: mmstat, refresh {n}, {now} (Ctrl-C to stop)",
+            frame.interval.as_secs_f64()
+        )
+    } else if plan.rows {
+        writeln!(out, "# refresh {n} at {now}")
+    } else {
+        Ok(())
     }
-    Ok(())
+}
+
+/// The summary line of the table (stamped with the time under --watch when it stands alone).
+fn summary_text(
+    out: &mut dyn Write,
+    plan: &Plan,
+    report: &Report,
+    previous: Option<&Previous>,
+    frame: &Frame,
+) -> io::Result<()> {
+    if !plan.summary {
+        return Ok(());
+    }
+    let line = table::summary_line(plan, &report.totals, previous);
+    if frame.refresh.is_some() && !frame.tty && !plan.rows {
+        let now = watch::timestamp(SystemTime::now());
+        writeln!(out, "{now}  {line}")
+    } else {
+        writeln!(out, "{line}")
+    }
 }
 
 fn records<W: Write>(
@@ -320,31 +340,7 @@ fn records<W: Write>(
     frame: &mut Frame,
 ) -> io::Result<()> {
     let mut other = |out: &mut JsonLines<W>, outcome: &Outcome| -> io::Result<()> {
-        match outcome {
-            Outcome::Error { path, message } => {
-                let mut record = serde_json::Map::new();
-                record.insert("type".into(), "error".into());
-                match path {
-                    Some(subject) => subject.insert_json(&mut record),
-                    None => {
-                        record.insert("path".into(), serde_json::Value::Null);
-                    }
-                }
-                record.insert("error".into(), message.as_str().into());
-                out.record(&record)?
-            }
-            Outcome::Skipped { path, why } => {
-                let mut record = serde_json::Map::new();
-                record.insert("type".into(), "skipped".into());
-                insert_name(&mut record, "path", path.as_os_str());
-                record.insert("reason".into(), why.as_str().into());
-                out.record(&record)?
-            }
-            _ => {}
-        }
-        out.flush()?;
-        problem(reporter, outcome, frame);
-        Ok(())
+        problem_record(out, reporter, outcome, frame)
     };
     if plan.rows && plan.sort.is_none() {
         for outcome in &report.outcomes {
@@ -365,6 +361,51 @@ fn records<W: Write>(
             }
         }
     }
+    summary_record(out, plan, report, previous, frame)
+}
+
+/// Writes the "error" or "skipped" record of an outcome that is not a file, and reports it on stderr.
+fn problem_record<W: Write>(
+    out: &mut JsonLines<W>,
+    reporter: &Reporter,
+    outcome: &Outcome,
+    frame: &mut Frame,
+) -> io::Result<()> {
+    match outcome {
+        Outcome::Error { path, message } => {
+            let mut record = serde_json::Map::new();
+            record.insert("type".into(), "error".into());
+            match path {
+                Some(subject) => subject.insert_json(&mut record),
+                None => {
+                    record.insert("path".into(), serde_json::Value::Null);
+                }
+            }
+            record.insert("error".into(), message.as_str().into());
+            out.record(&record)?
+        }
+        Outcome::Skipped { path, why } => {
+            let mut record = serde_json::Map::new();
+            record.insert("type".into(), "skipped".into());
+            insert_name(&mut record, "path", path.as_os_str());
+            record.insert("reason".into(), why.as_str().into());
+            out.record(&record)?
+        }
+        _ => {}
+    }
+    out.flush()?;
+    problem(reporter, outcome, frame);
+    Ok(())
+}
+
+/// Writes the "summary" record (with the refresh number and time under --watch).
+fn summary_record<W: Write>(
+    out: &mut JsonLines<W>,
+    plan: &Plan,
+    report: &Report,
+    previous: Option<&Previous>,
+    frame: &Frame,
+) -> io::Result<()> {
     let mut summary = json::summary(plan, &report.totals, previous);
     if let Some(n) = frame.refresh {
         summary.insert("refresh".into(), n.into());
@@ -400,12 +441,25 @@ pub(crate) fn check(reporter: &Reporter, t: &Totals, threshold: f64) {
     }
 }
 
+/// Dies of the termination signal caught since [`crate::sys::signals::catch_termination`], if any.
+fn die_if_signalled() {
+    if let Some(signal) = crate::sys::signals::caught() {
+        crate::sys::signals::die_of(signal);
+    }
+}
+
 /// Measures, reports, saves and checks.
 pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     if plan.watch.is_some() {
         return watch::run(plan, reporter);
     }
+    if plan.output.is_some() {
+        // A report cut short by a signal is not written over the last whole one, and a write under
+        // way completes first: no partial file and no temporary are left.
+        crate::sys::signals::catch_termination();
+    }
     let report = measure::collect(plan);
+    die_if_signalled();
     let mut reported = HashSet::new();
     let mut frame = Frame {
         refresh: None,
@@ -414,6 +468,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
         reported: &mut reported,
     };
     emit(plan, reporter, &report, None, &mut frame)?;
+    die_if_signalled();
     if let Some(path) = &plan.save {
         save::save(path, &report, plan.fingerprint).with_context(|| {
             format!(

@@ -214,6 +214,53 @@ const MMSTAT_FILE: &[Field] = &[
     PAGES_DELTA,
     BYTES_DELTA,
     EVICTED_DELTA,
+    f(
+        "group",
+        "with --group-by and --top: the directory (the \"group\" record before) it counts in",
+    ),
+    f(
+        "group_bytes",
+        "the exact directory name in standard base64, only when it is not UTF-8",
+    ),
+];
+
+const MMSTAT_GROUP: &[Field] = &[
+    f(
+        "path",
+        "the directory, as the argument it was found under plus at most DEPTH levels \
+(lossy when not UTF-8)",
+    ),
+    PATH_BYTES,
+    f("depth", "the DEPTH of --group-by dir:DEPTH"),
+    f(
+        "files",
+        "distinct files counted in the directory and below it (hard links once)",
+    ),
+    f("links", "second names of files already counted"),
+    f("unknown_files", "files whose residency is unknown"),
+    f("pages", "pages of the files counted"),
+    f(
+        "resident_pages",
+        "resident pages of the files whose residency is known (null: none is)",
+    ),
+    f("unknown_pages", "pages of files whose residency is unknown"),
+    f("size", "bytes of the files counted"),
+    f("unknown_bytes", "bytes of files whose residency is unknown"),
+    f(
+        "resident_bytes",
+        "bytes in resident pages of the files whose residency is known (null: none is)",
+    ),
+    f(
+        "percent",
+        "the share of the known pages resident, 0 to 100 (null: no known page)",
+    ),
+    DIRTY,
+    WRITEBACK,
+    EVICTED,
+    RECENTLY_EVICTED,
+    PAGES_DELTA,
+    BYTES_DELTA,
+    EVICTED_DELTA,
 ];
 
 const MMSTAT_SUMMARY: &[Field] = &[
@@ -300,6 +347,10 @@ const MMADVISE_FILE: &[Field] = &[
     f("saved_pages", "restore: resident pages in the snapshot"),
     f("restored_pages", "restore: those resident now"),
     f("locked_bytes", "lock: bytes locked"),
+    f(
+        "left_out_bytes",
+        "touch, willneed, restore with --budget: missing bytes left out because the budget was spent",
+    ),
 ];
 
 const MMADVISE_SUMMARY: &[Field] = &[
@@ -319,6 +370,44 @@ const MMADVISE_SUMMARY: &[Field] = &[
     f("locked_bytes", "lock: bytes locked in all"),
     f("pid", "lock: the process holding the locks"),
     f("holding", "lock: whether anything is locked"),
+    f(
+        "changed_files",
+        "restore: files skipped because they changed since the snapshot",
+    ),
+    f(
+        "removed_files",
+        "restore: files skipped because they no longer exist",
+    ),
+    f(
+        "loaded_bytes",
+        "touch, willneed, restore: bytes read (willneed: asked for), missing data only",
+    ),
+    f(
+        "loaded_files",
+        "touch, willneed, restore: files with bytes read",
+    ),
+    f(
+        "elapsed_seconds",
+        "touch, willneed, restore: the time spent loading (willneed: and waiting)",
+    ),
+    f(
+        "rate_bytes_per_second",
+        "touch, willneed, restore: the rate achieved, loaded_bytes over the time spent loading",
+    ),
+    f(
+        "rate_limit_bytes_per_second",
+        "with --rate: the rate asked for",
+    ),
+    f("budget_bytes", "with --budget: the budget, in bytes"),
+    f(
+        "left_out_bytes",
+        "with --budget: missing bytes left out because the budget was spent",
+    ),
+    f("left_out_files", "with --budget: files with bytes left out"),
+    f(
+        "ionice",
+        "with --ionice: the I/O priority of the loading threads (idle, best-effort:N, realtime:N)",
+    ),
 ];
 
 const MMADVISE_EVENT: &[Field] = &[
@@ -439,6 +528,13 @@ pub const RECORDS: &[Record] = &[
         kind: "file",
         when: "per file measured",
         fields: MMSTAT_FILE,
+    },
+    Record {
+        tool: "mmstat",
+        kind: "group",
+        when: "with --group-by, per directory (instead of a file record per file; with --top N, its \
+first N files follow it)",
+        fields: MMSTAT_GROUP,
     },
     Record {
         tool: "mmstat",

@@ -5,6 +5,7 @@ pub mod advise;
 pub mod cachestat;
 pub mod daemon;
 pub mod entry;
+pub mod ioprio;
 pub mod locale;
 pub mod lock;
 pub mod populate;

@@ -1,8 +1,27 @@
-//! The size of the terminal behind a file descriptor (the TIOCGWINSZ ioctl), for drawing residency maps
-//! as wide as the terminal. rustix has it only behind a feature the crate does not otherwise need.
+//! The terminal: its size behind a file descriptor (the TIOCGWINSZ ioctl, for drawing residency maps
+//! as wide as the terminal; rustix has it only behind a feature the crate does not otherwise need),
+//! and an answer read from standard input that a termination signal can interrupt.
 #![allow(unsafe_code)]
 
+use std::io;
 use std::os::fd::{AsFd, AsRawFd};
+
+/// Reads one line (without its newline) from standard input, a byte at a time so that nothing after
+/// it is consumed. `None` when `stop` says so after a signal interrupted the read.
+pub fn read_answer(stop: &dyn Fn() -> bool) -> io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match rustix::io::read(rustix::stdio::stdin(), &mut byte) {
+            Ok(0) => return Ok(Some(line)),
+            Ok(_) if byte[0] == b'\n' => return Ok(Some(line)),
+            Ok(_) => line.push(byte[0]),
+            Err(rustix::io::Errno::INTR) if stop() => return Ok(None),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
 
 /// The terminal's width and height in character cells, or `None` when `fd` is not a terminal (or the
 /// terminal does not know its size).

@@ -131,9 +131,16 @@ fn resident_pages(path: &Path) -> u64 {
     first["resident_pages"].as_u64().unwrap()
 }
 
-/// Pages of `path` loaded into the page cache: resident now, or taken back by reclaim since.
-fn loaded_pages(path: &Path, pages: u64) -> u64 {
-    resident_pages(path) + crate::util::reclaimed_pages(path, pages)
+/// Asserts that `pages` of `path` were loaded into the page cache: resident now, or taken back by
+/// reclaim since. Twice on a loaded machine (CI, and a run at load 60) one page of 1024 was missing
+/// with no eviction record, so one page in a hundred may be: a tool that skipped the file, or read
+/// it as a pseudo file, loads none of it.
+fn assert_loaded(path: &Path, pages: u64, what: &str) {
+    let loaded = resident_pages(path) + crate::util::reclaimed_pages(path, pages);
+    assert!(
+        loaded <= pages && loaded * 100 >= pages * 99,
+        "{what}: {loaded} of {pages} pages"
+    );
 }
 
 /// Asserts that `out` failed on `path` with one line ending in `Input/output error`, exit 1.
@@ -206,7 +213,7 @@ fn fuse_files_are_mapped_measured_loaded_and_evicted() {
 
     // Measured, evicted and loaded like a file on a disk: never skipped as a pseudo file.
     let pages = (len / crate::util::page()) as u64;
-    assert_eq!(loaded_pages(&text, pages), pages, "read in full just now");
+    assert_loaded(&text, pages, "read in full just now");
     let out = run_bounded("mmadvise", &["evict".as_ref(), text.as_os_str()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("skipped"), "{}", stderr(&out));
@@ -214,7 +221,7 @@ fn fuse_files_are_mapped_measured_loaded_and_evicted() {
     let out = run_bounded("mmadvise", &["touch".as_ref(), text.as_os_str()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("skipped"), "{}", stderr(&out));
-    assert_eq!(loaded_pages(&text, pages), pages, "loaded");
+    assert_loaded(&text, pages, "loaded");
 }
 
 /// mmcount on a file whose device fails at one offset. The mapped run depends on the SIGBUS guard
@@ -278,7 +285,7 @@ fn an_io_error_in_mmadvise_touch_is_reported() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let pages = (64 << 10) / crate::util::page() as u64;
-    assert_eq!(loaded_pages(&good, pages), pages);
+    assert_loaded(&good, pages, "the other file");
 }
 
 /// mmadvise willneed --wait on a file whose device fails: once reading stops making progress it must

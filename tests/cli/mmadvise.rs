@@ -29,7 +29,7 @@ macro_rules! disk_dir_or_skip {
 }
 
 /// Bytes of `path` in the page cache, as util-linux fincore counts them.
-fn resident(path: &Path) -> u64 {
+pub(crate) fn resident(path: &Path) -> u64 {
     let out = sh(&format!(
         "fincore --bytes --noheadings --output RES '{}'",
         path.display()
@@ -41,7 +41,7 @@ fn resident(path: &Path) -> u64 {
 
 /// Bytes of `path` that were loaded into the page cache: those resident now (fincore), plus those
 /// reclaim took back since ([`reclaimed_pages`]).
-fn loaded(path: &Path) -> u64 {
+pub(crate) fn loaded(path: &Path) -> u64 {
     let pages = std::fs::metadata(path)
         .unwrap()
         .len()
@@ -50,29 +50,29 @@ fn loaded(path: &Path) -> u64 {
 }
 
 /// Writes `len` bytes of pseudo-random data (so that no filesystem can compress or dedupe it).
-fn data_file(dir: &Path, name: &str, len: u64) -> PathBuf {
+pub(crate) fn data_file(dir: &Path, name: &str, len: u64) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, noise(len as usize, len + 7)).unwrap();
     path
 }
 
 /// Writes a large file quickly (zeros, written for real, so allocated).
-fn big_file(dir: &Path, name: &str, len: u64) -> PathBuf {
+pub(crate) fn big_file(dir: &Path, name: &str, len: u64) -> PathBuf {
     let path = dir.join(name);
     sh(&format!("head -c {len} /dev/zero > '{}'", path.display()));
     path
 }
 
-fn mmadvise(args: &[&str]) -> std::process::Output {
+pub(crate) fn mmadvise(args: &[&str]) -> std::process::Output {
     bin("mmadvise").args(args).output().unwrap()
 }
 
-fn p(path: &Path) -> &str {
+pub(crate) fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
 /// Evicts `paths` with `mmadvise evict --sync` and checks that fincore agrees they are gone.
-fn make_cold(paths: &[&Path]) {
+pub(crate) fn make_cold(paths: &[&Path]) {
     let mut args = vec!["evict", "--sync"];
     args.extend(paths.iter().map(|x| p(x)));
     let out = mmadvise(&args);
@@ -82,14 +82,14 @@ fn make_cold(paths: &[&Path]) {
     }
 }
 
-fn json_lines(out: &std::process::Output) -> Vec<Value> {
+pub(crate) fn json_lines(out: &std::process::Output) -> Vec<Value> {
     stdout(out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect()
 }
 
-fn warm(path: &Path) {
+pub(crate) fn warm(path: &Path) {
     std::fs::read(path).unwrap();
 }
 

@@ -13,7 +13,9 @@ use serde_json::Value;
 
 use crate::util::{bin, is_root, page, skip, stderr, stdout};
 
+mod fleet;
 mod formats;
+mod grouping;
 mod peers;
 mod walking;
 

@@ -110,7 +110,11 @@ fn a_copy_elsewhere_is_restored_by_size_and_mtime_and_a_changed_one_refused_by_f
     let map = format!("{}={}", src.display(), dst.display());
 
     // By identity, the copy is another file: nothing is loaded.
-    let out = run("mmadvise", &["restore", "--map-prefix", &map, p(&snap)]);
+    let out = bin("mmadvise")
+        .args(["restore", "--map-prefix", &map, p(&snap)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing restored");
     assert!(stderr(&out).contains("was replaced"), "{}", stderr(&out));
     assert_eq!(resident(&ca) + resident(&cb), 0);
 
@@ -201,7 +205,8 @@ fn a_copy_elsewhere_is_restored_by_size_and_mtime_and_a_changed_one_refused_by_f
         &map,
         p(&plain),
     ];
-    let out = run("mmadvise", &args);
+    let out = bin("mmadvise").args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing restored");
     assert!(
         stderr(&out).contains("skipped: cannot be matched: the snapshot holds no fingerprint"),
         "{}",

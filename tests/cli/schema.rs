@@ -3,6 +3,7 @@
 //! fails the test, and every summary carries the schema's version.
 
 use std::collections::BTreeSet;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use mmtools::cli::schema;
@@ -55,6 +56,10 @@ fn every_field_written_is_in_the_schema() {
     std::fs::create_dir(d.join("out")).unwrap();
     crate::util::mkfifo(&d.join("tree/fifo"));
     write(d, "garbage", b"not a counter\n");
+    // A directory whose name is not UTF-8, for the "group" records' path_bytes and group_bytes.
+    let bad_dir = d.join(std::ffi::OsStr::from_bytes(b"dir\xff"));
+    std::fs::create_dir(&bad_dir).unwrap();
+    write(&bad_dir, "f", b"in a directory named in bytes\n");
     let mut wrong = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut note = |tool: &str, kinds: Vec<String>| {
@@ -99,6 +104,17 @@ fn every_field_written_is_in_the_schema() {
         &["--json", "--check", "1", "a"],
         &["--json", "--watch", "0.01", "--count", "2", "a"],
         &["--json", "--sort", "res", "a", "b"],
+        &["--json", "--group-by", "dir:1", "--top", "1", ".", "b"],
+        &[
+            "--json",
+            "--group-by",
+            "dir",
+            "--watch",
+            "0.01",
+            "--count",
+            "2",
+            ".",
+        ],
     ] {
         let k = run("mmstat", d, args, &mut wrong);
         note("mmstat", k);
@@ -144,6 +160,7 @@ fn every_field_written_is_in_the_schema() {
         "mmcounter counter",
         "mmcounter error",
         "mmstat file",
+        "mmstat group",
         "mmstat skipped",
         "mmstat error",
         "mmstat summary",

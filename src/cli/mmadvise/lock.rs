@@ -8,9 +8,7 @@ use std::process::ExitCode;
 
 use serde_json::Map;
 
-use crate::advise::load::{Job, load};
 use crate::advise::lock::{Budget, Locked, cost, lock};
-use crate::advise::total;
 use crate::cli::common::{EXIT_FAILURE, EXIT_OK, Reporter, is_broken_pipe};
 use crate::cli::quote;
 use crate::error::describe;
@@ -19,11 +17,8 @@ use crate::sys::daemon::{Forked, child_status, detach_stdio, fork_single_threade
 use crate::sys::signals::{catch_termination, caught, die_of, wait_for_termination};
 
 use super::LockArgs;
-use super::report::Report;
-use super::run::{
-    Caps, PROGRESS_THRESHOLD, batch, gather, load_options, open_batch, outcome, range_of,
-    run_in_pool, subjects,
-};
+use super::driver::{Driver, Kind};
+use super::plan::Plan;
 
 /// What the user is told when a lock would pass RLIMIT_MEMLOCK.
 pub(super) fn over_limit(need: u64, budget: &Budget, available: u64) -> String {
@@ -41,103 +36,74 @@ run with CAP_IPC_LOCK",
 }
 
 /// Locks and loads every file, reporting each; the locks taken are pushed to `held`.
-fn lock_all(args: &LockArgs, reporter: &Reporter, held: &mut Vec<Locked>) -> anyhow::Result<()> {
-    let mut report = Report::new("lock", &args.common, reporter);
-    let (files, size) = gather(&args.targets, &args.common, &mut report)?;
+fn lock_all(
+    args: &LockArgs,
+    plan: Plan<'_>,
+    reporter: &Reporter,
+    held: &mut Vec<Locked>,
+) -> anyhow::Result<()> {
+    let mut driver = Driver::new(plan, reporter)?;
     let budget = Budget::current();
     let mut available = budget.available();
-    if let Some(free) = available
-        && size > free
-        && args.targets.range.is_none()
-    {
-        reporter.warn(format_args!(
-            "these files hold {} but RLIMIT_MEMLOCK lets this process lock {} more: the files that \
-do not fit will fail (raise it with `ulimit -l`, or run with CAP_IPC_LOCK)",
-            human(size),
-            human(free)
-        ));
-    }
-    let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
-    bar.set_length(0);
-    report.set_bar(bar);
-    let range = range_of(&args.targets);
-    let options = load_options(&args.loading);
-    let mut caps = Caps::default();
+    let options = driver.plan.load;
+    let mut warned = false;
     let mut locked_total = 0u64;
-    for paths in files.chunks(batch()) {
-        let opened = open_batch(paths, &mut report)?;
-        let subjects = subjects(&opened, range, &mut report)?;
-        let mut prepared = Vec::new();
-        for subject in &subjects {
-            let need = cost(subject);
+    driver.run(true, |d, items| {
+        if !warned {
+            warned = true;
             if let Some(free) = available
-                && need > free
+                && d.size > free
+                && args.targets.range.is_none()
             {
-                report.error(subject.path, &over_limit(need, &budget, free))?;
-                continue;
+                reporter.warn(format_args!(
+                    "these files hold {} but RLIMIT_MEMLOCK lets this process lock {} more: the \
+files that do not fit will fail (raise it with `ulimit -l`, or run with CAP_IPC_LOCK)",
+                    human(d.size),
+                    human(free)
+                ));
             }
-            let step = subject.measure().and_then(|before| {
-                let data = subject.data()?;
-                let lock = if subject.span.0 < subject.span.1 {
+        }
+        d.load(
+            &items,
+            Kind::Lock,
+            &mut |report, subject, data| {
+                let need = cost(subject);
+                if let Some(free) = available
+                    && need > free
+                {
+                    report.error(subject.path, &over_limit(need, &budget, free))?;
+                    return Ok(None);
+                }
+                let locked = if subject.span.0 < subject.span.1 {
                     let holes = data != [subject.span];
-                    Some(lock(subject, options.mode, options.pattern, holes)?)
+                    match lock(subject, options.mode, options.pattern, holes) {
+                        Ok(l) => Some(l),
+                        Err(e) => {
+                            report.core_error(&e)?;
+                            return Ok(None);
+                        }
+                    }
                 } else {
                     None
                 };
-                Ok((before, data, lock))
-            });
-            match step {
-                Ok((before, data, lock)) => {
-                    available = available.map(|a| a.saturating_sub(need));
-                    report.bar().inc_length(total(&data));
-                    prepared.push((subject, before, data, lock));
-                }
-                Err(e) => report.core_error(&e)?,
-            }
-        }
-        let jobs: Vec<Job<'_, '_>> = prepared
-            .iter()
-            .map(|(subject, _, data, lock)| Job {
-                subject,
-                spans: if lock.is_some() {
-                    data.clone()
-                } else {
-                    Vec::new()
-                },
-                cap: caps.of(subject),
-                map: lock.as_ref().map(|l| &l.map),
-            })
-            .collect();
-        let bar = report.bar().clone();
-        let errors = run_in_pool(&args.common, || load(&jobs, &options, &|n| bar.inc(n)))?;
-        drop(jobs);
-        for ((subject, before, data, lock), error) in prepared.into_iter().zip(errors) {
-            if let Some(e) = error {
-                report.core_error(&e)?;
-                continue;
-            }
-            let measured = subject.measure().and_then(|after| {
-                let locked = match &lock {
+                available = available.map(|a| a.saturating_sub(need));
+                Ok(Some(locked))
+            },
+            &mut |report, s, o| {
+                let locked = match &s.lock {
                     Some(l) => l.locked_bytes().map_err(|e| {
-                        crate::error::Error::io(crate::error::Op::Read, subject.path, e)
+                        crate::error::Error::io(crate::error::Op::Read, s.subject.path, e)
                     })?,
                     None => 0,
                 };
-                Ok((after, locked))
-            });
-            match measured {
-                Ok((after, locked)) => {
-                    let mut o = outcome(subject, &data, before, after);
-                    o.fields.insert("locked_bytes".into(), locked.into());
-                    o.tail = format!(", locked {}", report.size(locked));
-                    locked_total += locked;
-                    report.file(&o)?;
-                    held.extend(lock);
-                }
-                Err(e) => report.core_error(&e)?,
-            }
-        }
-    }
+                o.fields.insert("locked_bytes".into(), locked.into());
+                o.tail = format!(", locked {}", report.size(locked));
+                locked_total += locked;
+                held.extend(s.lock.take());
+                Ok(())
+            },
+        )
+    })?;
     let pid = std::process::id();
     let mut fields = Map::new();
     fields.insert("locked_bytes".into(), locked_total.into());
@@ -148,10 +114,10 @@ do not fit will fail (raise it with `ulimit -l`, or run with CAP_IPC_LOCK)",
     } else {
         format!(
             ", locked {}, held by process {pid} until SIGINT or SIGTERM",
-            report.size(locked_total)
+            driver.report.size(locked_total)
         )
     };
-    report.summary(fields, &tail)?;
+    driver.report.summary(fields, &tail)?;
     Ok(())
 }
 
@@ -185,7 +151,7 @@ pub(super) fn write_pidfile(path: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Runs `mmadvise lock`.
-pub fn main(args: &LockArgs, reporter: &Reporter) -> ExitCode {
+pub fn main(args: &LockArgs, plan: Plan<'_>, reporter: &Reporter) -> ExitCode {
     let pidfile: Option<PathBuf> = match args.pidfile.as_deref().map(std::path::absolute) {
         None => None,
         Some(Ok(p)) => Some(p),
@@ -221,7 +187,7 @@ pub fn main(args: &LockArgs, reporter: &Reporter) -> ExitCode {
     }
     catch_termination();
     let mut held = Vec::new();
-    let result = lock_all(args, reporter, &mut held);
+    let result = lock_all(args, plan, reporter, &mut held);
     let quiet_pipe = matches!(&result, Err(e) if is_broken_pipe(e));
     if let Err(e) = &result
         && !quiet_pipe

@@ -2,8 +2,10 @@
 //! the flags they share, and the entry point. The actions live in `run`, `lock` and `restore`; the
 //! output (text or JSON Lines) in `report`.
 
+mod driver;
 mod follow;
 mod lock;
+mod plan;
 mod report;
 mod restore;
 mod run;
@@ -60,7 +62,8 @@ pub enum Action {
 background: POSIX_FADV_WILLNEED in chunks no larger than the device's readahead cap (one call reads at \
 most that much, 8 MiB on many disks), over the pages not yet cached, skipping holes. With --wait, wait \
 until the pages are resident, or until reading stops making progress; pages that reclaim takes back \
-before the rest arrive are asked for again."
+before the rest arrive are asked for again. --budget, --rate and --ionice bound how much is asked for, \
+how fast, and at which I/O priority."
     )]
     Willneed(WillneedArgs),
 
@@ -73,6 +76,9 @@ one sequential stream with large readahead. Near holes and range ends, windows a
 (WILLNEED chunked to the readahead cap) and populated without readahead, so that holes of sparse files \
 are neither read nor cached. Where the kernel lacks MADV_POPULATE_READ (before 5.14), one byte per page \
 is read under the SIGBUS guard. A file that shrinks meanwhile is an error for that file.\n\n\
+--budget loads at most that much, in the order the files are named (walked); --rate paces the reads \
+and --ionice sets the I/O priority of the loading threads, so that a warm-up does not starve the \
+service beside it.\n\n\
 With --follow, the files are watched (inotify) and kept loaded as they change: a file replaced by a \
 rename is loaded again, a file that grows has its new tail loaded, new files under a directory (passing \
 the walk's filters) are loaded, deleted files are let go; one line (or \"event\" record) per change, \
@@ -130,8 +136,15 @@ or evict to drop pages from the cache."
     /// Warm the page cache from a residency snapshot (mmstat --save)
     #[command(
         long_about = "Read a residency snapshot written by mmstat --save and load exactly the ranges \
-that were resident, for every file that still matches. Files that do not are skipped, with the reason, \
-and nothing of them is loaded. The cache warm-up after a restart: save before, restore after.\n\n\
+that were resident, for every file whose identity (device, inode, size, modification time) still \
+matches. Files that changed or no longer exist are skipped, each with a note, and counted in the \
+total; they do not fail the run unless --strict is given. The run fails when nothing at all could be \
+restored. The cache warm-up after a restart: save before, restore after.\n\n\
+--order chooses which files come first (the snapshot's order, the highest resident share, or the \
+most resident bytes), and --budget how much is loaded in that order: ranges are loaded until the \
+next would pass the budget (that one is cut at a page boundary), and the rest is left out and \
+reported, in bytes and files. Pages still cached cost nothing. --rate and --ionice keep the \
+warm-up gentle.\n\n\
 --match says how a file is recognised: identity (the default: device, inode, size and modification \
 time, the same file), size-mtime (size and modification time: a copy made with cp -a, rsync -a or \
 mmcp -a, or the same files on another host), or fingerprint (size and the content fingerprint that \
@@ -139,7 +152,9 @@ mmstat --save --fingerprint stored: five sampled 4 KiB blocks, see mmstat(1), re
 --map-prefix OLD=NEW restores a file saved as OLD/x from NEW/x: for a copy in another directory, or a \
 volume mounted elsewhere. Prefixes match whole path components, and the longest one that matches wins.",
         after_long_help = "Examples:\n  \
-mmstat --save /var/lib/db.snap /srv/db; (restart); mmadvise restore /var/lib/db.snap\n  \
+mmadvise restore cache.snap && systemctl start db      warm up, then start\n  \
+mmadvise restore --budget 25% --order density cache.snap\n  \
+mmadvise restore --rate 200M --ionice idle cache.snap  beside a running service\n  \
 mmstat --save db.snap --fingerprint /srv/db      on the old host\n  \
 mmadvise restore --map-prefix /srv/db=/mnt/db --match fingerprint db.snap\n  \
                                                   on the new one, over a copy"
@@ -231,6 +246,25 @@ fn parse_window(text: &str) -> Result<u64, String> {
     Ok(n)
 }
 
+/// How much to load, and how fast: the flags that keep a warm-up from starving the service it warms.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Throttling {
+    /// Load at most SIZE bytes (such as 2G), or PCT% of the memory available now (MemAvailable, or
+    /// the room left under this process's memory cgroup limit when that is smaller); what does not fit
+    /// is left out and reported
+    #[arg(long, value_name = "SIZE|PCT%", value_parser = plan::parse_budget)]
+    pub budget: Option<plan::BudgetArg>,
+
+    /// Read at most BYTES per second (such as 40M), counting only the missing data that is read
+    #[arg(long, value_name = "BYTES/s", value_parser = plan::parse_rate)]
+    pub rate: Option<u64>,
+
+    /// I/O priority of the loading threads, set before any read: idle, best-effort[:0-7] or
+    /// realtime[:0-7] (level 4 when not given; realtime needs CAP_SYS_ADMIN)
+    #[arg(long, value_name = "CLASS[:LEVEL]", value_parser = plan::parse_ionice)]
+    pub ionice: Option<crate::sys::ioprio::IoPriority>,
+}
+
 /// `mmadvise willneed`.
 #[derive(Debug, Clone, ClapArgs)]
 pub struct WillneedArgs {
@@ -240,6 +274,9 @@ pub struct WillneedArgs {
     /// Wait until the pages are resident (or reading stops making progress), with a progress bar
     #[arg(long)]
     pub wait: bool,
+
+    #[command(flatten)]
+    pub(crate) throttling: Throttling,
 
     #[command(flatten)]
     pub(crate) common: Common,
@@ -254,7 +291,7 @@ pub struct TouchArgs {
     /// Keep following the files until SIGINT or SIGTERM: a file replaced by a rename is loaded again,
     /// a file that grows has its new tail loaded, new files under a directory are loaded, deleted files are
     /// let go; each change is reported as it happens (SIGHUP walks everything again)
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["budget", "rate", "ionice"])]
     pub follow: bool,
 
     /// With --follow: detach once the first walk is done, and follow in the background
@@ -268,6 +305,9 @@ pub struct TouchArgs {
 
     #[command(flatten)]
     pub(crate) loading: Loading,
+
+    #[command(flatten)]
+    pub(crate) throttling: Throttling,
 
     #[command(flatten)]
     pub(crate) common: Common,
@@ -358,6 +398,15 @@ pub struct RestoreArgs {
     #[arg(value_name = "SNAPSHOT")]
     pub snapshot: PathBuf,
 
+    /// Exit 1 when any file of the snapshot is skipped (changed or removed since it was saved)
+    #[arg(long)]
+    pub strict: bool,
+
+    /// The order files are loaded in, which decides what a --budget keeps: the snapshot's own, the
+    /// highest resident share of the file first (density), or the most resident bytes first (size)
+    #[arg(long, value_enum, value_name = "ORDER", default_value_t = OrderArg::Snapshot)]
+    pub order: OrderArg,
+
     /// Restore files saved under OLD from under NEW instead (repeatable; the longest OLD that is a
     /// prefix of whole path components wins), for a snapshot saved on another host or before a copy
     #[arg(long, value_name = "OLD=NEW", value_parser = parse_prefix_map())]
@@ -373,7 +422,21 @@ pub struct RestoreArgs {
     pub(crate) loading: Loading,
 
     #[command(flatten)]
+    pub(crate) throttling: Throttling,
+
+    #[command(flatten)]
     pub(crate) common: Common,
+}
+
+/// Orders of a restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    /// The snapshot's order
+    Snapshot,
+    /// Files with the highest resident share first
+    Density,
+    /// Files with the most resident bytes first
+    Size,
 }
 
 /// How restore recognises a saved file.
@@ -431,39 +494,26 @@ pub fn main() -> ExitCode {
     crate::sys::signals::ignore_file_size_limit();
     let args: Args = parse_args(command(), std::env::args_os(), EXIT_USAGE);
     let reporter = Reporter::new(TOOL);
-    if let Action::Advise(a) = &args.action
-        && let Some(why) = refusal(a.advice)
-    {
-        reporter.error(why);
-        return ExitCode::from(EXIT_USAGE);
-    }
-    let targets = match &args.action {
-        Action::Willneed(a) => Some(&a.targets),
-        Action::Touch(a) => Some(&a.targets),
-        Action::Evict(a) => Some(&a.targets),
-        Action::Lock(a) => Some(&a.targets),
-        Action::Advise(a) => Some(&a.targets),
-        Action::Restore(_) => None,
+    let plan = match plan::plan(&args.action) {
+        Ok(plan) => plan,
+        Err(why) => {
+            reporter.error(why);
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
-    if let Some(t) = targets
-        && let Err(why) = crate::walk::validate(&t.walk.to_options())
-    {
-        reporter.error(why);
-        return ExitCode::from(EXIT_USAGE);
-    }
     match &args.action {
         Action::Lock(a) if a.follow => follow::lock(a, &reporter),
         Action::Touch(a) if a.follow => follow::touch(a, &reporter),
-        Action::Lock(a) => lock::main(a, &reporter),
+        Action::Lock(a) => lock::main(a, plan, &reporter),
         action => {
-            let result = match action {
-                Action::Willneed(a) => run::willneed(a, &reporter),
-                Action::Touch(a) => run::touch(a, &reporter),
-                Action::Evict(a) => run::evict(a, &reporter),
-                Action::Advise(a) => run::advise(a, &reporter),
-                Action::Restore(a) => restore::run(a, &reporter),
+            let result = driver::Driver::new(plan, &reporter).and_then(|mut d| match action {
+                Action::Willneed(a) => run::willneed(a, &mut d),
+                Action::Touch(_) => run::touch(&mut d),
+                Action::Evict(a) => run::evict(a, &mut d),
+                Action::Advise(a) => run::advise(a, &mut d),
+                Action::Restore(a) => restore::run(a, &mut d),
                 Action::Lock(_) => Ok(()),
-            };
+            });
             reporter.finish(result)
         }
     }
@@ -474,12 +524,12 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     (
         "ACTIONS",
         "Each action is a subcommand; mmadvise ACTION --help lists its flags.\n\
-\n    mmadvise willneed [--wait] [FILE OPTIONS] PATH...\n\
+\n    mmadvise willneed [--wait] [THROTTLE OPTIONS] [FILE OPTIONS] PATH...\n\
 \nAsk the kernel to read the missing data in the background: POSIX_FADV_WILLNEED in chunks of the \
 device's readahead cap, holes skipped. --wait waits until the pages are resident, or until reading \
 stops making progress, with a progress bar; pages that reclaim takes back before the rest arrive are \
 asked for again (3 times at most).\n\
-\n    mmadvise touch [LOAD OPTIONS] [FILE OPTIONS] PATH...     (alias: load)\n\
+\n    mmadvise touch [LOAD OPTIONS] [THROTTLE OPTIONS] [FILE OPTIONS] PATH...     (alias: load)\n\
 \nLoad the missing data and wait for it: MADV_POPULATE_READ per window, in parallel across windows and \
 files, holes skipped.\n\
 \n    mmadvise evict [--sync] [FILE OPTIONS] PATH...\n\
@@ -503,21 +553,33 @@ rescan: ..., following N files in M directories ..., and stopped: ... at the end
 \n    mmadvise advise cold|pageout|hugepage [--map-mode MODE] [FILE OPTIONS] PATH...\n\
 \nGive advice with a lasting effect, and check it. sequential, random, normal and dontneed are refused \
 (see CAVEATS).\n\
-\n    mmadvise restore [--map-prefix OLD=NEW]... [--match identity|size-mtime|fingerprint] [LOAD OPTIONS] SNAPSHOT\n\
+\n    mmadvise restore [--strict] [--order snapshot|density|size] [--map-prefix OLD=NEW]... [--match identity|size-mtime|fingerprint] [LOAD OPTIONS] [THROTTLE OPTIONS] SNAPSHOT\n\
 \nLoad exactly the ranges a snapshot (mmstat --save; - for standard input) lists as resident, for the \
-files that still match: by default, whose device, inode, size and modification time are unchanged; \
-with --match size-mtime, whose size and modification time are (a copy made with cp -a, rsync -a or \
+files whose device, inode, size and modification time still match; with --match size-mtime, whose size and modification time are (a copy made with cp -a, rsync -a or \
 mmcp -a); with --match fingerprint, whose size and content fingerprint (mmstat --save --fingerprint; \
 which blocks, in mmstat(1)) are. --map-prefix OLD=NEW (repeatable) rewrites saved paths first: the \
 longest OLD that is a prefix of whole path components is replaced by NEW. Names are bytes; the first = \
 splits OLD from NEW. A file that does not match is skipped with the reason, and none of it is loaded \
-(the blocks a fingerprint check read are dropped again).\n\
+(the blocks a fingerprint check read are dropped again). A file that changed or no longer \
+exists is skipped with a note and counted; --strict makes any skipped file a failure. --order says \
+which files come first: the snapshot's order, the highest resident share of the file (density), or \
+the most resident bytes (size); with a --budget, it decides what is kept.\n\
 \nFILE OPTIONS: --range OFFSET:LENGTH or OFFSET..END (widened to whole pages); --files0-from FILE \
 (NUL-separated names, - for standard input); and the walk of directories: -L/--dereference, \
 -x/--one-file-system, --include GLOB, --exclude GLOB, --min-size SIZE, --max-size SIZE.\n\
 \nLOAD OPTIONS: --map-mode shared|private; --advice normal|sequential|random (the access pattern while \
 loading; by default sequential readahead, and exact reads with no readahead near holes and range ends); \
 --window-size SIZE (16M).\n\
+\nTHROTTLE OPTIONS (touch, willneed, restore): --budget SIZE|PCT% loads at most SIZE bytes, or PCT \
+percent of the memory available when the run starts: MemAvailable of /proc/meminfo, or the room left \
+under the memory cgroup limit of mmadvise's cgroup or any cgroup above it (memory.max less \
+memory.current; memory.limit_in_bytes less memory.usage_in_bytes in version 1), whichever is \
+smaller. Missing ranges are loaded in order until the next would pass the budget; that one is cut at \
+a page boundary and everything after it is left out, and reported per file and in total, in bytes \
+and files. Pages already cached cost nothing. --rate BYTES/s (such as 40M or 40M/s) paces the reads \
+with a token bucket shared by all threads, over the missing data only: N bytes never take less than \
+N/rate seconds. --ionice CLASS[:LEVEL] (idle, best-effort:0-7, realtime:0-7; level 4 when not \
+given) sets the I/O priority of every loading thread with ioprio_set before the first read.\n\
 \nEvery action also takes --json, --bytes (exact sizes in text), -j/--threads N, -q/--quiet and \
 --progress.",
     ),
@@ -533,6 +595,9 @@ loading; by default sequential readahead, and exact reads with no readahead near
 \n    mmadvise lock --daemon --pidfile /run/index.pid /srv/index.bin\n    kill $(cat /run/index.pid)\n\
 \nWarm the cache after a restart with what was cached before it:\n\
 \n    mmstat --save /var/lib/cache.snap /srv/db\n    (restart)\n    mmadvise restore /var/lib/cache.snap\n\
+\nWarm up beside a running service: a quarter of the memory available at most, the densest files \
+first, 200 MiB/s at most, at idle I/O priority:\n\
+\n    mmadvise restore --budget 25% --order density --rate 200M --ionice idle /var/lib/cache.snap\n\
 \nWarm a copy of the database on another host (copied with rsync -a), checking content:\n\
 \n    mmstat --save db.snap --fingerprint /srv/db\n    rsync -a /srv/db db.snap newhost:/data/\n\
     ssh newhost mmadvise restore --map-prefix /srv/db=/data/db --match fingerprint /data/db.snap\n\
@@ -548,10 +613,11 @@ changed size while being loaded, or a snapshot could not be read (the other file
 2 for a usage error, including advice that only affects mmadvise's own map (sequential, random, normal, \
 dontneed) given alone. Pages that stay cached after evict or pageout for a reason the kernel gives \
 (dirty, writeback, mapped, tmpfs) are explained, not failures; so are files skipped by restore because \
-they changed or do not match. lock holds until a termination signal and then ends by that signal, \
-after releasing the locks and removing its pid file. With --follow, lock and touch exit with status 0 on \
-SIGINT or SIGTERM (after unlocking), whatever failed meanwhile (each failure was reported); with \
---daemon, the parent's status says how the first walk went. Writing to a closed pipe ends the run quietly with status 0.",
+they changed or no longer exist, unless --strict is given; but restore exits 1 when not one file of \
+the snapshot could be restored. lock holds until a termination signal and then ends by that signal, after releasing the \
+locks and removing its pid file. With --follow, lock and touch exit with status 0 on SIGINT or \
+SIGTERM (after unlocking), whatever failed meanwhile (each failure was reported); with --daemon, \
+the parent's status says how the first walk went. Writing to a closed pipe ends the run quietly with status 0.",
     ),
     (
         "JSON OUTPUT",
@@ -560,6 +626,10 @@ SIGINT or SIGTERM (after unlocking), whatever failed meanwhile (each failure was
 the action's own), \"skipped\" per path passed over, \"error\" per file that failed, and \"summary\" \
 last:\n\
 \n    {\"type\":\"file\",\"action\":\"touch\",\"path\":\"a.db\",\"size\":8192,\"offset\":0,\"length_bytes\":8192,\"pages\":2,\"data_bytes\":8192,\"resident_pages_before\":0,\"resident_pages_after\":2,\"loaded_bytes\":8192,\"notes\":[]}\n\
+\nThe summary of touch, willneed and restore adds loaded_bytes, loaded_files, elapsed_seconds and \
+rate_bytes_per_second (the rate achieved); with --budget, budget_bytes, left_out_bytes and \
+left_out_files (and left_out_bytes per file); with --rate, rate_limit_bytes_per_second; with --ionice, \
+ionice. restore's adds changed_files and removed_files.\n\
 \nEvery record type and field is listed, with its meaning, in mmtools-json(7); a summary record carries \"schema\", that page's version. Names are strings (lossy when not UTF-8, with the exact bytes in base64 in a sibling \"..._bytes\" field).\n\
 \nIn text, a name holding a newline, a control character or bytes that are not a printable character is \
 quoted and escaped for the shell, as ls shows it ('a'$'\\377''b'); messages quote names as wc's do.",
@@ -579,6 +649,11 @@ or tmpfs pages; it says which. A lock lasts only while the holding process lives
 counts the whole size of each locked file, holes included, although holes are never read or locked. \
 hugepage depends on the filesystem's support for large folios; pages cached before in small pages stay \
 small unless the kernel can collapse them (MADV_COLLAPSE).\n\
+\n--rate counts the bytes mmadvise asks for; the kernel's readahead may read a little ahead of the \
+pace within them, never past them. willneed without --wait only asks: the reads follow as fast as \
+the device goes. --ionice only matters to an I/O scheduler that honours priorities (bfq; mq-deadline \
+for realtime; none and kyber ignore it, as do tmpfs and the page cache itself). A percentage \
+--budget is worked out once, when the run starts.\n\
 \n--follow needs inotify: the watches count against fs.inotify.max_user_watches (one per directory), \
 and a directory created and filled faster than it is watched is caught by the walk that its creation \
 starts. A file changed in place without growing (same size, written through) keeps its lock or its \

@@ -94,6 +94,16 @@ impl<'r> Report<'r> {
         &self.bar
     }
 
+    /// Files reported so far.
+    pub fn files(&self) -> u64 {
+        self.totals.files
+    }
+
+    /// Paths passed over so far.
+    pub fn skipped_count(&self) -> u64 {
+        self.totals.skipped
+    }
+
     /// A size as this report shows sizes.
     pub fn size(&self, bytes: u64) -> String {
         if self.exact {

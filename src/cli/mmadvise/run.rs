@@ -1,23 +1,21 @@
-//! The actions over walked files: finding and opening the files (in batches, so that a large tree never
-//! holds too many descriptors), then willneed, touch, evict and advise.
-
-use std::collections::HashMap;
+//! The actions over walked files: finding and opening them (for the driver, which takes them a batch at
+//! a time), then willneed, touch, evict and advise.
 
 use serde_json::{Map, Value};
 
 use crate::advise::advice::{Act, Check, advise as give_advice};
 use crate::advise::evict::{Stayed, evict as evict_file};
-use crate::advise::load::{Job, LoadOptions, load};
-use crate::advise::readahead::cap_for_device;
-use crate::advise::willneed::{self, Pending, WaitEnd};
+use crate::advise::load::LoadOptions;
+use crate::advise::willneed::WaitEnd;
 use crate::advise::{Span, Subject, total};
 use crate::cli::common::InputName;
 use crate::input::{Access, Input, StreamKind};
 use crate::size::ByteRange;
-use crate::walk::{FileEntry, Item, walk};
+use crate::walk::{FileEntry, Item as Walked, walk};
 
+use super::driver::{Driver, Item, Kind};
 use super::report::{Outcome, Report, pages_to_bytes};
-use super::{Advice, AdviseArgs, Common, EvictArgs, Loading, Targets, TouchArgs, WillneedArgs};
+use super::{Advice, AdviseArgs, Common, EvictArgs, Loading, Targets, WillneedArgs};
 
 /// Files opened at once: enough to keep every worker busy (256), few enough for the descriptor limit
 /// (a quarter of it: `ulimit -n 256` opens 64 at once).
@@ -67,13 +65,13 @@ pub fn gather(
     let mut size = 0;
     for item in walked.items {
         match item {
-            Item::File(f) if f.first_link => {
+            Walked::File(f) if f.first_link => {
                 size += f.size;
                 files.push(f);
             }
-            Item::File(_) => {}
-            Item::Skipped(path, why) => report.skipped(&path, why.describe())?,
-            Item::Error(e) => report.core_error(&e)?,
+            Walked::File(_) => {}
+            Walked::Skipped(path, why) => report.skipped(&path, why.describe())?,
+            Walked::Error(e) => report.core_error(&e)?,
         }
     }
     Ok((files, size))
@@ -100,13 +98,8 @@ pub fn stream_kind(kind: StreamKind) -> &'static str {
     }
 }
 
-/// Opens `path` as a regular file, or reports why not (an error, or a note for special files).
-pub fn open(path: &std::path::Path, report: &mut Report<'_>) -> anyhow::Result<Option<Opened>> {
-    opened(path, Input::open(path), report)
-}
-
 /// What opening `path` gave, or why not (an error, or a note for special files).
-fn opened(
+pub fn opened(
     path: &std::path::Path,
     input: crate::error::Result<Input>,
     report: &mut Report<'_>,
@@ -158,21 +151,6 @@ pub fn range_of(targets: &Targets) -> ByteRange {
     })
 }
 
-/// WILLNEED chunk sizes per device, found once per device.
-#[derive(Debug, Default)]
-pub struct Caps(HashMap<u64, u64>);
-
-impl Caps {
-    /// The readahead cap for the subject's device.
-    pub fn of(&mut self, subject: &Subject<'_>) -> u64 {
-        let dev = rustix::fs::fstat(subject.file).map_or(0, |st| st.st_dev);
-        *self
-            .0
-            .entry(dev)
-            .or_insert_with(|| cap_for_device(dev).bytes)
-    }
-}
-
 /// The outcome skeleton of a subject: path, sizes and residency before and after.
 pub fn outcome(
     subject: &Subject<'_>,
@@ -193,17 +171,6 @@ pub fn outcome(
     }
 }
 
-/// A rayon pool of `-j` threads, or the global one.
-pub fn run_in_pool<R: Send>(common: &Common, f: impl FnOnce() -> R + Send) -> anyhow::Result<R> {
-    match common.threads {
-        None => Ok(f()),
-        Some(n) => Ok(rayon::ThreadPoolBuilder::new()
-            .num_threads(n.into())
-            .build()?
-            .install(f)),
-    }
-}
-
 /// Load options from the loading flags.
 pub fn load_options(loading: &Loading) -> LoadOptions {
     LoadOptions {
@@ -215,149 +182,64 @@ pub fn load_options(loading: &Loading) -> LoadOptions {
 }
 
 /// `mmadvise willneed`.
-pub fn willneed(
-    args: &WillneedArgs,
-    reporter: &crate::cli::common::Reporter,
-) -> anyhow::Result<()> {
-    let mut report = Report::new("willneed", &args.common, reporter);
-    let (files, size) = gather(&args.targets, &args.common, &mut report)?;
-    let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
-    bar.set_length(0);
-    if args.wait {
-        report.set_bar(bar);
-    }
-    let range = range_of(&args.targets);
-    let mut caps = Caps::default();
-    for paths in files.chunks(batch()) {
-        let opened = open_batch(paths, &mut report)?;
-        let subjects = subjects(&opened, range, &mut report)?;
-        let mut pending = Vec::new();
-        let mut befores = Vec::new();
-        for subject in &subjects {
-            let prepared = subject.measure_arrived().and_then(|before| {
-                let data = subject.data()?;
-                let missing = subject.missing(&data)?;
-                let cap = caps.of(subject);
-                willneed::issue(subject.file, subject.path, &missing, cap)?;
-                Ok((before, data, missing, cap))
-            });
-            match prepared {
-                Ok((before, data, missing, cap)) => {
-                    report.bar().inc_length(total(&missing));
-                    befores.push((before, data, total(&missing)));
-                    pending.push(Pending {
-                        subject,
-                        asked: missing.clone(),
-                        outstanding: missing,
-                        cap,
-                        error: None,
-                    });
-                }
-                Err(e) => report.core_error(&e)?,
-            }
-        }
-        let end = if args.wait {
-            let bar = report.bar().clone();
-            Some(willneed::wait(&mut pending, &|n| bar.inc(n)))
-        } else {
-            None
-        };
-        for (p, (before, data, requested)) in pending.into_iter().zip(befores) {
-            if let Some(e) = p.error {
-                report.core_error(&e)?;
-                continue;
-            }
-            let after = match p.subject.measure_arrived() {
-                Ok(a) => a,
-                Err(e) => {
-                    report.core_error(&e)?;
-                    continue;
-                }
-            };
-            let mut o = outcome(p.subject, &data, before, after);
-            o.fields.insert("requested_bytes".into(), requested.into());
-            o.fields.insert("cap_bytes".into(), p.cap.into());
-            o.tail = format!(", requested {}", report.size(requested));
-            match end {
-                None if requested > 0 => o
-                    .notes
-                    .push("reading in the background (--wait waits for it)".into()),
-                Some(WaitEnd::Stalled) if !p.outstanding.is_empty() => {
-                    let missing = total(&p.outstanding);
-                    o.fields.insert("missing_bytes".into(), missing.into());
-                    o.notes.push(format!(
-                        "{} still missing: reading stopped making progress (memory pressure \
+pub fn willneed(args: &WillneedArgs, driver: &mut Driver<'_, '_>) -> anyhow::Result<()> {
+    let kind = Kind::Prefetch { wait: args.wait };
+    driver.run(args.wait, |d, items| {
+        d.load(
+            &items,
+            kind,
+            &mut |_, _, _| Ok(Some(None)),
+            &mut |report, s, o| {
+                let requested = total(&s.spans);
+                o.fields.insert("requested_bytes".into(), requested.into());
+                o.fields.insert("cap_bytes".into(), s.cap.into());
+                o.tail = format!(", requested {}", report.size(requested));
+                match s.waited {
+                    None if requested > 0 => o
+                        .notes
+                        .push("reading in the background (--wait waits for it)".into()),
+                    Some(WaitEnd::Stalled) if !s.outstanding.is_empty() => {
+                        let missing = total(&s.outstanding);
+                        o.fields.insert("missing_bytes".into(), missing.into());
+                        o.notes.push(format!(
+                            "{} still missing: reading stopped making progress (memory pressure \
 evicting what was read, or a device that does not answer)",
-                        report.size(missing)
-                    ));
+                            report.size(missing)
+                        ));
+                    }
+                    Some(_) => {
+                        o.fields.insert("missing_bytes".into(), 0.into());
+                    }
+                    None => {}
                 }
-                Some(_) => {
-                    o.fields.insert("missing_bytes".into(), 0.into());
-                }
-                None => {}
-            }
-            report.file(&o)?;
-        }
-    }
-    report.summary(Map::new(), "")?;
+                Ok(())
+            },
+        )
+    })?;
+    let mut fields = Map::new();
+    let tail = driver.load_summary(&mut fields);
+    driver.report.summary(fields, &tail)?;
     Ok(())
 }
 
 /// `mmadvise touch`.
-pub fn touch(args: &TouchArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
-    let mut report = Report::new("touch", &args.common, reporter);
-    let (files, size) = gather(&args.targets, &args.common, &mut report)?;
-    let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
-    bar.set_length(0);
-    report.set_bar(bar);
-    let range = range_of(&args.targets);
-    let options = load_options(&args.loading);
-    let mut caps = Caps::default();
-    for paths in files.chunks(batch()) {
-        let opened = open_batch(paths, &mut report)?;
-        let subjects = subjects(&opened, range, &mut report)?;
-        let mut jobs = Vec::new();
-        let mut befores = Vec::new();
-        for subject in &subjects {
-            let prepared = subject.measure().and_then(|before| {
-                let data = subject.data()?;
-                let missing = subject.missing(&data)?;
-                Ok((before, data, missing))
-            });
-            match prepared {
-                Ok((before, data, missing)) => {
-                    report.bar().inc_length(total(&missing));
-                    befores.push((before, data));
-                    jobs.push(Job {
-                        subject,
-                        cap: caps.of(subject),
-                        spans: missing,
-                        map: None,
-                    });
-                }
-                Err(e) => report.core_error(&e)?,
-            }
-        }
-        let bar = report.bar().clone();
-        let errors = run_in_pool(&args.common, || load(&jobs, &options, &|n| bar.inc(n)))?;
-        for ((job, error), (before, data)) in jobs.iter().zip(errors).zip(befores) {
-            if let Some(e) = error {
-                report.core_error(&e)?;
-                continue;
-            }
-            match job.subject.measure() {
-                Ok(after) => {
-                    let loaded = total(&job.spans);
-                    let mut o = outcome(job.subject, &data, before, after);
-                    o.fields.insert("loaded_bytes".into(), loaded.into());
-                    o.tail = format!(", loaded {}", report.size(loaded));
-                    report.file(&o)?;
-                }
-                Err(e) => report.core_error(&e)?,
-            }
-        }
-    }
-    report.summary(Map::new(), "")?;
+pub fn touch(driver: &mut Driver<'_, '_>) -> anyhow::Result<()> {
+    driver.run(true, |d, items| {
+        d.load(
+            &items,
+            Kind::Populate,
+            &mut |_, _, _| Ok(Some(None)),
+            &mut |report, s, o| {
+                let loaded = total(&s.spans);
+                o.fields.insert("loaded_bytes".into(), loaded.into());
+                o.tail = format!(", loaded {}", report.size(loaded));
+                Ok(())
+            },
+        )
+    })?;
+    let mut fields = Map::new();
+    let tail = driver.load_summary(&mut fields);
+    driver.report.summary(fields, &tail)?;
     Ok(())
 }
 
@@ -423,23 +305,20 @@ the kernel"
 }
 
 /// `mmadvise evict`.
-pub fn evict(args: &EvictArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
-    let mut report = Report::new("evict", &args.common, reporter);
-    let (files, _) = gather(&args.targets, &args.common, &mut report)?;
-    let range = range_of(&args.targets);
-    for paths in files.chunks(batch()) {
-        let opened = open_batch(paths, &mut report)?;
-        for subject in subjects(&opened, range, &mut report)? {
+pub fn evict(args: &EvictArgs, driver: &mut Driver<'_, '_>) -> anyhow::Result<()> {
+    driver.run(false, |d, items| {
+        let report = &mut d.report;
+        for Item { subject, .. } in &items {
             let done = subject
                 .data()
-                .and_then(|data| Ok((data, evict_file(&subject, args.sync)?)));
+                .and_then(|data| Ok((data, evict_file(subject, args.sync)?)));
             match done {
                 Ok((data, evicted)) => {
-                    let mut o = outcome(&subject, &data, evicted.before, evicted.after);
+                    let mut o = outcome(subject, &data, evicted.before, evicted.after);
                     explain_stayed(
                         &evicted.stayed,
                         subject.span.1 - subject.span.0,
-                        &report,
+                        report,
                         &mut o,
                     );
                     report.file(&o)?;
@@ -447,27 +326,25 @@ pub fn evict(args: &EvictArgs, reporter: &crate::cli::common::Reporter) -> anyho
                 Err(e) => report.core_error(&e)?,
             }
         }
-    }
-    report.summary(Map::new(), "")?;
+        Ok(())
+    })?;
+    driver.report.summary(Map::new(), "")?;
     Ok(())
 }
 
 /// `mmadvise advise cold|pageout|hugepage`.
-pub fn advise(args: &AdviseArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
+pub fn advise(args: &AdviseArgs, driver: &mut Driver<'_, '_>) -> anyhow::Result<()> {
     let (act, name) = match args.advice {
         Advice::Cold => (Act::Cold, "cold"),
         Advice::Pageout => (Act::PageOut, "pageout"),
         Advice::Hugepage => (Act::HugePage, "hugepage"),
         other => anyhow::bail!("advice {other:?} is refused"),
     };
-    let mut report = Report::new("advise", &args.common, reporter);
-    let (files, _) = gather(&args.targets, &args.common, &mut report)?;
-    let range = range_of(&args.targets);
-    for paths in files.chunks(batch()) {
-        let opened = open_batch(paths, &mut report)?;
-        for subject in subjects(&opened, range, &mut report)? {
+    driver.run(false, |d, items| {
+        let report = &mut d.report;
+        for Item { subject, .. } in &items {
             let done = subject.data().and_then(|data| {
-                let advised = give_advice(&subject, act, args.map_mode.into(), &data)?;
+                let advised = give_advice(subject, act, args.map_mode.into(), &data)?;
                 Ok((data, advised))
             });
             let (data, advised) = match done {
@@ -477,7 +354,7 @@ pub fn advise(args: &AdviseArgs, reporter: &crate::cli::common::Reporter) -> any
                     continue;
                 }
             };
-            let mut o = outcome(&subject, &data, advised.before, advised.after);
+            let mut o = outcome(subject, &data, advised.before, advised.after);
             o.fields.insert("advice".into(), name.into());
             let span_len = subject.span.1 - subject.span.0;
             match &advised.check {
@@ -501,7 +378,7 @@ pub fn advise(args: &AdviseArgs, reporter: &crate::cli::common::Reporter) -> any
                             "/proc/kpageflags cannot be read",
                     }
                 )),
-                Check::Stayed(stayed) => explain_stayed(stayed, span_len, &report, &mut o),
+                Check::Stayed(stayed) => explain_stayed(stayed, span_len, report, &mut o),
                 Check::Huge {
                     huge,
                     data,
@@ -536,7 +413,8 @@ pub fn advise(args: &AdviseArgs, reporter: &crate::cli::common::Reporter) -> any
             }
             report.file(&o)?;
         }
-    }
-    report.summary(Map::new(), "")?;
+        Ok(())
+    })?;
+    driver.report.summary(Map::new(), "")?;
     Ok(())
 }

@@ -21,7 +21,7 @@ pub fn plan_parents(args: &Args) -> anyhow::Result<Plan> {
             [sources @ .., last] => (sources, last.as_path()),
         },
     };
-    if !dir.is_dir() {
+    if !crate::copy::plan::is_directory(dir) {
         return Err(Usage("with --parents, the destination must be a directory".into()).into());
     }
     let mut pairs = Vec::new();

@@ -1,5 +1,6 @@
 //! mmstat's arguments (clap) and the plan they become: inputs, walk options, method, columns, output
-//! format, sorting, watching, the check threshold and the snapshot file, all validated.
+//! format and file, grouping, sorting, watching, the check threshold and the snapshot file, all
+//! validated.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -35,7 +36,8 @@ mmstat -v big.db                        a residency map as wide as the terminal\
 mmstat --ranges big.db                  resident byte ranges: 0-24M resident, 24M-64M missing\n  \
 mmstat --pid 1234                       the files process 1234 maps or holds open\n  \
 mmstat --check 90 /srv/index || warm    exit 1 while less than 90% is resident\n  \
-mmstat --format prometheus /data > /var/lib/node_exporter/mmstat.prom.$$ && mv ...\n  \
+mmstat --group-by dir:2 /data           totals per directory, two levels below /data\n  \
+mmstat --format prometheus --output-file /var/lib/node_exporter/mmstat.prom /data\n  \
 mmstat --watch 2 /data                  refresh every 2 seconds, with changes\n  \
 mmstat --save snap.jsonl /data          a snapshot for mmadvise restore"
 )]
@@ -51,11 +53,23 @@ pub struct Args {
         short,
         long,
         value_name = "COLUMNS",
-        value_enum,
+        value_parser = ColumnParser,
         value_delimiter = ',',
-        ignore_case = true
     )]
     pub output: Vec<Column>,
+
+    /// Write the report (table, JSON or Prometheus) to FILE instead of standard output, whole or not
+    /// at all: built in FILE's directory and renamed over it when complete, so that a reader such as
+    /// node_exporter never sees half a file; with --watch, each refresh replaces FILE
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
+    /// Aggregate the files per directory, DEPTH levels below each argument (dir alone is dir:1;
+    /// files higher up count in their own directory), one row, JSON "group" record or set of
+    /// Prometheus gauges per directory instead of per file; with --top N, each directory's N files
+    /// with the most resident bytes (or by --sort) follow it
+    #[arg(long, value_name = "dir[:DEPTH]", value_parser = parse_group_by)]
+    pub group_by: Option<GroupBy>,
 
     /// Print sizes as exact byte counts instead of human-readable ones such as 1.5G
     #[arg(short = 'b', long)]
@@ -201,6 +215,77 @@ impl Column {
     }
 }
 
+/// Parses a column name (in either case) as clap's enum parser does, and points a value that is no
+/// column (a file name, most likely) at --output-file.
+#[derive(Debug, Clone, Copy)]
+struct ColumnParser;
+
+impl clap::builder::TypedValueParser for ColumnParser {
+    type Value = Column;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Column, clap::Error> {
+        let text = value.to_string_lossy();
+        Column::from_str(text.trim(), true).map_err(|_| {
+            let names: Vec<String> = Column::value_variants()
+                .iter()
+                .filter_map(|c| Some(c.to_possible_value()?.get_name().to_string()))
+                .collect();
+            let option = arg.map_or_else(|| "--output".into(), ToString::to_string);
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!(
+                    "invalid column '{text}' for '{option}' (columns: {}); to write the report to a \
+file, use --output-file FILE\n",
+                    names.join(", ")
+                ),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Column::value_variants()
+                .iter()
+                .filter_map(ValueEnum::to_possible_value),
+        ))
+    }
+}
+
+/// `--group-by dir[:DEPTH]`: files are aggregated per directory, at most `depth` levels below the
+/// argument they were found under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupBy {
+    /// Levels below each argument: 0 is the argument itself.
+    pub depth: usize,
+}
+
+fn parse_group_by(text: &str) -> Result<GroupBy, String> {
+    let bad = || format!("invalid grouping '{text}': expected dir or dir:DEPTH, such as dir:2");
+    let (kind, depth) = match text.split_once(':') {
+        Some((kind, depth)) => (kind, Some(depth)),
+        None => (text, None),
+    };
+    if !kind.eq_ignore_ascii_case("dir") {
+        return Err(bad());
+    }
+    let depth = match depth {
+        None => 1,
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => {
+            d.parse().map_err(|_| bad())?
+        }
+        Some(_) => return Err(bad()),
+    };
+    Ok(GroupBy { depth })
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -323,6 +408,10 @@ pub struct Plan {
     pub save: Option<PathBuf>,
     /// Store content fingerprints in the snapshot.
     pub fingerprint: bool,
+    /// The file the report replaces (--output-file), or `None` for standard output.
+    pub output: Option<PathBuf>,
+    /// Per-directory aggregation.
+    pub group_by: Option<GroupBy>,
     /// Worker threads.
     pub threads: Option<usize>,
     /// The terminal's height when stdout is one (for --watch in place).
@@ -357,9 +446,10 @@ fn walk_options(args: &Args) -> WalkOptions {
 /// Checks what clap cannot: the globs, and combinations of flags. The message is a usage error.
 pub fn validate(args: &Args) -> Result<(), String> {
     walk::validate(&walk_options(args))?;
-    if args.watch.is_some() && args.format == Format::Prometheus {
+    if args.watch.is_some() && args.format == Format::Prometheus && output_file(args).is_none() {
         return Err(
-            "--watch does not combine with --format prometheus (run mmstat from a timer instead)"
+            "--watch with --format prometheus needs --output-file FILE (each refresh replaces FILE); \
+standard output would carry one exposition after another"
                 .into(),
         );
     }
@@ -370,6 +460,11 @@ pub fn validate(args: &Args) -> Result<(), String> {
         return Err("--top needs at least 1".into());
     }
     Ok(())
+}
+
+/// The --output-file to replace, `None` for standard output (also for `-`).
+fn output_file(args: &Args) -> Option<&PathBuf> {
+    args.output_file.as_ref().filter(|p| p.as_os_str() != "-")
 }
 
 /// Turns validated arguments into a plan (reading --files0-from, which may fail).
@@ -393,7 +488,8 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         args.output.clone()
     };
     let stdout = std::io::stdout();
-    let terminal = if stdout.is_terminal() {
+    let output = output_file(args).cloned();
+    let terminal = if output.is_none() && stdout.is_terminal() {
         crate::sys::terminal::size(&stdout)
     } else {
         None
@@ -430,6 +526,8 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         check: args.check,
         save: args.save.clone(),
         fingerprint: args.fingerprint,
+        output,
+        group_by: args.group_by,
         threads: args.threads.map(usize::from),
         tty_rows: terminal.map(|(_, h)| usize::from(h)),
     })

@@ -18,8 +18,19 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 \n    until mmstat --summary --check 90 /srv/index >/dev/null 2>&1; do sleep 1; done\n\
 \nWatch for thrashing (recently evicted pages rising), one summary line every 10 seconds, into a log:\n\
 \n    mmstat --watch 10 --summary /data >> residency.log\n\
-\nPage-cache residency for Prometheus, through node_exporter's textfile collector:\n\
-\n    mmstat --format prometheus /data > /var/lib/node_exporter/mmstat.prom.tmp &&\n    mv /var/lib/node_exporter/mmstat.prom.tmp /var/lib/node_exporter/mmstat.prom\n\
+\nPage-cache residency for Prometheus, through node_exporter's textfile collector: per directory two \
+levels below /srv/data, with the five files with the most resident bytes in each, the file replaced \
+whole:\n\
+\n    mmstat --format prometheus --group-by dir:2 --top 5 \\\n        --output-file /var/lib/prometheus/node-exporter/mmstat.prom /srv/data\n\
+\nThe same every minute from systemd (examples/systemd in the source holds both units, hardened; \
+examples/kubernetes holds a DaemonSet that does the same on every node, with a warm-up gate):\n\
+\n    # /etc/systemd/system/mmstat-textfile.service\n    [Service]\n    Type=oneshot\n    \
+ExecStart=/usr/local/bin/mmstat --format prometheus --group-by dir:2 --top 5 --output-file \
+/var/lib/prometheus/node-exporter/mmstat.prom /srv/data\n    CapabilityBoundingSet=CAP_DAC_READ_SEARCH \
+CAP_FOWNER\n\n    # /etc/systemd/system/mmstat-textfile.timer\n    [Timer]\n    OnBootSec=1min\n    \
+OnUnitActiveSec=1min\n    [Install]\n    WantedBy=timers.target\n\
+\nOr as a daemon, refreshing the file every 60 seconds:\n\
+\n    mmstat --watch 60 --format prometheus --group-by dir:2 --output-file /var/lib/prometheus/node-exporter/mmstat.prom /srv/data\n\
 \nSave what is cached before a restart, and bring it back afterwards:\n\
 \n    mmstat --save /var/tmp/cache.jsonl /data\n    mmadvise restore /var/tmp/cache.jsonl",
     ),
@@ -37,8 +48,9 @@ applies to the last refresh). Writing to a closed pipe ends the run quietly with
     (
         "JSON OUTPUT",
         "With --json (or -J, or --format json), one JSON object per line, each with a \"type\" first: \
-\"file\" per file measured, \"skipped\" per path passed over, \"error\" per failure, and \"summary\" last \
-(per refresh under --watch). Byte and page counts are exact integers; residency the kernel does not tell \
+\"file\" per file measured (with --group-by, a \"group\" per directory instead, each followed by its \
+--top files with a \"group\" field), \"skipped\" per path passed over, \"error\" per failure, and \
+\"summary\" last (per refresh under --watch). Byte and page counts are exact integers; residency the kernel does not tell \
 is null, never a guess:\n\
 \n    {\"type\":\"file\",\"path\":\"a.db\",\"size\":8192,\"pages\":2,\"resident_pages\":1,\"resident_bytes\":4096,\"percent\":50.0,\"dirty_pages\":0,\"writeback_pages\":0,\"evicted_pages\":1,\"recently_evicted_pages\":0,\"method\":\"cachestat\",\"fs\":\"storage\",\"unknown_reason\":null,\"counted\":true}\n\
 \nA file named twice or through a hard link has \"counted\": false and is not added to the summary. Every record type and field is listed, with its meaning, in mmtools-json(7); a summary record carries \"schema\", that page's version. Names are strings (lossy when not UTF-8, with the exact bytes in base64 in a sibling \"..._bytes\" field).\n\
@@ -88,8 +100,30 @@ mmstat_size_bytes, mmstat_resident_bytes, mmstat_resident_ratio (0 to 1, of the 
 mmstat_scan_duration_seconds, and from cachestat mmstat_dirty_pages and mmstat_recently_evicted_pages. \
 --top N keeps the per-file gauges to the N files with the most resident bytes (or those first by \
 --sort), which bounds the number of series; --summary leaves out the per-file gauges; the totals always \
-cover every file. Write to a temporary file and rename it into the collector's directory, so that it \
-never reads half a file.",
+cover every file. A path named twice (overlapping arguments) gives one series.\n\
+\nA name that is not UTF-8 also gets the label path_bytes=\"...\" with its exact bytes in standard \
+base64 (as path_bytes in JSON), so that two such names never make one series, which the collector \
+would refuse; other names have no path_bytes.\n\
+\nWith --group-by dir[:DEPTH], the per-file gauges give way to per-directory ones, labelled path (and \
+path_bytes): mmstat_dir_files (distinct files, hard links once), mmstat_dir_size_bytes, \
+mmstat_dir_pages, mmstat_dir_resident_pages and mmstat_dir_resident_bytes (of the files whose residency \
+is known; absent when none is), mmstat_dir_unknown_files, mmstat_dir_unknown_pages, and from cachestat \
+mmstat_dir_dirty_pages, mmstat_dir_writeback_pages, mmstat_dir_evicted_pages and \
+mmstat_dir_recently_evicted_pages. A file counts in the directory at most DEPTH levels below the \
+argument it was found under (dir is dir:1; dir:0 is the argument; files higher up count in their own \
+directory; a file named as an argument counts in the directory that holds it; a process's file counts \
+at most DEPTH levels below /), so the number of series is bounded by the tree's shape, not by its \
+number of files. With --top N, the per-file gauges of each directory's first N files are kept too.\n\
+\n--output-file FILE writes the report (in any format) as an anonymous file (O_TMPFILE) in FILE's \
+directory, synced, then linked in over the old FILE (through a temporary name renamed over it at once), \
+so that the collector reads the old report or the new one and never half of one; FILE gets mode 0644 \
+less the umask. A report that cannot be written whole (a full disk) leaves the old FILE and no \
+temporary, and exits 1 with FILE: reason. SIGINT, SIGTERM and SIGHUP let a write under way finish and \
+stop mmstat before another begins. Only a SIGKILL in the instant between the link under the \
+temporary name .FILE.mmcp-XXXXXX and the rename can leave that name behind (node_exporter reads only \
+names ending in .prom, so it never reads it); where the filesystem has no anonymous files, the report \
+is written under such a name, removed on failure. With --watch, each \
+refresh replaces FILE, so --watch with --format prometheus needs --output-file.",
     ),
     (
         "CAVEATS",

@@ -1,7 +1,10 @@
 //! Prometheus's text exposition format, as node_exporter's textfile collector reads it: for each
 //! metric, `# HELP` and `# TYPE` lines, then all its samples together; per-file gauges labelled by path
-//! (label values escaped: backslash, double quote and newline), then totals.
+//! (label values escaped: backslash, double quote and newline; a name that is not UTF-8 gets a second
+//! label, `path_bytes`, with its exact bytes, so two such names never make one series), then totals.
 
+use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 
 use super::json::fs_name;
@@ -19,6 +22,16 @@ pub fn escape_label(value: &str) -> String {
         }
     }
     out
+}
+
+/// The labels that name a file or directory: `path="NAME"` (lossy when the name is not UTF-8), plus
+/// `path_bytes="BASE64"` (its exact bytes, standard base64) only then, as JSON's `path_bytes`.
+pub fn path_labels(name: &OsStr) -> String {
+    let (text, bytes) = crate::name::split(name);
+    match bytes {
+        None => format!("path=\"{}\"", escape_label(&text)),
+        Some(b64) => format!("path=\"{}\",path_bytes=\"{b64}\"", escape_label(&text)),
+    }
 }
 
 type Getter = fn(&FileStat) -> Option<u64>;
@@ -65,27 +78,34 @@ const FILE_METRICS: &[(&str, &str, Getter)] = &[
     ),
 ];
 
-fn family(out: &mut String, name: &str, help: &str) {
+/// The `# HELP` and `# TYPE` lines of a gauge.
+pub(super) fn family(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} gauge");
 }
 
 /// The whole exposition for one report: per-file gauges for `files` (all, sorted, cut to --top, or
-/// none with --summary), then the totals over every file.
+/// none with --summary), then the totals over every file. A path named twice (overlapping arguments)
+/// gives one series, from its first measurement, as a series may appear only once.
 pub fn render(report: &Report, files: &[&FileStat]) -> String {
     let mut out = String::new();
+    let mut seen = HashSet::new();
+    let files: Vec<(&FileStat, String)> = files
+        .iter()
+        .filter(|f| seen.insert(f.path.as_path()))
+        .map(|f| (*f, path_labels(f.path.as_os_str())))
+        .collect();
     for (name, help, get) in FILE_METRICS {
-        let samples: Vec<(&FileStat, u64)> =
-            files.iter().filter_map(|f| Some((*f, get(f)?))).collect();
+        let samples: Vec<(&(&FileStat, String), u64)> =
+            files.iter().filter_map(|f| Some((f, get(f.0)?))).collect();
         if samples.is_empty() {
             continue;
         }
         family(&mut out, name, help);
-        for (f, value) in samples {
+        for ((f, labels), value) in samples {
             let _ = writeln!(
                 out,
-                "{name}{{path=\"{}\",fs=\"{}\"}} {value}",
-                escape_label(&f.path.to_string_lossy()),
+                "{name}{{{labels},fs=\"{}\"}} {value}",
                 fs_name(f.residency.fs)
             );
         }

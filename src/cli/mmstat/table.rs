@@ -74,7 +74,7 @@ pub fn runs_text(plan: &Plan, runs: &[crate::residency::Run]) -> String {
 }
 
 /// A change of bytes, signed: `+1.5M`, `-4.0K`, `0`.
-fn signed_size(plan: &Plan, change: i64) -> String {
+pub(super) fn signed_size(plan: &Plan, change: i64) -> String {
     let text = size_text(plan, change.unsigned_abs());
     match change {
         0 => text,
@@ -83,7 +83,7 @@ fn signed_size(plan: &Plan, change: i64) -> String {
     }
 }
 
-fn signed(change: i64) -> String {
+pub(super) fn signed(change: i64) -> String {
     if change > 0 {
         format!("+{change}")
     } else {
@@ -111,7 +111,12 @@ fn or_dash(value: Option<u64>) -> String {
 }
 
 /// The text of one column for one file.
-fn value(plan: &Plan, column: Column, f: &FileStat, previous: Option<&Previous>) -> String {
+pub(super) fn value(
+    plan: &Plan,
+    column: Column,
+    f: &FileStat,
+    previous: Option<&Previous>,
+) -> String {
     let detail = f.residency.detail;
     match column {
         Column::Res => f

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::args::Plan;
+use super::group::{Group, Groups};
 use super::measure::{FileStat, Report, Totals, collect};
 use super::{Frame, emit};
 use crate::cli::common::Reporter;
@@ -37,6 +38,8 @@ pub struct Change {
 #[derive(Debug)]
 pub struct Previous {
     files: HashMap<PathBuf, Seen>,
+    /// The directories of --group-by.
+    groups: HashMap<PathBuf, Seen>,
     totals: Seen,
 }
 
@@ -60,6 +63,14 @@ fn totals_seen(t: &Totals) -> Seen {
     }
 }
 
+fn group_seen(g: &Group) -> Seen {
+    Seen {
+        resident_pages: Some(g.resident_pages),
+        resident_bytes: Some(g.resident_bytes),
+        recently_evicted: g.detail.map(|d| d.recently_evicted),
+    }
+}
+
 fn change(now: Seen, before: Option<&Seen>) -> Change {
     let Some(before) = before else {
         return Change::default();
@@ -73,11 +84,25 @@ fn change(now: Seen, before: Option<&Seen>) -> Change {
 
 impl Previous {
     /// Remembers a refresh.
-    pub fn of(report: &Report) -> Previous {
+    pub fn of(plan: &Plan, report: &Report) -> Previous {
+        let groups = match plan.group_by {
+            Some(by) => Groups::of(plan, by, report)
+                .list
+                .into_iter()
+                .map(|g| (g.path.clone(), group_seen(&g)))
+                .collect(),
+            None => HashMap::new(),
+        };
         Previous {
             files: report.files().map(|f| (f.path.clone(), seen(f))).collect(),
+            groups,
             totals: totals_seen(&report.totals),
         }
+    }
+
+    /// A directory's change under --group-by (all `None` for one not seen before).
+    pub fn group_change(&self, g: &Group) -> Change {
+        change(group_seen(g), self.groups.get(&g.path))
     }
 
     /// A file's change (all `None` for a file not seen before).
@@ -130,7 +155,8 @@ fn sleep_until(deadline: Instant) {
 pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     signals::catch_termination();
     let interval = plan.watch.unwrap_or(Duration::from_secs(2));
-    let tty = io::stdout().is_terminal();
+    // A refresh redraws a terminal; one written to --output-file replaces the file.
+    let tty = super::output::to_stdout(plan) && io::stdout().is_terminal();
     let mut previous: Option<Previous> = None;
     let mut reported = HashSet::new();
     let mut refresh = 0u64;
@@ -149,7 +175,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
             reported: &mut reported,
         };
         emit(plan, reporter, &report, previous.as_ref(), &mut frame)?;
-        previous = Some(Previous::of(&report));
+        previous = Some(Previous::of(plan, &report));
         last = Some(report.totals);
         if plan.count.is_some_and(|n| refresh >= n) {
             break;
