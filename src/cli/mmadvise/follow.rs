@@ -18,7 +18,7 @@ use crate::cli::common::{
 use crate::cli::quote;
 use crate::error::describe;
 use crate::sys::daemon::{Forked, detach_stdio, fork_single_threaded, new_session};
-use crate::sys::signals::{catch_termination, take};
+use crate::sys::signals::{block_termination, catch_termination, take};
 use crate::sys::wait::readable_or_termination;
 
 use super::lock::{over_limit, parent, write_pidfile};
@@ -360,6 +360,10 @@ fn main(plan: &Plan<'_>, reporter: &Reporter) -> ExitCode {
         }
     }
     catch_termination();
+    // The termination signals stay blocked in every thread (the loading threads, started later,
+    // inherit the mask) except inside the wait for events, which unblocks them atomically: a signal
+    // is then always delivered where it ends the wait, never to a thread that would not wake it.
+    let _ = block_termination();
     let mut wrote_pidfile = false;
     let mut ready = |started: bool| {
         if started && let Some(path) = &pidfile {
@@ -380,7 +384,16 @@ fn main(plan: &Plan<'_>, reporter: &Reporter) -> ExitCode {
             let _ = detach_stdio();
         }
     };
-    let result = follow(plan, action, reporter, &mut ready);
+    let result = match plan.common.threads {
+        None => follow(plan, action, reporter, &mut ready),
+        Some(n) => match rayon::ThreadPoolBuilder::new()
+            .num_threads(n.into())
+            .build()
+        {
+            Ok(pool) => pool.install(|| follow(plan, action, reporter, &mut ready)),
+            Err(e) => Err(e.into()),
+        },
+    };
     if let Some(path) = &pidfile
         && wrote_pidfile
     {
