@@ -290,7 +290,7 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__lock)
-            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --daemon --pidfile --map-mode --advice --window-size --json --bytes --threads --quiet --progress --help"
+            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --daemon --follow --pidfile --map-mode --advice --window-size --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,7 +352,7 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__restore)
-            opts="-j -q -h --strict --order --map-mode --advice --window-size --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
+            opts="-j -q -h --strict --order --map-prefix --match --map-mode --advice --window-size --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -360,6 +360,14 @@ _mmadvise() {
             case "${prev}" in
                 --order)
                     COMPREPLY=($(compgen -W "snapshot density size" -- "${cur}"))
+                    return 0
+                    ;;
+                --map-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --match)
+                    COMPREPLY=($(compgen -W "identity size-mtime fingerprint" -- "${cur}"))
                     return 0
                     ;;
                 --map-mode)
@@ -402,7 +410,7 @@ _mmadvise() {
             return 0
             ;;
         mmadvise__subcmd__touch)
-            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --map-mode --advice --window-size --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
+            opts="-L -x -j -q -h --files0-from --range --dereference --one-file-system --include --exclude --min-size --max-size --follow --daemon --pidfile --map-mode --advice --window-size --budget --rate --ionice --json --bytes --threads --quiet --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -429,6 +437,10 @@ _mmadvise() {
                     return 0
                     ;;
                 --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pidfile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

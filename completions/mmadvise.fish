@@ -58,6 +58,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l include -d '
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l exclude -d 'Leave out files and directories whose name (or path) matches GLOB; repeatable' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l min-size -d 'Leave out files smaller than SIZE (such as 4K or 1M)' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l max-size -d 'Leave out files larger than SIZE' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l pidfile -d 'With --follow: write the following process\'s id to FILE once the first walk is done; removed when it ends' -r -F
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l map-mode -d 'How to map files: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
 private\t'MAP_PRIVATE: copy-on-write private map'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l advice -d 'Access advice while loading [default: sequential readahead, exact reads near holes and range ends]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
@@ -70,6 +71,8 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l ionice -d 'I
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l follow -d 'Keep following the files until SIGINT or SIGTERM: a file replaced by a rename is loaded again, a file that grows has its new tail loaded, new files under a directory are loaded, deleted files are let go; each change is reported as it happens (SIGHUP walks everything again)'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l daemon -d 'With --follow: detach once the first walk is done, and follow in the background'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand touch" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
@@ -81,6 +84,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l include -d 'O
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l exclude -d 'Leave out files and directories whose name (or path) matches GLOB; repeatable' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l min-size -d 'Leave out files smaller than SIZE (such as 4K or 1M)' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l max-size -d 'Leave out files larger than SIZE' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l pidfile -d 'With --follow: write the following process\'s id to FILE once the first walk is done; removed when it ends' -r -F
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l map-mode -d 'How to map files: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
 private\t'MAP_PRIVATE: copy-on-write private map'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l advice -d 'Access advice while loading [default: sequential readahead, exact reads near holes and range ends]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'
@@ -93,6 +97,8 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l ionice -d 'I/
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l follow -d 'Keep following the files until SIGINT or SIGTERM: a file replaced by a rename is loaded again, a file that grows has its new tail loaded, new files under a directory are loaded, deleted files are let go; each change is reported as it happens (SIGHUP walks everything again)'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l daemon -d 'With --follow: detach once the first walk is done, and follow in the background'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand load" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
@@ -130,6 +136,7 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -s j -l threads 
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -s x -l one-file-system -d 'Stay on the filesystem of each directory named on the command line'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l daemon -d 'Detach once the files are locked, and hold them in the background'
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l follow -d 'Keep following the files until SIGINT or SIGTERM: a file replaced by a rename is locked again, a file that grows has its new tail locked, new files under a directory are locked, deleted files are let go; each change is reported as it happens (SIGHUP walks everything again)'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l json -d 'Write JSON Lines: a "file" object per file, "skipped" and "error" objects, and a "summary"'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -l bytes -d 'Print exact byte counts instead of human-readable sizes'
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand lock" -s q -l quiet -d 'Quiet: no progress bar and no per-file lines, only errors and what was asked for (counts, a --check verdict through the exit status)'
@@ -154,6 +161,10 @@ complete -c mmadvise -n "__fish_mmadvise_using_subcommand advise" -s h -l help -
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l order -d 'The order files are loaded in, which decides what a --budget keeps: the snapshot\'s own, the highest resident share of the file first (density), or the most resident bytes first (size)' -r -f -a "snapshot\t'The snapshot\'s order'
 density\t'Files with the highest resident share first'
 size\t'Files with the most resident bytes first'"
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l map-prefix -d 'Restore files saved under OLD from under NEW instead (repeatable; the longest OLD that is a prefix of whole path components wins), for a snapshot saved on another host or before a copy' -r
+complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l match -d 'How a saved file is recognised: identity (device, inode, size and modification time: the same file), size-mtime (a copy made with cp -a, rsync -a or mmcp -a), or fingerprint (the size and the content fingerprint saved by mmstat --save --fingerprint)' -r -f -a "identity\t'Device, inode, size and modification time: the same file'
+size-mtime\t'Size and modification time: a copy that kept them'
+fingerprint\t'Size and content fingerprint (mmstat --save --fingerprint)'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l map-mode -d 'How to map files: shared (the page cache itself) or private (copy-on-write)' -r -f -a "shared\t'MAP_SHARED: read the page cache directly'
 private\t'MAP_PRIVATE: copy-on-write private map'"
 complete -c mmadvise -n "__fish_mmadvise_using_subcommand restore" -l advice -d 'Access advice while loading [default: sequential readahead, exact reads near holes and range ends]' -r -f -a "normal\t'MADV_NORMAL: the kernel\'s read-around on each fault'

@@ -23,7 +23,7 @@ _mmstat() {
 
     case "${cmd}" in
         mmstat)
-            opts="-o -b -n -q -v -J -L -x -j -h -V --output --bytes --noheadings --no-headings --summary --quiet --map --ascii --ranges --json --format --sort --top --watch --count --check --save --range --pid --system --all-fs --by --dereference --one-file-system --include --exclude --min-size --max-size --files0-from --method --threads --help --version"
+            opts="-o -b -n -q -v -J -L -x -j -h -V --output --output-file --group-by --bytes --noheadings --no-headings --summary --quiet --map --ascii --ranges --json --format --sort --top --watch --count --check --save --fingerprint --range --pid --system --all-fs --by --dereference --one-file-system --include --exclude --min-size --max-size --files0-from --method --threads --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +35,14 @@ _mmstat() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "res pages size pct dirty writeback evicted recently_evicted delta recently_evicted_delta file" -- "${cur}"))
+                    return 0
+                    ;;
+                --output-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group-by)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --format)

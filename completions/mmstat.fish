@@ -44,6 +44,7 @@ complete -c mmstat -s v -l map -d 'Draw a residency map under each file: a bar a
 complete -c mmstat -l ascii -d 'Draw maps with ASCII characters instead of Unicode blocks'
 complete -c mmstat -l ranges -d 'List the resident and missing byte ranges of each file (arrays of [start, end) in JSON)'
 complete -c mmstat -s J -l json -d 'Write JSON Lines: a "file" object per file, "error" per failure, and a "summary"'
+complete -c mmstat -l fingerprint -d 'With --save: store each file\'s content fingerprint (its size and five sampled 4 KiB blocks, hashed), so that mmadvise restore --match fingerprint can recognise copies and catch changes'
 complete -c mmstat -l system -d 'The whole machine: walk every mounted local filesystem (each once, without crossing into another) and the files processes hold open or map, deleted ones too; show the top files (20 unless --top says), totals per mount, and how /proc/meminfo\'s Cached splits between them'
 complete -c mmstat -l all-fs -d 'With --system: walk network filesystems too (NFS, CIFS, Ceph, 9p, virtiofs...), and FUSE filesystems other than fuseblk (their servers may answer slowly, or never)'
 complete -c mmstat -s L -l dereference -d 'Follow symbolic links while walking directories (loops are detected and skipped); without it, links met inside directories are skipped with a note, and links named on the command line are followed'

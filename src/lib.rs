@@ -20,6 +20,7 @@
 //! - [`advise`]: prefetching, loading, evicting, locking and advising for `mmadvise`.
 //! - [`size`]: size and range parsing, human-readable sizes.
 //! - [`name`]: file names in JSON: the lossy text plus the exact bytes in base64.
+//! - [`fingerprint`]: a cheap content fingerprint of sampled blocks (snapshots).
 //! - [`error`]: the core error type.
 
 pub mod advise;
@@ -29,6 +30,7 @@ pub mod count;
 pub mod counter;
 pub mod dest;
 pub mod error;
+pub mod fingerprint;
 pub mod input;
 pub mod map;
 pub mod mounts;

@@ -4,14 +4,17 @@
 //! The format is JSON Lines. The first line is a header:
 //!
 //! ```json
-//! {"type":"snapshot","format":"mmtools-residency","version":1,"page_size":4096,"created_ns":1763771234000000000}
+//! {"type":"snapshot","format":"mmtools-residency","version":2,"page_size":4096,"created_ns":1763771234000000000}
 //! ```
 //!
 //! Each following line is one file:
 //!
 //! ```json
-//! {"type":"file","path":"/data/db/table.ibd","dev":2049,"ino":131075,"size":1073741824,"mtime_ns":1763771200123456789,"resident_ranges":[[0,25165824],[67108864,67112960]]}
+//! {"type":"file","path":"/data/db/table.ibd","dev":2049,"ino":131075,"size":1073741824,"mtime_ns":1763771200123456789,"fingerprint":"d270f07d7870849f","resident_ranges":[[0,25165824],[67108864,67112960]]}
 //! ```
+//!
+//! `fingerprint` (version 2, with `mmstat --save --fingerprint` only) is the file's content fingerprint
+//! of [`crate::fingerprint`], in 16 hexadecimal digits. Version 1 snapshots (no fingerprints) still load.
 //!
 //! `path` is absolute when it can be made so. A name that is not UTF-8 is written as its lossy form in
 //! `path` plus its exact bytes in standard base64 in `path_bytes` (absent for every other name), and is
@@ -28,8 +31,10 @@ use serde::{Deserialize, Serialize};
 
 /// The value of the header's `format` field.
 pub const FORMAT: &str = "mmtools-residency";
-/// The version this code writes and reads.
-pub const VERSION: u32 = 1;
+/// The version this code writes.
+pub const VERSION: u32 = 2;
+/// The oldest version this code reads.
+pub const OLDEST: u32 = 1;
 
 /// The header line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +76,21 @@ impl Identity {
         }
     }
 
+    /// What differs in size or modification time between `self` (saved) and `now`, in words, or
+    /// `None` when both match: the check for a copy that kept them (`cp -a`, `rsync -a`).
+    pub fn size_mtime_mismatch(&self, now: &Identity) -> Option<String> {
+        if self.size != now.size {
+            Some(format!(
+                "its size changed ({} to {} bytes)",
+                self.size, now.size
+            ))
+        } else if self.mtime_ns != now.mtime_ns {
+            Some("its modification time differs from the snapshot's".into())
+        } else {
+            None
+        }
+    }
+
     /// What differs between `self` (saved) and `now`, in words, or `None` when they match.
     pub fn mismatch(&self, now: &Identity) -> Option<String> {
         if (self.dev, self.ino) != (now.dev, now.ino) {
@@ -97,6 +117,8 @@ pub struct FileRecord {
     /// Its identity when saved.
     #[serde(flatten)]
     pub identity: Identity,
+    /// Its content fingerprint ([`crate::fingerprint`]), when saved with one.
+    pub fingerprint: Option<u64>,
     /// Resident byte ranges `[start, end)`.
     pub resident: Vec<(u64, u64)>,
 }
@@ -109,6 +131,8 @@ struct RawRecord {
     path_bytes: Option<String>,
     #[serde(flatten)]
     identity: Identity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<String>,
     /// Written as `resident_ranges`, the name mmstat's JSON uses; `resident` in snapshots saved before.
     #[serde(rename = "resident_ranges", alias = "resident")]
     resident: Vec<(u64, u64)>,
@@ -121,6 +145,7 @@ impl From<FileRecord> for RawRecord {
             path: path.into_owned(),
             path_bytes,
             identity: r.identity,
+            fingerprint: r.fingerprint.map(crate::fingerprint::to_hex),
             resident: r.resident,
         }
     }
@@ -130,9 +155,16 @@ impl TryFrom<RawRecord> for FileRecord {
     type Error = String;
 
     fn try_from(r: RawRecord) -> Result<Self, String> {
+        let fingerprint = match r.fingerprint.as_deref() {
+            None => None,
+            Some(hex) => Some(crate::fingerprint::from_hex(hex).ok_or_else(|| {
+                format!("invalid fingerprint '{hex}': 16 hexadecimal digits expected")
+            })?),
+        };
         Ok(FileRecord {
             path: PathBuf::from(crate::name::join(&r.path, r.path_bytes.as_deref())?),
             identity: r.identity,
+            fingerprint,
             resident: r.resident,
         })
     }
@@ -220,11 +252,11 @@ pub fn read(input: impl BufRead) -> Result<(Header, Vec<FileRecord>), ReadError>
         return Err(bad(1, format!("not an {FORMAT} snapshot header")));
     }
     let header: Header = serde_json::from_value(value).map_err(|e| bad(1, e.to_string()))?;
-    if header.version != VERSION {
+    if !(OLDEST..=VERSION).contains(&header.version) {
         return Err(bad(
             1,
             format!(
-                "snapshot version {} is not supported (this is version {VERSION})",
+                "snapshot version {} is not supported (this reads versions {OLDEST} to {VERSION})",
                 header.version
             ),
         ));
@@ -263,6 +295,7 @@ mod tests {
         let record = FileRecord {
             path: path.clone(),
             identity,
+            fingerprint: Some(0x0123_4567_89ab_cdef),
             resident: vec![(0, 5)],
         };
         let mut w = Writer::new(Vec::new()).unwrap();
@@ -270,7 +303,7 @@ mod tests {
         let bytes = w.finish().unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(
-            text.starts_with(r#"{"type":"snapshot","format":"mmtools-residency","version":1,"#),
+            text.starts_with(r#"{"type":"snapshot","format":"mmtools-residency","version":2,"#),
             "{text}"
         );
         assert!(
@@ -308,6 +341,7 @@ mod tests {
         let odd = FileRecord {
             path: PathBuf::from(std::ffi::OsStr::from_bytes(b"/t/a\xff\nb")),
             identity,
+            fingerprint: None,
             resident: vec![(0, 3)],
         };
         let plain = FileRecord {

@@ -292,6 +292,7 @@ mod tests {
                 size,
                 mtime_ns: 0,
             },
+            fingerprint: None,
             resident: vec![(0, resident)],
         };
         let records = vec![

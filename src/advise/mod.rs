@@ -9,6 +9,7 @@
 pub mod advice;
 pub mod budget;
 pub mod evict;
+pub mod follow;
 pub mod load;
 pub mod lock;
 pub mod pageflags;

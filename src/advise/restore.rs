@@ -1,8 +1,11 @@
-//! Restoring a residency snapshot (`mmstat --save`): for each saved file whose identity (device, inode,
-//! size, modification time) still matches, the ranges that were resident, as page-aligned spans to load.
+//! Restoring a residency snapshot (`mmstat --save`): saved paths rewritten for another place
+//! (`--map-prefix`), then for each saved file that still matches (by identity, by size and modification
+//! time, or by content fingerprint), the ranges that were resident, as page-aligned spans to load.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use crate::map::align_down;
 use crate::snapshot::{FileRecord, Identity};
@@ -16,6 +19,9 @@ pub enum Verdict {
     Restore(Vec<Span>),
     /// The file changed since the snapshot (the reason in words): leave it alone.
     Changed(String),
+    /// Whether the file changed cannot be told (no fingerprint saved, or it cannot be read): leave it
+    /// alone.
+    Unknown(String),
 }
 
 /// Whether opening a saved file failed because it no longer exists: removed since the snapshot (or a
@@ -28,12 +34,109 @@ pub fn vanished(e: &crate::error::Error) -> bool {
     )
 }
 
-/// Compares a saved file with what is at its path now (`now`, from fstat of the opened file).
-pub fn verdict(record: &FileRecord, now: &Identity) -> Verdict {
-    match record.identity.mismatch(now) {
+/// How a saved file is recognised in the file at its (mapped) path now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Match {
+    /// The same file: device, inode, size and modification time.
+    #[default]
+    Identity,
+    /// A copy that kept size and modification time (`cp -a`, `rsync -a`, `mmcp -a`).
+    SizeMtime,
+    /// The same size and content fingerprint ([`crate::fingerprint`]) as saved.
+    Fingerprint,
+}
+
+/// Compares a saved file with what is at its path now: `now` from fstat of the opened `file`, which is
+/// read (a few blocks) only for [`Match::Fingerprint`].
+pub fn verdict(record: &FileRecord, now: &Identity, how: Match, file: &File) -> Verdict {
+    let mismatch = match how {
+        Match::Identity => record.identity.mismatch(now),
+        Match::SizeMtime => record.identity.size_mtime_mismatch(now),
+        Match::Fingerprint => {
+            let Some(saved) = record.fingerprint else {
+                return Verdict::Unknown(
+                    "the snapshot holds no fingerprint of it (save with mmstat --save \
+--fingerprint)"
+                        .into(),
+                );
+            };
+            if record.identity.size != now.size {
+                record.identity.size_mtime_mismatch(now)
+            } else {
+                match crate::fingerprint::of_file(file, now.size) {
+                    Ok(f) if f == saved => None,
+                    Ok(_) => {
+                        crate::fingerprint::drop_blocks(file, now.size);
+                        Some("its content differs from the snapshot's fingerprint".into())
+                    }
+                    Err(e) => {
+                        let why = crate::error::describe(&e);
+                        return Verdict::Unknown(format!("its fingerprint cannot be read: {why}"));
+                    }
+                }
+            }
+        }
+    };
+    match mismatch {
         Some(why) => Verdict::Changed(why),
         None => Verdict::Restore(spans(&record.resident, now.size)),
     }
+}
+
+/// One `--map-prefix OLD=NEW`: saved paths under OLD are restored from under NEW.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixMap {
+    /// The saved prefix.
+    pub old: PathBuf,
+    /// What replaces it.
+    pub new: PathBuf,
+}
+
+impl PrefixMap {
+    /// Parses `OLD=NEW` (split at the first `=`; both non-empty), as bytes.
+    pub fn parse(text: &OsStr) -> Result<PrefixMap, String> {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = text.as_bytes();
+        let bad = || {
+            format!(
+                "invalid prefix map '{}': give OLD=NEW, two non-empty paths",
+                text.to_string_lossy()
+            )
+        };
+        let eq = bytes.iter().position(|&b| b == b'=').ok_or_else(bad)?;
+        let (old, new) = (&bytes[..eq], &bytes[eq + 1..]);
+        if old.is_empty() || new.is_empty() {
+            return Err(bad());
+        }
+        Ok(PrefixMap {
+            old: PathBuf::from(OsStr::from_bytes(old)),
+            new: PathBuf::from(OsStr::from_bytes(new)),
+        })
+    }
+}
+
+/// `path` with the longest matching OLD prefix replaced by its NEW, or unchanged. A prefix matches
+/// whole components: `/srv/db` maps `/srv/db/x` and `/srv/db`, never `/srv/db2/x`.
+pub fn map_path(path: &Path, maps: &[PrefixMap]) -> PathBuf {
+    let best = maps
+        .iter()
+        .filter_map(|m| Some((m, path.strip_prefix(&m.old).ok()?)))
+        .max_by_key(|(m, _)| m.old.components().count());
+    match best {
+        Some((m, rest)) if rest.as_os_str().is_empty() => m.new.clone(),
+        Some((m, rest)) => m.new.join(rest),
+        None => path.to_path_buf(),
+    }
+}
+
+/// The records with their paths rewritten by `maps`.
+pub fn map_paths(mut records: Vec<FileRecord>, maps: &[PrefixMap]) -> Vec<FileRecord> {
+    if !maps.is_empty() {
+        for r in &mut records {
+            r.path = map_path(&r.path, maps);
+        }
+    }
+    records
 }
 
 /// The records of a snapshot with each file once: a later record of the same path, or of the same
@@ -116,11 +219,36 @@ mod tests {
         let record = FileRecord {
             path: "x".into(),
             identity: id,
+            fingerprint: None,
             resident: vec![(0, p)],
         };
-        assert_eq!(verdict(&record, &id), Verdict::Restore(vec![(0, p)]));
+        let file = tempfile::tempfile().unwrap();
+        let v = |r: &FileRecord, now: &Identity, how| verdict(r, now, how, &file);
+        assert_eq!(
+            v(&record, &id, Match::Identity),
+            Verdict::Restore(vec![(0, p)])
+        );
         let moved = Identity { ino: 9, ..id };
-        assert!(matches!(verdict(&record, &moved), Verdict::Changed(_)));
+        assert!(matches!(
+            v(&record, &moved, Match::Identity),
+            Verdict::Changed(_)
+        ));
+        assert_eq!(
+            v(&record, &moved, Match::SizeMtime),
+            Verdict::Restore(vec![(0, p)])
+        );
+        let touched = Identity {
+            mtime_ns: 4,
+            ..moved
+        };
+        assert!(matches!(
+            v(&record, &touched, Match::SizeMtime),
+            Verdict::Changed(_)
+        ));
+        match v(&record, &id, Match::Fingerprint) {
+            Verdict::Unknown(why) => assert!(why.contains("no fingerprint"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -134,6 +262,7 @@ mod tests {
         let rec = |path: &str, ino, resident: Vec<(u64, u64)>| FileRecord {
             path: path.into(),
             identity: id(ino),
+            fingerprint: None,
             resident,
         };
         let mut records = vec![rec("a", 1, vec![(0, 10)]), rec("b", 2, vec![])];
@@ -148,5 +277,30 @@ mod tests {
         assert_eq!(merged(out[0].resident.clone()), [(0, 1009)]);
         assert!(out[0].resident.len() <= 65);
         assert_eq!(out[1].resident, [(50, 60)]);
+    }
+
+    #[test]
+    fn prefixes_map_whole_components_longest_first() {
+        let maps: Vec<PrefixMap> = ["/srv=/new", "/srv/db=/copy/db", "/a=/b"]
+            .iter()
+            .map(|t| PrefixMap::parse(OsStr::new(t)).unwrap())
+            .collect();
+        let m = |p: &str| map_path(Path::new(p), &maps);
+        assert_eq!(m("/srv/db/x/y"), Path::new("/copy/db/x/y"));
+        assert_eq!(m("/srv/db"), Path::new("/copy/db"));
+        assert_eq!(m("/srv/db2/x"), Path::new("/new/db2/x"));
+        assert_eq!(m("/srvx/y"), Path::new("/srvx/y"));
+        assert_eq!(m("/other"), Path::new("/other"));
+        assert!(PrefixMap::parse(OsStr::new("nothing")).is_err());
+        assert!(PrefixMap::parse(OsStr::new("=/x")).is_err());
+        assert!(PrefixMap::parse(OsStr::new("/x=")).is_err());
+        let eq = PrefixMap::parse(OsStr::new("/a=b=c")).unwrap();
+        assert_eq!(eq.new, Path::new("b=c"));
+        use std::os::unix::ffi::OsStrExt;
+        let odd = PrefixMap::parse(OsStr::from_bytes(b"/\xff=/\xfe")).unwrap();
+        assert_eq!(
+            map_path(Path::new(OsStr::from_bytes(b"/\xff/f")), &[odd]),
+            Path::new(OsStr::from_bytes(b"/\xfe/f"))
+        );
     }
 }

@@ -474,7 +474,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     emit(plan, reporter, &report, None, &mut frame)?;
     die_if_signalled();
     if let Some(path) = &plan.save {
-        save::save(path, &report).with_context(|| {
+        save::save(path, &report, plan.fingerprint).with_context(|| {
             format!(
                 "cannot write the snapshot {}",
                 crate::cli::quote::always(path)

@@ -529,6 +529,33 @@ const MMADVISE_SUMMARY: &[Field] = &[
     ),
 ];
 
+const MMADVISE_EVENT: &[Field] = &[
+    f("action", "lock or touch (with --follow)"),
+    f(
+        "event",
+        "added, replaced, grew, shrank (a file locked or loaded), released (let go), rescan, \
+watching (after a walk), stopped (last)",
+    ),
+    PATH,
+    PATH_BYTES,
+    SIZE,
+    f("previous_size", "grew, shrank: the size before"),
+    f("offset", "the start of the range acted on, in bytes"),
+    f("length_bytes", "the length of the range acted on"),
+    f(
+        "locked_bytes",
+        "lock: bytes locked by this event (stopped, watching: in all; released: let go)",
+    ),
+    f("loaded_bytes", "touch: bytes read by this event"),
+    f(
+        "reason",
+        "released: deleted or filtered; rescan: overflow (events were lost) or requested (SIGHUP)",
+    ),
+    FILES,
+    f("directories", "watching: directories watched"),
+    f("pid", "watching: the following process"),
+];
+
 const SNAPSHOT_HEADER: &[Field] = &[
     f("format", "always mmtools-residency"),
     f("version", "the snapshot format's version"),
@@ -546,6 +573,10 @@ const SNAPSHOT_FILE: &[Field] = &[
     f("ino", "inode number when saved"),
     SIZE,
     f("mtime_ns", "modification time when saved, in nanoseconds"),
+    f(
+        "fingerprint",
+        "version 2, with mmstat --save --fingerprint: the content fingerprint (16 hexadecimal digits)",
+    ),
     f("resident_ranges", "resident [start, end) byte ranges"),
 ];
 
@@ -689,6 +720,12 @@ first N files follow it)",
         kind: "summary",
         when: "last",
         fields: MMADVISE_SUMMARY,
+    },
+    Record {
+        tool: "mmadvise",
+        kind: "event",
+        when: "with --follow: per change, instead of file and summary records",
+        fields: MMADVISE_EVENT,
     },
     Record {
         tool: "snapshot",

@@ -85,6 +85,14 @@ pub fn caught() -> Option<i32> {
     }
 }
 
+/// Forgets `signal` if it is the one caught (SIGHUP asking for a rescan, say), so that a later
+/// [`caught`] reports only what arrives next. Returns whether it was.
+pub fn take(signal: i32) -> bool {
+    CAUGHT
+        .compare_exchange(signal, 0, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+}
+
 /// Restores the default action for `signal` and raises it, so the process ends the way it would have
 /// without our handler (the shell then sees "killed by SIGINT", status 130). Returns only if the signal
 /// does not end the process.

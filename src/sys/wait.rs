@@ -72,3 +72,35 @@ fn wait(waiting: &libc::sigset_t) -> io::Result<Ended> {
         }
     }
 }
+
+/// Blocks until `fd` is readable (`Ok(None)`) or a termination signal is caught (`Ok(Some(signal))`),
+/// without the race of checking the flag and then blocking. Installs the termination handlers if they
+/// are not installed yet.
+pub fn readable_or_termination(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<Option<i32>> {
+    use std::os::fd::AsRawFd;
+    let masks = block_termination();
+    let ended = loop {
+        if let Some(signal) = caught() {
+            break Ok(Some(signal));
+        }
+        let mut poll = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd of this frame, no timeout, and a valid signal mask.
+        let rc = unsafe { libc::ppoll(&mut poll, 1, std::ptr::null(), &masks.waiting) };
+        if rc == -1 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            break Err(e);
+        }
+        if rc > 0 {
+            break Ok(None);
+        }
+    };
+    masks.restore();
+    ended
+}

@@ -611,6 +611,7 @@ fn restore_brings_back_a_saved_state_and_skips_a_changed_file() {
     let record = |path: &Path, resident: Vec<(u64, u64)>| FileRecord {
         path: path.to_path_buf(),
         identity: Identity::of(&std::fs::metadata(path).unwrap()),
+        fingerprint: None,
         resident,
     };
     let mut w = Writer::new(Vec::new()).unwrap();

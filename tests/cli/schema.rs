@@ -122,7 +122,7 @@ fn every_field_written_is_in_the_schema() {
     let save = d.join("snap");
     let out = bin("mmstat")
         .current_dir(d)
-        .args(["--save"])
+        .args(["--fingerprint", "--save"])
         .arg(&save)
         .args(["a", "b"])
         .output()

@@ -347,6 +347,7 @@ fn a_rate_limit_is_a_lower_bound_on_the_time_and_the_file_is_resident() {
     w.file(&mmtools::snapshot::FileRecord {
         path: f.clone(),
         identity: mmtools::snapshot::Identity::of(&std::fs::metadata(&f).unwrap()),
+        fingerprint: None,
         resident: vec![(0, 160 * MIB)],
     })
     .unwrap();

@@ -14,7 +14,7 @@ use crate::advise::budget::{Allowance, Memory, saved_bytes, sort};
 use crate::advise::load::{Job, load_paced};
 use crate::advise::lock::Locked;
 use crate::advise::readahead::Caps;
-use crate::advise::restore::{Verdict, unique, vanished, verdict};
+use crate::advise::restore::{Match, Verdict, map_paths, unique, vanished, verdict};
 use crate::advise::throttle::{Throttle, set_io_priority};
 use crate::advise::willneed::{self, Pending, WaitEnd};
 use crate::advise::{Span, Subject, total};
@@ -226,9 +226,14 @@ impl<'p, 'r> Driver<'p, 'r> {
                     each(self, items)?;
                 }
             }
-            Source::Snapshot { path, order } => {
+            Source::Snapshot {
+                path,
+                order,
+                map_prefix,
+                how,
+            } => {
                 // One file is one file, however many times the snapshot names it.
-                let mut records = unique(read_snapshot(path)?);
+                let mut records = unique(map_paths(read_snapshot(path)?, map_prefix));
                 sort(&mut records, order);
                 self.tally.listed = records.len() as u64;
                 self.size = records.iter().map(saved_bytes).sum();
@@ -240,7 +245,7 @@ impl<'p, 'r> Driver<'p, 'r> {
                 for records in records.chunks(batch()) {
                     let mut accepted: Vec<(Opened, Vec<Span>)> = Vec::new();
                     for record in records {
-                        if let Some(o) = self.accept(record)? {
+                        if let Some(o) = self.accept(record, how)? {
                             accepted.push(o);
                         }
                     }
@@ -278,6 +283,7 @@ impl<'p, 'r> Driver<'p, 'r> {
     fn accept(
         &mut self,
         record: &crate::snapshot::FileRecord,
+        how: Match,
     ) -> anyhow::Result<Option<(Opened, Vec<Span>)>> {
         let report = &mut self.report;
         let o = match Input::open(&record.path) {
@@ -298,10 +304,15 @@ impl<'p, 'r> Driver<'p, 'r> {
                 return Ok(None);
             }
         };
-        match verdict(record, &Identity::of(&meta)) {
+        match verdict(record, &Identity::of(&meta), how, o.input.file()) {
             Verdict::Changed(why) => {
                 self.tally.changed += 1;
                 report.skipped(&record.path, &format!("changed since the snapshot: {why}"))?;
+                Ok(None)
+            }
+            Verdict::Unknown(why) => {
+                self.tally.changed += 1;
+                report.skipped(&record.path, &format!("cannot be matched: {why}"))?;
                 Ok(None)
             }
             Verdict::Restore(spans) => Ok(Some((o, spans))),

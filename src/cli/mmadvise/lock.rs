@@ -21,7 +21,7 @@ use super::driver::{Driver, Kind};
 use super::plan::Plan;
 
 /// What the user is told when a lock would pass RLIMIT_MEMLOCK.
-fn over_limit(need: u64, budget: &Budget, available: u64) -> String {
+pub(super) fn over_limit(need: u64, budget: &Budget, available: u64) -> String {
     let limit = budget.soft.map_or("unlimited".into(), human);
     let hard = budget.hard.map_or("unlimited".into(), human);
     format!(
@@ -123,7 +123,11 @@ files that do not fit will fail (raise it with `ulimit -l`, or run with CAP_IPC_
 
 /// Waits in the parent of a `--daemon` fork for the child's verdict: its exit status byte, sent once
 /// its files are locked (or it gave up).
-fn parent(mut verdict: std::io::PipeReader, child: i32, reporter: &Reporter) -> ExitCode {
+pub(super) fn parent(
+    mut verdict: std::io::PipeReader,
+    child: i32,
+    reporter: &Reporter,
+) -> ExitCode {
     let mut byte = Vec::new();
     let _ = verdict.read_to_end(&mut byte);
     if let Some(&code) = byte.first() {
@@ -142,7 +146,7 @@ fn parent(mut verdict: std::io::PipeReader, child: i32, reporter: &Reporter) -> 
 }
 
 /// Writes the pid file whole or not at all.
-fn write_pidfile(path: &std::path::Path) -> std::io::Result<()> {
+pub(super) fn write_pidfile(path: &std::path::Path) -> std::io::Result<()> {
     crate::dest::write_whole(path, 0o644, |out| writeln!(out, "{}", std::process::id()))
 }
 

@@ -3,6 +3,7 @@
 //! output (text or JSON Lines) in `report`.
 
 mod driver;
+mod follow;
 mod lock;
 mod plan;
 mod report;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::advise::load::Pattern;
+use crate::advise::restore::{Match, PrefixMap};
 use crate::cli::common::{
     EXIT_USAGE, FilesArgs, MapModeArg, ProgressArgs, Reporter, parse_args, parse_range_arg,
     parse_size_arg,
@@ -76,7 +78,16 @@ are neither read nor cached. Where the kernel lacks MADV_POPULATE_READ (before 5
 is read under the SIGBUS guard. A file that shrinks meanwhile is an error for that file.\n\n\
 --budget loads at most that much, in the order the files are named (walked); --rate paces the reads \
 and --ionice sets the I/O priority of the loading threads, so that a warm-up does not starve the \
-service beside it."
+service beside it.\n\n\
+With --follow, the files are watched (inotify) and kept loaded as they change: a file replaced by a \
+rename is loaded again, a file that grows has its new tail loaded, new files under a directory (passing \
+the walk's filters) are loaded, deleted files are let go; one line (or \"event\" record) per change, \
+until SIGINT or SIGTERM (status 0). SIGHUP walks everything again. --daemon and --pidfile detach and \
+record the process as lock does.",
+        after_long_help = "Examples:\n  \
+mmadvise touch /srv/db                            load a tree, in parallel\n  \
+mmadvise touch --follow --include '*.log' /var/log/app\n  \
+                                                  keep the logs cached as they grow and rotate"
     )]
     Touch(TouchArgs),
 
@@ -93,7 +104,17 @@ or locked by a process (named), or tmpfs, whose pages have nowhere else to go."
         long_about = "Map the files, lock the maps with mlock2(MLOCK_ONFAULT) and load them, so that \
 every data page is read once and locked; then hold the locks until SIGINT, SIGTERM or SIGHUP. With \
 --daemon, detach once the files are locked. RLIMIT_MEMLOCK is checked first: mmadvise says how much may \
-be locked and how to raise the limit. A file that cannot be locked does not stop the others."
+be locked and how to raise the limit. A file that cannot be locked does not stop the others.\n\n\
+With --follow, the files are watched (inotify) and kept locked as they change: a file replaced by a \
+rename is let go and the new one locked, a file that grows has its new tail locked, new files under a \
+directory (passing the walk's filters) are locked, deleted files are let go. Each change is one line, \
+or one \"event\" record with --json. SIGHUP walks everything again (as an overflow of the kernel's \
+event queue does); SIGINT or SIGTERM unlock and exit with status 0. RLIMIT_MEMLOCK is checked again \
+before each new lock.",
+        after_long_help = "Examples:\n  \
+mmadvise lock /srv/index.bin                      hold it until Ctrl-C\n  \
+mmadvise lock --follow --daemon --pidfile /run/idx.pid /srv/index\n  \
+                                                  keep a tree locked through compactions"
     )]
     Lock(LockArgs),
 
@@ -123,11 +144,20 @@ restored. The cache warm-up after a restart: save before, restore after.\n\n\
 most resident bytes), and --budget how much is loaded in that order: ranges are loaded until the \
 next would pass the budget (that one is cut at a page boundary), and the rest is left out and \
 reported, in bytes and files. Pages still cached cost nothing. --rate and --ionice keep the \
-warm-up gentle.",
+warm-up gentle.\n\n\
+--match says how a file is recognised: identity (the default: device, inode, size and modification \
+time, the same file), size-mtime (size and modification time: a copy made with cp -a, rsync -a or \
+mmcp -a, or the same files on another host), or fingerprint (size and the content fingerprint that \
+mmstat --save --fingerprint stored: five sampled 4 KiB blocks, see mmstat(1), read before loading). \
+--map-prefix OLD=NEW restores a file saved as OLD/x from NEW/x: for a copy in another directory, or a \
+volume mounted elsewhere. Prefixes match whole path components, and the longest one that matches wins.",
         after_long_help = "Examples:\n  \
 mmadvise restore cache.snap && systemctl start db      warm up, then start\n  \
 mmadvise restore --budget 25% --order density cache.snap\n  \
-mmadvise restore --rate 200M --ionice idle cache.snap  beside a running service"
+mmadvise restore --rate 200M --ionice idle cache.snap  beside a running service\n  \
+mmstat --save db.snap --fingerprint /srv/db      on the old host\n  \
+mmadvise restore --map-prefix /srv/db=/mnt/db --match fingerprint db.snap\n  \
+                                                  on the new one, over a copy"
     )]
     Restore(RestoreArgs),
 }
@@ -258,6 +288,21 @@ pub struct TouchArgs {
     #[command(flatten)]
     pub(crate) targets: Targets,
 
+    /// Keep following the files until SIGINT or SIGTERM: a file replaced by a rename is loaded again,
+    /// a file that grows has its new tail loaded, new files under a directory are loaded, deleted files are
+    /// let go; each change is reported as it happens (SIGHUP walks everything again)
+    #[arg(long, conflicts_with_all = ["budget", "rate", "ionice"])]
+    pub follow: bool,
+
+    /// With --follow: detach once the first walk is done, and follow in the background
+    #[arg(long, requires = "follow")]
+    pub daemon: bool,
+
+    /// With --follow: write the following process's id to FILE once the first walk is done; removed
+    /// when it ends
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    pub pidfile: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) loading: Loading,
 
@@ -291,6 +336,12 @@ pub struct LockArgs {
     /// Detach once the files are locked, and hold them in the background
     #[arg(long)]
     pub daemon: bool,
+
+    /// Keep following the files until SIGINT or SIGTERM: a file replaced by a rename is locked again,
+    /// a file that grows has its new tail locked, new files under a directory are locked, deleted files are
+    /// let go; each change is reported as it happens (SIGHUP walks everything again)
+    #[arg(long)]
+    pub follow: bool,
 
     /// Write the holding process's id to FILE once the files are locked; removed when it ends
     #[arg(long, value_name = "FILE")]
@@ -356,6 +407,17 @@ pub struct RestoreArgs {
     #[arg(long, value_enum, value_name = "ORDER", default_value_t = OrderArg::Snapshot)]
     pub order: OrderArg,
 
+    /// Restore files saved under OLD from under NEW instead (repeatable; the longest OLD that is a
+    /// prefix of whole path components wins), for a snapshot saved on another host or before a copy
+    #[arg(long, value_name = "OLD=NEW", value_parser = parse_prefix_map())]
+    pub map_prefix: Vec<PrefixMap>,
+
+    /// How a saved file is recognised: identity (device, inode, size and modification time: the same
+    /// file), size-mtime (a copy made with cp -a, rsync -a or mmcp -a), or fingerprint (the size and
+    /// the content fingerprint saved by mmstat --save --fingerprint)
+    #[arg(long = "match", value_enum, value_name = "HOW", default_value_t = MatchArg::Identity)]
+    pub matching: MatchArg,
+
     #[command(flatten)]
     pub(crate) loading: Loading,
 
@@ -375,6 +437,32 @@ pub enum OrderArg {
     Density,
     /// Files with the most resident bytes first
     Size,
+}
+
+/// How restore recognises a saved file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatchArg {
+    /// Device, inode, size and modification time: the same file
+    Identity,
+    /// Size and modification time: a copy that kept them
+    SizeMtime,
+    /// Size and content fingerprint (mmstat --save --fingerprint)
+    Fingerprint,
+}
+
+impl From<MatchArg> for Match {
+    fn from(m: MatchArg) -> Match {
+        match m {
+            MatchArg::Identity => Match::Identity,
+            MatchArg::SizeMtime => Match::SizeMtime,
+            MatchArg::Fingerprint => Match::Fingerprint,
+        }
+    }
+}
+
+fn parse_prefix_map() -> impl clap::builder::TypedValueParser<Value = PrefixMap> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().try_map(|s| PrefixMap::parse(&s))
 }
 
 /// The clap command, for man pages and completions.
@@ -414,6 +502,8 @@ pub fn main() -> ExitCode {
         }
     };
     match &args.action {
+        Action::Lock(a) if a.follow => follow::lock(a, &reporter),
+        Action::Touch(a) if a.follow => follow::touch(a, &reporter),
         Action::Lock(a) => lock::main(a, plan, &reporter),
         action => {
             let result = driver::Driver::new(plan, &reporter).and_then(|mut d| match action {
@@ -449,12 +539,28 @@ files, holes skipped.\n\
 \nLock the data in memory (mlock2 MLOCK_ONFAULT, then a load) and hold it until SIGINT, SIGTERM or \
 SIGHUP. --daemon detaches once the files are locked; --pidfile writes the holder's process id, and the \
 file is removed when it ends.\n\
+\n    mmadvise lock|touch --follow [--daemon] [--pidfile FILE] [LOAD OPTIONS] [FILE OPTIONS] PATH...\n\
+\nKeep the files locked (or loaded) while they change, until SIGINT or SIGTERM, which unlock and exit \
+with status 0. Directories and the directories of file arguments are watched with inotify. A file \
+replaced by a rename is let go and the new one locked (loaded); a file that grows has its new tail \
+locked (loaded); a file created under a directory argument is found by walking that argument again, \
+with the same filters; a deleted file is let go. When the kernel's event queue overflows, or on SIGHUP, \
+every argument is walked again (and files that failed are tried again). RLIMIT_MEMLOCK is checked \
+before each new lock, with the message lock gives. Each change is one line: PATH: locked SIZE, PATH: \
+replaced: locked SIZE, PATH: grew from SIZE to SIZE: locked SIZE more, PATH: deleted: released SIZE, \
+rescan: ..., following N files in M directories ..., and stopped: ... at the end; with --json, one \
+\"event\" record each.\n\
 \n    mmadvise advise cold|pageout|hugepage [--map-mode MODE] [FILE OPTIONS] PATH...\n\
 \nGive advice with a lasting effect, and check it. sequential, random, normal and dontneed are refused \
 (see CAVEATS).\n\
-\n    mmadvise restore [--strict] [--order snapshot|density|size] [LOAD OPTIONS] [THROTTLE OPTIONS] SNAPSHOT\n\
+\n    mmadvise restore [--strict] [--order snapshot|density|size] [--map-prefix OLD=NEW]... [--match identity|size-mtime|fingerprint] [LOAD OPTIONS] [THROTTLE OPTIONS] SNAPSHOT\n\
 \nLoad exactly the ranges a snapshot (mmstat --save; - for standard input) lists as resident, for the \
-files whose device, inode, size and modification time still match. A file that changed or no longer \
+files whose device, inode, size and modification time still match; with --match size-mtime, whose size and modification time are (a copy made with cp -a, rsync -a or \
+mmcp -a); with --match fingerprint, whose size and content fingerprint (mmstat --save --fingerprint; \
+which blocks, in mmstat(1)) are. --map-prefix OLD=NEW (repeatable) rewrites saved paths first: the \
+longest OLD that is a prefix of whole path components is replaced by NEW. Names are bytes; the first = \
+splits OLD from NEW. A file that does not match is skipped with the reason, and none of it is loaded \
+(the blocks a fingerprint check read are dropped again). A file that changed or no longer \
 exists is skipped with a note and counted; --strict makes any skipped file a failure. --order says \
 which files come first: the snapshot's order, the highest resident share of the file (density), or \
 the most resident bytes (size); with a --budget, it decides what is kept.\n\
@@ -491,7 +597,14 @@ given) sets the I/O priority of every loading thread with ioprio_set before the 
 \n    mmstat --save /var/lib/cache.snap /srv/db\n    (restart)\n    mmadvise restore /var/lib/cache.snap\n\
 \nWarm up beside a running service: a quarter of the memory available at most, the densest files \
 first, 200 MiB/s at most, at idle I/O priority:\n\
-\n    mmadvise restore --budget 25% --order density --rate 200M --ionice idle /var/lib/cache.snap",
+\n    mmadvise restore --budget 25% --order density --rate 200M --ionice idle /var/lib/cache.snap\n\
+\nWarm a copy of the database on another host (copied with rsync -a), checking content:\n\
+\n    mmstat --save db.snap --fingerprint /srv/db\n    rsync -a /srv/db db.snap newhost:/data/\n\
+    ssh newhost mmadvise restore --map-prefix /srv/db=/data/db --match fingerprint /data/db.snap\n\
+\nKeep an index directory locked through compactions (files replaced by rename) and appends:\n\
+\n    mmadvise lock --follow --daemon --pidfile /run/idx.pid /srv/index\n    kill -HUP $(cat /run/idx.pid)     (walk again)\n    kill $(cat /run/idx.pid)\n\
+\nKeep logs cached while they grow and rotate, and print a JSON record per change:\n\
+\n    mmadvise touch --follow --json --include '*.log' /var/log/app",
     ),
     (
         "EXIT STATUS",
@@ -502,7 +615,9 @@ dontneed) given alone. Pages that stay cached after evict or pageout for a reaso
 (dirty, writeback, mapped, tmpfs) are explained, not failures; so are files skipped by restore because \
 they changed or no longer exist, unless --strict is given; but restore exits 1 when not one file of \
 the snapshot could be restored. lock holds until a termination signal and then ends by that signal, after releasing the \
-locks and removing its pid file. Writing to a closed pipe ends the run quietly with status 0.",
+locks and removing its pid file. With --follow, lock and touch exit with status 0 on SIGINT or \
+SIGTERM (after unlocking), whatever failed meanwhile (each failure was reported); with --daemon, \
+the parent's status says how the first walk went. Writing to a closed pipe ends the run quietly with status 0.",
     ),
     (
         "JSON OUTPUT",
@@ -538,6 +653,13 @@ small unless the kernel can collapse them (MADV_COLLAPSE).\n\
 pace within them, never past them. willneed without --wait only asks: the reads follow as fast as \
 the device goes. --ionice only matters to an I/O scheduler that honours priorities (bfq; mq-deadline \
 for realtime; none and kyber ignore it, as do tmpfs and the page cache itself). A percentage \
---budget is worked out once, when the run starts.",
+--budget is worked out once, when the run starts.\n\
+\n--follow needs inotify: the watches count against fs.inotify.max_user_watches (one per directory), \
+and a directory created and filled faster than it is watched is caught by the walk that its creation \
+starts. A file changed in place without growing (same size, written through) keeps its lock or its \
+pages as the kernel keeps them; only renames, growth, shrinking and deletion are acted on. A file \
+that keeps growing gains a locked map per growth; past 16 they are merged into one.\n\
+\nA fingerprint samples five 4 KiB blocks: an edit elsewhere that keeps the size and modification time \
+is not seen. --match size-mtime trusts the copy tool to have kept both.",
     ),
 ];

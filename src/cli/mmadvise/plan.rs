@@ -102,6 +102,10 @@ pub enum Source<'a> {
         path: &'a Path,
         /// The priority order.
         order: Order,
+        /// `--map-prefix`: saved paths rewritten.
+        map_prefix: &'a [crate::advise::restore::PrefixMap],
+        /// `--match`: how a saved file is recognised.
+        how: crate::advise::restore::Match,
     },
 }
 
@@ -166,6 +170,8 @@ pub fn plan(action: &Action) -> Result<Plan<'_>, String> {
                         OrderArg::Density => Order::Density,
                         OrderArg::Size => Order::Size,
                     },
+                    map_prefix: &a.map_prefix,
+                    how: a.matching.into(),
                 },
                 Some(&a.loading),
                 Some(&a.throttling),

@@ -139,6 +139,11 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
 
+    /// With --save: store each file's content fingerprint (its size and five sampled 4 KiB blocks,
+    /// hashed), so that mmadvise restore --match fingerprint can recognise copies and catch changes
+    #[arg(long, requires = "save")]
+    pub fingerprint: bool,
+
     /// Look only at this byte range of each file: OFFSET:LENGTH or OFFSET..END, such as 1G:64M
     #[arg(long, value_name = "RANGE", value_parser = parse_range_arg)]
     pub range: Option<ByteRange>,
@@ -427,6 +432,8 @@ pub struct Plan {
     pub check: Option<f64>,
     /// Snapshot file.
     pub save: Option<PathBuf>,
+    /// Store content fingerprints in the snapshot.
+    pub fingerprint: bool,
     /// The file the report replaces (--output-file), or `None` for standard output.
     pub output: Option<PathBuf>,
     /// Per-directory aggregation.
@@ -571,6 +578,7 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         count: args.count,
         check: args.check,
         save: args.save.clone(),
+        fingerprint: args.fingerprint,
         output,
         group_by: args.group_by,
         threads: args.threads.map(usize::from),

@@ -98,17 +98,26 @@ on one row; messages quote names as wc's do.",
         "--save FILE writes a residency snapshot, which mmadvise restore reads back to warm the page \
 cache after a restart. FILE is written beside itself under a temporary name and renamed into place, so \
 it is never half written. The format is JSON Lines. The first line is a header:\n\
-\n    {\"type\":\"snapshot\",\"format\":\"mmtools-residency\",\"version\":1,\"page_size\":4096,\"created_ns\":1763771234000000000}\n\
+\n    {\"type\":\"snapshot\",\"format\":\"mmtools-residency\",\"version\":2,\"page_size\":4096,\"created_ns\":1763771234000000000}\n\
 \nEach further line is one file:\n\
-\n    {\"type\":\"file\",\"path\":\"/data/db/table.ibd\",\"dev\":2049,\"ino\":131075,\"size\":1073741824,\"mtime_ns\":1763771200123456789,\"resident_ranges\":[[0,25165824],[67108864,67112960]]}\n\
+\n    {\"type\":\"file\",\"path\":\"/data/db/table.ibd\",\"dev\":2049,\"ino\":131075,\"size\":1073741824,\"mtime_ns\":1763771200123456789,\"fingerprint\":\"d270f07d7870849f\",\"resident_ranges\":[[0,25165824],[67108864,67112960]]}\n\
 \npath is absolute. A name that is not valid UTF-8 is written in path with U+FFFD for its invalid bytes \
 and exactly in \"path_bytes\" (standard base64), which a restore reads back, so such files are found \
 again; other names have no path_bytes, and snapshots written before it existed still load. dev, ino, size and mtime_ns (the modification time in nanoseconds since the epoch) \
-identify the file: a restore passes over a file whose identity changed. resident_ranges (resident in \
+identify the file: a restore passes over a file whose identity changed (or, with mmadvise restore \
+--match size-mtime, whose size or modification time changed). fingerprint, written only with \
+--fingerprint, is 16 hexadecimal digits: a 64-bit hash (our own multiply-and-fold mix, not \
+cryptographic) of the size and of five 4 KiB blocks, read with pread and readahead off: the first \
+block (offset 0); the blocks at a quarter, a half and three quarters of the size, each offset rounded \
+down to a multiple of 4096; and the last 4096 bytes (offset size - 4096). A file of 20 KiB or less is \
+hashed whole. A change outside those blocks that keeps the size is not seen: the fingerprint catches a \
+file replaced or rewritten, cheaply, not every edit. mmadvise restore --match fingerprint checks it \
+before loading. resident_ranges (resident in \
 earlier snapshots, which still load) lists the resident \
 byte ranges [start, end), sorted and not overlapping, page-aligned except that the last may end at the \
 end of the file (or of --range). Only files whose residency is known are saved, each once (hard links \
-by their first path). Readers ignore fields they do not know and refuse a version they do not know. \
+by their first path). Version 2 added fingerprint; version 1 snapshots still load. Readers ignore \
+fields they do not know and refuse a version they do not know. \
 mmtools-json(7) lists the fields.",
     ),
     (
