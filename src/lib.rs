@@ -22,6 +22,7 @@
 //! - [`error`]: the core error type.
 
 pub mod advise;
+pub mod cache;
 pub mod cli;
 pub mod copy;
 pub mod count;

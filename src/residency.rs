@@ -306,7 +306,7 @@ pub fn pages_between(start: u64, end: u64) -> u64 {
 
 /// Whether the kernel reports this file's true residency to us: it does for root (CAP_FOWNER), for the
 /// file's owner, and for whoever may write it (the test the kernel makes in mincore and cachestat).
-fn may_see_residency(file: &File) -> bool {
+pub(crate) fn may_see_residency(file: &File) -> bool {
     let euid = rustix::process::geteuid();
     if euid.is_root() {
         return true;

@@ -5,6 +5,7 @@
 //! the binaries are linked).
 
 mod bounds;
+mod cache;
 mod dialect;
 mod eio;
 mod escapes;
