@@ -474,6 +474,7 @@ totals:\n\
 \n    {\"type\":\"file\",\"path\":\"a.txt\",\"lines\":3,\"spaces\":12}\n    {\"type\":\"summary\",\"schema\":1,\"files\":1,\"errors\":0,\"lines\":3,\"spaces\":12}\n\
 \nThe path of standard input is \"-\", or \"\" when no operand was given. Every record type and field is listed, with its meaning, in mmtools-json(7); a summary record carries \"schema\", that page's version. Names are strings (lossy when not UTF-8, with the exact bytes in base64 in a sibling \"..._bytes\" field).",
     ),
+    ("PAGE CACHE", crate::cli::cachedoc::MMCOUNT),
     (
         "CAVEATS",
         "Words follow GNU wc 9.5 and later in the C locale: bytes that are not printable, and invalid \

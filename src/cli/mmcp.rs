@@ -703,6 +703,7 @@ in input order, \"error\" per failure, and \"summary\" last:\n\
 \n-v prints names as cp -v does: always quoted, with what cannot be printed escaped for the shell \
 ('a'$'\\377''b' -> 'd/a'$'\\377''b').",
     ),
+    ("PAGE CACHE", crate::cli::cachedoc::MMCP),
     (
         "CAVEATS",
         "DST is replaced by a new file (a link and a rename), not rewritten. The new file takes over the old one's \
