@@ -1,20 +1,22 @@
 //! Cache-neutral I/O (`--cache neutral`): a file read, or a copy written, leaves the page cache as it
 //! found it.
 //!
-//! Source side: before a span of a file is read, [`Source::before`] records which of its pages are in
-//! the page cache (cachestat for the all-or-nothing cases, mincore over an unpopulated map otherwise).
-//! Once the span is read and unmapped (the kernel does not drop mapped pages), [`Source::after`] drops
-//! the pages that were not there, with POSIX_FADV_DONTNEED on their runs; the others keep their place.
-//! The kernel's own readahead must be off meanwhile (MADV_RANDOM on maps, POSIX_FADV_RANDOM on
-//! descriptors): it would bring in pages of spans not yet recorded, which would then look resident.
-//! Readers ask for their spans with WILLNEED instead, once recorded.
+//! Source side: before a span of a file is read, `Source::before` records which of its pages are in
+//! the page cache (cachestat for the all-or-nothing cases, mincore over a map of the span that is never
+//! read otherwise). Once the span is read, `Source::after` drops the pages that were not there, with
+//! POSIX_FADV_DONTNEED on their runs; the others keep their place. The kernel does not drop pages that
+//! are mapped, and a map's faults read around the page they need, into spans not yet recorded or
+//! already dropped: neutral runs read with pread(2) instead, through a `Trail`, with the kernel's
+//! readahead off (POSIX_FADV_RANDOM; it would also bring in pages of spans not yet recorded, which
+//! would then look cached), asking for each span with WILLNEED once it is recorded.
 //!
-//! Destination side: [`Behind`] starts each written span to disk (sync_file_range WRITE) as it is
-//! written and, a bounded number of spans behind the writer, waits for it and drops it.
+//! Destination side: `Behind` starts each written span to disk (sync_file_range WRITE) as it is
+//! written and, [`BEHIND_LAG`] spans behind the writer, waits for it and drops it.
 //!
-//! fadvise rather than MADV_PAGEOUT: PAGEOUT acts only on pages still mapped by this process alone (so
-//! it cannot serve the read(2) paths), and it reclaims through the LRU's shrinking code, page by page;
-//! DONTNEED drops clean unmapped pages of a range at once.
+//! fadvise rather than MADV_COLD or MADV_PAGEOUT: those act only on pages mapped by this process (so
+//! not on the read(2) paths), COLD only moves pages to the inactive list (they stay cached), and
+//! PAGEOUT reclaims through the LRU page by page; DONTNEED drops a range's clean, unmapped pages at
+//! once, and needs no map.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
@@ -255,7 +257,7 @@ pub fn span(window: usize) -> usize {
     window.clamp(64 << 10, SPAN)
 }
 
-/// How many spans a [`Trail`] records and asks for (WILLNEED) ahead of its reader: 16 MiB in flight
+/// How many spans a trail records and asks for (WILLNEED) ahead of its reader: 16 MiB in flight
 /// keeps a disk streaming with the kernel's readahead off.
 pub const TRAIL_DEPTH: u64 = 4;
 
@@ -265,7 +267,7 @@ pub const TRAIL_DEPTH: u64 = 4;
 pub const BEHIND_LAG: usize = 4;
 
 /// The most bytes of pages a neutral read holds in the page cache that were not there before: the
-/// spans a [`Trail`] has asked for ahead of its reader, the one being read, and one more where a read
+/// spans a trail has asked for ahead of its reader, the one being read, and one more where a read
 /// straddles two spans. 24 MiB with the default spans, whatever the number of threads.
 pub fn read_footprint() -> u64 {
     (TRAIL_DEPTH + 2) * SPAN as u64
