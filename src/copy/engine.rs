@@ -357,8 +357,13 @@ fn copy_extents_rw(
         let _ = rustix::fs::fadvise(input.file(), 0, None, rustix::fs::Advice::Sequential);
     }
     let mut buf = vec![0u8; longest.min(buffer as u64) as usize];
+    let mut next = match neutral_on {
+        true => vec![0u8; buf.len()],
+        false => Vec::new(),
+    };
     let always = options.sparse == Sparse::Always;
     let mut skipped = 0u64;
+    let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
     for e in extents {
         let end = e.offset + e.len;
         let mut at = e.offset;
@@ -366,24 +371,51 @@ fn copy_extents_rw(
             let source = Source::new(input.file(), neutral.tally);
             Trail::new(source, e.offset, end, buf.len() as u64)
         });
+        if let Some(trail) = &mut trail {
+            // Neutral: the next span is read while the last is written and started to disk.
+            let read = |buf: &mut [u8], trail: &mut Trail<'_>, at: u64| -> Result<usize, Failure> {
+                let n = (end - at).min(buf.len() as u64) as usize;
+                trail.reading(at, n as u64);
+                read_exact_at(input, &mut buf[..n], at)?;
+                trail.passed(at + n as u64);
+                Ok(n)
+            };
+            let mut n = read(&mut buf, trail, at)?;
+            while n > 0 {
+                if (hooks.stop)() {
+                    return Err(Failure::Interrupted);
+                }
+                let following = at + n as u64;
+                let index = written;
+                let (done, ahead) = rayon::join(
+                    || -> Result<u64, Failure> {
+                        let skipped = write_out(out, &buf[..n], at, always).map_err(write_err)?;
+                        if let Some(behind) = &behind {
+                            behind.written(index, at, n as u64).map_err(write_err)?;
+                        }
+                        Ok(skipped)
+                    },
+                    || match following < end {
+                        true => read(&mut next, trail, following),
+                        false => Ok(0),
+                    },
+                );
+                skipped += done?;
+                written += 1;
+                (hooks.progress)(n as u64);
+                std::mem::swap(&mut buf, &mut next);
+                at = following;
+                n = ahead?;
+            }
+            continue;
+        }
         while at < end {
             if (hooks.stop)() {
                 return Err(Failure::Interrupted);
             }
             let n = (end - at).min(buf.len() as u64) as usize;
-            if let Some(trail) = &mut trail {
-                trail.reading(at, n as u64);
-            }
             read_exact_at(input, &mut buf[..n], at)?;
-            if let Some(trail) = &mut trail {
-                trail.passed(at + n as u64);
-            }
-            let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
             skipped += write_out(out, &buf[..n], at, always).map_err(write_err)?;
-            if let Some(behind) = &behind {
-                behind.written(written, at, n as u64).map_err(write_err)?;
-                written += 1;
-            }
             (hooks.progress)(n as u64);
             at += n as u64;
         }
