@@ -23,7 +23,7 @@ _mmcount() {
 
     case "${cmd}" in
         mmcount)
-            opts="-s -b -W -l -w -c -m -L -B -j -q -h -V --spaces --blanks --whitespace --lines --words --bytes --chars --max-line-length --byte --json --files0-from --map-mode --no-mmap --threads --window-size --quiet --progress --help --version"
+            opts="-s -b -W -l -w -c -m -L -B -j -q -h -V --spaces --blanks --whitespace --lines --words --bytes --chars --max-line-length --byte --json --files0-from --map-mode --no-mmap --threads --window-size --cache --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -55,6 +55,10 @@ _mmcount() {
                     ;;
                 --window-size)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -W "normal neutral" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -4,6 +4,8 @@ complete -c mmcount -l map-mode -d 'How to map inputs: shared (the page cache it
 private\t'MAP_PRIVATE: copy-on-write private map'"
 complete -c mmcount -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmcount -l window-size -d 'Largest window mapped at once per worker, such as 64K or 16M; rounded up to whole pages' -r
+complete -c mmcount -l cache -d 'What to leave in the page cache: normal (what is read stays cached) or neutral (the pages the run brings in are dropped behind it; those cached before stay)' -r -f -a "normal\t'What is read or written stays cached, as with any read or write'
+neutral\t'Pages the run brings in are dropped once done with; pages cached before stay'"
 complete -c mmcount -s s -l spaces -d 'Count ASCII spaces (0x20); the default when no counter is given'
 complete -c mmcount -s b -l blanks -d 'Count `[:blank:]` bytes: space and tab'
 complete -c mmcount -s W -l whitespace -d 'Count white-space bytes: space, \\t, \\n, \\v, \\f and \\r'

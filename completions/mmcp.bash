@@ -23,7 +23,7 @@ _mmcp() {
 
     case "${cmd}" in
         mmcp)
-            opts="-t -r -a -L -P -H -d -n -i -f -u -p -b -S -v -T -l -s -x -j -q -h -V --target-directory --recursive --archive --dereference --no-dereference --no-clobber --interactive --force --update --preserve --no-preserve --backup --suffix --verbose --sparse --in-place --sync --verify --dest-io --mmap-min --no-target-directory --remove-destination --link --symbolic-link --parents --one-file-system --attributes-only --copy-contents --reflink --json --map-mode --no-mmap --threads --window-size --quiet --progress --help --version"
+            opts="-t -r -a -L -P -H -d -n -i -f -u -p -b -S -v -T -l -s -x -j -q -h -V --target-directory --recursive --archive --dereference --no-dereference --no-clobber --interactive --force --update --preserve --no-preserve --backup --suffix --verbose --sparse --in-place --sync --verify --dest-io --mmap-min --no-target-directory --remove-destination --link --symbolic-link --parents --one-file-system --attributes-only --copy-contents --reflink --json --map-mode --no-mmap --threads --window-size --cache --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -87,6 +87,10 @@ _mmcp() {
                     ;;
                 --window-size)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -W "normal neutral" -- "${cur}"))
                     return 0
                     ;;
                 *)

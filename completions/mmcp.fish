@@ -14,6 +14,8 @@ complete -c mmcp -l map-mode -d 'How to map inputs: shared (the page cache itsel
 private\t'MAP_PRIVATE: copy-on-write private map'"
 complete -c mmcp -s j -l threads -d 'Worker threads [default: available parallelism]' -r
 complete -c mmcp -l window-size -d 'Largest window mapped at once per worker, such as 64K or 16M; rounded up to whole pages' -r
+complete -c mmcp -l cache -d 'What to leave in the page cache: normal (what is read stays cached) or neutral (the pages the run brings in are dropped behind it; those cached before stay)' -r -f -a "normal\t'What is read or written stays cached, as with any read or write'
+neutral\t'Pages the run brings in are dropped once done with; pages cached before stay'"
 complete -c mmcp -s r -l recursive -d 'Copy directories recursively; symlinks are copied as symlinks, FIFOs and sockets recreated, devices skipped (unless --copy-contents)'
 complete -c mmcp -s a -l archive -d 'Copy an archive: -R -P --preserve=all (mode, ownership, timestamps, hard links, and extended attributes where possible)'
 complete -c mmcp -s L -l dereference -d 'Follow every symlink in SRC (copy what they point to)'

@@ -27,6 +27,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::cache::{CacheMode, CacheTally, Tally};
 use crate::error::{Error, Op, Reason};
 use crate::input::{Access, Input, StreamKind};
 use crate::map::MapMode;
@@ -88,6 +89,10 @@ pub struct CopyOptions {
     /// A dangling symlink at the destination is written through (the file it names is created), as
     /// cp does when POSIXLY_CORRECT is set; otherwise such a copy is refused.
     pub through_dangling: bool,
+    /// Whether the copy leaves the page cache as it found it ([`CacheMode::Neutral`]): source pages it
+    /// read are dropped unless they were cached before, and destination pages are written back and
+    /// dropped a bounded distance behind the writer ([`crate::cache::copy_footprint`]).
+    pub cache: CacheMode,
 }
 
 /// Which attributes of a source its copy gets, as `cp --preserve`. Without `mode`, a copy gets the
@@ -152,6 +157,7 @@ impl Default for CopyOptions {
             named_temp: false,
             preserve: Preserve::default(),
             through_dangling: false,
+            cache: CacheMode::Normal,
         }
     }
 }
@@ -189,6 +195,8 @@ pub struct Copied {
     pub bytes: u64,
     /// Bytes of the copy left as holes (neither read nor written).
     pub hole_bytes: u64,
+    /// What a neutral copy did to the page cache (all zero otherwise).
+    pub cache: CacheTally,
 }
 
 /// Why a copy failed. The target is untouched and nothing is left behind (except with `in_place`).
@@ -325,20 +333,57 @@ pub fn copy_found(
         None if options.through_dangling => link::dangling_target(dst),
         _ => None,
     };
+    // A copy in place truncates the target, which empties its page cache: the pages cached before
+    // are the ones a neutral copy leaves cached.
+    let tally = Tally::new();
+    let mut neutral = engine::Neutral::new(&tally);
+    if options.cache == CacheMode::Neutral && options.in_place && backup.is_none() {
+        neutral.keep = cached_ranges(through.as_deref().unwrap_or(dst));
+    }
     let staged = match (backup, through) {
         (Some(backup), _) => Staged::create_backing_up(dst, mode, backup, staging)?,
         (None, Some(target)) => Staged::create(&target, mode, staging)?,
         (None, None) => Staged::create(dst, mode, staging)?,
     };
-    let copied = copy_data(input, staged.file(), dst, options, hooks)?;
+    let mut copied =
+        engine::copy_data_tallied(input, staged.file(), dst, options, hooks, &neutral)?;
     if options.verify && matches!(input.access(), Access::Map { .. }) {
-        verify(input, staged.file(), dst, copied.bytes, options)?;
+        engine::verify_tallied(input, staged.file(), dst, copied.bytes, options, &neutral)?;
     }
+    copied.cache = tally.get();
     if options.preserve.any() {
         preserve(staged.file(), &stat, dst, &options.preserve, input.file())?;
     }
     staged.commit(options.sync)?;
     Ok(copied)
+}
+
+/// The byte ranges of the regular file at `path` now in the page cache (none when it cannot be told).
+fn cached_ranges(path: &Path) -> Vec<(u64, u64)> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let Ok(meta) = file.metadata() else {
+        return Vec::new();
+    };
+    if !meta.is_file() || meta.len() == 0 {
+        return Vec::new();
+    }
+    let Ok(target) = crate::residency::Target::new(&file, path, meta.len()) else {
+        return Vec::new();
+    };
+    let all = crate::size::ByteRange {
+        offset: 0,
+        len: None,
+    };
+    match target.runs(all) {
+        Ok(Some(runs)) => runs
+            .into_iter()
+            .filter(|r| r.resident)
+            .map(|r| (r.start, r.end))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]

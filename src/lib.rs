@@ -24,6 +24,7 @@
 //! - [`error`]: the core error type.
 
 pub mod advise;
+pub mod cache;
 pub mod cli;
 pub mod copy;
 pub mod count;

@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::cache::CacheMode;
 use crate::map::MapMode;
 use crate::names0::{Name0, Names0, open_list};
 use crate::window::ScanOptions;
@@ -195,6 +196,25 @@ impl From<MapModeArg> for MapMode {
     }
 }
 
+/// What a run leaves in the page cache, as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum CacheArg {
+    /// What is read or written stays cached, as with any read or write.
+    #[default]
+    Normal,
+    /// Pages the run brings in are dropped once done with; pages cached before stay.
+    Neutral,
+}
+
+impl From<CacheArg> for CacheMode {
+    fn from(c: CacheArg) -> CacheMode {
+        match c {
+            CacheArg::Normal => CacheMode::Normal,
+            CacheArg::Neutral => CacheMode::Neutral,
+        }
+    }
+}
+
 /// Flags of the tools that read files through maps.
 #[derive(Debug, Clone, Args)]
 pub struct ReadArgs {
@@ -213,6 +233,11 @@ pub struct ReadArgs {
     /// Largest window mapped at once per worker, such as 64K or 16M; rounded up to whole pages
     #[arg(long, value_name = "SIZE", value_parser = parse_window, default_value = "16M")]
     pub window_size: usize,
+
+    /// What to leave in the page cache: normal (what is read stays cached) or neutral (the pages the
+    /// run brings in are dropped behind it; those cached before stay)
+    #[arg(long, value_enum, default_value_t = CacheArg::Normal, value_name = "MODE")]
+    pub cache: CacheArg,
 }
 
 impl ReadArgs {
@@ -223,6 +248,7 @@ impl ReadArgs {
             no_mmap: self.no_mmap,
             window: self.window_size,
             populate: true,
+            cache: self.cache.into(),
         }
     }
 

@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use serde_json::{Map, Value};
 
+use crate::cache::{CacheMode, CacheTally, Tally};
 use crate::cli::common::{
     EXIT_FAILURE, FilesArgs, InputName, JsonLines, NameList, ProgressArgs, ReadArgs, Reporter,
     input_name, insert_name, parse_args,
@@ -18,7 +19,7 @@ use crate::cli::common::{
 use crate::cli::quote;
 use crate::count::{Counts, Encoding, Spec, parse_byte};
 use crate::input::{Input, Planned, planned_len, planned_len_stdin};
-use crate::window::{Fold, ScanOptions, scan};
+use crate::window::{Fold, ScanOptions, scan_tallied};
 use indicatif::ProgressBar;
 
 const TOOL: &str = "mmcount";
@@ -324,8 +325,11 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
     let on_bytes = |n: u64| progress.inc(n);
     let utf8 = quote::utf8_locale();
     let mut count = 0u64;
+    let neutral = plan.scan.cache == CacheMode::Neutral;
+    let mut cache = CacheTally::default();
     let mut each = |name: &InputName| -> anyhow::Result<()> {
         count += 1;
+        let tally = Tally::new();
         let shown = input_name(name);
         let result = match name {
             InputName::Invalid(why) => {
@@ -343,14 +347,22 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
             }),
             InputName::Path(p) => Input::open(p),
         }
-        .and_then(|input| scan(&input, &plan.spec, &plan.scan, &on_bytes));
+        .and_then(|input| scan_tallied(&input, &plan.spec, &plan.scan, &on_bytes, &tally));
+        let tallied = tally.get();
+        cache.add(tallied);
+        if tallied.hidden {
+            progress.suspend(|| reporter.warn(hidden_warning(shown)));
+        }
         match result {
             Ok(counts) => {
                 files += 1;
                 total.add(&counts);
                 // Through the bar's suspend, so that no stale bar line stays among the rows.
                 if plan.json {
-                    let fields = with_path(shown, json_fields(plan, &counts));
+                    let mut fields = with_path(shown, json_fields(plan, &counts));
+                    if neutral {
+                        insert_cache(&mut fields, tallied);
+                    }
                     progress.suspend(|| json.write("file", fields).and_then(|()| json.flush()))?;
                 } else {
                     let raw = match name {
@@ -386,6 +398,9 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
         summary.insert("files".into(), files.into());
         summary.insert("errors".into(), errors.into());
         summary.extend(json_fields(plan, &total));
+        if neutral {
+            insert_cache(&mut summary, cache);
+        }
         json.write("summary", summary)?;
         json.flush()?;
     } else if count > 1 {
@@ -393,6 +408,21 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
     }
     out.flush().context("write error")?;
     Ok(())
+}
+
+/// The warning for an input whose residency the kernel hides from this user.
+fn hidden_warning(name: &OsStr) -> String {
+    format!(
+        "{}: its page-cache residency is hidden from this user (not the owner, may not write it): \
+read without dropping any page",
+        quote::name(name)
+    )
+}
+
+/// The fields of a neutral run: the pages it dropped and the pages it left cached.
+fn insert_cache(fields: &mut Map<String, Value>, tally: CacheTally) {
+    fields.insert("dropped_pages".into(), tally.dropped_pages.into());
+    fields.insert("kept_pages".into(), tally.kept_pages.into());
 }
 
 fn with_path(path: &OsStr, fields: Map<String, Value>) -> Map<String, Value> {
@@ -444,6 +474,7 @@ totals:\n\
 \n    {\"type\":\"file\",\"path\":\"a.txt\",\"lines\":3,\"spaces\":12}\n    {\"type\":\"summary\",\"schema\":1,\"files\":1,\"errors\":0,\"lines\":3,\"spaces\":12}\n\
 \nThe path of standard input is \"-\", or \"\" when no operand was given. Every record type and field is listed, with its meaning, in mmtools-json(7); a summary record carries \"schema\", that page's version. Names are strings (lossy when not UTF-8, with the exact bytes in base64 in a sibling \"..._bytes\" field).",
     ),
+    ("PAGE CACHE", crate::cli::cachedoc::MMCOUNT),
     (
         "CAVEATS",
         "Words follow GNU wc 9.5 and later in the C locale: bytes that are not printable, and invalid \

@@ -4,13 +4,14 @@
 
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::{Map, json};
 
+use crate::cache::{CacheMode, CacheTally};
 use crate::cli::common::{
     EXIT_FAILURE, JsonLines, ProgressArgs, Reporter, insert_name, usage_error,
 };
@@ -226,6 +227,7 @@ pub(crate) fn plan_with(args: &Args, pairs: Vec<Pair>) -> anyhow::Result<Plan> {
             named_temp: std::env::var_os("MMCP_NAMED_TEMP").is_some_and(|v| v == "1"),
             preserve: resolved.preserve,
             through_dangling: std::env::var_os("POSIXLY_CORRECT").is_some(),
+            cache: args.read.cache.into(),
         },
         recursive,
         follow,
@@ -347,6 +349,8 @@ fn report(
     let mut out = stdout.lock();
     let mut json = JsonLines::new(io::stdout());
     let mut totals = Totals::default();
+    let neutral = plan.copy.options.cache == CacheMode::Neutral;
+    let mut cache = CacheTally::default();
     for event in events {
         match event {
             Event::Made { src, dst } => {
@@ -367,12 +371,19 @@ fn report(
                         totals.files += 1;
                         totals.bytes += copied.bytes;
                         totals.hole_bytes += copied.hole_bytes;
+                        cache.add(copied.cache);
+                        if copied.cache.hidden {
+                            reporter.warn(hidden_warning(&leaf.src));
+                        }
                         if plan.json {
                             let mut fields = Map::new();
                             insert_name(&mut fields, "src", leaf.src.as_os_str());
                             insert_name(&mut fields, "dst", leaf.dst.as_os_str());
                             fields.insert("bytes".into(), copied.bytes.into());
                             fields.insert("hole_bytes".into(), copied.hole_bytes.into());
+                            if neutral {
+                                insert_cache(&mut fields, copied.cache);
+                            }
                             if let Action::Link(first) = leaf.action {
                                 let to = leaves[first].dst.as_os_str();
                                 insert_name(&mut fields, "link_to", to);
@@ -423,20 +434,36 @@ fn report(
         }
     }
     if plan.json {
-        json.write(
-            "summary",
-            json!({
-                "files": totals.files,
-                "errors": totals.errors,
-                "bytes": totals.bytes,
-                "hole_bytes": totals.hole_bytes,
-                "elapsed_seconds": started.elapsed().as_secs_f64(),
-            }),
-        )?;
+        let mut summary = json!({
+            "files": totals.files,
+            "errors": totals.errors,
+            "bytes": totals.bytes,
+            "hole_bytes": totals.hole_bytes,
+            "elapsed_seconds": started.elapsed().as_secs_f64(),
+        });
+        if let (true, Some(fields)) = (neutral, summary.as_object_mut()) {
+            insert_cache(fields, cache);
+        }
+        json.write("summary", summary)?;
         json.flush()?;
     }
     out.flush().context("write error")?;
     Ok(())
+}
+
+/// The warning for a source whose residency the kernel hides from this user.
+fn hidden_warning(src: &Path) -> String {
+    format!(
+        "{}: its page-cache residency is hidden from this user (not the owner, may not write it): \
+read without dropping any page",
+        crate::cli::quote::name(src)
+    )
+}
+
+/// The fields of a neutral copy: the pages it dropped and the pages it left cached.
+fn insert_cache(fields: &mut Map<String, serde_json::Value>, tally: CacheTally) {
+    fields.insert("dropped_pages".into(), tally.dropped_pages.into());
+    fields.insert("kept_pages".into(), tally.kept_pages.into());
 }
 
 /// The entry point of the `mmcp` binary.
@@ -500,6 +527,7 @@ in input order, \"error\" per failure, and \"summary\" last:\n\
 \n-v prints names as cp -v does: always quoted, with what cannot be printed escaped for the shell \
 ('a'$'\\377''b' -> 'd/a'$'\\377''b').",
     ),
+    ("PAGE CACHE", crate::cli::cachedoc::MMCP),
     (
         "CAVEATS",
         "DST is replaced by a new file (a link and a rename), not rewritten. The new file takes over the old one's \

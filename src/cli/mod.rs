@@ -1,6 +1,7 @@
 //! The command-line layer: one module per tool (its clap arguments, plan and run), plus what they share.
 //! Only this layer prints or sets exit codes.
 
+pub mod cachedoc;
 pub mod common;
 pub mod mmadvise;
 pub mod mmcount;

@@ -72,14 +72,46 @@ const COUNTS: [Field; 9] = [
     f("max_line_length", "the width of the longest line (-L)"),
 ];
 
+const DROPPED_PAGES: Field = f(
+    "dropped_pages",
+    "with --cache neutral: pages the run brought into the page cache and dropped again",
+);
+const KEPT_PAGES: Field = f(
+    "kept_pages",
+    "with --cache neutral: pages already cached when the run read them, left cached",
+);
+
 const MMCOUNT_FILE: &[Field] = &[
-    PATH, PATH_BYTES, COUNTS[0], COUNTS[1], COUNTS[2], COUNTS[3], COUNTS[4], COUNTS[5], COUNTS[6],
-    COUNTS[7], COUNTS[8],
+    PATH,
+    PATH_BYTES,
+    COUNTS[0],
+    COUNTS[1],
+    COUNTS[2],
+    COUNTS[3],
+    COUNTS[4],
+    COUNTS[5],
+    COUNTS[6],
+    COUNTS[7],
+    COUNTS[8],
+    DROPPED_PAGES,
+    KEPT_PAGES,
 ];
 
 const MMCOUNT_SUMMARY: &[Field] = &[
-    SCHEMA, FILES, ERRORS, COUNTS[0], COUNTS[1], COUNTS[2], COUNTS[3], COUNTS[4], COUNTS[5],
-    COUNTS[6], COUNTS[7], COUNTS[8],
+    SCHEMA,
+    FILES,
+    ERRORS,
+    COUNTS[0],
+    COUNTS[1],
+    COUNTS[2],
+    COUNTS[3],
+    COUNTS[4],
+    COUNTS[5],
+    COUNTS[6],
+    COUNTS[7],
+    COUNTS[8],
+    DROPPED_PAGES,
+    KEPT_PAGES,
 ];
 
 const HOLE_BYTES: Field = f("hole_bytes", "bytes left as holes in the copy");
@@ -98,6 +130,8 @@ const MMCP_FILE: &[Field] = &[
     ),
     f("bytes", "bytes copied"),
     HOLE_BYTES,
+    DROPPED_PAGES,
+    KEPT_PAGES,
     f(
         "link_to",
         "with -l or hard links kept: the copy this one is a link to",
@@ -123,6 +157,8 @@ const MMCP_SUMMARY: &[Field] = &[
     f("bytes", "bytes copied in all"),
     HOLE_BYTES,
     ELAPSED,
+    DROPPED_PAGES,
+    KEPT_PAGES,
 ];
 
 const COUNTER_PATH: Field = f("path", "FILE, or the --shm NAME as given");

@@ -14,6 +14,7 @@ use rustix::fs::FallocateFlags;
 
 use super::extent::{Extent, data_extents, nonzero_runs};
 use super::{Copied, CopyOptions, DestIo, Failure, Hooks, Sparse, changed};
+use crate::cache::{self, Behind, CacheMode, Source, Tally, Trail};
 use crate::dest;
 use crate::error::{Error, Op};
 use crate::input::{Access, Input};
@@ -33,10 +34,48 @@ pub fn copy_data(
     options: &CopyOptions,
     hooks: Hooks<'_>,
 ) -> Result<Copied, Failure> {
+    let tally = Tally::new();
+    let mut copied = copy_data_tallied(input, out, dst, options, hooks, &Neutral::new(&tally))?;
+    copied.cache = tally.get();
+    Ok(copied)
+}
+
+/// What a neutral copy ([`CacheMode::Neutral`]) needs: where to count, and the byte ranges of the
+/// destination to leave cached (those cached before a copy in place).
+#[derive(Debug)]
+pub(crate) struct Neutral<'a> {
+    pub(crate) tally: &'a Tally,
+    pub(crate) keep: Vec<(u64, u64)>,
+}
+
+impl<'a> Neutral<'a> {
+    pub(crate) fn new(tally: &'a Tally) -> Self {
+        Neutral {
+            tally,
+            keep: Vec::new(),
+        }
+    }
+
+    /// The destination's follower, for a neutral copy.
+    fn behind(&self, out: &'a File, options: &CopyOptions) -> Option<Behind<'a>> {
+        (options.cache == CacheMode::Neutral)
+            .then(|| Behind::new(out, self.tally, cache::BEHIND_LAG, self.keep.clone()))
+    }
+}
+
+/// [`copy_data`], neutral when `options.cache` says so, counting into `neutral.tally`.
+pub(crate) fn copy_data_tallied(
+    input: &Input,
+    out: &File,
+    dst: &Path,
+    options: &CopyOptions,
+    hooks: Hooks<'_>,
+    neutral: &Neutral<'_>,
+) -> Result<Copied, Failure> {
     match input.access() {
         Access::Empty => Ok(Copied::default()),
-        Access::Map { len } => copy_regular(input, len, out, dst, options, hooks),
-        Access::Stream(_) => copy_stream(input, out, dst, options, hooks),
+        Access::Map { len } => copy_regular(input, len, out, dst, options, hooks, neutral),
+        Access::Stream(_) => copy_stream(input, out, dst, options, hooks, neutral),
     }
 }
 
@@ -47,6 +86,7 @@ fn copy_regular(
     dst: &Path,
     options: &CopyOptions,
     hooks: Hooks<'_>,
+    neutral: &Neutral<'_>,
 ) -> Result<Copied, Failure> {
     let extents = match options.sparse {
         Sparse::Never => vec![Extent { offset: 0, len }],
@@ -66,8 +106,9 @@ fn copy_regular(
     if len > data {
         (hooks.progress)(len - data);
     }
-    let skipped = if options.no_mmap || len < options.small {
-        copy_extents_rw(input, &extents, out, dst, options, hooks)?
+    // A neutral copy reads with pread, never through maps (see `crate::window::scan_tallied`).
+    let skipped = if options.no_mmap || len < options.small || options.cache == CacheMode::Neutral {
+        copy_extents_rw(input, &extents, out, dst, options, hooks, neutral)?
     } else {
         copy_extents_mapped(input, len, &extents, out, dst, options, hooks)?
     };
@@ -78,6 +119,7 @@ fn copy_regular(
     Ok(Copied {
         bytes: len,
         hole_bytes: len - data + skipped,
+        ..Copied::default()
     })
 }
 
@@ -299,29 +341,87 @@ fn copy_extents_rw(
     dst: &Path,
     options: &CopyOptions,
     hooks: Hooks<'_>,
+    neutral: &Neutral<'_>,
 ) -> Result<u64, Failure> {
     let longest = extents.iter().map(|e| e.len).max().unwrap_or(0);
-    if longest > BUFFER as u64 {
+    let neutral_on = options.cache == CacheMode::Neutral;
+    let behind = neutral.behind(out, options);
+    let mut written = 0usize;
+    // A neutral copy reads and writes in spans of its own (the unit it records, drops and writes back).
+    let buffer = match neutral_on {
+        true => cache::span(options.window),
+        false => BUFFER,
+    };
+    if longest > buffer as u64 && !neutral_on {
         // More than one read: let readahead grow as for any sequential read (a hint).
         let _ = rustix::fs::fadvise(input.file(), 0, None, rustix::fs::Advice::Sequential);
     }
-    let mut buf = vec![0u8; longest.min(BUFFER as u64) as usize];
+    let mut buf = vec![0u8; longest.min(buffer as u64) as usize];
+    let mut next = match neutral_on {
+        true => vec![0u8; buf.len()],
+        false => Vec::new(),
+    };
     let always = options.sparse == Sparse::Always;
     let mut skipped = 0u64;
+    let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
     for e in extents {
         let end = e.offset + e.len;
         let mut at = e.offset;
+        let mut trail = neutral_on.then(|| {
+            let source = Source::new(input.file(), neutral.tally);
+            Trail::new(source, e.offset, end, buf.len() as u64)
+        });
+        if let Some(trail) = &mut trail {
+            // Neutral: the next span is read while the last is written and started to disk.
+            let read = |buf: &mut [u8], trail: &mut Trail<'_>, at: u64| -> Result<usize, Failure> {
+                let n = (end - at).min(buf.len() as u64) as usize;
+                trail.reading(at, n as u64);
+                read_exact_at(input, &mut buf[..n], at)?;
+                trail.passed(at + n as u64);
+                Ok(n)
+            };
+            let mut n = read(&mut buf, trail, at)?;
+            while n > 0 {
+                if (hooks.stop)() {
+                    return Err(Failure::Interrupted);
+                }
+                let following = at + n as u64;
+                let index = written;
+                let (done, ahead) = rayon::join(
+                    || -> Result<u64, Failure> {
+                        let skipped = write_out(out, &buf[..n], at, always).map_err(write_err)?;
+                        if let Some(behind) = &behind {
+                            behind.written(index, at, n as u64).map_err(write_err)?;
+                        }
+                        Ok(skipped)
+                    },
+                    || match following < end {
+                        true => read(&mut next, trail, following),
+                        false => Ok(0),
+                    },
+                );
+                skipped += done?;
+                written += 1;
+                (hooks.progress)(n as u64);
+                std::mem::swap(&mut buf, &mut next);
+                at = following;
+                n = ahead?;
+            }
+            continue;
+        }
         while at < end {
             if (hooks.stop)() {
                 return Err(Failure::Interrupted);
             }
             let n = (end - at).min(buf.len() as u64) as usize;
             read_exact_at(input, &mut buf[..n], at)?;
-            skipped += write_out(out, &buf[..n], at, always)
-                .map_err(|e| Failure::from(Error::io(Op::Write, dst, e)))?;
+            skipped += write_out(out, &buf[..n], at, always).map_err(write_err)?;
             (hooks.progress)(n as u64);
             at += n as u64;
         }
+    }
+    if let Some(behind) = &behind {
+        behind.finish().map_err(|e| Error::io(Op::Write, dst, e))?;
     }
     Ok(skipped)
 }
@@ -346,14 +446,27 @@ fn copy_stream(
     dst: &Path,
     options: &CopyOptions,
     hooks: Hooks<'_>,
+    neutral: &Neutral<'_>,
 ) -> Result<Copied, Failure> {
     let always = options.sparse == Sparse::Always;
     let mut skipped = 0u64;
-    let at = pump(input, hooks, |chunk, at| {
-        skipped += write_out(out, chunk, at, always)
-            .map_err(|e| Failure::from(Error::io(Op::Write, dst, e)))?;
+    let trail = Trail::of_input(input, options.cache, neutral.tally, BUFFER as u64);
+    let behind = neutral.behind(out, options);
+    let mut written = 0usize;
+    let at = pump(input, hooks, trail, |chunk, at| {
+        let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
+        skipped += write_out(out, chunk, at, always).map_err(write_err)?;
+        if let Some(behind) = &behind {
+            behind
+                .written(written, at, chunk.len() as u64)
+                .map_err(write_err)?;
+            written += 1;
+        }
         Ok(())
     })?;
+    if let Some(behind) = &behind {
+        behind.finish().map_err(|e| Error::io(Op::Write, dst, e))?;
+    }
     if always {
         // Trailing zero pages were not written: give the copy its full size.
         rustix::fs::ftruncate(out, at).map_err(|e| Error::io(Op::Resize, dst, e.into()))?;
@@ -361,22 +474,28 @@ fn copy_stream(
     Ok(Copied {
         bytes: at,
         hole_bytes: skipped,
+        ..Copied::default()
     })
 }
 
 /// Reads `input` to its end with read(2), in order, handing each chunk and its offset to `sink`;
 /// checks [`Hooks::stop`] before every read and reports progress after every chunk. Returns the bytes
-/// read.
+/// read. A `trail` drops what the reads bring into the page cache behind them.
 pub(super) fn pump(
     input: &Input,
     hooks: Hooks<'_>,
+    mut trail: Option<Trail<'_>>,
     mut sink: impl FnMut(&[u8], u64) -> Result<(), Failure>,
 ) -> Result<u64, Failure> {
     let mut buf = vec![0u8; BUFFER];
     let mut at = 0u64;
+    let start = trail.as_ref().map_or(0, Trail::start);
     loop {
         if (hooks.stop)() {
             return Err(Failure::Interrupted);
+        }
+        if let Some(trail) = &mut trail {
+            trail.reading(start + at, BUFFER as u64);
         }
         let n = match input.file().read(&mut buf) {
             Ok(0) => return Ok(at),
@@ -385,6 +504,9 @@ pub(super) fn pump(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(Op::Read, input.name(), e).into()),
         };
+        if let Some(trail) = &mut trail {
+            trail.passed(start + at + n as u64);
+        }
         sink(&buf[..n], at)?;
         at += n as u64;
         (hooks.progress)(n as u64);
@@ -400,31 +522,47 @@ pub fn verify(
     len: u64,
     options: &CopyOptions,
 ) -> Result<(), Failure> {
+    verify_tallied(input, out, dst, len, options, &Neutral::new(&Tally::new()))
+}
+
+/// [`verify`], neutral when `options.cache` says so: each window of both files is recorded before it
+/// is read, and what the comparison brought in is dropped.
+pub(crate) fn verify_tallied(
+    input: &Input,
+    out: &File,
+    dst: &Path,
+    len: u64,
+    options: &CopyOptions,
+    neutral: &Neutral<'_>,
+) -> Result<(), Failure> {
     let size = window_size(len, options.window);
     let windows = plan(0, len, size);
+    let on = options.cache == CacheMode::Neutral;
+    let sources = on.then(|| {
+        let sources = (
+            Source::new(input.file(), neutral.tally),
+            Source::new(out, neutral.tally),
+        );
+        sources.0.readahead(false);
+        sources.1.readahead(false);
+        sources
+    });
     let first = windows
         .par_iter()
         .map(|&w| -> Result<Option<u64>, Failure> {
-            if options.no_mmap {
-                let mut a = vec![0u8; w.len];
-                let mut b = vec![0u8; w.len];
-                read_exact_at(input, &mut a, w.offset)?;
-                out.read_exact_at(&mut b, w.offset)
-                    .map_err(|e| Error::io(Op::Read, dst, e))?;
-                return Ok(first_difference(&a, &b).map(|i| w.offset + i as u64));
-            }
-            let a = MappedRange::new(input.file(), w.offset, w.len, options.map_mode, true)
-                .map_err(|e| Error::io(Op::Map, input.name(), e))?;
-            let b = MappedRange::new(out, w.offset, w.len, options.map_mode, true)
-                .map_err(|e| Error::io(Op::Map, dst, e))?;
-            let at = (!a.faulted() && !b.faulted()).then(|| first_difference(a.bytes(), b.bytes()));
-            if a.faulted() {
-                return Err(src_fault(input, &w));
-            }
-            if b.faulted() {
-                return Err(dest_fault(out, dst).into());
-            }
-            Ok(at.flatten().map(|i| w.offset + i as u64))
+            let Some((a, b)) = &sources else {
+                return verify_window(input, out, dst, w, options);
+            };
+            let (before_a, before_b) = (
+                a.before(w.offset, w.len as u64),
+                b.before(w.offset, w.len as u64),
+            );
+            a.fetch(&before_a);
+            b.fetch(&before_b);
+            let result = verify_window(input, out, dst, w, options);
+            a.after(before_a);
+            b.after(before_b);
+            result
         })
         .try_reduce(
             || None,
@@ -434,7 +572,12 @@ pub fn verify(
                     (a, b) => a.or(b),
                 })
             },
-        )?;
+        );
+    if let Some((a, b)) = &sources {
+        a.readahead(true);
+        b.readahead(true);
+    }
+    let first = first?;
     match first {
         None => Ok(()),
         Some(offset) => Err(Failure::Mismatch {
@@ -443,6 +586,38 @@ pub fn verify(
             offset,
         }),
     }
+}
+
+/// The first difference in window `w` of the source and the copy, if any; the maps are gone when it
+/// returns.
+fn verify_window(
+    input: &Input,
+    out: &File,
+    dst: &Path,
+    w: Window,
+    options: &CopyOptions,
+) -> Result<Option<u64>, Failure> {
+    // A neutral verification reads with pread, never through maps (see `crate::window::scan_tallied`).
+    if options.no_mmap || options.cache == CacheMode::Neutral {
+        let mut a = vec![0u8; w.len];
+        let mut b = vec![0u8; w.len];
+        read_exact_at(input, &mut a, w.offset)?;
+        out.read_exact_at(&mut b, w.offset)
+            .map_err(|e| Error::io(Op::Read, dst, e))?;
+        return Ok(first_difference(&a, &b).map(|i| w.offset + i as u64));
+    }
+    let a = MappedRange::new(input.file(), w.offset, w.len, options.map_mode, true)
+        .map_err(|e| Error::io(Op::Map, input.name(), e))?;
+    let b = MappedRange::new(out, w.offset, w.len, options.map_mode, true)
+        .map_err(|e| Error::io(Op::Map, dst, e))?;
+    let at = (!a.faulted() && !b.faulted()).then(|| first_difference(a.bytes(), b.bytes()));
+    if a.faulted() {
+        return Err(src_fault(input, &w));
+    }
+    if b.faulted() {
+        return Err(dest_fault(out, dst).into());
+    }
+    Ok(at.flatten().map(|i| w.offset + i as u64))
 }
 
 fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {

@@ -29,14 +29,14 @@ pub fn is_special(dst: &Path) -> bool {
 /// Writes the whole of `input` into the existing special file `dst`.
 pub fn copy_into(input: &Input, dst: &Path, hooks: Hooks<'_>) -> Result<Copied, Failure> {
     let out = open_waiting(dst, &hooks)?;
-    let bytes = super::engine::pump(input, hooks, |chunk, _| {
+    let bytes = super::engine::pump(input, hooks, None, |chunk, _| {
         (&out)
             .write_all(chunk)
             .map_err(|e| Failure::from(Error::io(Op::Write, dst, e)))
     })?;
     Ok(Copied {
         bytes,
-        hole_bytes: 0,
+        ..Copied::default()
     })
 }
 

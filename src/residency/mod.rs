@@ -330,7 +330,7 @@ pub fn pages_between(start: u64, end: u64) -> u64 {
 
 /// Whether the kernel reports this file's true residency to us: it does for root (CAP_FOWNER), for the
 /// file's owner, and for whoever may write it (the test the kernel makes in mincore and cachestat).
-fn may_see_residency(file: &File, owner: Option<u32>) -> bool {
+pub(crate) fn may_see_residency(file: &File, owner: Option<u32>) -> bool {
     let euid = effective_uid();
     if euid == 0 {
         return true;

@@ -13,5 +13,6 @@ pub mod sigbus;
 pub mod signals;
 pub mod terminal;
 pub mod wait;
+pub mod writeback;
 
 pub use sigbus::Guard;

@@ -6,6 +6,7 @@
 //! deployment files under examples/, parsed and run).
 
 mod bounds;
+mod cache;
 mod dialect;
 mod eio;
 mod escapes;
