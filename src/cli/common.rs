@@ -254,16 +254,33 @@ impl ReadArgs {
 
     /// Runs `f` on a pool of `-j` threads, or on the global pool.
     pub fn with_threads<R: Send>(&self, f: impl FnOnce() -> R + Send) -> anyhow::Result<R> {
-        match self.threads {
-            None => Ok(f()),
-            Some(n) => {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(n as usize)
-                    .build()?;
-                Ok(pool.install(f))
-            }
-        }
+        in_pool(self.threads, f)
     }
+}
+
+/// The one builder of worker pools: `threads` workers (rayon's default, one per CPU, for `None`), each
+/// running `start` first (an I/O priority, say). `None` when neither is asked for: the global pool
+/// serves.
+pub fn thread_pool(
+    threads: Option<u16>,
+    start: Option<Box<dyn Fn(usize) + Send + Sync>>,
+) -> anyhow::Result<Option<rayon::ThreadPool>> {
+    if threads.is_none() && start.is_none() {
+        return Ok(None);
+    }
+    let mut builder = rayon::ThreadPoolBuilder::new().num_threads(threads.map_or(0, usize::from));
+    if let Some(start) = start {
+        builder = builder.start_handler(start);
+    }
+    Ok(Some(builder.build()?))
+}
+
+/// Runs `f` on a pool of `threads` workers ([`thread_pool`]), or on the global pool for `None`.
+pub fn in_pool<R: Send>(threads: Option<u16>, f: impl FnOnce() -> R + Send) -> anyhow::Result<R> {
+    Ok(match thread_pool(threads, None)? {
+        Some(pool) => pool.install(f),
+        None => f(),
+    })
 }
 
 /// The most worker threads `-j` accepts: a pool is built whole before any work starts, and thousands of

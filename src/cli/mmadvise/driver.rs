@@ -143,20 +143,12 @@ impl<'p, 'r> Driver<'p, 'r> {
                 )
             })?;
         }
-        let pool = if plan.common.threads.is_some() || plan.ionice.is_some() {
-            let ionice = plan.ionice;
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(plan.common.threads.map_or(0, usize::from))
-                .start_handler(move |_| {
-                    if let Some(p) = ionice {
-                        let _ = set_io_priority(p);
-                    }
-                })
-                .build()?;
-            Some(pool)
-        } else {
-            None
-        };
+        let start = plan.ionice.map(|p| {
+            Box::new(move |_: usize| {
+                let _ = set_io_priority(p);
+            }) as Box<dyn Fn(usize) + Send + Sync>
+        });
+        let pool = crate::cli::common::thread_pool(plan.common.threads, start)?;
         let (allowance, budget_basis) = match plan.budget {
             None => (None, None),
             Some(BudgetArg::Bytes(n)) => (Some(Allowance::new(n)), None),

@@ -384,16 +384,10 @@ fn main(plan: &Plan<'_>, reporter: &Reporter) -> ExitCode {
             let _ = detach_stdio();
         }
     };
-    let result = match plan.common.threads {
-        None => follow(plan, action, reporter, &mut ready),
-        Some(n) => match rayon::ThreadPoolBuilder::new()
-            .num_threads(n.into())
-            .build()
-        {
-            Ok(pool) => pool.install(|| follow(plan, action, reporter, &mut ready)),
-            Err(e) => Err(e.into()),
-        },
-    };
+    let result = crate::cli::common::in_pool(plan.common.threads, || {
+        follow(plan, action, reporter, &mut ready)
+    })
+    .and_then(|r| r);
     if let Some(path) = &pidfile
         && wrote_pidfile
     {
