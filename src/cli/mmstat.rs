@@ -10,6 +10,7 @@ mod man;
 mod measure;
 mod prometheus;
 mod save;
+mod stream;
 mod table;
 mod watch;
 
@@ -50,19 +51,25 @@ pub(crate) struct Frame<'a> {
     reported: &'a mut HashSet<String>,
 }
 
+/// How two files compare under a sort key: `Less` when `a` comes first.
+pub(crate) fn compare(key: SortKey, a: &FileStat, b: &FileStat) -> std::cmp::Ordering {
+    let pct = |f: &FileStat| f.percent().unwrap_or(-1.0);
+    let dirty = |f: &FileStat| f.residency.detail.map(|d| d.dirty);
+    match key {
+        SortKey::Res => b.resident_bytes.cmp(&a.resident_bytes),
+        SortKey::Size => b.len().cmp(&a.len()),
+        SortKey::Pct => pct(b).total_cmp(&pct(a)),
+        SortKey::Dirty => dirty(b).cmp(&dirty(a)),
+        SortKey::Name => a.path.cmp(&b.path),
+        SortKey::None => std::cmp::Ordering::Equal,
+    }
+}
+
 /// The files to show as rows, sorted and cut to --top as asked; ties keep the input order.
 fn ordered<'r>(plan: &Plan, report: &'r Report) -> Vec<&'r FileStat> {
     let mut files: Vec<&FileStat> = report.files().collect();
     if let Some(key) = plan.sort {
-        let pct = |f: &FileStat| f.percent().unwrap_or(-1.0);
-        let dirty = |f: &FileStat| f.residency.detail.map(|d| d.dirty);
-        files.sort_by(|a, b| match key {
-            SortKey::Res => b.resident_bytes.cmp(&a.resident_bytes),
-            SortKey::Size => b.len().cmp(&a.len()),
-            SortKey::Pct => pct(b).total_cmp(&pct(a)),
-            SortKey::Dirty => dirty(b).cmp(&dirty(a)),
-            SortKey::Name => a.path.cmp(&b.path),
-        });
+        files.sort_by(|a, b| compare(key, a, b));
     }
     if let Some(n) = plan.top {
         files.truncate(n);
@@ -71,7 +78,7 @@ fn ordered<'r>(plan: &Plan, report: &'r Report) -> Vec<&'r FileStat> {
 }
 
 /// Reports an error or a skipped path on stderr (each once under --watch).
-fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
+pub(crate) fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
     let (text, is_error) = match outcome {
         Outcome::Error { path, message } => (
             path.as_ref()
@@ -94,10 +101,41 @@ fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
     }
 }
 
-/// The notes a report calls for: why residency is unknown, why mincore stood in for cachestat, which
+/// What the notes need of the outcomes, gathered as they pass: files of processes that vanished, and
+/// whether cachestat was refused for a file the caller may write.
+#[derive(Debug, Default)]
+pub(crate) struct Digest {
+    gone: BTreeMap<(u32, bool), u64>,
+    blocked: bool,
+}
+
+impl Digest {
+    /// Takes in one outcome.
+    pub(crate) fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Gone { pid, exited } => *self.gone.entry((*pid, *exited)).or_default() += 1,
+            Outcome::Error { message, .. }
+                if message.contains("cachestat: Operation not permitted") =>
+            {
+                self.blocked = true
+            }
+            _ => {}
+        }
+    }
+
+    /// The digest of a whole report.
+    pub(crate) fn of(report: &Report) -> Digest {
+        let mut digest = Digest::default();
+        for outcome in &report.outcomes {
+            digest.add(outcome);
+        }
+        digest
+    }
+}
+
+/// The notes a run calls for: why residency is unknown, why mincore stood in for cachestat, which
 /// processes exited.
-fn notes(report: &Report) -> Vec<String> {
-    let t = &report.totals;
+pub(crate) fn notes(t: &Totals, digest: &Digest) -> Vec<String> {
     let mut notes = Vec::new();
     let files = |n: u64| {
         if n == 1 {
@@ -136,23 +174,14 @@ instead, without dirty, writeback and evicted counts"
         )),
         None => {}
     }
-    let blocked = report.outcomes.iter().any(|o| {
-        matches!(o, Outcome::Error { message, .. } if message.contains("cachestat: Operation not permitted"))
-    });
-    if blocked {
+    if digest.blocked {
         notes.push(
             "cachestat(2) was refused for files you may write, so a seccomp filter blocks it: \
 --method auto or --method mincore measure them with mincore(2)"
                 .into(),
         );
     }
-    let mut gone: BTreeMap<(u32, bool), u64> = BTreeMap::new();
-    for outcome in &report.outcomes {
-        if let Outcome::Gone { pid, exited } = outcome {
-            *gone.entry((*pid, *exited)).or_default() += 1;
-        }
-    }
-    for ((pid, exited), n) in gone {
+    for (&(pid, exited), &n) in &digest.gone {
         notes.push(if exited {
             format!(
                 "process {pid} exited during the scan: {} of its files were not measured",
@@ -206,11 +235,11 @@ pub(crate) fn emit(
             } else {
                 Vec::new()
             };
-            out.write_all(prometheus::render(report, &files).as_bytes())?;
+            out.write_all(prometheus::render(&report.totals, &files).as_bytes())?;
             out.flush()?;
         }
     }
-    for note in notes(report) {
+    for note in notes(&report.totals, &Digest::of(report)) {
         if frame.reported.insert(note.clone()) {
             reporter.warn(note);
         }
@@ -311,6 +340,34 @@ fn text(
     Ok(())
 }
 
+/// Writes the "error" or "skipped" record of an outcome that is not a file, and flushes, so that the
+/// message on stderr that follows comes after it.
+pub(crate) fn other_record<W: Write>(out: &mut JsonLines<W>, outcome: &Outcome) -> io::Result<()> {
+    match outcome {
+        Outcome::Error { path, message } => {
+            let mut record = serde_json::Map::new();
+            record.insert("type".into(), "error".into());
+            match path {
+                Some(subject) => subject.insert_json(&mut record),
+                None => {
+                    record.insert("path".into(), serde_json::Value::Null);
+                }
+            }
+            record.insert("error".into(), message.as_str().into());
+            out.record(&record)?
+        }
+        Outcome::Skipped { path, why } => {
+            let mut record = serde_json::Map::new();
+            record.insert("type".into(), "skipped".into());
+            insert_name(&mut record, "path", path.as_os_str());
+            record.insert("reason".into(), why.as_str().into());
+            out.record(&record)?
+        }
+        _ => {}
+    }
+    out.flush()
+}
+
 fn records<W: Write>(
     out: &mut JsonLines<W>,
     plan: &Plan,
@@ -320,29 +377,7 @@ fn records<W: Write>(
     frame: &mut Frame,
 ) -> io::Result<()> {
     let mut other = |out: &mut JsonLines<W>, outcome: &Outcome| -> io::Result<()> {
-        match outcome {
-            Outcome::Error { path, message } => {
-                let mut record = serde_json::Map::new();
-                record.insert("type".into(), "error".into());
-                match path {
-                    Some(subject) => subject.insert_json(&mut record),
-                    None => {
-                        record.insert("path".into(), serde_json::Value::Null);
-                    }
-                }
-                record.insert("error".into(), message.as_str().into());
-                out.record(&record)?
-            }
-            Outcome::Skipped { path, why } => {
-                let mut record = serde_json::Map::new();
-                record.insert("type".into(), "skipped".into());
-                insert_name(&mut record, "path", path.as_os_str());
-                record.insert("reason".into(), why.as_str().into());
-                out.record(&record)?
-            }
-            _ => {}
-        }
-        out.flush()?;
+        other_record(out, outcome)?;
         problem(reporter, outcome, frame);
         Ok(())
     };
@@ -404,6 +439,13 @@ pub(crate) fn check(reporter: &Reporter, t: &Totals, threshold: f64) {
 pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
     if plan.watch.is_some() {
         return watch::run(plan, reporter);
+    }
+    if stream::streams(plan) {
+        let totals = stream::run(plan, reporter)?;
+        if let Some(threshold) = plan.check {
+            check(reporter, &totals, threshold);
+        }
+        return Ok(());
     }
     let report = measure::collect(plan);
     let mut reported = HashSet::new();

@@ -15,6 +15,7 @@ use crate::util::{bin, is_root, page, skip, stderr, stdout};
 
 mod formats;
 mod peers;
+mod scale;
 mod walking;
 
 const TMPFS_MAGIC: i64 = 0x0102_1994;

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::json::fs_name;
-use super::measure::{FileStat, Report};
+use super::measure::{FileStat, Totals};
 
 /// Escapes a label value: `\` as `\\`, `"` as `\"`, a newline as `\n`.
 pub fn escape_label(value: &str) -> String {
@@ -72,7 +72,7 @@ fn family(out: &mut String, name: &str, help: &str) {
 
 /// The whole exposition for one report: per-file gauges for `files` (all, sorted, cut to --top, or
 /// none with --summary), then the totals over every file.
-pub fn render(report: &Report, files: &[&FileStat]) -> String {
+pub fn render(t: &Totals, files: &[&FileStat]) -> String {
     let mut out = String::new();
     for (name, help, get) in FILE_METRICS {
         let samples: Vec<(&FileStat, u64)> =
@@ -90,7 +90,6 @@ pub fn render(report: &Report, files: &[&FileStat]) -> String {
             );
         }
     }
-    let t = &report.totals;
     let totals: [(&str, &str, Option<f64>); 10] = [
         (
             "mmstat_files",

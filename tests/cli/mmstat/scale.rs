@@ -1,0 +1,116 @@
+//! A tree of any size in bounded memory: the summary, JSON Lines and --top N print as the files are
+//! measured and keep no record per file.
+
+use super::*;
+
+/// Directories and files per directory of the generated tree: 300,000 files.
+const DIRS: usize = 300;
+const FILES_PER_DIR: usize = 1000;
+
+/// Makes the tree fast: one mknod per file (empty regular files), on tmpfs where there is one.
+fn big_tree() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("mmstat-scale")
+        .tempdir_in(if Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        })
+        .unwrap();
+    for d in 0..DIRS {
+        let sub = dir.path().join(format!("d{d:03}"));
+        std::fs::create_dir(&sub).unwrap();
+        let fd = rustix::fs::open(
+            &sub,
+            rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        for f in 0..FILES_PER_DIR {
+            rustix::fs::mknodat(
+                &fd,
+                format!("f{f:04}").as_str(),
+                rustix::fs::FileType::RegularFile,
+                rustix::fs::Mode::from_raw_mode(0o644),
+                0,
+            )
+            .unwrap();
+        }
+    }
+    // Some with data, so that the totals have pages to add up.
+    for d in 0..DIRS {
+        std::fs::write(dir.path().join(format!("d{d:03}/f0000")), [1u8; 10]).unwrap();
+    }
+    dir
+}
+
+/// Peak RSS in KiB of one run whose standard output goes to `stdout`.
+fn peak_rss_to(args: &[&str], stdout: Stdio) -> Option<(u64, Output)> {
+    if !Path::new("/usr/bin/time").exists() {
+        return None;
+    }
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(assert_cmd::cargo::cargo_bin!("mmstat"))
+        .args(args)
+        .stdout(stdout)
+        .output()
+        .unwrap();
+    let kib = stderr(&out).lines().last()?.trim().parse().ok()?;
+    Some((kib, out))
+}
+
+#[test]
+fn a_tree_of_300000_files_in_bounded_memory() {
+    let started = Instant::now();
+    let dir = big_tree();
+    println!(
+        "tree of {} files made in {:?}",
+        DIRS * FILES_PER_DIR,
+        started.elapsed()
+    );
+    let root = p(dir.path());
+    let null = || Stdio::from(File::options().write(true).open("/dev/null").unwrap());
+    let runs: [(&str, Vec<&str>, bool); 3] = [
+        ("--summary", vec!["--summary", "--bytes", root], true),
+        ("--json", vec!["--json", root], false),
+        ("--top 20", vec!["--top", "20", root], true),
+    ];
+    for (what, args, captured) in runs {
+        let stdout = if captured { Stdio::piped() } else { null() };
+        let Some((kib, out)) = peak_rss_to(&args, stdout) else {
+            skip("no /usr/bin/time to measure peak RSS");
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            crate::util::stderr(&out)
+        );
+        println!("{what}: peak RSS {kib} KiB");
+        assert!(
+            kib <= 32 * 1024,
+            "{what}: peak RSS {kib} KiB is over 32 MiB"
+        );
+        let text = crate::util::stdout(&out);
+        match what {
+            "--summary" => assert!(
+                text.starts_with(&format!(
+                    "{} files, {} directories: {} of {} resident",
+                    DIRS * FILES_PER_DIR,
+                    DIRS + 1,
+                    DIRS * 10,
+                    DIRS * 10
+                )),
+                "{text}"
+            ),
+            "--top 20" => {
+                let lines: Vec<&str> = text.lines().collect();
+                // Heading, 20 rows, summary: the 20 files with data come first.
+                assert_eq!(lines.len(), 22, "{text}");
+                assert!(lines[1..21].iter().all(|l| l.contains("/f0000")), "{text}");
+            }
+            _ => {}
+        }
+    }
+}
