@@ -205,6 +205,18 @@ fn root_item<T, F, S>(
             }
         }
         Root::Other(_) if batch.filters.excluded(root) => {}
+        // A block device named is measured as a file: its own page cache. Walks pass over devices.
+        Root::Other(FileType::BlockDevice) => {
+            if let Ok(name) = CString::new(root.as_os_str().as_bytes()) {
+                batch.open(ToOpen {
+                    dir: None,
+                    name,
+                    path: root.to_path_buf(),
+                    follow: true,
+                    again: false,
+                });
+            }
+        }
         Root::Other(other) => batch.done(Found::Skipped(root.to_path_buf(), skip_reason(other))),
     }
 }
@@ -297,8 +309,9 @@ where
                 Pending::Done(found) => (Some(found), false, false),
                 Pending::Open(f) => {
                     let dir = f.dir.as_ref().map_or(rustix::fs::CWD, |d| d.fd());
-                    let found = file(filters, visit, dir, &f.name, f.path, f.follow);
-                    (found, f.dir.is_none(), f.again)
+                    let named = f.dir.is_none();
+                    let found = file(filters, visit, dir, &f.name, f.path, f.follow, named);
+                    (found, named, f.again)
                 }
             })
             .collect();
@@ -315,7 +328,8 @@ where
     }
 }
 
-/// Opens a regular file `name` in `dir` and visits it, if it passes the filters.
+/// Opens a regular file `name` in `dir` and visits it, if it passes the filters; a block device too
+/// when `named` (a root), with its size in `st_size`.
 fn file<T, F>(
     filters: &Filters,
     visit: &F,
@@ -323,6 +337,7 @@ fn file<T, F>(
     name: &CStr,
     path: PathBuf,
     follow: bool,
+    named: bool,
 ) -> Option<Found<T>>
 where
     F: Fn(Opened<'_>) -> T + Sync,
@@ -343,7 +358,7 @@ where
         }
         Err(e) => return Some(Found::Error(Error::io(Op::Open, &path, e))),
     };
-    let stat = match rustix::fs::fstat(&fd) {
+    let mut stat = match rustix::fs::fstat(&fd) {
         Ok(s) => s,
         Err(e) => return Some(Found::Error(Error::io(Op::Open, &path, io::Error::from(e)))),
     };
@@ -351,7 +366,13 @@ where
     if kind == FileType::Directory {
         return None;
     }
-    if kind != FileType::RegularFile {
+    if kind == FileType::BlockDevice && named {
+        // Its size is not st_size: the end of the device is.
+        match rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)) {
+            Ok(end) => stat.st_size = end as i64,
+            Err(e) => return Some(Found::Error(Error::io(Op::Open, &path, io::Error::from(e)))),
+        }
+    } else if kind != FileType::RegularFile {
         return Some(Found::Skipped(path, skip_reason(kind)));
     }
     let size = stat.st_size as u64;

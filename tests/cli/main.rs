@@ -1,9 +1,10 @@
 //! Black-box tests of the real binaries, in temporary directories. One integration target; one module
-//! per tool, plus hazards (faults and bad input), bounds (resources held), eio and fuse (devices that
-//! fail to read), escapes (trees changed while walked, links planted for a tool to follow), dialect and
+//! per tool, plus hazards (faults and bad input), bounds (resources held), blockdev (block devices
+//! named), eio and fuse (devices that fail to read), escapes (trees changed while walked, links planted for a tool to follow), dialect and
 //! schema (what all five tools share), man (staleness of man pages and completions) and startup (how
 //! the binaries are linked).
 
+mod blockdev;
 mod bounds;
 mod dialect;
 mod eio;

@@ -43,7 +43,7 @@ run with CAP_IPC_LOCK",
 /// Locks and loads every file, reporting each; the locks taken are pushed to `held`.
 fn lock_all(args: &LockArgs, reporter: &Reporter, held: &mut Vec<Locked>) -> anyhow::Result<()> {
     let mut report = Report::new("lock", &args.common, reporter);
-    let (files, size) = gather(&args.targets, &args.common, &mut report)?;
+    let (files, size) = gather(&args.targets, &args.common, &mut report, false)?;
     let budget = Budget::current();
     let mut available = budget.available();
     if let Some(free) = available

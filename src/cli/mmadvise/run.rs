@@ -35,6 +35,7 @@ pub fn gather(
     targets: &Targets,
     common: &Common,
     report: &mut Report<'_>,
+    block_devices: bool,
 ) -> anyhow::Result<(Vec<FileEntry>, u64)> {
     let mut roots = Vec::new();
     // A --files0-from list is read one name at a time: bad entries are reported as they come, and
@@ -62,6 +63,7 @@ pub fn gather(
     }
     let mut options = targets.walk.to_options();
     options.threads = common.threads.map_or(0, usize::from);
+    options.block_devices = block_devices;
     let walked = walk(&roots, &options).map_err(anyhow::Error::msg)?;
     let mut files = Vec::new();
     let mut size = 0;
@@ -122,11 +124,31 @@ fn opened(
     Ok(None)
 }
 
+/// A block device (which the walk yields only when named, to the actions that take one) as a file as
+/// long as the device; only root may change a device's page cache.
+fn device(mut input: Input) -> crate::error::Result<Input> {
+    if input.access() != Access::Stream(StreamKind::BlockDevice) {
+        return Ok(input);
+    }
+    if crate::residency::effective_uid() != 0 {
+        return Err(crate::error::Error::io(
+            crate::error::Op::Open,
+            input.name(),
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "a block device: only root may change the page cache of a device",
+            ),
+        ));
+    }
+    input.as_block_device()?;
+    Ok(input)
+}
+
 /// Opens a batch of walked files, each only if it is still the file the walk found.
 pub fn open_batch(files: &[FileEntry], report: &mut Report<'_>) -> anyhow::Result<Vec<Opened>> {
     let mut out = Vec::new();
     for f in files {
-        let input = Input::open_found(&f.path, (f.dev, f.ino));
+        let input = Input::open_found(&f.path, (f.dev, f.ino)).and_then(device);
         if let Some(o) = opened(&f.path, input, report)? {
             out.push(o);
         }
@@ -220,7 +242,7 @@ pub fn willneed(
     reporter: &crate::cli::common::Reporter,
 ) -> anyhow::Result<()> {
     let mut report = Report::new("willneed", &args.common, reporter);
-    let (files, size) = gather(&args.targets, &args.common, &mut report)?;
+    let (files, size) = gather(&args.targets, &args.common, &mut report, true)?;
     let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
     bar.set_length(0);
     if args.wait {
@@ -306,7 +328,7 @@ evicting what was read, or a device that does not answer)",
 /// `mmadvise touch`.
 pub fn touch(args: &TouchArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
     let mut report = Report::new("touch", &args.common, reporter);
-    let (files, size) = gather(&args.targets, &args.common, &mut report)?;
+    let (files, size) = gather(&args.targets, &args.common, &mut report, true)?;
     let bar = args.common.progress.bar(size, PROGRESS_THRESHOLD);
     bar.set_length(0);
     report.set_bar(bar);
@@ -425,7 +447,7 @@ the kernel"
 /// `mmadvise evict`.
 pub fn evict(args: &EvictArgs, reporter: &crate::cli::common::Reporter) -> anyhow::Result<()> {
     let mut report = Report::new("evict", &args.common, reporter);
-    let (files, _) = gather(&args.targets, &args.common, &mut report)?;
+    let (files, _) = gather(&args.targets, &args.common, &mut report, true)?;
     let range = range_of(&args.targets);
     for paths in files.chunks(batch()) {
         let opened = open_batch(paths, &mut report)?;
@@ -461,7 +483,7 @@ pub fn advise(args: &AdviseArgs, reporter: &crate::cli::common::Reporter) -> any
         other => anyhow::bail!("advice {other:?} is refused"),
     };
     let mut report = Report::new("advise", &args.common, reporter);
-    let (files, _) = gather(&args.targets, &args.common, &mut report)?;
+    let (files, _) = gather(&args.targets, &args.common, &mut report, false)?;
     let range = range_of(&args.targets);
     for paths in files.chunks(batch()) {
         let opened = open_batch(paths, &mut report)?;
