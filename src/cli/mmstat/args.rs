@@ -22,7 +22,8 @@ use crate::walk::{self, WalkOptions};
     long_about = "Show how much of each FILE is in the page cache: resident pages and bytes, and the \
 share resident. Directories are walked recursively, by directory descriptors (a directory swapped for a \
 symlink during the walk does not lead out of the tree), and their files measured in parallel; hard links \
-are counted once in the totals. With --pid, look at the files a process maps or holds open.\n\n\
+are counted once in the totals. With --pid, look at the files a process maps or holds open. A block \
+device named on the command line is measured as one file: its own page cache (walks pass over devices).\n\n\
 mmstat asks the kernel with cachestat(2) (Linux 6.5 and later), which costs the same for a 1 TiB file \
 as for a 4 KiB one and also counts dirty, writeback and evicted pages; it falls back to mincore(2) over \
 bounded windows where cachestat is missing. The kernel hides the residency of files the caller may not \
