@@ -24,7 +24,7 @@ pub use files::{
     Cell, FileStat, Options, Outcome, Subject, Totals, measure_fd, measure_open, measure_path,
     percent, with_path,
 };
-pub use scan::{Request, Source, process, scan};
+pub use scan::{Request, Source, process, scan, scan_until};
 
 /// How to ask the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -10,6 +10,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
 use std::io::{self, BufWriter, Write};
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use super::args::{Format, Plan, SortKey};
@@ -142,7 +143,7 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<Totals> {
     let totals = stream(plan, |outcome| {
         digest.add(&outcome);
         if failed.is_some() {
-            return;
+            return ControlFlow::Break(());
         }
         let result = (|| -> io::Result<()> {
             match &mut rows {
@@ -192,8 +193,13 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<Totals> {
             }
             Ok(())
         })();
-        if let Err(e) = result {
-            failed = Some(e);
+        match result {
+            Ok(()) => ControlFlow::Continue(()),
+            // The output is closed or full: nothing more to measure for it.
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
         }
     });
     if let Some(e) = failed {

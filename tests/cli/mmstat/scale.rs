@@ -114,3 +114,28 @@ fn a_tree_of_300000_files_in_bounded_memory() {
         }
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_a_streamed_run_quietly() {
+    let dir = tempdir();
+    for i in 0..3000 {
+        std::fs::write(dir.path().join(format!("f{i:04}")), b"x").unwrap();
+    }
+    for format in ["--json", "--bytes"] {
+        // The reader takes one line and closes the pipe while mmstat still has rows to write.
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin!("mmstat"))
+            .arg(format)
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{format}");
+    }
+}
