@@ -50,7 +50,7 @@ _mmstat() {
                     return 0
                     ;;
                 --sort)
-                    COMPREPLY=($(compgen -W "res size pct dirty name" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "res size pct dirty name none" -- "${cur}"))
                     return 0
                     ;;
                 --top)

@@ -14,11 +14,12 @@ complete -c mmstat -l group-by -d 'Aggregate the files per directory, DEPTH leve
 complete -c mmstat -l format -d 'Output format: a text table, JSON Lines, or Prometheus\'s text exposition format (for node_exporter\'s textfile collector)' -r -f -a "text\t'A table'
 json\t'JSON Lines'
 prometheus\t'Prometheus text exposition format'"
-complete -c mmstat -l sort -d 'Sort files: by resident bytes, size, resident share or dirty pages (largest first), or by name' -r -f -a "res\t'Resident bytes, most first'
+complete -c mmstat -l sort -d 'Sort files: by resident bytes, size, resident share or dirty pages (largest first), or by name; or none, in the order found. A sorted table keeps every file\'s record until the end (about 0.5 KiB a file); unsorted output and --top N print as they go in bounded memory' -r -f -a "res\t'Resident bytes, most first'
 size\t'Size, largest first'
 pct\t'Resident share, highest first'
 dirty\t'Dirty pages, most first'
-name\t'Path, in byte order'"
+name\t'Path, in byte order'
+none\t'None: the order of the inputs and of the walk, each file printed as it is measured (with --top, the first N files)'"
 complete -c mmstat -l top -d 'Show only the first N files (sorted by resident bytes unless --sort says otherwise); the summary still covers every file' -r
 complete -c mmstat -l watch -d 'Refresh every SECS seconds (fractions allowed) until interrupted: in place on a terminal, otherwise appending each refresh, with changes since the previous one' -r
 complete -c mmstat -l count -d 'With --watch: stop after N refreshes' -r

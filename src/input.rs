@@ -156,6 +156,23 @@ impl Input {
         self.access
     }
 
+    /// Takes a block device, which reads as a stream, as a file to map as long as the device (for
+    /// the tools that look at or change its own page cache), and returns that length. Other inputs are
+    /// left as they are, with `None`.
+    pub fn as_block_device(&mut self) -> Result<Option<u64>> {
+        if self.access != Access::Stream(StreamKind::BlockDevice) {
+            return Ok(None);
+        }
+        let len = rustix::fs::seek(&self.file, rustix::fs::SeekFrom::End(0))
+            .map_err(|e| Error::io(Op::Open, &self.name, e.into()))?;
+        self.access = if len == 0 {
+            Access::Empty
+        } else {
+            Access::Map { len }
+        };
+        Ok(Some(len))
+    }
+
     /// The input's name, as given.
     pub fn name(&self) -> &Path {
         &self.name

@@ -34,6 +34,9 @@ pub struct WalkOptions {
     pub max_size: Option<u64>,
     /// Threads for the work done on the files found (0: rayon's default).
     pub threads: usize,
+    /// Take a block device named as a root as a file (its own page cache), with its size; walks
+    /// still pass over the devices they meet. [`open::walk_open`] always does.
+    pub block_devices: bool,
 }
 
 /// A regular file found.
@@ -223,6 +226,12 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions) -> Result<Walked, String> 
             Ok(m) if FileType::from_raw_mode(m.st_mode) == FileType::Directory => {
                 walk_dir(root, options, &filters, &mut walked);
             }
+            Ok(m)
+                if options.block_devices
+                    && FileType::from_raw_mode(m.st_mode) == FileType::BlockDevice =>
+            {
+                walked.items.extend(device(root, &m, &filters));
+            }
             Ok(m) => walked.items.extend(classify(root, &m, &filters)),
             Err(e) => walked
                 .items
@@ -273,6 +282,31 @@ fn classify(path: &Path, stat: &Stat, filters: &Filters) -> Option<Item> {
         return None;
     }
     Some(Item::Skipped(path.to_path_buf(), skip_reason(kind)))
+}
+
+/// The item for a block device named as a root: a file as long as the device is.
+fn device(path: &Path, stat: &Stat, filters: &Filters) -> Option<Item> {
+    let flags = rustix::fs::OFlags::RDONLY
+        | rustix::fs::OFlags::NONBLOCK
+        | rustix::fs::OFlags::CLOEXEC
+        | rustix::fs::OFlags::NOCTTY;
+    let size = rustix::fs::open(path, flags, rustix::fs::Mode::empty())
+        .and_then(|fd| rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)));
+    let size = match size {
+        Ok(size) => size,
+        Err(e) => return Some(Item::Error(Error::io(Op::Open, path, e.into()))),
+    };
+    if !filters.keeps_file(path, size) {
+        return None;
+    }
+    Some(Item::File(FileEntry {
+        path: path.to_path_buf(),
+        dev: stat.st_dev,
+        ino: stat.st_ino,
+        size,
+        nlink: stat.st_nlink,
+        first_link: true,
+    }))
 }
 
 fn walk_dir(root: &Path, options: &WalkOptions, filters: &Filters, walked: &mut Walked) {

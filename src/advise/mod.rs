@@ -30,6 +30,28 @@ use crate::size::ByteRange;
 /// A byte range `[start, end)`.
 pub type Span = (u64, u64);
 
+/// Takes an opened block device (which the walk yields only when named, to the actions that take
+/// one) as a file as long as the device: its own page cache. Only root may change a device's page
+/// cache, so anyone else gets an error for it. Other inputs are returned as they are.
+pub fn block_device(mut input: crate::input::Input) -> Result<crate::input::Input> {
+    use crate::input::{Access, StreamKind};
+    if input.access() != Access::Stream(StreamKind::BlockDevice) {
+        return Ok(input);
+    }
+    if crate::residency::effective_uid() != 0 {
+        return Err(Error::io(
+            Op::Open,
+            input.name(),
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "a block device: only root may change the page cache of a device",
+            ),
+        ));
+    }
+    input.as_block_device()?;
+    Ok(input)
+}
+
 /// One open regular file an action works on, with the part of it the action covers.
 #[derive(Debug)]
 pub struct Subject<'a> {

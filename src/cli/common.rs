@@ -555,7 +555,7 @@ impl<W: Write> JsonLines<W> {
                 )));
             }
         }
-        serde_json::to_writer(&mut self.out, &Value::Object(object)).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut self.out, &Value::Object(object)).map_err(io::Error::from)?;
         self.out.write_all(b"\n")
     }
 
@@ -569,9 +569,10 @@ impl<W: Write> JsonLines<W> {
     }
 
     /// Writes a record that carries its own `"type"` first, as it serialises (a struct streamed
-    /// without building a map: mmstat writes one per file of a tree).
+    /// without building a map: mmstat writes one per file of a tree). An error of the output keeps
+    /// its kind (a closed pipe stays a broken pipe, which ends a tool quietly).
     pub fn record(&mut self, record: &impl Serialize) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, record).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut self.out, record).map_err(io::Error::from)?;
         self.out.write_all(b"\n")
     }
 

@@ -12,6 +12,7 @@ mod measure;
 mod output;
 mod prometheus;
 mod save;
+mod stream;
 mod system;
 mod table;
 mod watch;
@@ -53,7 +54,8 @@ pub(crate) struct Frame<'a> {
     reported: &'a mut HashSet<String>,
 }
 
-/// The order of two files under a sort key: largest first, names in byte order.
+/// The order of two files under a sort key (`Less` when `a` comes first): largest first, names in
+/// byte order; every file ties under `none`, the order found.
 pub(crate) fn by_key(key: SortKey, a: &FileStat, b: &FileStat) -> std::cmp::Ordering {
     let pct = |f: &FileStat| f.percent().unwrap_or(-1.0);
     let dirty = |f: &FileStat| f.residency.detail.map(|d| d.dirty);
@@ -63,6 +65,7 @@ pub(crate) fn by_key(key: SortKey, a: &FileStat, b: &FileStat) -> std::cmp::Orde
         SortKey::Pct => pct(b).total_cmp(&pct(a)),
         SortKey::Dirty => dirty(b).cmp(&dirty(a)),
         SortKey::Name => a.path.cmp(&b.path),
+        SortKey::None => std::cmp::Ordering::Equal,
     }
 }
 
@@ -79,7 +82,7 @@ fn ordered<'r>(plan: &Plan, report: &'r Report) -> Vec<&'r FileStat> {
 }
 
 /// Reports an error or a skipped path on stderr (each once under --watch).
-fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
+pub(crate) fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
     let (text, is_error) = match outcome {
         Outcome::Error { path, message } => (
             path.as_ref()
@@ -102,10 +105,41 @@ fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
     }
 }
 
-/// The notes a report calls for: why residency is unknown, why mincore stood in for cachestat, which
+/// What the notes need of the outcomes, gathered as they pass: files of processes that vanished, and
+/// whether cachestat was refused for a file the caller may write.
+#[derive(Debug, Default)]
+pub(crate) struct Digest {
+    gone: BTreeMap<(u32, bool), u64>,
+    blocked: bool,
+}
+
+impl Digest {
+    /// Takes in one outcome.
+    pub(crate) fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Gone { pid, exited } => *self.gone.entry((*pid, *exited)).or_default() += 1,
+            Outcome::Error { message, .. }
+                if message.contains("cachestat: Operation not permitted") =>
+            {
+                self.blocked = true
+            }
+            _ => {}
+        }
+    }
+
+    /// The digest of a whole report.
+    pub(crate) fn of(report: &Report) -> Digest {
+        let mut digest = Digest::default();
+        for outcome in &report.outcomes {
+            digest.add(outcome);
+        }
+        digest
+    }
+}
+
+/// The notes a run calls for: why residency is unknown, why mincore stood in for cachestat, which
 /// processes exited.
-fn notes(report: &Report) -> Vec<String> {
-    let t = &report.totals;
+pub(crate) fn notes(t: &Totals, digest: &Digest) -> Vec<String> {
     let mut notes = Vec::new();
     let files = |n: u64| {
         if n == 1 {
@@ -144,23 +178,14 @@ instead, without dirty, writeback and evicted counts"
         )),
         None => {}
     }
-    let blocked = report.outcomes.iter().any(|o| {
-        matches!(o, Outcome::Error { message, .. } if message.contains("cachestat: Operation not permitted"))
-    });
-    if blocked {
+    if digest.blocked {
         notes.push(
             "cachestat(2) was refused for files you may write, so a seccomp filter blocks it: \
 --method auto or --method mincore measure them with mincore(2)"
                 .into(),
         );
     }
-    let mut gone: BTreeMap<(u32, bool), u64> = BTreeMap::new();
-    for outcome in &report.outcomes {
-        if let Outcome::Gone { pid, exited } = outcome {
-            *gone.entry((*pid, *exited)).or_default() += 1;
-        }
-    }
-    for ((pid, exited), n) in gone {
+    for (&(pid, exited), &n) in &digest.gone {
         notes.push(if exited {
             format!(
                 "process {pid} exited during the scan: {} of its files were not measured",
@@ -207,11 +232,11 @@ pub(crate) fn emit(
                 } else {
                     Vec::new()
                 };
-                out.write_all(prometheus::render(report, &files).as_bytes())
+                out.write_all(prometheus::render(&report.totals, &files).as_bytes())
             }
         }
     })?;
-    for note in notes(report) {
+    for note in notes(&report.totals, &Digest::of(report)) {
         if frame.reported.insert(note.clone()) {
             reporter.warn(note);
         }
@@ -290,7 +315,7 @@ fn text(
             problem(reporter, outcome, frame);
         }
     }
-    summary_text(out, plan, report, previous, frame)
+    summary_text(out, plan, &report.totals, previous, frame)
 }
 
 /// The line above a refresh of the table under --watch: what, when, and how to stop on a terminal.
@@ -316,14 +341,14 @@ fn refresh_heading(out: &mut dyn Write, plan: &Plan, frame: &Frame) -> io::Resul
 fn summary_text(
     out: &mut dyn Write,
     plan: &Plan,
-    report: &Report,
+    totals: &Totals,
     previous: Option<&Previous>,
     frame: &Frame,
 ) -> io::Result<()> {
     if !plan.summary {
         return Ok(());
     }
-    let line = table::summary_line(plan, &report.totals, previous);
+    let line = table::summary_line(plan, totals, previous);
     if frame.refresh.is_some() && !frame.tty && !plan.rows {
         let now = watch::timestamp(SystemTime::now());
         writeln!(out, "{now}  {line}")
@@ -362,11 +387,11 @@ fn records<W: Write>(
             }
         }
     }
-    summary_record(out, plan, report, previous, frame)
+    summary_record(out, plan, &report.totals, previous, frame)
 }
 
 /// Writes the "error" or "skipped" record of an outcome that is not a file, and reports it on stderr.
-fn problem_record<W: Write>(
+pub(crate) fn problem_record<W: Write>(
     out: &mut JsonLines<W>,
     reporter: &Reporter,
     outcome: &Outcome,
@@ -400,14 +425,14 @@ fn problem_record<W: Write>(
 }
 
 /// Writes the "summary" record (with the refresh number and time under --watch).
-fn summary_record<W: Write>(
+pub(crate) fn summary_record<W: Write>(
     out: &mut JsonLines<W>,
     plan: &Plan,
-    report: &Report,
+    totals: &Totals,
     previous: Option<&Previous>,
     frame: &Frame,
 ) -> io::Result<()> {
-    let mut summary = json::summary(plan, &report.totals, previous);
+    let mut summary = json::summary(plan, totals, previous);
     if let Some(n) = frame.refresh {
         summary.insert("refresh".into(), n.into());
         summary.insert(
@@ -461,6 +486,15 @@ pub fn run(plan: &Plan, reporter: &Reporter) -> anyhow::Result<()> {
         // A report cut short by a signal is not written over the last whole one, and a write under
         // way completes first: no partial file and no temporary are left.
         crate::sys::signals::catch_termination();
+    }
+    if stream::streams(plan) {
+        let totals = stream::run(plan, reporter);
+        die_if_signalled();
+        let totals = totals?;
+        if let Some(threshold) = plan.check {
+            check(reporter, &totals, threshold);
+        }
+        return Ok(());
     }
     let report = measure::collect(plan);
     die_if_signalled();

@@ -48,6 +48,7 @@ impl WalkArgs {
             min_size: self.min_size,
             max_size: self.max_size,
             threads: 0,
+            block_devices: false,
         }
     }
 }

@@ -258,8 +258,11 @@ pub fn measure_open(
     if signals::caught().is_some() {
         return Outcome::Cancelled;
     }
-    let why = match FileType::from_raw_mode(stat.st_mode) {
+    let kind = FileType::from_raw_mode(stat.st_mode);
+    let why = match kind {
         FileType::RegularFile => None,
+        // Named (not a process's): its own page cache, as fincore reports it.
+        FileType::BlockDevice if !quiet => None,
         FileType::Directory => Some("a directory"),
         FileType::Fifo => Some(SkipReason::Fifo.describe()),
         FileType::Socket => Some(SkipReason::Socket.describe()),
@@ -277,6 +280,19 @@ pub fn measure_open(
             }
         };
     }
+    let mut stat = *stat;
+    if kind == FileType::BlockDevice && stat.st_size == 0 {
+        match device_size(file) {
+            Ok(size) => stat.st_size = size as i64,
+            Err(e) => {
+                return Outcome::Error {
+                    path: Some(subject(path)),
+                    message: describe(&e),
+                };
+            }
+        }
+    }
+    let stat = &stat;
     let len = stat.st_size as u64;
     let identity = Identity {
         dev: stat.st_dev,
@@ -306,6 +322,11 @@ pub fn measure_open(
             message: e.reason_text(),
         },
     }
+}
+
+/// The size of an open block device: where it ends.
+pub fn device_size(file: &File) -> std::io::Result<u64> {
+    Ok(rustix::fs::seek(file, rustix::fs::SeekFrom::End(0))?)
 }
 
 struct Measured {
@@ -343,7 +364,12 @@ fn measure_target(
     stat: &Stat,
     options: &Options,
 ) -> crate::error::Result<Measured> {
-    let fs = fs_of(file, stat.st_dev, path)?;
+    // A device node's filesystem is devtmpfs; the device's own page cache is evictable storage.
+    let fs = if FileType::from_raw_mode(stat.st_mode) == FileType::BlockDevice {
+        FsKind::Storage
+    } else {
+        fs_of(file, stat.st_dev, path)?
+    };
     let target = Target::with_owner(file, path, len, fs, stat.st_uid);
     let residency = target.measure(options.range, options.method)?;
     let (start, end) = target.bounds(options.range);

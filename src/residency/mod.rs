@@ -26,7 +26,7 @@ pub use files::{
     Cell, FileStat, Options, Outcome, Subject, Totals, measure_fd, measure_open, measure_path,
     percent, with_path,
 };
-pub use scan::{Request, Source, process, scan};
+pub use scan::{Request, Source, process, scan, scan_until};
 
 /// How to ask the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,12 +120,7 @@ pub struct Target<'a> {
 impl<'a> Target<'a> {
     /// Prepares `file` (open for reading, of `len` bytes, named `path` in errors).
     pub fn new(file: &'a File, path: &'a Path, len: u64) -> Result<Self> {
-        let fs = match rustix::fs::fstatfs(file) {
-            Ok(s) if { s.f_type } == TMPFS_MAGIC => FsKind::Tmpfs,
-            Ok(s) if { s.f_type } == HUGETLBFS_MAGIC => FsKind::Hugetlbfs,
-            Ok(_) => FsKind::Storage,
-            Err(e) => return Err(Error::io(Op::Open, path, e.into())),
-        };
+        let fs = fs_kind(file).map_err(|e| Error::io(Op::Open, path, e))?;
         Ok(Target::with_fs(file, path, len, fs))
     }
 
@@ -310,9 +305,18 @@ impl<'a> Target<'a> {
 }
 
 /// The kind of filesystem holding `file`.
+///
+/// A block device's node lies on devtmpfs, but its own page cache is evictable storage.
 pub fn fs_kind(file: &File) -> std::io::Result<FsKind> {
     let f_type = rustix::fs::fstatfs(file)?.f_type;
     Ok(match f_type {
+        TMPFS_MAGIC
+            if rustix::fs::fstat(file).is_ok_and(|s| {
+                rustix::fs::FileType::from_raw_mode(s.st_mode) == rustix::fs::FileType::BlockDevice
+            }) =>
+        {
+            FsKind::Storage
+        }
         TMPFS_MAGIC => FsKind::Tmpfs,
         HUGETLBFS_MAGIC => FsKind::Hugetlbfs,
         _ => FsKind::Storage,

@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io;
+use std::ops::ControlFlow;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -47,13 +48,17 @@ struct Run<S> {
     seen: Seen,
     totals: Totals,
     sink: S,
+    stopped: bool,
 }
 
-impl<S: FnMut(Outcome)> Run<S> {
+impl<S: FnMut(Outcome) -> ControlFlow<()>> Run<S> {
     /// Passes on an outcome whose `counted` flag is set.
     fn emit(&mut self, outcome: Outcome) {
+        if self.stopped {
+            return;
+        }
         self.totals.add(&outcome);
-        (self.sink)(outcome);
+        self.stopped = (self.sink)(outcome).is_break();
     }
 
     /// Passes on the outcome of a file named (not found by a walk).
@@ -68,16 +73,24 @@ impl<S: FnMut(Outcome)> Run<S> {
 
     /// Walks `roots`, measuring each file found.
     fn walk(&mut self, roots: &mut Vec<PathBuf>, request: &Request<'_>) {
-        if roots.is_empty() {
+        if roots.is_empty() || self.stopped {
+            roots.clear();
             return;
         }
         let options = &request.options;
         let visit = |o: Opened<'_>| measure_open(o.file, o.path, o.stat, false, options);
-        let Run { seen, totals, sink } = self;
+        let Run {
+            seen,
+            totals,
+            sink,
+            stopped,
+        } = self;
         let result = walk_open(roots, request.walk, &visit, seen, |found| {
             let outcome = from_walk(found);
             totals.add(&outcome);
-            sink(outcome);
+            let flow = sink(outcome);
+            *stopped = flow.is_break();
+            flow
         });
         match result {
             Ok(dirs) => self.totals.dirs += dirs,
@@ -92,7 +105,16 @@ impl<S: FnMut(Outcome)> Run<S> {
 
 /// Measures everything `request` names, handing each outcome to `sink` in order, and returns the
 /// totals (directories walked and the time taken included).
-pub fn scan(request: &Request<'_>, sink: impl FnMut(Outcome)) -> Totals {
+pub fn scan(request: &Request<'_>, mut sink: impl FnMut(Outcome)) -> Totals {
+    scan_until(request, |outcome| {
+        sink(outcome);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`scan`], until `sink` breaks (its output is closed, say): then nothing more is walked or
+/// measured, and the totals cover what was passed on.
+pub fn scan_until(request: &Request<'_>, sink: impl FnMut(Outcome) -> ControlFlow<()>) -> Totals {
     let started = Instant::now();
     let mut run = Run {
         // A process's files cannot be told apart from the walk's by their links: keep them all then.
@@ -103,6 +125,7 @@ pub fn scan(request: &Request<'_>, sink: impl FnMut(Outcome)) -> Totals {
         },
         totals: Totals::default(),
         sink,
+        stopped: false,
     };
     let mut roots = Vec::new();
     for source in request.sources {
@@ -123,6 +146,9 @@ pub fn scan(request: &Request<'_>, sink: impl FnMut(Outcome)) -> Totals {
     }
     run.walk(&mut roots, request);
     for &pid in request.pids {
+        if run.stopped {
+            break;
+        }
         for outcome in process(pid, &request.options) {
             run.named(outcome);
         }

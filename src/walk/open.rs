@@ -17,6 +17,7 @@
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
+use std::ops::ControlFlow;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,8 @@ struct Batch<'a, T, F, S> {
     dirs_most: usize,
     seen: &'a mut Seen,
     sink: S,
+    /// The sink asked to stop: nothing more is walked, opened or passed on.
+    stopped: bool,
 }
 
 /// A root, as the walk decides what to do with it.
@@ -129,14 +132,15 @@ fn classify_root(root: &Path, options: &WalkOptions) -> (Root, Option<(u64, u64)
 
 /// Walks `roots` in order, opening each regular file that passes the filters and calling `visit` with
 /// it on one of the rayon pool's threads, then handing what was found to `sink`, in order, a batch at
-/// a time. `seen` marks later paths to a file already found ([`FileEntry::first_link`]); pass the
-/// same set to several walks of one run. Returns the number of directories entered.
+/// a time, until it breaks. `seen` marks later paths to a file already found
+/// ([`FileEntry::first_link`]); pass the same set to several walks of one run. Returns the number of
+/// directories entered.
 pub fn walk_open<T, F>(
     roots: &[PathBuf],
     options: &WalkOptions,
     visit: &F,
     seen: &mut Seen,
-    sink: impl FnMut(Found<T>),
+    sink: impl FnMut(Found<T>) -> ControlFlow<()>,
 ) -> Result<u64, String>
 where
     T: Send,
@@ -165,10 +169,14 @@ where
         dirs_most: descriptor_share(8, 1, BATCH_DIRS),
         seen,
         sink,
+        stopped: false,
     };
     let mut dirs = 0;
     let mut classified = classified.into_iter();
     for root in roots {
+        if batch.stopped {
+            break;
+        }
         let kind = match classified.next() {
             Some((kind, _)) => kind,
             None => classify_root(root, options).0,
@@ -188,7 +196,7 @@ fn root_item<T, F, S>(
 ) where
     T: Send,
     F: Fn(Opened<'_>) -> T + Sync,
-    S: FnMut(Found<T>),
+    S: FnMut(Found<T>) -> ControlFlow<()>,
 {
     match kind {
         Root::Error(e) => batch.done(Found::Error(Error::io(Op::Open, root, e))),
@@ -205,6 +213,18 @@ fn root_item<T, F, S>(
             }
         }
         Root::Other(_) if batch.filters.excluded(root) => {}
+        // A block device named is measured as a file: its own page cache. Walks pass over devices.
+        Root::Other(FileType::BlockDevice) => {
+            if let Ok(name) = CString::new(root.as_os_str().as_bytes()) {
+                batch.open(ToOpen {
+                    dir: None,
+                    name,
+                    path: root.to_path_buf(),
+                    follow: true,
+                    again: false,
+                });
+            }
+        }
         Root::Other(other) => batch.done(Found::Skipped(root.to_path_buf(), skip_reason(other))),
     }
 }
@@ -217,7 +237,7 @@ fn walk_root<T, F, S>(
 ) where
     T: Send,
     F: Fn(Opened<'_>) -> T + Sync,
-    S: FnMut(Found<T>),
+    S: FnMut(Found<T>) -> ControlFlow<()>,
 {
     // The depth of a directory entered before, while the walk is inside it.
     let mut again: Option<usize> = None;
@@ -232,6 +252,7 @@ fn walk_root<T, F, S>(
                     again = Some(depth);
                 }
             }
+            Event::Entry(_) if batch.stopped => return Flow::Prune,
             Event::Entry(node) => {
                 if again.is_some_and(|d| node.depth <= d) {
                     again = None;
@@ -264,7 +285,7 @@ impl<T, F, S> Batch<'_, T, F, S>
 where
     T: Send,
     F: Fn(Opened<'_>) -> T + Sync,
-    S: FnMut(Found<T>),
+    S: FnMut(Found<T>) -> ControlFlow<()>,
 {
     fn done(&mut self, found: Found<T>) {
         self.pending.push(Pending::Done(found));
@@ -288,6 +309,12 @@ where
 
     /// Opens and visits the pending files, in parallel, and moves everything pending to the output.
     fn flush(&mut self) {
+        if self.stopped {
+            self.pending.clear();
+            self.files = 0;
+            self.dirs.clear();
+            return;
+        }
         let pending = std::mem::take(&mut self.pending);
         let (filters, visit) = (self.filters, self.visit);
         // Each result with whether it is a root (`named`) or under a directory walked before.
@@ -297,25 +324,30 @@ where
                 Pending::Done(found) => (Some(found), false, false),
                 Pending::Open(f) => {
                     let dir = f.dir.as_ref().map_or(rustix::fs::CWD, |d| d.fd());
-                    let found = file(filters, visit, dir, &f.name, f.path, f.follow);
-                    (found, f.dir.is_none(), f.again)
+                    let named = f.dir.is_none();
+                    let found = file(filters, visit, dir, &f.name, f.path, f.follow, named);
+                    (found, named, f.again)
                 }
             })
             .collect();
         for (found, named, again) in found {
+            if self.stopped {
+                break;
+            }
             let Some(mut found) = found else { continue };
             if let Found::File(entry, _) = &mut found {
                 let first = self.seen.first((entry.dev, entry.ino), entry.nlink, named);
                 entry.first_link = first && !again;
             }
-            (self.sink)(found);
+            self.stopped = (self.sink)(found).is_break();
         }
         self.files = 0;
         self.dirs.clear();
     }
 }
 
-/// Opens a regular file `name` in `dir` and visits it, if it passes the filters.
+/// Opens a regular file `name` in `dir` and visits it, if it passes the filters; a block device too
+/// when `named` (a root), with its size in `st_size`.
 fn file<T, F>(
     filters: &Filters,
     visit: &F,
@@ -323,6 +355,7 @@ fn file<T, F>(
     name: &CStr,
     path: PathBuf,
     follow: bool,
+    named: bool,
 ) -> Option<Found<T>>
 where
     F: Fn(Opened<'_>) -> T + Sync,
@@ -343,7 +376,7 @@ where
         }
         Err(e) => return Some(Found::Error(Error::io(Op::Open, &path, e))),
     };
-    let stat = match rustix::fs::fstat(&fd) {
+    let mut stat = match rustix::fs::fstat(&fd) {
         Ok(s) => s,
         Err(e) => return Some(Found::Error(Error::io(Op::Open, &path, io::Error::from(e)))),
     };
@@ -351,7 +384,13 @@ where
     if kind == FileType::Directory {
         return None;
     }
-    if kind != FileType::RegularFile {
+    if kind == FileType::BlockDevice && named {
+        // Its size is not st_size: the end of the device is.
+        match rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)) {
+            Ok(end) => stat.st_size = end as i64,
+            Err(e) => return Some(Found::Error(Error::io(Op::Open, &path, io::Error::from(e)))),
+        }
+    } else if kind != FileType::RegularFile {
         return Some(Found::Skipped(path, skip_reason(kind)));
     }
     let size = stat.st_size as u64;
@@ -403,7 +442,10 @@ mod tests {
             options,
             &|o: Opened<'_>| o.stat.st_size,
             &mut Seen::new(),
-            |found| items.push(found),
+            |found| {
+                items.push(found);
+                ControlFlow::Continue(())
+            },
         )
         .unwrap();
         let b = items

@@ -1,10 +1,11 @@
 //! Black-box tests of the real binaries, in temporary directories. One integration target; one module
-//! per tool, plus hazards (faults and bad input), bounds (resources held), eio and fuse (devices that
-//! fail to read), escapes (trees changed while walked, links planted for a tool to follow), dialect and
-//! schema (what all five tools share), man (staleness of man pages and completions), startup (how
-//! the binaries are linked), warmup (restore, budgets and throttling of mmadvise) and examples (the
-//! deployment files under examples/, parsed and run).
+//! per tool, plus hazards (faults and bad input), bounds (resources held), blockdev (block devices
+//! named), eio and fuse (devices that fail to read), escapes (trees changed while walked, links planted
+//! for a tool to follow), dialect and schema (what all five tools share), man (staleness of man pages
+//! and completions), startup (how the binaries are linked), warmup (restore, budgets and throttling of
+//! mmadvise) and examples (the deployment files under examples/, parsed and run).
 
+mod blockdev;
 mod bounds;
 mod cache;
 mod dialect;

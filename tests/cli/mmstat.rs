@@ -17,6 +17,7 @@ mod fleet;
 mod formats;
 mod grouping;
 mod peers;
+mod scale;
 mod system;
 mod walking;
 

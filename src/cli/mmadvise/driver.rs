@@ -202,7 +202,12 @@ impl<'p, 'r> Driver<'p, 'r> {
     ) -> anyhow::Result<()> {
         match self.plan.source {
             Source::Targets(targets) => {
-                let (files, size) = gather(targets, self.plan.common, &mut self.report)?;
+                let (files, size) = gather(
+                    targets,
+                    self.plan.common,
+                    &mut self.report,
+                    self.plan.block_devices,
+                )?;
                 self.size = size;
                 self.start_bar(bar);
                 let range = range_of(targets);

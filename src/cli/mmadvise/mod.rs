@@ -37,7 +37,8 @@ happened: every action measures each file's residency before and after (cachesta
 reports both, per file and in total, with the reason when pages did not go where they were asked to.\n\n\
 Directories are walked recursively (the same walker and flags as mmstat and mmcp -r), by directory \
 descriptors; a file found is acted on only if its path still leads to it when it is opened. FIFOs, sockets and devices are \
-skipped with a note, never opened in a way that blocks. Holes of sparse files are never read.",
+skipped with a note, never opened in a way that blocks. A block device named on the command line is \
+its own page cache: willneed, touch and evict act on it, as root. Holes of sparse files are never read.",
     after_long_help = "Examples:\n  \
 mmadvise touch /srv/db                       load a tree into the page cache, in parallel\n  \
 mmadvise willneed --wait big.img             prefetch the whole file, wait until it is resident\n  \

@@ -126,6 +126,8 @@ pub struct Plan<'a> {
     pub rate: Option<u64>,
     /// The I/O priority of the loading threads, if any.
     pub ionice: Option<IoPriority>,
+    /// Whether block devices named are acted on (their own page cache: willneed, touch, evict).
+    pub block_devices: bool,
 }
 
 /// Checks the arguments and makes the plan, or says what is wrong (a usage error).
@@ -188,6 +190,10 @@ pub fn plan(action: &Action) -> Result<Plan<'_>, String> {
         budget: throttling.and_then(|t| t.budget),
         rate: throttling.and_then(|t| t.rate),
         ionice: throttling.and_then(|t| t.ionice),
+        block_devices: matches!(
+            action,
+            Action::Willneed(_) | Action::Touch(_) | Action::Evict(_)
+        ),
     })
 }
 

@@ -26,13 +26,14 @@ pub fn batch() -> usize {
 /// Trees this big (in total) show a progress bar on a terminal.
 pub const PROGRESS_THRESHOLD: u64 = 256 << 20;
 
-/// The regular files named by `targets`, walked, in order, each (device, inode) once; special files and
-/// errors are reported on the way. Returns the files (with the identity each is opened as, later) and
-/// their total size.
+/// The regular files named by `targets`, walked, in order, each (device, inode) once, and with
+/// `block_devices` the block devices named; special files and errors are reported on the way. Returns
+/// the files (with the identity each is opened as, later) and their total size.
 pub fn gather(
     targets: &Targets,
     common: &Common,
     report: &mut Report<'_>,
+    block_devices: bool,
 ) -> anyhow::Result<(Vec<FileEntry>, u64)> {
     let mut roots = Vec::new();
     // A --files0-from list is read one name at a time: bad entries are reported as they come, and
@@ -60,6 +61,7 @@ pub fn gather(
     }
     let mut options = targets.walk.to_options();
     options.threads = common.threads.map_or(0, usize::from);
+    options.block_devices = block_devices;
     let walked = walk(&roots, &options).map_err(anyhow::Error::msg)?;
     let mut files = Vec::new();
     let mut size = 0;
@@ -119,7 +121,8 @@ pub fn opened(
 pub fn open_batch(files: &[FileEntry], report: &mut Report<'_>) -> anyhow::Result<Vec<Opened>> {
     let mut out = Vec::new();
     for f in files {
-        let input = Input::open_found(&f.path, (f.dev, f.ino));
+        let input =
+            Input::open_found(&f.path, (f.dev, f.ino)).and_then(crate::advise::block_device);
         if let Some(o) = opened(&f.path, input, report)? {
             out.push(o);
         }

@@ -24,7 +24,8 @@ use crate::walk::{self, WalkOptions};
     long_about = "Show how much of each FILE is in the page cache: resident pages and bytes, and the \
 share resident. Directories are walked recursively, by directory descriptors (a directory swapped for a \
 symlink during the walk does not lead out of the tree), and their files measured in parallel; hard links \
-are counted once in the totals. With --pid, look at the files a process maps or holds open.\n\n\
+are counted once in the totals. With --pid, look at the files a process maps or holds open. A block \
+device named on the command line is measured as one file: its own page cache (walks pass over devices).\n\n\
 mmstat asks the kernel with cachestat(2) (Linux 6.5 and later), which costs the same for a 1 TiB file \
 as for a 4 KiB one and also counts dirty, writeback and evicted pages; it falls back to mincore(2) over \
 bounded windows where cachestat is missing. The kernel hides the residency of files the caller may not \
@@ -111,7 +112,9 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Sort files: by resident bytes, size, resident share or dirty pages (largest first), or by name
+    /// Sort files: by resident bytes, size, resident share or dirty pages (largest first), or by
+    /// name; or none, in the order found. A sorted table keeps every file's record until the end
+    /// (about 0.5 KiB a file); unsorted output and --top N print as they go in bounded memory
     #[arg(long, value_enum, value_name = "KEY")]
     pub sort: Option<SortKey>,
 
@@ -336,6 +339,9 @@ pub enum SortKey {
     Dirty,
     /// Path, in byte order.
     Name,
+    /// None: the order of the inputs and of the walk, each file printed as it is measured (with
+    /// --top, the first N files)
+    None,
 }
 
 /// `--method` values.
@@ -572,7 +578,11 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
             cells: width - 2,
         }),
         ranges: args.ranges,
-        sort: args.sort.or(args.top.map(|_| SortKey::Res)),
+        sort: match args.sort {
+            Some(SortKey::None) => None,
+            Some(key) => Some(key),
+            None => args.top.map(|_| SortKey::Res),
+        },
         top: args.top,
         watch: args.watch,
         count: args.count,

@@ -3,17 +3,19 @@
 //! millions of files gives a bounded number of rows, JSON "group" records or Prometheus series. Each
 //! file counts once (a second name of a file already counted adds to `links` only), so the groups add
 //! up to the summary. With --top N, each group keeps its first N files in the --sort order (resident
-//! bytes by default), holding at most 2N of them while the report is read.
+//! bytes by default), holding at most 2N of them while the files are added: fed one at a time as they
+//! are measured ([`Grouper`]), the groups take memory for their number times N, whatever the tree.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::ops::Deref;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
 use super::args::{Column, Format, GroupBy, Plan, SortKey};
-use super::measure::{FileStat, Outcome, Report};
+use super::measure::{FileStat, Outcome, Report, Totals};
 use super::table::{self, percent_text, size_text};
 use super::watch::Previous;
 use super::{Frame, by_key, problem, problem_record, prometheus, refresh_heading, summary_record};
@@ -48,7 +50,27 @@ pub struct Group<'r> {
     /// Sums of cachestat's counters, when some file here was measured with cachestat.
     pub detail: Option<Cachestat>,
     /// With --top N: the first N files in the plan's order.
-    pub top: Vec<&'r FileStat>,
+    pub top: Vec<Kept<'r>>,
+}
+
+/// A file kept under its group: borrowed from a whole report, or owned when the files stream.
+#[derive(Debug)]
+pub enum Kept<'r> {
+    /// A file of a report kept whole.
+    Borrowed(&'r FileStat),
+    /// A file handed over as it was measured.
+    Owned(Box<FileStat>),
+}
+
+impl Deref for Kept<'_> {
+    type Target = FileStat;
+
+    fn deref(&self) -> &FileStat {
+        match self {
+            Kept::Borrowed(f) => f,
+            Kept::Owned(f) => f,
+        }
+    }
 }
 
 impl<'r> Group<'r> {
@@ -178,13 +200,25 @@ pub struct Groups<'r> {
     pub list: Vec<Group<'r>>,
 }
 
-impl<'r> Groups<'r> {
-    /// Adds up the files of `report` per directory (none with --summary or -q, which show no rows).
-    pub fn of(plan: &Plan, by: GroupBy, report: &'r Report) -> Self {
-        let mut list: Vec<Group<'r>> = Vec::new();
-        if !plan.rows {
-            return Groups { list };
-        }
+/// Adds up files per directory as they come (in the order of the arguments they were found under).
+pub struct Grouper<'p, 'r> {
+    keyer: Keyer<'p>,
+    index: HashMap<PathBuf, usize>,
+    list: Vec<Group<'r>>,
+    last: Option<(PathBuf, usize)>,
+    /// Files kept per group (--top), 0 for none.
+    keep: usize,
+    /// Their order.
+    key: SortKey,
+    /// The order of the groups (--sort).
+    sort: Option<SortKey>,
+    /// Whether rows are shown (not with --summary or -q): else nothing is added up.
+    rows: bool,
+}
+
+impl<'p, 'r> Grouper<'p, 'r> {
+    /// No groups yet.
+    pub fn new(plan: &'p Plan, by: GroupBy) -> Self {
         let roots = plan
             .inputs
             .iter()
@@ -193,62 +227,90 @@ impl<'r> Groups<'r> {
                 _ => None,
             })
             .collect();
-        let mut keyer = Keyer {
-            roots,
-            cursor: 0,
-            depth: by.depth,
+        Grouper {
+            keyer: Keyer {
+                roots,
+                cursor: 0,
+                depth: by.depth,
+            },
+            index: HashMap::new(),
+            list: Vec::new(),
+            last: None,
+            keep: plan.top.unwrap_or(0),
+            key: plan.sort.unwrap_or(SortKey::Res),
+            sort: plan.sort,
+            rows: plan.rows,
+        }
+    }
+
+    /// Adds a file to its group (which keeps it if it is among the group's first N).
+    pub fn add(&mut self, f: Kept<'r>) {
+        if !self.rows {
+            return;
+        }
+        let path = self.keyer.key(&f.path);
+        let at = match &self.last {
+            Some((p, at)) if *p == path => *at,
+            _ => {
+                let list = &mut self.list;
+                let at = *self.index.entry(path.clone()).or_insert_with(|| {
+                    list.push(Group::new(path.clone()));
+                    list.len() - 1
+                });
+                self.last = Some((path, at));
+                at
+            }
         };
-        let mut index: HashMap<PathBuf, usize> = HashMap::new();
-        let keep = plan.top.unwrap_or(0);
-        let key = plan.sort.unwrap_or(SortKey::Res);
-        let mut last: Option<(PathBuf, usize)> = None;
-        for f in report.files() {
-            let path = keyer.key(&f.path);
-            let at = match &last {
-                Some((p, at)) if *p == path => *at,
-                _ => {
-                    let at = *index.entry(path.clone()).or_insert_with(|| {
-                        list.push(Group::new(path.clone()));
-                        list.len() - 1
-                    });
-                    last = Some((path, at));
-                    at
-                }
-            };
-            let group = &mut list[at];
-            group.add(f);
-            if keep > 0 {
-                group.top.push(f);
-                if group.top.len() >= 2 * keep {
-                    cut(&mut group.top, key, keep);
-                }
+        let group = &mut self.list[at];
+        group.add(&f);
+        if self.keep > 0 {
+            group.top.push(f);
+            if group.top.len() >= 2 * self.keep {
+                cut(&mut group.top, self.key, self.keep);
             }
         }
+    }
+
+    /// The groups, in the order they are shown.
+    pub fn finish(self) -> Groups<'r> {
+        let mut list = self.list;
         for group in &mut list {
-            cut(&mut group.top, key, keep);
+            cut(&mut group.top, self.key, self.keep);
         }
-        if let Some(key) = plan.sort {
+        if let Some(key) = self.sort {
             list.sort_by(|a, b| order(key, a, b));
         }
         Groups { list }
     }
+}
+
+impl<'r> Groups<'r> {
+    /// Adds up the files of `report` per directory (none with --summary or -q, which show no rows).
+    pub fn of(plan: &Plan, by: GroupBy, report: &'r Report) -> Self {
+        let mut grouper = Grouper::new(plan, by);
+        for f in report.files() {
+            grouper.add(Kept::Borrowed(f));
+        }
+        grouper.finish()
+    }
 
     /// The files shown under the groups (--top), group by group.
-    fn top_files(&self) -> Vec<&'r FileStat> {
+    fn top_files(&self) -> Vec<&FileStat> {
         self.list
             .iter()
-            .flat_map(|g| g.top.iter().copied())
+            .flat_map(|g| g.top.iter().map(|f| &**f))
             .collect()
     }
 }
 
 /// Sorts `files` by `key` (ties in input order) and keeps the first `keep`.
-fn cut(files: &mut Vec<&FileStat>, key: SortKey, keep: usize) {
+fn cut(files: &mut Vec<Kept>, key: SortKey, keep: usize) {
     files.sort_by(|a, b| by_key(key, a, b));
     files.truncate(keep);
 }
 
-/// The order of two groups under a sort key: largest first, names in byte order.
+/// The order of two groups under a sort key: largest first, names in byte order; under `none`, as
+/// they are listed.
 fn order(key: SortKey, a: &Group, b: &Group) -> std::cmp::Ordering {
     let pct = |g: &Group| g.percent().unwrap_or(-1.0);
     let dirty = |g: &Group| g.detail.map(|d| d.dirty);
@@ -258,6 +320,7 @@ fn order(key: SortKey, a: &Group, b: &Group) -> std::cmp::Ordering {
         SortKey::Pct => pct(b).total_cmp(&pct(a)),
         SortKey::Dirty => dirty(b).cmp(&dirty(a)),
         SortKey::Name => a.path.cmp(&b.path),
+        SortKey::None => std::cmp::Ordering::Equal,
     }
 }
 
@@ -271,11 +334,29 @@ pub(crate) fn emit(
     previous: Option<&Previous>,
     frame: &mut Frame,
 ) -> io::Result<()> {
+    for outcome in &report.outcomes {
+        match plan.format {
+            Format::Json if !matches!(outcome, Outcome::File(_)) => {
+                problem_record(&mut JsonLines::new(&mut *out), reporter, outcome, frame)?
+            }
+            Format::Json => {}
+            _ => problem(reporter, outcome, frame),
+        }
+    }
+    write(out, plan, groups, &report.totals, previous, frame)
+}
+
+/// Writes the groups and the totals in the plan's format (the problems went before them).
+pub(crate) fn write(
+    out: &mut dyn Write,
+    plan: &Plan,
+    groups: &Groups,
+    totals: &Totals,
+    previous: Option<&Previous>,
+    frame: &Frame,
+) -> io::Result<()> {
     match plan.format {
         Format::Text => {
-            for outcome in &report.outcomes {
-                problem(reporter, outcome, frame);
-            }
             refresh_heading(out, plan, frame)?;
             // A refresh redrawn on a terminal keeps to its height.
             let limit = match (frame.tty && frame.refresh.is_some(), plan.tty_rows) {
@@ -283,15 +364,10 @@ pub(crate) fn emit(
                 _ => usize::MAX,
             };
             text(out, plan, groups, previous, limit)?;
-            super::summary_text(out, plan, report, previous, frame)
+            super::summary_text(out, plan, totals, previous, frame)
         }
         Format::Json => {
             let mut out = JsonLines::new(out);
-            for outcome in &report.outcomes {
-                if !matches!(outcome, Outcome::File(_)) {
-                    problem_record(&mut out, reporter, outcome, frame)?;
-                }
-            }
             for group in &groups.list {
                 out.record(&record(plan, group, previous))?;
                 for f in &group.top {
@@ -305,15 +381,12 @@ pub(crate) fn emit(
                     out.record(&file)?;
                 }
             }
-            summary_record(&mut out, plan, report, previous, frame)?;
+            summary_record(&mut out, plan, totals, previous, frame)?;
             out.flush()
         }
         Format::Prometheus => {
-            for outcome in &report.outcomes {
-                problem(reporter, outcome, frame);
-            }
             out.write_all(exposition(groups).as_bytes())?;
-            out.write_all(prometheus::render(report, &groups.top_files()).as_bytes())
+            out.write_all(prometheus::render(totals, &groups.top_files()).as_bytes())
         }
     }
 }

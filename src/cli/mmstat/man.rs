@@ -162,10 +162,17 @@ refresh replaces FILE, so --watch with --format prometheus needs --output-file."
     ),
     (
         "CAVEATS",
-        "mmstat keeps a record of every file (and every --files0-from name) until it prints, so that \
-its output comes in input order with the summary last: a list without end, such as --files0-from \
-/dev/zero, grows its memory until it is stopped, where mmcount and mmadvise read such lists one name at \
-a time. Printing as it measures, in bounded memory, is planned work.\n\
+        "Memory. The summary (--summary), JSON Lines, Prometheus totals, the table in the order \
+found (no --sort, or --sort none) and --top N print each file as it is measured and keep, besides the \
+totals and the N best files, only the device and inode of files with more than one link, of files \
+named on the command line and of directories (to count each file once): a tree of any size is measured \
+in a few MiB. --group-by adds each file to its directory's totals as it is measured and keeps, per \
+directory, those totals and with --top N at most 2N files. With --output-file, these outputs stream into \
+an anonymous file in FILE's directory, linked in whole at the end. A table sorted whole (--sort without --top), Prometheus samples for every file (each \
+metric's samples are printed together), --save and --watch keep a record of every file, about 0.5 KiB \
+each, until they print. The streamed table sizes its columns on the first 1000 files; a later, wider \
+value widens its column from there on. The names of a --files0-from list are read whole before the \
+walk starts, and a directory's names are read whole before its files are measured.\n\
 \nLinux hides the page-cache residency of a file from a caller who may not write it (and is not \
 its owner or root): mincore(2) claims every page resident (since Linux 5.2) and cachestat(2) fails with \
 EPERM (since 6.14). mmstat reports such files as unknown (- in text, null in JSON) with one note, and \

@@ -2,6 +2,8 @@
 //! report of a run kept whole (for sorted output, --save and --watch), and how subjects and names
 //! are shown.
 
+use std::ops::ControlFlow;
+
 use crate::cli::common::{InputName, insert_name};
 use crate::cli::quote;
 use crate::residency::{Options, Request, Source};
@@ -51,8 +53,9 @@ pub fn sources(plan: &Plan) -> Vec<Source> {
         .collect()
 }
 
-/// Measures everything the plan names, handing each outcome to `sink` in order; returns the totals.
-pub fn stream(plan: &Plan, sink: impl FnMut(Outcome)) -> Totals {
+/// Measures everything the plan names, handing each outcome to `sink` in order until it breaks;
+/// returns the totals.
+pub fn stream(plan: &Plan, sink: impl FnMut(Outcome) -> ControlFlow<()>) -> Totals {
     let sources = sources(plan);
     let request = Request {
         sources: &sources,
@@ -60,13 +63,16 @@ pub fn stream(plan: &Plan, sink: impl FnMut(Outcome)) -> Totals {
         walk: &plan.walk,
         options: options(plan),
     };
-    crate::residency::scan(&request, sink)
+    crate::residency::scan_until(&request, sink)
 }
 
 /// Finds and measures everything the plan names, keeping every outcome.
 pub fn collect(plan: &Plan) -> Report {
     let mut outcomes = Vec::new();
-    let totals = stream(plan, |o| outcomes.push(o));
+    let totals = stream(plan, |o| {
+        outcomes.push(o);
+        ControlFlow::Continue(())
+    });
     Report { outcomes, totals }
 }
 

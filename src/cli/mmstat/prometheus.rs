@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::fmt::Write as _;
 
 use super::json::fs_name;
-use super::measure::{FileStat, Report};
+use super::measure::{FileStat, Totals};
 
 /// Escapes a label value: `\` as `\\`, `"` as `\"`, a newline as `\n`.
 pub fn escape_label(value: &str) -> String {
@@ -87,7 +87,7 @@ pub(super) fn family(out: &mut String, name: &str, help: &str) {
 /// The whole exposition for one report: per-file gauges for `files` (all, sorted, cut to --top, or
 /// none with --summary), then the totals over every file. A path named twice (overlapping arguments)
 /// gives one series, from its first measurement, as a series may appear only once.
-pub fn render(report: &Report, files: &[&FileStat]) -> String {
+pub fn render(t: &Totals, files: &[&FileStat]) -> String {
     let mut out = String::new();
     let mut seen = HashSet::new();
     let files: Vec<(&FileStat, String)> = files
@@ -110,7 +110,6 @@ pub fn render(report: &Report, files: &[&FileStat]) -> String {
             );
         }
     }
-    let t = &report.totals;
     let totals: [(&str, &str, Option<f64>); 10] = [
         (
             "mmstat_files",

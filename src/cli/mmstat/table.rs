@@ -153,26 +153,43 @@ pub struct Table<'a> {
 impl<'a> Table<'a> {
     /// Formats `rows` and measures the columns.
     pub fn new(plan: &'a Plan, rows: &[&FileStat], previous: Option<&Previous>) -> Self {
-        let mut widths: Vec<usize> = plan.columns.iter().map(|c| c.heading().len()).collect();
-        let cells: Vec<Vec<String>> = rows
-            .iter()
-            .map(|f| {
-                let line: Vec<String> = plan
-                    .columns
-                    .iter()
-                    .map(|&c| value(plan, c, f, previous))
-                    .collect();
-                for (w, text) in widths.iter_mut().zip(&line) {
-                    *w = (*w).max(text.chars().count());
-                }
-                line
-            })
-            .collect();
-        Table {
+        let widths: Vec<usize> = plan.columns.iter().map(|c| c.heading().len()).collect();
+        let mut table = Table {
             plan,
-            cells,
+            cells: Vec::with_capacity(rows.len()),
             widths,
+        };
+        for f in rows {
+            let line = table.cells_of(f, previous);
+            table.cells.push(line);
         }
+        table
+    }
+
+    /// The texts of a file's columns, with the columns widened to fit them.
+    fn cells_of(&mut self, f: &FileStat, previous: Option<&Previous>) -> Vec<String> {
+        let line: Vec<String> = self
+            .plan
+            .columns
+            .iter()
+            .map(|&c| value(self.plan, c, f, previous))
+            .collect();
+        for (w, text) in self.widths.iter_mut().zip(&line) {
+            *w = (*w).max(text.chars().count());
+        }
+        line
+    }
+
+    /// The line of a file met after the table was made (a streamed table): aligned with the rows
+    /// before it, widening a column that it overflows from then on.
+    pub fn later_row(&mut self, f: &FileStat) -> String {
+        let line = self.cells_of(f, None);
+        self.line(line.iter().map(String::as_str))
+    }
+
+    /// Drops the formatted rows, once printed: the widths stay.
+    pub fn forget_rows(&mut self) {
+        self.cells = Vec::new();
     }
 
     fn line<'s>(&self, texts: impl Iterator<Item = &'s str>) -> String {
