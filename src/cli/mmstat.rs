@@ -529,12 +529,7 @@ pub fn main() -> ExitCode {
         usage_error(TOOL, message, EXIT_USAGE);
     }
     let reporter = Reporter::new(TOOL);
-    let result = args::plan(&args).and_then(|plan| match plan.threads {
-        None => run(&plan, &reporter),
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()?
-            .install(|| run(&plan, &reporter)),
-    });
+    let result = args::plan(&args)
+        .and_then(|plan| crate::cli::common::in_pool(plan.threads, || run(&plan, &reporter))?);
     reporter.finish(result)
 }

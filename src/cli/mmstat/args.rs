@@ -445,7 +445,7 @@ pub struct Plan {
     /// Per-directory aggregation.
     pub group_by: Option<GroupBy>,
     /// Worker threads.
-    pub threads: Option<usize>,
+    pub threads: Option<u16>,
     /// The terminal's height when stdout is one (for --watch in place).
     pub tty_rows: Option<usize>,
     /// With --system: what to measure (the whole machine instead of the inputs).
@@ -591,7 +591,7 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         fingerprint: args.fingerprint,
         output,
         group_by: args.group_by,
-        threads: args.threads.map(usize::from),
+        threads: args.threads,
         tty_rows: terminal.map(|(_, h)| usize::from(h)),
         system: args.system.then(|| SystemOptions {
             all_fs: args.all_fs,
