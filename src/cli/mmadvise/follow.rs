@@ -17,11 +17,11 @@ use crate::cli::common::{
 };
 use crate::cli::quote;
 use crate::error::describe;
-use crate::sys::daemon::{Forked, detach_stdio, fork_single_threaded, new_session};
+use crate::sys::daemon::detach_stdio;
 use crate::sys::signals::{block_termination, catch_termination, take};
 use crate::sys::wait::readable_or_termination;
 
-use super::lock::{over_limit, parent, write_pidfile};
+use super::lock::{over_limit, write_pidfile};
 use super::report::Report;
 use super::run::{load_options, range_of, stream_kind};
 use super::{Common, Loading, LockArgs, Targets, TouchArgs};
@@ -326,39 +326,12 @@ fn main(plan: &Plan<'_>, reporter: &Reporter) -> ExitCode {
         Policy::Lock => "lock",
         Policy::Touch => "touch",
     };
-    let pidfile: Option<PathBuf> = match plan.pidfile.map(std::path::absolute) {
-        None => None,
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => {
-            reporter.error(format_args!("invalid pid file name: {}", describe(&e)));
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let mut notify = None;
-    if plan.daemon {
-        let (reader, writer) = match std::io::pipe() {
-            Ok(p) => p,
-            Err(e) => {
-                reporter.error(format_args!("cannot detach: {}", describe(&e)));
-                return ExitCode::from(EXIT_FAILURE);
-            }
+    let super::lock::Detached { pidfile, notify } =
+        match super::lock::detach(plan.pidfile, plan.daemon, reporter) {
+            Ok(detached) => detached,
+            Err(code) => return code,
         };
-        match fork_single_threaded() {
-            Err(e) => {
-                reporter.error(format_args!("cannot detach: {}", describe(&e)));
-                return ExitCode::from(EXIT_FAILURE);
-            }
-            Ok(Forked::Parent { child }) => {
-                drop(writer);
-                return parent(reader, child, reporter);
-            }
-            Ok(Forked::Child) => {
-                drop(reader);
-                let _ = new_session();
-                notify = Some(writer);
-            }
-        }
-    }
+    let mut notify = notify;
     catch_termination();
     // The termination signals stay blocked in every thread (the loading threads, started later,
     // inherit the mask) except inside the wait for events, which unblocks them atomically: a signal

@@ -150,41 +150,59 @@ pub(super) fn write_pidfile(path: &std::path::Path) -> std::io::Result<()> {
     crate::dest::write_whole(path, 0o644, |out| writeln!(out, "{}", std::process::id()))
 }
 
-/// Runs `mmadvise lock`.
-pub fn main(args: &LockArgs, plan: Plan<'_>, reporter: &Reporter) -> ExitCode {
-    let pidfile: Option<PathBuf> = match args.pidfile.as_deref().map(std::path::absolute) {
+/// What a run that may detach (--daemon, --pidfile) goes on with.
+pub(super) struct Detached {
+    /// The pid file's absolute name.
+    pub(super) pidfile: Option<PathBuf>,
+    /// With --daemon: where the child tells the waiting parent its verdict.
+    pub(super) notify: Option<std::io::PipeWriter>,
+}
+
+/// Makes the pid file's name absolute (the daemon leaves the directory) and, with `daemon`, forks:
+/// the parent waits for the child's verdict and returns the exit status to end with (`Err`); the
+/// child goes on in a new session.
+pub(super) fn detach(
+    pidfile: Option<&std::path::Path>,
+    daemon: bool,
+    reporter: &Reporter,
+) -> Result<Detached, ExitCode> {
+    let pidfile: Option<PathBuf> = match pidfile.map(std::path::absolute) {
         None => None,
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {
             reporter.error(format_args!("invalid pid file name: {}", describe(&e)));
-            return ExitCode::from(EXIT_FAILURE);
+            return Err(ExitCode::from(EXIT_FAILURE));
         }
     };
     let mut notify = None;
-    if args.daemon {
-        let (reader, writer) = match std::io::pipe() {
-            Ok(p) => p,
-            Err(e) => {
-                reporter.error(format_args!("cannot detach: {}", describe(&e)));
-                return ExitCode::from(EXIT_FAILURE);
-            }
+    if daemon {
+        let cannot = |e: std::io::Error| {
+            reporter.error(format_args!("cannot detach: {}", describe(&e)));
+            ExitCode::from(EXIT_FAILURE)
         };
-        match fork_single_threaded() {
-            Err(e) => {
-                reporter.error(format_args!("cannot detach: {}", describe(&e)));
-                return ExitCode::from(EXIT_FAILURE);
-            }
-            Ok(Forked::Parent { child }) => {
+        let (reader, writer) = std::io::pipe().map_err(cannot)?;
+        match fork_single_threaded().map_err(cannot)? {
+            Forked::Parent { child } => {
                 drop(writer);
-                return parent(reader, child, reporter);
+                return Err(parent(reader, child, reporter));
             }
-            Ok(Forked::Child) => {
+            Forked::Child => {
                 drop(reader);
                 let _ = new_session();
                 notify = Some(writer);
             }
         }
     }
+    Ok(Detached { pidfile, notify })
+}
+
+/// Runs `mmadvise lock`.
+pub fn main(args: &LockArgs, plan: Plan<'_>, reporter: &Reporter) -> ExitCode {
+    let Detached { pidfile, notify } = match detach(args.pidfile.as_deref(), args.daemon, reporter)
+    {
+        Ok(detached) => detached,
+        Err(code) => return code,
+    };
     catch_termination();
     let mut held = Vec::new();
     let result = lock_all(args, plan, reporter, &mut held);
