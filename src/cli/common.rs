@@ -283,6 +283,27 @@ pub fn in_pool<R: Send>(threads: Option<u16>, f: impl FnOnce() -> R + Send) -> a
     })
 }
 
+/// A share in percent, as every tool prints it: one decimal, "-" when there is nothing to share, and
+/// never 0.0% or 100.0% for a share that is not none or all ("<0.1%", ">99.9%").
+pub fn percent_text(percent: Option<f64>) -> String {
+    let Some(p) = percent else {
+        return "-".into();
+    };
+    let text = format!("{p:.1}%");
+    if p > 0.0 && text == "0.0%" {
+        "<0.1%".into()
+    } else if p < 100.0 && text == "100.0%" {
+        ">99.9%".into()
+    } else {
+        text
+    }
+}
+
+/// `part` of `whole` in percent as [`percent_text`] prints it.
+pub fn share_text(part: u64, whole: u64) -> String {
+    percent_text(crate::residency::percent(part.min(whole), whole))
+}
+
 /// The most worker threads `-j` accepts: a pool is built whole before any work starts, and thousands of
 /// threads on a few cores take seconds to minutes to start and stop.
 pub const MAX_THREADS: u16 = 1024;

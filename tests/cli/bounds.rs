@@ -203,7 +203,7 @@ fn a_short_address_space_maps_smaller_windows_then_reads() {
             "mmadvise",
             &["touch"][..],
             format!(
-                "{}: 300M, resident 0 (0%) -> 300M (100%), loaded 300M",
+                "{}: 300M, resident 0 (0.0%) -> 300M (100.0%), loaded 300M",
                 big.display()
             ),
         ),

@@ -115,7 +115,7 @@ fn totals_agree_with_their_lines() {
         assert!(out.status.success(), "{}", stderr(&out));
         let total = text.lines().last().unwrap();
         assert!(
-            total.starts_with("total: 2 files, 112, resident 112 (100%) -> 112 (100%)"),
+            total.starts_with("total: 2 files, 112, resident 112 (100.0%) -> 112 (100.0%)"),
             "{action}: {text}"
         );
     }

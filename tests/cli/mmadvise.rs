@@ -171,7 +171,7 @@ fn touch_leaves_everything_resident() {
         assert_eq!(loaded(f), size.div_ceil(pg) * pg, "{}", f.display());
     }
     let text = stdout(&out);
-    assert!(text.contains("resident 0 (0%) -> 40M (100%)"), "{text}");
+    assert!(text.contains("resident 0 (0.0%) -> 40M (100.0%)"), "{text}");
     assert!(
         text.starts_with(&format!("{}: 40M", files[0].display())),
         "{text}"
@@ -644,7 +644,10 @@ fn restore_brings_back_a_saved_state_and_skips_a_changed_file() {
         "{err}"
     );
     let text = stdout(&out);
-    assert!(text.contains("saved 3.0M resident again (100%)"), "{text}");
+    assert!(
+        text.contains("saved 3.0M resident again (100.0%)"),
+        "{text}"
+    );
 
     // From standard input, as JSON.
     make_cold(&[&a]);

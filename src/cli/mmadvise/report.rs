@@ -296,28 +296,7 @@ pub fn pages_to_bytes(pages: u64, span_len: u64) -> u64 {
     pages.saturating_mul(page_size() as u64).min(span_len)
 }
 
-/// A share as a percentage that never rounds a partial share to 0% or 100%.
-pub fn percent(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        return "-".into();
-    }
-    if part >= whole {
-        return "100%".into();
-    }
-    if part == 0 {
-        return "0%".into();
-    }
-    let p = part as f64 * 100.0 / whole as f64;
-    if p < 0.1 {
-        "<0.1%".into()
-    } else if p > 99.9 {
-        ">99.9%".into()
-    } else if p >= 10.0 {
-        format!("{}%", p.floor())
-    } else {
-        format!("{:.1}%", (p * 10.0).floor() / 10.0)
-    }
-}
+pub use crate::cli::common::share_text as percent;
 
 /// Why residency is unknown, in words.
 pub fn unknown_text(why: Unknown) -> &'static str {
@@ -335,12 +314,11 @@ mod tests {
 
     #[test]
     fn percentages_never_lie_at_the_ends() {
-        assert_eq!(percent(0, 10), "0%");
-        assert_eq!(percent(10, 10), "100%");
+        assert_eq!(percent(0, 10), "0.0%");
+        assert_eq!(percent(10, 10), "100.0%");
         assert_eq!(percent(1, 100_000), "<0.1%");
         assert_eq!(percent(99_999, 100_000), ">99.9%");
-        assert_eq!(percent(1, 3), "33%");
-        assert_eq!(percent(1, 30), "3.3%");
+        assert_eq!(percent(1, 3), "33.3%");
         assert_eq!(percent(0, 0), "-");
     }
 }

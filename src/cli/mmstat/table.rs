@@ -91,20 +91,7 @@ pub(super) fn signed(change: i64) -> String {
     }
 }
 
-/// A percentage with one decimal that never rounds a partial share to 0% or 100%.
-pub fn percent_text(percent: Option<f64>) -> String {
-    let Some(p) = percent else {
-        return "-".into();
-    };
-    let text = format!("{p:.1}%");
-    if p > 0.0 && text == "0.0%" {
-        "<0.1%".into()
-    } else if p < 100.0 && text == "100.0%" {
-        ">99.9%".into()
-    } else {
-        text
-    }
-}
+pub use crate::cli::common::percent_text;
 
 fn or_dash(value: Option<u64>) -> String {
     value.map_or_else(|| "-".into(), |v| v.to_string())
