@@ -10,23 +10,10 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{
-    bin, disk_dir, fs_type, is_root, noise, page, reclaimed_pages, sh, skip, stderr, stdout,
-};
+use crate::util::disk_dir_or_skip;
+use crate::util::{bin, fs_type, is_root, noise, page, reclaimed_pages, sh, skip, stderr, stdout};
 
 const MIB: u64 = 1 << 20;
-
-macro_rules! disk_dir_or_skip {
-    () => {
-        match disk_dir() {
-            Some(d) => d,
-            None => {
-                skip("no temporary directory on a disk (tmpfs pages cannot be evicted)");
-                return;
-            }
-        }
-    };
-}
 
 /// Bytes of `path` in the page cache, as util-linux fincore counts them.
 pub(crate) fn resident(path: &Path) -> u64 {

@@ -74,6 +74,22 @@ pub fn fs_type(path: &Path) -> String {
     stdout(&out).trim().to_string()
 }
 
+/// [`disk_dir`], or a skip and return from the test when there is none.
+macro_rules! disk_dir_or_skip {
+    () => {
+        match $crate::util::disk_dir() {
+            Some(d) => d,
+            None => {
+                $crate::util::skip(
+                    "no temporary directory on a disk (tmpfs pages cannot be evicted)",
+                );
+                return;
+            }
+        }
+    };
+}
+pub(crate) use disk_dir_or_skip;
+
 /// A temporary directory on a filesystem backed by storage, whose pages can be written back and
 /// evicted (not tmpfs or ramfs, where they stay): `TMPDIR` when it is on one, else a directory under
 /// cargo's target directory, else /var/tmp. None only when all of them are in memory.

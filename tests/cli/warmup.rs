@@ -5,21 +5,10 @@
 use std::path::Path;
 
 use crate::mmadvise::{data_file, json_lines, loaded, make_cold, mmadvise, p, resident};
-use crate::util::{bin, disk_dir, skip, stderr, stdout};
+use crate::util::disk_dir_or_skip;
+use crate::util::{bin, skip, stderr, stdout};
 
 const MIB: u64 = 1 << 20;
-
-macro_rules! disk_dir_or_skip {
-    () => {
-        match disk_dir() {
-            Some(d) => d,
-            None => {
-                skip("no temporary directory on a disk (tmpfs pages cannot be evicted)");
-                return;
-            }
-        }
-    };
-}
 
 /// Saves the residency of `paths` with `mmstat --save` into `dir/cache.snap`.
 fn save(dir: &Path, paths: &[&Path]) -> std::path::PathBuf {
