@@ -195,11 +195,28 @@ fn touch_of_a_range_loads_that_range_only() {
         (Some(8 * MIB), Some(4 * MIB))
     );
     assert_eq!(file["loaded_bytes"], 4 * MIB);
-    // An offset inside a page is widened to the page.
-    make_cold(&[&f]);
-    let out = mmadvise(&["touch", "--range", "4097:1", p(&f)]);
-    assert!(out.status.success());
-    assert_eq!(loaded(&f), page() as u64);
+    // An offset inside a page is widened to the page. Seen once under a loaded CI run: one page more
+    // than asked, never reproduced. A leak of readahead would show in every attempt; another
+    // process's read in one at most, so this part may be tried three times, each one reported.
+    let pg = page() as u64;
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        make_cold(&[&f]);
+        let out = mmadvise(&["touch", "--range", "4097:1", p(&f)]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let file = std::fs::File::open(&f).unwrap();
+        let part = |offset: u64, len: u64| {
+            let s = mmtools::sys::cachestat::cachestat(&file, offset, len).unwrap();
+            (s.cache, s.evicted)
+        };
+        let parts = [part(0, pg), part(pg, pg), part(2 * pg, 0)];
+        if parts == [(0, 0), (1, 0), (0, 0)] || parts == [(0, 0), (0, 1), (0, 0)] {
+            return;
+        }
+        println!("touch --range 4097:1: (cached, reclaimed) before, in, after: {parts:?}");
+        attempts.push(parts);
+    }
+    panic!("touch --range 4097:1 loaded other pages in every attempt: {attempts:?}");
 }
 
 #[test]
