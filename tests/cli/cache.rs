@@ -298,23 +298,92 @@ fn cached_pages() -> u64 {
     kib * 1024 / page()
 }
 
-/// Runs `command` while a thread samples, every 10 ms, the growth of Cached over its value at the
-/// start and the pages of `src` cached; returns both peaks.
+/// A memory cgroup (v1) of one run's own, under the test's: the kernel charges a page-cache page to
+/// the cgroup of the process that brought it in, so the cgroup's `cache` is what the run added to
+/// Cached, whatever the rest of the machine (other tests, builds) does meanwhile.
+struct Cgroup {
+    dir: PathBuf,
+}
+
+impl Cgroup {
+    fn new() -> Option<Cgroup> {
+        let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let parent = text.lines().find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == "memory")
+                .then(|| Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')))
+        })?;
+        let dir = parent.join(format!("mmtools-test-{}", std::process::id()));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => Some(Cgroup { dir }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Some(Cgroup { dir }),
+            Err(_) => None,
+        }
+    }
+
+    /// `command`, started inside the cgroup.
+    fn wrap(&self, command: &Command) -> Command {
+        let mut wrapped = Command::new("sh");
+        wrapped
+            .arg("-c")
+            .arg("echo $$ > \"$0\"/cgroup.procs && exec \"$@\"")
+            .arg(&self.dir)
+            .arg(command.get_program())
+            .args(command.get_args());
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(v) => wrapped.env(key, v),
+                None => wrapped.env_remove(key),
+            };
+        }
+        wrapped
+    }
+
+    /// Page-cache pages charged to the cgroup.
+    fn cache_pages(&self) -> u64 {
+        let text = std::fs::read_to_string(self.dir.join("memory.stat")).unwrap();
+        let line = text.lines().find(|l| l.starts_with("cache ")).unwrap();
+        line[6..].trim().parse::<u64>().unwrap() / page()
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        // Its pages move to the parent; the directory goes once no process is left in it.
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Runs `command` while a thread samples, every 10 ms, the growth of Cached that the run caused and
+/// the pages of `src` cached; returns both peaks. The growth is the run's own cgroup's page cache
+/// where a memory cgroup can be made (root, cgroup v1), else Cached of the whole machine.
 fn peaks(command: &mut Command, src: &Path) -> (u64, u64) {
     // The program's own pages (a debug build is about 50 MB) are read in first: the bound is about the
     // data the run reads and writes, not the code it runs.
     std::fs::read(command.get_program()).unwrap();
+    let cgroup = Cgroup::new().map(Arc::new);
+    let mut command = match &cgroup {
+        Some(cg) => cg.wrap(command),
+        None => std::mem::replace(command, Command::new("true")),
+    };
     let done = Arc::new(AtomicBool::new(false));
-    let start = cached_pages();
+    let start = if cgroup.is_some() { 0 } else { cached_pages() };
     let sampler = {
         let done = done.clone();
         let src = src.to_path_buf();
+        let cgroup = cgroup.clone();
         std::thread::spawn(move || {
             let (mut cached, mut own) = (0u64, 0u64);
             let file = File::open(&src).unwrap();
             loop {
                 let stop = done.load(Ordering::Relaxed);
-                cached = cached.max(cached_pages().saturating_sub(start));
+                let now = cgroup
+                    .as_ref()
+                    .map_or_else(cached_pages, |cg| cg.cache_pages());
+                cached = cached.max(now.saturating_sub(start));
                 let s = mmtools::sys::cachestat::cachestat(&file, 0, 0).unwrap();
                 own = own.max(s.cache);
                 if stop {
