@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rustix::fs::{FileType, Mode, OFlags};
 
-use crate::error::describe;
+use crate::error::{Op as FileOp, describe};
 use crate::map::{MapMode, MappedRange, MappedRangeMut};
 use crate::sys::lock::{self, LockError, LockKind};
 
@@ -99,32 +99,11 @@ pub struct Outcome {
     pub view: Option<View>,
 }
 
-/// A step of the operation, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// Opening or creating.
-    Open,
-    /// Opening an existing counter for an update.
-    OpenForUpdate,
-    /// Taking the lock.
-    Lock,
-    /// fstat.
-    Stat,
-    /// Mapping.
-    Map,
-    /// Writing (initialising) the file.
-    Write,
-    /// msync.
-    Sync,
-    /// Removing a shared-memory object.
-    Unlink,
-}
-
 /// Why an operation on a counter failed.
 #[derive(Debug)]
 pub enum Problem {
-    /// The system refused.
-    Io(Step, io::Error),
+    /// The system refused this operation (the cli words it with the shared message table).
+    Io(FileOp, io::Error),
     /// The name is a directory.
     IsDirectory,
     /// Something that is not a regular file (a FIFO, a device, a socket).
@@ -171,16 +150,18 @@ impl Error {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::Io(step, e) => {
+            Problem::Io(op, e) => {
                 let what = describe(e);
-                match step {
-                    Step::Open | Step::Unlink => f.write_str(&what),
-                    Step::OpenForUpdate => write!(f, "cannot open for update: {what}"),
-                    Step::Lock => write!(f, "cannot lock: {what}"),
-                    Step::Stat => write!(f, "cannot stat: {what}"),
-                    Step::Map => write!(f, "cannot map: {what}"),
-                    Step::Write => write!(f, "write error: {what}"),
-                    Step::Sync => write!(f, "cannot sync: {what}"),
+                match op {
+                    FileOp::Open | FileOp::Remove => f.write_str(&what),
+                    FileOp::OpenWrite => write!(f, "cannot open for update: {what}"),
+                    FileOp::Create => write!(f, "cannot create: {what}"),
+                    FileOp::Lock => write!(f, "cannot lock: {what}"),
+                    FileOp::Stat => write!(f, "cannot stat: {what}"),
+                    FileOp::Map => write!(f, "cannot map: {what}"),
+                    FileOp::Write => write!(f, "write error: {what}"),
+                    FileOp::Sync => write!(f, "cannot sync: {what}"),
+                    _ => f.write_str(&what),
                 }
             }
             Problem::IsDirectory => f.write_str("Is a directory"),
@@ -289,16 +270,13 @@ fn opened(source: &Source<'_>, request: &Request) -> Result<(File, bool), Error>
         return source
             .open(base | OFlags::RDONLY)
             .map(|f| (f, false))
-            .map_err(|e| Error::new(source, io_problem(source, Step::Open, e)));
+            .map_err(|e| Error::new(source, io_problem(source, FileOp::Open, e)));
     }
     match source.open(base | OFlags::RDWR) {
         Ok(file) => return Ok((file, false)),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
         Err(e) => {
-            return Err(Error::new(
-                source,
-                io_problem(source, Step::OpenForUpdate, e),
-            ));
+            return Err(Error::new(source, io_problem(source, FileOp::OpenWrite, e)));
         }
     }
     // Missing: refuse before creating anything when the first update could not be stored anyway.
@@ -309,17 +287,17 @@ fn opened(source: &Source<'_>, request: &Request) -> Result<(File, bool), Error>
         .map_err(|r| Error::new(source, Problem::OutOfRange(r)))?;
     let file = source
         .open(base | OFlags::RDWR | OFlags::CREATE)
-        .map_err(|e| Error::new(source, io_problem(source, Step::Open, e)))?;
+        .map_err(|e| Error::new(source, io_problem(source, FileOp::Create, e)))?;
     Ok((file, true))
 }
 
-fn io_problem(source: &Source<'_>, step: Step, e: io::Error) -> Problem {
+fn io_problem(source: &Source<'_>, op: FileOp, e: io::Error) -> Problem {
     match e.raw_os_error() {
         Some(libc::EISDIR) => Problem::IsDirectory,
         Some(libc::ELOOP) if matches!(source, Source::Shm(_)) => {
             Problem::NotRegular("a symbolic link, refused as shm_open does")
         }
-        _ => Problem::Io(step, e),
+        _ => Problem::Io(op, e),
     }
 }
 
@@ -330,7 +308,7 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
     let fail = |problem| Error::new(source, problem);
     let writes = request.op.writes() && request.mode == MapMode::Shared;
     let (file, mut created) = opened(source, request)?;
-    let stat = rustix::fs::fstat(&file).map_err(|e| fail(Problem::Io(Step::Stat, e.into())))?;
+    let stat = rustix::fs::fstat(&file).map_err(|e| fail(Problem::Io(FileOp::Stat, e.into())))?;
     if let Some(problem) = irregular(stat.st_mode) {
         return Err(fail(problem));
     }
@@ -344,11 +322,11 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
     };
     let locked = Locked::take(&file, kind, request.timeout).map_err(|e| match e {
         LockError::TimedOut => fail(Problem::TimedOut(request.timeout.unwrap_or_default())),
-        LockError::Io(e) => fail(Problem::Io(Step::Lock, e)),
+        LockError::Io(e) => fail(Problem::Io(FileOp::Lock, e)),
     })?;
     // Under the lock, the size is what the last updater left: look again.
     let mut len = rustix::fs::fstat(&file)
-        .map_err(|e| fail(Problem::Io(Step::Stat, e.into())))?
+        .map_err(|e| fail(Problem::Io(FileOp::Stat, e.into())))?
         .st_size as u64;
     if len == 0 {
         let fresh = Counter::new(0, request.width).expect("width checked by the caller");
@@ -364,7 +342,7 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
                 view: request.keep.then_some(View { map: None }),
             });
         }
-        initialise(&file, fresh).map_err(|e| fail(Problem::Io(Step::Write, e)))?;
+        initialise(&file, fresh).map_err(|e| fail(Problem::Io(FileOp::Write, e)))?;
         created = true;
         len = fresh.width() as u64 + 1;
     }
@@ -372,12 +350,13 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
     let map_len = len.min(DIAGNOSE_LEN as u64) as usize;
     let mut map = if writes {
         Map::Write(
-            MappedRangeMut::new(&file, 0, map_len).map_err(|e| fail(Problem::Io(Step::Map, e)))?,
+            MappedRangeMut::new(&file, 0, map_len)
+                .map_err(|e| fail(Problem::Io(FileOp::Map, e)))?,
         )
     } else {
         Map::Read(
             MappedRange::new(&file, 0, map_len, request.mode, false)
-                .map_err(|e| fail(Problem::Io(Step::Map, e)))?,
+                .map_err(|e| fail(Problem::Io(FileOp::Map, e)))?,
         )
     };
     let parsed = parse(map.bytes(), len);
@@ -401,7 +380,7 @@ pub fn apply(source: &Source<'_>, request: &Request) -> Result<Outcome, Error> {
     if let Map::Write(m) = &map
         && request.sync
     {
-        m.flush().map_err(|e| fail(Problem::Io(Step::Sync, e)))?;
+        m.flush().map_err(|e| fail(Problem::Io(FileOp::Sync, e)))?;
     }
     // Unlock explicitly: a map holds a reference to the open file description, so closing the
     // descriptor alone would keep the OFD lock for as long as the map lives.
@@ -453,7 +432,7 @@ fn initialise(file: &File, counter: Counter) -> io::Result<()> {
 /// Removes the shared-memory object `name`.
 pub fn unlink_shm(name: &str) -> Result<(), Error> {
     rustix::shm::unlink(name)
-        .map_err(|e| Error::new(&Source::Shm(name), Problem::Io(Step::Unlink, e.into())))
+        .map_err(|e| Error::new(&Source::Shm(name), Problem::Io(FileOp::Remove, e.into())))
 }
 
 #[cfg(test)]

@@ -7,8 +7,12 @@ use std::path::{Path, PathBuf};
 /// What the core was doing when it failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    /// Looking up or opening a file.
+    /// Looking up or opening a file (for reading).
     Open,
+    /// Opening an existing file for reading and writing (to update it in place).
+    OpenWrite,
+    /// Asking for a file's status or its filesystem's (fstat, statfs, the size of a device).
+    Stat,
     /// Reading through read(2).
     Read,
     /// Creating a memory map.
@@ -23,6 +27,12 @@ pub enum Op {
     Sync,
     /// Setting an output file's attributes: owner, mode, ACLs, extended attributes, times.
     Attributes,
+    /// Locking a file (flock) or its pages in memory (mlock).
+    Lock,
+    /// Giving the kernel advice about a file's pages (madvise, fadvise).
+    Advise,
+    /// Removing a file.
+    Remove,
 }
 
 /// Why an operation failed.
@@ -88,6 +98,8 @@ impl Error {
         match &self.reason {
             Reason::Io(e) => match self.op {
                 Op::Open => describe(e),
+                Op::OpenWrite => format!("cannot open for writing: {}", describe(e)),
+                Op::Stat => format!("cannot stat: {}", describe(e)),
                 Op::Read => format!("read error: {}", describe(e)),
                 Op::Map => format!("cannot map: {}", describe(e)),
                 Op::Create => format!("cannot create: {}", describe(e)),
@@ -95,6 +107,9 @@ impl Error {
                 Op::Write => format!("write error: {}", describe(e)),
                 Op::Sync => format!("cannot sync: {}", describe(e)),
                 Op::Attributes => format!("cannot set attributes: {}", describe(e)),
+                Op::Lock => format!("cannot lock: {}", describe(e)),
+                Op::Advise => format!("cannot advise: {}", describe(e)),
+                Op::Remove => format!("cannot remove: {}", describe(e)),
             },
             Reason::IsDirectory => "Is a directory".to_string(),
             Reason::ChangedSize => "file changed size while being read".to_string(),

@@ -76,7 +76,7 @@ pub fn advise(subject: &Subject<'_>, act: Act, mode: MapMode, data: &[Span]) -> 
     let map_err = |e| Error::io(Op::Map, subject.path, e);
     let advise_err = |e: std::io::Error, what: &str| {
         Error::io(
-            Op::Read,
+            Op::Advise,
             subject.path,
             std::io::Error::new(e.kind(), format!("{what}: {}", crate::error::describe(&e))),
         )

@@ -85,16 +85,16 @@ pub fn lock(subject: &Subject<'_>, mode: MapMode, pattern: Pattern, holes: bool)
         .map_err(|e| Error::io(Op::Map, subject.path, e))?;
     apply_pattern(subject, &map, pattern, holes, false);
     map.lock_on_fault(map.bytes())
-        .map_err(|e| Error::io(Op::Map, subject.path, lock_error(e)))?;
+        .map_err(|e| Error::io(Op::Lock, subject.path, lock_error(e)))?;
     Ok(Locked { map })
 }
 
 fn lock_error(e: std::io::Error) -> std::io::Error {
     let why = match e.raw_os_error() {
         Some(libc::ENOMEM) | Some(libc::EPERM) | Some(libc::EAGAIN) => {
-            "cannot lock: RLIMIT_MEMLOCK reached (or memory is short)".to_string()
+            "RLIMIT_MEMLOCK reached (or memory is short)".to_string()
         }
-        _ => format!("cannot lock: {}", crate::error::describe(&e)),
+        _ => return e,
     };
     std::io::Error::new(e.kind(), why)
 }

@@ -51,12 +51,10 @@ impl Reporter {
         self.failed.store(true, Ordering::Relaxed);
     }
 
-    /// Prints a core error as `tool: name: reason`, the name quoted as [`quote::name`] quotes it, and
-    /// marks the run failed.
-    ///
-    /// [`quote::name`]: crate::cli::quote::name
+    /// Prints a core error in the words of the shared table ([`crate::cli::messages`]) and marks the
+    /// run failed.
     pub fn file_error(&self, e: &crate::error::Error) {
-        self.error(file_message(e));
+        self.error(crate::cli::messages::message(e));
     }
 
     /// Prints `tool: warning: message` to stderr; the run does not fail for it.
@@ -162,11 +160,6 @@ fn usage_message(rendered: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A core error for people: `name: reason`, the name quoted when it needs to be.
-pub fn file_message(e: &crate::error::Error) -> String {
-    format!("{}: {}", crate::cli::quote::name(e.path()), e.reason_text())
 }
 
 /// Whether an error comes from writing to a closed pipe (as in `| head`).

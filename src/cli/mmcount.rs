@@ -375,9 +375,11 @@ pub fn run(plan: &Plan, reporter: &Reporter, progress: &ProgressBar) -> anyhow::
             }
             Err(e) => {
                 errors += 1;
-                progress.suspend(|| reporter.file_error(&e));
+                // wc's words, not the shared table's: scripts match wc's messages.
+                let message = crate::cli::messages::named(&e);
+                progress.suspend(|| reporter.error(&message));
                 if plan.json {
-                    json.error(shown, &e.reason_text())?;
+                    json.error(shown, &message)?;
                 }
             }
         }

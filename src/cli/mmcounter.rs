@@ -254,14 +254,29 @@ pub fn plan(args: &Args) -> Plan {
     }
 }
 
-/// Reports a counter error as `mmcounter: NAME: problem`, the name quoted as every tool quotes names.
-/// Reports a failure on stderr and, with --json, as an "error" record on stdout too.
+/// The message for a counter error: a refusal of the system in the shared table's words
+/// ([`crate::cli::messages`]: `cannot lock 'NAME': REASON`), anything else as `NAME: problem`, the
+/// name quoted as every tool quotes names.
+fn message(e: &counter::Error) -> String {
+    match e.problem() {
+        counter::Problem::Io(op, io) => {
+            crate::cli::messages::io_message(*op, std::path::Path::new(e.name()), io)
+        }
+        problem => format!("{}: {problem}", quote::name(e.name())),
+    }
+}
+
+/// Reports a failure on stderr and, with --json, as an "error" record on stdout too (its `error`
+/// the message as printed).
 fn report(plan: &Plan, reporter: &Reporter, e: &counter::Error) -> io::Result<()> {
-    let message = format!("{}: {}", quote::name(e.name()), e.problem());
+    let message = message(e);
     reporter.error(&message);
     if plan.style == Style::Json {
-        let reason = e.problem().to_string();
-        emit(&json_record("error", e.name(), &[("error", reason.into())]))?;
+        emit(&json_record(
+            "error",
+            e.name(),
+            &[("error", message.into())],
+        ))?;
     }
     Ok(())
 }

@@ -81,19 +81,29 @@ fn ordered<'r>(plan: &Plan, report: &'r Report) -> Vec<&'r FileStat> {
     files
 }
 
+/// The message for a failure, as printed after `mmstat: ` (and in the JSON record's `error`).
+fn error_text(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Failed(e) => Some(crate::cli::messages::message(e)),
+        Outcome::Error { path, message } => Some(
+            path.as_ref()
+                .map_or_else(|| message.clone(), |p| format!("{}: {message}", p.shown())),
+        ),
+        _ => None,
+    }
+}
+
 /// Reports an error or a skipped path on stderr (each once under --watch).
 pub(crate) fn problem(reporter: &Reporter, outcome: &Outcome, frame: &mut Frame) {
     let (text, is_error) = match outcome {
-        Outcome::Error { path, message } => (
-            path.as_ref()
-                .map_or_else(|| message.clone(), |p| format!("{}: {message}", p.shown())),
-            true,
-        ),
         Outcome::Skipped { path, why } => (
             format!("{}: skipped: {why}", crate::cli::quote::name(path)),
             false,
         ),
-        _ => return,
+        _ => match error_text(outcome) {
+            Some(text) => (text, true),
+            None => return,
+        },
     };
     if frame.refresh.is_some() && !frame.reported.insert(text.clone()) {
         return;
@@ -118,8 +128,9 @@ impl Digest {
     pub(crate) fn add(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Gone { pid, exited } => *self.gone.entry((*pid, *exited)).or_default() += 1,
-            Outcome::Error { message, .. }
-                if message.contains("cachestat: Operation not permitted") =>
+            Outcome::Failed(e)
+                if e.reason_text()
+                    .contains("cachestat: Operation not permitted") =>
             {
                 self.blocked = true
             }
@@ -275,7 +286,8 @@ fn text(
         Ok(())
     };
     if plan.rows {
-        if plan.headings {
+        // No heading over no row (every path failed), except in a refreshed screen, which keeps its shape.
+        if plan.headings && (!rows.is_empty() || in_place) {
             if let Some(style) = plan.map {
                 writeln!(out, "{}", bar::legend(style.ascii))?;
             }
@@ -398,16 +410,23 @@ pub(crate) fn problem_record<W: Write>(
     frame: &mut Frame,
 ) -> io::Result<()> {
     match outcome {
-        Outcome::Error { path, message } => {
+        Outcome::Failed(_) | Outcome::Error { .. } => {
             let mut record = serde_json::Map::new();
             record.insert("type".into(), "error".into());
-            match path {
-                Some(subject) => subject.insert_json(&mut record),
-                None => {
+            match outcome {
+                Outcome::Failed(e) => insert_name(&mut record, "path", e.path().as_os_str()),
+                Outcome::Error {
+                    path: Some(subject),
+                    ..
+                } => subject.insert_json(&mut record),
+                _ => {
                     record.insert("path".into(), serde_json::Value::Null);
                 }
             }
-            record.insert("error".into(), message.as_str().into());
+            record.insert(
+                "error".into(),
+                error_text(outcome).unwrap_or_default().into(),
+            );
             out.record(&record)?
         }
         Outcome::Skipped { path, why } => {

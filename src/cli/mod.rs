@@ -3,6 +3,7 @@
 
 pub mod cachedoc;
 pub mod common;
+pub mod messages;
 pub mod mmadvise;
 pub mod mmcount;
 pub mod mmcounter;

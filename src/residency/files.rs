@@ -10,7 +10,7 @@ use std::time::Duration;
 use rustix::fs::{FileType, Mode, OFlags, Stat};
 
 use super::{FsKind, Method, Residency, Run, Target, Unknown, Used, fs_kind, pages_between};
-use crate::error::describe;
+use crate::error::{Error, Op};
 use crate::map::page_size;
 use crate::procmaps;
 use crate::size::ByteRange;
@@ -116,9 +116,11 @@ pub enum Outcome {
         /// Why.
         why: String,
     },
-    /// Failed.
+    /// A file failed: what was being done, on which path, and why.
+    Failed(crate::error::Error),
+    /// A process given by pid could not be listed, or a walk or list failed with no file to blame.
     Error {
-        /// The file or process, when the failure has one.
+        /// The process, when the failure has one.
         path: Option<Subject>,
         /// The reason.
         message: String,
@@ -187,10 +189,6 @@ impl Totals {
     }
 }
 
-fn subject(path: &Path) -> Subject {
-    Subject::File(path.to_path_buf())
-}
-
 const FILE_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::NONBLOCK)
     .union(OFlags::CLOEXEC)
@@ -217,10 +215,7 @@ pub fn measure_path(shown: &Path, open: &Path, pid: Option<u32>, options: &Optio
                 exited: !procmaps::alive(pid),
             }
         }
-        Err(e) => Outcome::Error {
-            path: Some(subject(shown)),
-            message: describe(&e.into()),
-        },
+        Err(e) => Outcome::Failed(Error::io(Op::Open, shown, e.into())),
     }
 }
 
@@ -229,10 +224,7 @@ pub fn measure_path(shown: &Path, open: &Path, pid: Option<u32>, options: &Optio
 pub fn measure_fd(file: &File, path: &Path, quiet: bool, options: &Options) -> Outcome {
     let outcome = match rustix::fs::fstat(file) {
         Ok(stat) => measure_open(file, path, &stat, quiet, options),
-        Err(e) => Outcome::Error {
-            path: Some(subject(path)),
-            message: describe(&e.into()),
-        },
+        Err(e) => Outcome::Failed(Error::io(Op::Stat, path, e.into())),
     };
     with_path(outcome, path.to_path_buf())
 }
@@ -284,12 +276,7 @@ pub fn measure_open(
     if kind == FileType::BlockDevice && stat.st_size == 0 {
         match device_size(file) {
             Ok(size) => stat.st_size = size as i64,
-            Err(e) => {
-                return Outcome::Error {
-                    path: Some(subject(path)),
-                    message: describe(&e),
-                };
-            }
+            Err(e) => return Outcome::Failed(Error::io(Op::Stat, path, e)),
         }
     }
     let stat = &stat;
@@ -317,10 +304,7 @@ pub fn measure_open(
             counted: true,
             refused: m.refused,
         })),
-        Err(e) => Outcome::Error {
-            path: Some(subject(path)),
-            message: e.reason_text(),
-        },
+        Err(e) => Outcome::Failed(e),
     }
 }
 
@@ -351,8 +335,7 @@ fn fs_of(file: &File, dev: u64, path: &Path) -> crate::error::Result<FsKind> {
     {
         return Ok(kind);
     }
-    let kind =
-        fs_kind(file).map_err(|e| crate::error::Error::io(crate::error::Op::Open, path, e))?;
+    let kind = fs_kind(file).map_err(|e| Error::io(Op::Stat, path, e))?;
     LAST_FS.set(Some((dev, kind)));
     Ok(kind)
 }
@@ -545,7 +528,7 @@ impl Totals {
                 t.refused = t.refused.or(f.refused);
             }
             Outcome::Skipped { .. } => t.skipped += 1,
-            Outcome::Error { .. } => t.errors += 1,
+            Outcome::Failed(_) | Outcome::Error { .. } => t.errors += 1,
             Outcome::Gone { .. } => t.gone += 1,
             Outcome::Ignored | Outcome::Cancelled => {}
         }

@@ -120,7 +120,7 @@ pub struct Target<'a> {
 impl<'a> Target<'a> {
     /// Prepares `file` (open for reading, of `len` bytes, named `path` in errors).
     pub fn new(file: &'a File, path: &'a Path, len: u64) -> Result<Self> {
-        let fs = fs_kind(file).map_err(|e| Error::io(Op::Open, path, e))?;
+        let fs = fs_kind(file).map_err(|e| Error::io(Op::Stat, path, e))?;
         Ok(Target::with_fs(file, path, len, fs))
     }
 

@@ -14,7 +14,6 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::files::{Options, Outcome, Subject, Totals, measure_fd, measure_open, measure_path};
-use crate::error::describe;
 use crate::procmaps;
 use crate::walk::open::{Found, Opened, walk_open};
 use crate::walk::{Seen, WalkOptions};
@@ -165,10 +164,7 @@ fn stdin(options: &super::Options) -> Outcome {
     }
     match io::stdin().as_fd().try_clone_to_owned() {
         Ok(fd) => measure_fd(&File::from(fd), Path::new("-"), false, options),
-        Err(e) => Outcome::Error {
-            path: Some(Subject::File("-".into())),
-            message: describe(&e),
-        },
+        Err(e) => Outcome::Failed(crate::error::Error::io(crate::error::Op::Open, "-", e)),
     }
 }
 
@@ -207,9 +203,6 @@ fn from_walk(item: Found<Outcome>) -> Outcome {
             path,
             why: reason.describe().into(),
         },
-        Found::Error(e) => Outcome::Error {
-            path: Some(Subject::File(e.path().to_path_buf())),
-            message: e.reason_text(),
-        },
+        Found::Error(e) => Outcome::Failed(e),
     }
 }

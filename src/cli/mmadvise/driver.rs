@@ -297,7 +297,11 @@ impl<'p, 'r> Driver<'p, 'r> {
         let meta = match o.input.file().metadata() {
             Ok(m) => m,
             Err(e) => {
-                report.error(&record.path, &describe(&e))?;
+                report.core_error(&crate::error::Error::io(
+                    crate::error::Op::Stat,
+                    &record.path,
+                    e,
+                ))?;
                 return Ok(None);
             }
         };

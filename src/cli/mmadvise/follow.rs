@@ -342,7 +342,9 @@ fn main(plan: &Plan<'_>, reporter: &Reporter) -> ExitCode {
         if started && let Some(path) = &pidfile {
             match write_pidfile(path) {
                 Ok(()) => wrote_pidfile = true,
-                Err(e) => reporter.error(format_args!("{}: {}", quote::name(path), describe(&e))),
+                Err(e) => {
+                    reporter.file_error(&crate::error::Error::io(crate::error::Op::Write, path, e))
+                }
             }
         }
         let status = if reporter.failed() {

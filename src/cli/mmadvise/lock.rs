@@ -10,7 +10,6 @@ use serde_json::Map;
 
 use crate::advise::lock::{Budget, Locked, cost, lock};
 use crate::cli::common::{EXIT_FAILURE, EXIT_OK, Reporter, is_broken_pipe};
-use crate::cli::quote;
 use crate::error::describe;
 use crate::size::human;
 use crate::sys::daemon::{Forked, child_status, detach_stdio, fork_single_threaded, new_session};
@@ -216,7 +215,7 @@ pub fn main(args: &LockArgs, plan: Plan<'_>, reporter: &Reporter) -> ExitCode {
         && let Some(path) = &pidfile
         && let Err(e) = write_pidfile(path)
     {
-        reporter.error(format_args!("{}: {}", quote::name(path), describe(&e)));
+        reporter.file_error(&crate::error::Error::io(crate::error::Op::Write, path, e));
         held.clear();
     }
     let status = if reporter.failed() {

@@ -213,15 +213,19 @@ impl<'r> Report<'r> {
         Ok(())
     }
 
-    /// Reports a failed file: `mmadvise: path: reason` on stderr, and an "error" object with --json.
+    /// Reports a failed file for a reason of the tool's own: `mmadvise: path: reason` on stderr, and
+    /// an "error" object with --json.
     pub fn error(&mut self, path: &Path, reason: &str) -> io::Result<()> {
+        self.failed(path, &format!("{}: {reason}", quote::name(path)))
+    }
+
+    /// Reports a failed file with its whole message: `mmadvise: message` on stderr, and an "error"
+    /// object whose `error` is the message, with --json.
+    fn failed(&mut self, path: &Path, message: &str) -> io::Result<()> {
         self.totals.errors += 1;
-        self.bar.suspend(|| {
-            self.reporter
-                .error(format_args!("{}: {reason}", quote::name(path)))
-        });
+        self.bar.suspend(|| self.reporter.error(message));
         if let Some(json) = &mut self.json {
-            json.error(path.as_os_str(), reason)?;
+            json.error(path.as_os_str(), message)?;
         }
         Ok(())
     }
@@ -236,9 +240,9 @@ impl<'r> Report<'r> {
         Ok(())
     }
 
-    /// Reports a core error about a file.
+    /// Reports a core error about a file, in the shared table's words ([`crate::cli::messages`]).
     pub fn core_error(&mut self, e: &crate::error::Error) -> io::Result<()> {
-        self.error(e.path(), &e.reason_text())
+        self.failed(e.path(), &crate::cli::messages::message(e))
     }
 
     /// The total line (text, when more than one file was reported) or the "summary" object, with

@@ -9,7 +9,6 @@ use serde_json::Map;
 
 use crate::advise::{pages_in, total};
 use crate::cli::quote;
-use crate::error::describe;
 use crate::snapshot::{FileRecord, read};
 
 use super::RestoreArgs;
@@ -21,8 +20,10 @@ pub fn read_snapshot(path: &Path) -> anyhow::Result<Vec<FileRecord>> {
     let result = if path.as_os_str() == "-" {
         read(std::io::stdin().lock())
     } else {
-        let file = std::fs::File::open(path)
-            .map_err(|e| anyhow::anyhow!("{}: {}", quote::name(path), describe(&e)))?;
+        let file = std::fs::File::open(path).map_err(|e| {
+            let e = crate::error::Error::io(crate::error::Op::Open, path, e);
+            anyhow::anyhow!(crate::cli::messages::message(&e))
+        })?;
         read(BufReader::new(file))
     };
     let (_header, records) =

@@ -1,11 +1,12 @@
 //! mmcp's words: every failure and planning problem of the copy core, worded as cp words it, so that
-//! scripts matching cp's messages match mmcp's.
+//! scripts matching cp's messages match mmcp's. Failures of the core's [`Error`] take the words of
+//! the shared table, [`crate::cli::messages`].
 
 use std::path::Path;
 
 use crate::copy::Failure;
 use crate::copy::plan::Problem;
-use crate::error::{Error, Op, Reason, describe};
+use crate::error::{Error, Reason, describe};
 
 /// A path quoted as cp quotes it in messages and `-v` lines (always quoted, escaped as the shell reads
 /// it: `'a'$'\377''b'`).
@@ -27,29 +28,15 @@ pub fn message(failure: &Failure) -> Option<String> {
     Some(text)
 }
 
+/// A core error in the shared table's words ([`crate::cli::messages`]), except a file that changed
+/// size, which a copy words as its own.
 fn file_message(e: &Error) -> String {
-    let path = quote(e.path());
     match e.reason() {
         Reason::ChangedSize => format!(
             "{}: file changed size during copy",
             crate::cli::quote::name(e.path())
         ),
-        Reason::IsDirectory => format!("{}: Is a directory", crate::cli::quote::name(e.path())),
-        Reason::DanglingSymlink => format!("not writing through dangling symlink {path}"),
-        Reason::Replaced => format!("{}: {}", crate::cli::quote::name(e.path()), e.reason_text()),
-        Reason::Io(io) => {
-            let why = describe(io);
-            match e.op() {
-                Op::Open => format!("cannot open {path} for reading: {why}"),
-                Op::Read => format!("error reading {path}: {why}"),
-                Op::Map => format!("cannot map {path}: {why}"),
-                Op::Create => format!("cannot create {path}: {why}"),
-                Op::Resize => format!("cannot allocate {path}: {why}"),
-                Op::Write => format!("error writing {path}: {why}"),
-                Op::Sync => format!("cannot sync {path}: {why}"),
-                Op::Attributes => format!("setting attributes for {path}: {why}"),
-            }
-        }
+        _ => crate::cli::messages::message(e),
     }
 }
 

@@ -7,7 +7,6 @@
 use std::io::{self, BufWriter, Write};
 
 use super::args::Plan;
-use crate::cli::quote;
 
 /// Permission bits of the file --output-file creates (less the umask): readable by a collector that
 /// runs as another user.
@@ -15,15 +14,17 @@ const MODE: u32 = 0o644;
 
 /// Writes one report: `fill` writes it to the destination the plan names. `in_place` redraws a
 /// terminal (clear the screen, then the report in one write). Errors writing the file name it:
-/// `FILE: reason`.
+/// `error writing 'FILE': reason`.
 pub(crate) fn write(
     plan: &Plan,
     in_place: bool,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> anyhow::Result<()> {
     if let Some(path) = &plan.output {
-        return crate::dest::write_whole(path, MODE, fill)
-            .map_err(|e| anyhow::anyhow!("{}: {}", quote::name(path), crate::error::describe(&e)));
+        return crate::dest::write_whole(path, MODE, fill).map_err(|e| {
+            let e = crate::error::Error::io(crate::error::Op::Write, path, e);
+            anyhow::anyhow!(crate::cli::messages::message(&e))
+        });
     }
     let stdout = io::stdout();
     if in_place {

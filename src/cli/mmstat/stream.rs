@@ -264,11 +264,8 @@ fn write(
         Format::Text => {
             if plan.rows && plan.sort.is_some() {
                 let table = Table::new(plan, &kept, None);
-                if plan.headings {
-                    if let Some(style) = plan.map {
-                        writeln!(out, "{}", bar::legend(style.ascii))?;
-                    }
-                    writeln!(out, "{}", table.heading())?;
+                if !kept.is_empty() {
+                    heading(plan, &table, out)?;
                 }
                 for (i, f) in kept.iter().enumerate() {
                     writeln!(out, "{}", table.row(i))?;
@@ -315,8 +312,19 @@ fn others(
     }
 }
 
-/// Measures the columns on the sample, prints the heading and the sample's rows (and messages, in
-/// order), and returns the table that later rows are aligned to, with the number of rows printed.
+/// The table's heading (under the map's legend), unless the plan asks for none.
+fn heading(plan: &Plan, table: &Table<'_>, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+    if plan.headings {
+        if let Some(style) = plan.map {
+            writeln!(out, "{}", bar::legend(style.ascii))?;
+        }
+        writeln!(out, "{}", table.heading())?;
+    }
+    Ok(())
+}
+
+/// Measures the columns on the sample, prints the heading (above the first row, if any) and the
+/// sample's rows (and messages, in order), and returns the table that later rows are aligned to, with the number of rows printed.
 fn start_table<'p>(
     plan: &'p Plan,
     reporter: &Reporter,
@@ -334,16 +342,14 @@ fn start_table<'p>(
         .take(most)
         .collect();
     let mut table = Table::new(plan, &files, None);
-    if plan.headings {
-        if let Some(style) = plan.map {
-            writeln!(out, "{}", bar::legend(style.ascii))?;
-        }
-        writeln!(out, "{}", table.heading())?;
-    }
     let mut i = 0;
     for outcome in sample.iter() {
         match outcome {
             Outcome::File(f) if i < files.len() => {
+                // The heading goes right above the first row: none when every path failed.
+                if i == 0 {
+                    heading(plan, &table, out)?;
+                }
                 writeln!(out, "{}", table.row(i))?;
                 for line in table::extra_lines(plan, f) {
                     writeln!(out, "{line}")?;
