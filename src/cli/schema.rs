@@ -47,7 +47,8 @@ const PATH_BYTES: Field = f(
 );
 const ERROR: Field = f(
     "error",
-    "why it failed, as printed on standard error (after the file's name; mmcp's messages are cp's, whole)",
+    "the message as printed on standard error, without the leading 'TOOL: ': cp's words in every tool \
+(cannot open 'a b' for reading: No such file or directory), wc's in mmcount (a b: No such file or directory)",
 );
 const SCHEMA: Field = f("schema", "the version of this schema");
 const FILES: Field = f("files", "files that were handled");

@@ -1,9 +1,11 @@
 //! One dialect across the five tools: usage errors in the same two-line format with the peer tools'
 //! exit status, and long options abbreviated to any unambiguous prefix, as every GNU tool allows.
 
-use std::process::Command;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
 
-use crate::util::{bin, noise, stderr, stdout, write};
+use crate::util::{bin, bin_path, is_root, noise, skip, stderr, stdout, write};
 
 /// The tools, each with the usage status of its peer (cp and wc exit 1; the others 2).
 const TOOLS: [(&str, i32); 5] = [
@@ -244,4 +246,130 @@ fn walks_skip_symlinks_with_the_same_note_in_every_tool() {
     );
     assert_eq!(records[0], records[1]);
     assert!(!records[0].is_empty());
+}
+
+/// Runs `program` with `args` in `dir`, in the C locale; as uid and gid 65534 when `nobody` (and we
+/// are root: setpriv then drops the privileges).
+fn run_in(dir: &Path, program: &Path, args: &[&str], nobody: bool) -> Output {
+    let mut command = if nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    command
+        .current_dir(dir)
+        .env("LC_ALL", "C")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `TOOL: ` and the rest of the one line a failed run printed, checking the exit status 1.
+fn message(out: &Output, tool: &str, what: &str) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{tool} {what}: {err}");
+    assert_eq!(err.lines().count(), 1, "{tool} {what}: one line: {err}");
+    err.strip_prefix(&format!("{tool}: "))
+        .unwrap_or_else(|| panic!("{tool} {what}: {err}"))
+        .trim_end()
+        .to_string()
+}
+
+/// Runtime errors come from one table in cp's words: mmcp says what cp says, mmstat, mmadvise and
+/// mmcounter word the same failure the same way (`cannot open 'NAME' for reading: REASON`), and
+/// mmcount says what wc says. The reasons are the installed wc's, for a missing file, a path through
+/// a file (ENOTDIR), a symlink loop (ELOOP), a directory, and a file only root may read (EACCES).
+#[test]
+fn file_errors_read_the_same_in_every_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    // Traversable and writable by another uid (the temp dir itself is 0700).
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let root = dir.path();
+    write(root, "a file", b"1\n");
+    std::fs::create_dir(root.join("a dir")).unwrap();
+    std::os::unix::fs::symlink("loop 2", root.join("loop 1")).unwrap();
+    std::os::unix::fs::symlink("loop 1", root.join("loop 2")).unwrap();
+    let secret = write(root, "a secret", b"0000000001\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let setpriv = Command::new("setpriv").arg("--version").output();
+    let nobody = is_root() && setpriv.is_ok_and(|o| o.status.success());
+    if !nobody {
+        skip("the unreadable case needs root and setpriv");
+    }
+    let cases: &[(&str, bool)] = &[
+        ("no such", false),
+        ("a file/x", false),
+        ("loop 1", false),
+        ("a dir", false),
+        ("a secret", true),
+    ];
+    for &(name, as_nobody) in cases {
+        if as_nobody && !nobody {
+            continue;
+        }
+        let quoted = format!("'{name}'");
+        let run = |tool: &str, args: &[&str]| {
+            let out = run_in(root, bin_path(tool), args, as_nobody);
+            message(&out, tool, name)
+        };
+        // mmcount: wc's message, word for word.
+        let wc = message(
+            &run_in(root, Path::new("wc"), &["--", name], as_nobody),
+            "wc",
+            name,
+        );
+        assert_eq!(run("mmcount", &["--", name]), wc, "mmcount {name}");
+        let reason = wc
+            .strip_prefix(&format!("{quoted}: "))
+            .unwrap_or_else(|| panic!("wc {name}: {wc}"));
+        // mmcp: cp's message, word for word.
+        let cp = message(
+            &run_in(root, Path::new("cp"), &["--", name, "copy"], as_nobody),
+            "cp",
+            name,
+        );
+        assert_eq!(run("mmcp", &["--", name, "copy"]), cp, "mmcp {name}");
+        let open = format!("cannot open {quoted} for reading: {reason}");
+        if name == "a dir" {
+            // A directory is walked by mmstat and mmadvise; a counter cannot be one.
+            let dir_error = format!("{quoted}: Is a directory");
+            assert_eq!(run("mmcounter", &["--get", "--", name]), dir_error);
+            assert_eq!(run("mmcounter", &["--", name]), dir_error);
+            continue;
+        }
+        assert_eq!(run("mmstat", &["--", name]), open, "mmstat {name}");
+        assert_eq!(
+            run("mmadvise", &["touch", "--", name]),
+            open,
+            "mmadvise {name}"
+        );
+        assert_eq!(
+            run("mmcounter", &["--get", "--", name]),
+            open,
+            "mmcounter {name}"
+        );
+        if name != "no such" {
+            // An update opens the counter for writing (a missing one is created).
+            let update = format!("cannot open {quoted} for writing: {reason}");
+            assert_eq!(run("mmcounter", &["--", name]), update, "mmcounter {name}");
+        }
+        // JSON: the "error" record carries the message as printed.
+        for args in [
+            &["mmstat", "--json", "--", name][..],
+            &["mmadvise", "touch", "--json", "--", name],
+            &["mmcounter", "--get", "--json", "--", name],
+        ] {
+            let out = run_in(root, bin_path(args[0]), &args[1..], as_nobody);
+            let error = stdout(&out)
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .find(|r| r["type"] == "error")
+                .unwrap_or_else(|| panic!("{args:?}: no error record"));
+            assert_eq!(error["path"], name, "{args:?}");
+            assert_eq!(error["error"], open, "{args:?}");
+        }
+    }
 }

@@ -706,7 +706,7 @@ fn special_files_are_skipped_and_failures_do_not_stop_the_others() {
     );
     assert!(
         err.contains(&format!(
-            "mmadvise: {}: No such file or directory",
+            "mmadvise: cannot open '{}' for reading: No such file or directory",
             missing.display()
         )),
         "{err}"
@@ -761,7 +761,7 @@ fn an_unreadable_file_is_reported_and_residency_hidden_from_others_is_unknown() 
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!(
-            "mmadvise: {}: Permission denied",
+            "mmadvise: cannot open '{}' for reading: Permission denied",
             closed.display()
         )),
         "{}",

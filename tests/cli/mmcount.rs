@@ -561,7 +561,10 @@ fn unreadable_files_fail_alone() {
         );
         if mode == ["--json"] {
             let objects = lists::json_lines(&out);
-            assert_eq!(objects[1]["error"], "Permission denied");
+            assert_eq!(
+                objects[1]["error"],
+                format!("{}: Permission denied", secret.display())
+            );
             assert_eq!(objects[3]["lines"], 2);
             assert_eq!(objects[3]["words"], 3);
             continue;

@@ -333,12 +333,13 @@ fn unknown_residency_for_files_the_caller_may_not_write() {
     assert_eq!(f["unknown_reason"], "not-writable");
     let errors = of_type(&records, "error");
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0]["error"], "Permission denied");
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!("mmstat: {}: Permission denied", p(&secret))),
-        "{err}"
+    let message = format!(
+        "cannot open '{}' for reading: Permission denied",
+        p(&secret)
     );
+    assert_eq!(errors[0]["error"], message, "the message as printed");
+    let err = stderr(&out);
+    assert!(err.contains(&format!("mmstat: {message}\n")), "{err}");
     assert_eq!(
         err.matches("is unknown").count(),
         1,

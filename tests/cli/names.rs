@@ -247,8 +247,15 @@ fn every_tool_quotes_a_missing_hostile_name_as_wc_does() {
                 "{tool} {raw:?}: {stderr:?}, wc: {wanted:?}"
             );
         };
-        check("mmstat", &[os("--"), name], &wanted);
-        check("mmadvise", &[os("touch"), os("--"), name], &wanted);
+        // A name inside a sentence is quoted as cp quotes it (always), in cp's words.
+        let cp = reference("cp", dir.path(), &[os("--"), name, os("dst")]);
+        let quoted = text(&cp.stderr);
+        let quoted = &quoted[quoted.find('\'').unwrap()..quoted.rfind(':').unwrap()];
+        let open = format!("cannot open {quoted} for reading: No such file or directory\n");
+        check("mmstat", &[os("--"), name], &open);
+        check("mmadvise", &[os("touch"), os("--"), name], &open);
+        // mmcount words it as wc does.
+        check("mmcount", &[os("--"), name], &wanted);
         // mmcounter creates a missing counter: a directory of that name is refused instead.
         std::fs::create_dir(dir.path().join(name)).unwrap();
         let wc = reference("wc", dir.path(), &[os("--"), name]);
@@ -256,11 +263,7 @@ fn every_tool_quotes_a_missing_hostile_name_as_wc_does() {
         assert!(wanted_dir.ends_with(": Is a directory\n"), "{wanted_dir}");
         check("mmcounter", &[os("--"), name], &wanted_dir);
         std::fs::remove_dir(dir.path().join(name)).unwrap();
-        // cp's message words differ (cannot stat), its quoting is ours.
-        let cp = reference("cp", dir.path(), &[os("--"), name, os("dst")]);
         let out = ours("mmcp", dir.path(), &[os("--"), name, os("dst")]);
-        let quoted = text(&cp.stderr);
-        let quoted = &quoted[quoted.find('\'').unwrap()..quoted.rfind(':').unwrap()];
         assert!(
             text(&out.stderr).contains(quoted),
             "{}: cp quoted {quoted}",

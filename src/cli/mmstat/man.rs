@@ -153,9 +153,9 @@ number of files. With --top N, the per-file gauges of each directory's first N f
 directory, synced, then linked in over the old FILE (through a temporary name renamed over it at once), \
 so that the collector reads the old report or the new one and never half of one; FILE gets mode 0644 \
 less the umask. A report that cannot be written whole (a full disk) leaves the old FILE and no \
-temporary, and exits 1 with FILE: reason. SIGINT, SIGTERM and SIGHUP let a write under way finish and \
-stop mmstat before another begins. Only a SIGKILL in the instant between the link under the \
-temporary name .FILE.mmcp-XXXXXX and the rename can leave that name behind (node_exporter reads only \
+temporary, and exits 1 with error writing 'FILE': reason. SIGINT, SIGTERM and SIGHUP let a write \
+under way finish and stop mmstat before another begins. Only a SIGKILL in the instant between the \
+link under the temporary name .FILE.mmcp-XXXXXX and the rename can leave that name behind (node_exporter reads only \
 names ending in .prom, so it never reads it); where the filesystem has no anonymous files, the report \
 is written under such a name, removed on failure. With --watch, each \
 refresh replaces FILE, so --watch with --format prometheus needs --output-file.",

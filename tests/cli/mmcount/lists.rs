@@ -90,7 +90,11 @@ fn json_lines_report_files_errors_and_a_summary() {
         }
         let e = &objects[1];
         assert_eq!(e["path"], missing.display().to_string());
-        assert_eq!(e["error"], "No such file or directory");
+        // The message as printed on stderr, after `mmcount: `.
+        assert_eq!(
+            e["error"],
+            format!("{}: No such file or directory", missing.display())
+        );
         let s = &objects[3];
         assert_eq!(s["files"].as_u64(), Some(2));
         assert_eq!(s["errors"].as_u64(), Some(1));

@@ -125,7 +125,10 @@ fn output_file_errors_leave_the_old_file_and_nothing_else() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        format!("mmstat: {}: No such file or directory\n", missing.display())
+        format!(
+            "mmstat: error writing '{}': No such file or directory\n",
+            missing.display()
+        )
     );
     assert!(out.stdout.is_empty());
     // A filesystem too small for the report: the old report stays, whole, and alone.
@@ -163,7 +166,10 @@ fn output_file_errors_leave_the_old_file_and_nothing_else() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
-        format!("mmstat: {}: No space left on device\n", file.display())
+        format!(
+            "mmstat: error writing '{}': No space left on device\n",
+            file.display()
+        )
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mmstat_files 1\n");
     assert_eq!(entries(&small), ["mmstat.prom"]);

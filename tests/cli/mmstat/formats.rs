@@ -62,7 +62,14 @@ fn json_schema() {
     assert!(file["resident_ranges"].is_array() && file["map"].is_array());
     let error = of_type(&records, "error")[0];
     assert_eq!(keys(error), ["type", "path", "error"]);
-    assert_eq!(error["error"], "No such file or directory");
+    assert_eq!(
+        error["error"],
+        format!(
+            "cannot open '{}' for reading: No such file or directory",
+            p(&dir.path().join("missing"))
+        ),
+        "the message as printed on stderr, after `mmstat: `"
+    );
     let s = records.last().unwrap();
     assert_eq!(
         keys(s),

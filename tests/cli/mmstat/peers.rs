@@ -36,3 +36,45 @@ fn fincore_flags_mean_what_they_mean_in_fincore() {
     let first = |text: String| text.lines().next().unwrap().to_string();
     assert_eq!(first(run(&["-J"])), first(run(&["--json"])));
 }
+
+/// As fincore, no heading over no row: when every path fails, the table's heading is not printed
+/// (whether the table streams, is sorted, or kept to --top); with one row, it is printed once,
+/// above it.
+#[test]
+fn a_heading_only_heads_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let fincore = std::process::Command::new("fincore")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&fincore), "", "fincore prints no heading");
+    let a = write(dir.path(), "a", b"data\n");
+    for args in [
+        &[][..],
+        &["--sort", "res"],
+        &["--sort", "res", "--top", "3"],
+    ] {
+        let out = bin("mmstat").args(args).arg(&missing).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let text = stdout(&out);
+        assert!(
+            !text.contains("RES"),
+            "{args:?}: a heading over no row: {text}"
+        );
+        let out = bin("mmstat")
+            .args(args)
+            .arg(&missing)
+            .arg(&a)
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(text.matches("RES").count(), 1, "{args:?}: {text}");
+        assert!(lines[0].trim_start().starts_with("RES"), "{args:?}: {text}");
+        assert!(
+            lines[1].ends_with(&*a.to_string_lossy()),
+            "{args:?}: {text}"
+        );
+    }
+}
