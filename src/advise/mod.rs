@@ -40,11 +40,11 @@ pub fn block_device(mut input: crate::input::Input) -> Result<crate::input::Inpu
     }
     if crate::residency::effective_uid() != 0 {
         return Err(Error::io(
-            Op::Open,
+            Op::Advise,
             input.name(),
             std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
-                "a block device: only root may change the page cache of a device",
+                "only root may change the page cache of a block device",
             ),
         ));
     }

@@ -480,9 +480,9 @@ updates can still be lost; only the format is shared.\n\
 \nWithout --sync, an update is in the page cache when mmcounter exits: other processes see it at once, \
 but a power loss can lose it. --sync waits for it to reach storage.\n\
 \n--timeout uses a POSIX timer and SIGALRM to interrupt the lock wait.\n\
-\nA new counter is initialised with write(2), so that a full file system is an error (write error: No \
-space left on device) and leaves the file empty, which reads as 0; later updates write through the map \
-into the block that holds the counter.\n\
+\nA new counter is initialised with write(2), so that a full file system is an error (error writing \
+'FILE': No space left on device) and leaves the file empty, which reads as 0; later updates write \
+through the map into the block that holds the counter.\n\
 \n--get and --map-mode private do not create a missing file; they read an empty one as 0. A missing \
 file created by an update that then fails (for instance --by -1) is not created at all.\n\
 \nThe value read by --hold is a look through the map without a lock: it may be a value another process \

@@ -222,7 +222,7 @@ fn walks_pass_over_devices_and_only_root_changes_them() {
         assert_eq!(
             stderr(&out).trim(),
             format!(
-                "mmadvise: {}: a block device: only root may change the page cache of a device",
+                "mmadvise: cannot advise '{}': only root may change the page cache of a block device",
                 node.display()
             ),
             "{action}"

@@ -44,7 +44,7 @@ pub(super) fn fails(path: &Path, args: &[&str]) -> String {
     assert_eq!(stdout(&out), "", "{args:?}");
     assert_eq!(err.lines().count(), 1, "{err}");
     let prefix = format!("mmcounter: {}: ", path.display());
-    let quoted = format!(" '{}': ", path.display());
+    let quoted = format!(" '{}'", path.display());
     assert!(
         err.starts_with(&prefix) || (err.starts_with("mmcounter: ") && err.contains(&quoted)),
         "{err}"
