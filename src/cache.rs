@@ -28,7 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rustix::fs::Advice;
 
 use crate::input::{Access, Input, StreamKind};
-use crate::map::{MapMode, MappedRange, align_down, page_size};
+use crate::map::{MapMode, MappedRange, page_size};
+use crate::range::{Range, align_down};
 use crate::residency::{FsKind, fs_kind, may_see_residency};
 use crate::sys::cachestat::cachestat;
 use crate::sys::writeback::{Writeback, sync_file_range};
@@ -92,10 +93,6 @@ fn page() -> u64 {
     page_size() as u64
 }
 
-fn align_up(offset: u64) -> u64 {
-    offset.div_ceil(page()) * page()
-}
-
 /// The pages of a page-aligned span that were cached before it was read.
 #[derive(Debug)]
 pub(crate) struct Before {
@@ -151,7 +148,7 @@ impl<'a> Source<'a> {
 
     /// Records which pages of `[offset, offset + len)` are cached, before they are read.
     pub(crate) fn before(&self, offset: u64, len: u64) -> Before {
-        let (start, end) = (align_down(offset), align_up(offset + len));
+        let (start, end) = Range::at_most(offset, len).pages().bounds();
         let flags = match self.seeing {
             Seeing::Truthful if end > start => self.flags(start, end),
             _ => Flags::Unknown,
@@ -382,14 +379,14 @@ pub(crate) struct Behind<'a> {
     file: &'a File,
     tally: &'a Tally,
     lag: usize,
-    keep: Vec<(u64, u64)>,
-    pending: Mutex<BTreeMap<usize, (u64, u64)>>,
+    keep: Vec<Range>,
+    pending: Mutex<BTreeMap<usize, Range>>,
     active: bool,
 }
 
 impl<'a> Behind<'a> {
     /// Follows the writer of `file`, `lag` spans behind.
-    pub(crate) fn new(file: &'a File, tally: &'a Tally, lag: usize, keep: Vec<(u64, u64)>) -> Self {
+    pub(crate) fn new(file: &'a File, tally: &'a Tally, lag: usize, keep: Vec<Range>) -> Self {
         let active = !matches!(fs_kind(file), Ok(FsKind::Tmpfs | FsKind::Hugetlbfs));
         Behind {
             file,
@@ -409,9 +406,9 @@ impl<'a> Behind<'a> {
             return Ok(());
         }
         let _ = sync_file_range(self.file, offset, len, Writeback::Start);
-        let due: Vec<(u64, u64)> = {
+        let due: Vec<Range> = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            pending.insert(index, (offset, len));
+            pending.insert(index, Range::at_most(offset, len));
             match index.checked_sub(self.lag) {
                 Some(last) => {
                     let rest = pending.split_off(&(last + 1));
@@ -422,28 +419,27 @@ impl<'a> Behind<'a> {
                 None => Vec::new(),
             }
         };
-        due.into_iter()
-            .try_for_each(|(offset, len)| self.retire(offset, len))
+        due.into_iter().try_for_each(|span| self.retire(span))
     }
 
     /// Waits for and drops every span still pending.
     pub(crate) fn finish(&self) -> io::Result<()> {
         let due = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        due.into_values()
-            .try_for_each(|(offset, len)| self.retire(offset, len))
+        due.into_values().try_for_each(|span| self.retire(span))
     }
 
-    fn retire(&self, offset: u64, len: u64) -> io::Result<()> {
-        let (start, end) = (align_down(offset), align_up(offset + len));
+    fn retire(&self, span: Range) -> io::Result<()> {
+        let (start, end) = span.pages().bounds();
         sync_file_range(self.file, start, end - start, Writeback::Wait)?;
         let mut at = start;
         let mut dropped = 0;
-        for &(lo, hi) in &self.keep {
-            if hi <= at || lo >= end {
+        for &keep in &self.keep {
+            if keep.end() <= at || keep.start() >= end {
                 continue;
             }
-            dropped += drop_pages(self.file, at, align_down(lo).max(at));
-            at = align_up(hi).min(end).max(at);
+            let kept = keep.pages();
+            dropped += drop_pages(self.file, at, kept.start().max(at));
+            at = kept.end().min(end).max(at);
         }
         dropped += drop_pages(self.file, at, end);
         self.tally.dropped.fetch_add(dropped, Ordering::Relaxed);
@@ -518,7 +514,7 @@ mod tests {
         let tally = Tally::new();
         // A whole span kept: a folio straddling a kept page and a dropped one cannot be dropped.
         let span = 4 * page;
-        let behind = Behind::new(&file, &tally, 2, vec![(0, span)]);
+        let behind = Behind::new(&file, &tally, 2, vec![Range::new(0, span)]);
         for i in 0..8u64 {
             file.write_all_at(&vec![1u8; span as usize], i * span)
                 .unwrap();

@@ -38,6 +38,7 @@ pub mod mounts;
 pub mod name;
 pub mod names0;
 pub mod procmaps;
+pub mod range;
 pub mod residency;
 pub mod size;
 pub mod snapshot;
