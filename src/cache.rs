@@ -96,8 +96,7 @@ fn page() -> u64 {
 /// The pages of a page-aligned span that were cached before it was read.
 #[derive(Debug)]
 pub(crate) struct Before {
-    start: u64,
-    end: u64,
+    span: Range,
     flags: Flags,
 }
 
@@ -148,16 +147,17 @@ impl<'a> Source<'a> {
 
     /// Records which pages of `[offset, offset + len)` are cached, before they are read.
     pub(crate) fn before(&self, offset: u64, len: u64) -> Before {
-        let (start, end) = Range::at_most(offset, len).pages().bounds();
+        let span = Range::at_most(offset, len).pages();
         let flags = match self.seeing {
-            Seeing::Truthful if end > start => self.flags(start, end),
+            Seeing::Truthful if !span.is_empty() => self.flags(span),
             _ => Flags::Unknown,
         };
-        Before { start, end, flags }
+        Before { span, flags }
     }
 
-    fn flags(&self, start: u64, end: u64) -> Flags {
-        let pages = (end - start) / page();
+    fn flags(&self, span: Range) -> Flags {
+        let (start, end) = span.bounds();
+        let pages = span.page_count();
         match cachestat(self.file, start, end - start) {
             Ok(s) if s.cache == 0 => return Flags::Nothing,
             Ok(s) if s.cache >= pages => return Flags::All,
@@ -181,8 +181,8 @@ impl<'a> Source<'a> {
     pub(crate) fn fetch(&self, before: &Before) {
         let _ = rustix::fs::fadvise(
             self.file,
-            before.start,
-            NonZeroU64::new(before.end - before.start),
+            before.span.start(),
+            NonZeroU64::new(before.span.len()),
             Advice::WillNeed,
         );
     }
@@ -190,8 +190,9 @@ impl<'a> Source<'a> {
     /// Drops the pages of `before`'s span that were not cached before it was read. The span must no
     /// longer be mapped.
     pub(crate) fn after(&self, before: Before) {
-        let Before { start, end, flags } = before;
-        let pages = (end - start) / page();
+        let Before { span, flags } = before;
+        let (start, end) = span.bounds();
+        let pages = span.page_count();
         match flags {
             Flags::Unknown => {}
             Flags::All => {
@@ -354,7 +355,7 @@ impl<'a> Trail<'a> {
 
     /// The reader has read everything before `upto`.
     pub(crate) fn passed(&mut self, upto: u64) {
-        while self.spans.front().is_some_and(|s| s.end <= upto) {
+        while self.spans.front().is_some_and(|s| s.span.end() <= upto) {
             if let Some(span) = self.spans.pop_front() {
                 self.source.after(span);
             }

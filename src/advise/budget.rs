@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::map::page_size;
 use crate::snapshot::FileRecord;
 
 use crate::range::Range;
@@ -198,7 +197,6 @@ impl Allowance {
     /// one is cut at the last whole page that fits, and the rest is left out. Returns the spans taken
     /// and the bytes left out.
     pub fn take(&mut self, spans: &[Range]) -> (Vec<Range>, u64) {
-        let page = page_size() as u64;
         let mut taken = Vec::new();
         let mut left_out = 0;
         for &span in spans {
@@ -214,7 +212,7 @@ impl Allowance {
                 continue;
             }
             self.spent = true;
-            let fit = room / page * page;
+            let fit = crate::range::align_down(room);
             if fit > 0 {
                 self.used += fit;
                 taken.push(Range::at_most(span.start(), fit));
@@ -261,7 +259,7 @@ mod tests {
 
     #[test]
     fn the_allowance_cuts_at_the_budget_and_leaves_out_the_rest() {
-        let p = page_size() as u64;
+        let p = crate::map::page_size() as u64;
         let mut a = Allowance::new(5 * p + 10);
         assert_eq!(
             a.take(&[Range::new(0, 2 * p), Range::new(4 * p, 6 * p)]),

@@ -246,7 +246,7 @@ impl<'a> Target<'a> {
                 && cachestat(self.file, at, stop - at).is_ok_and(|s| s.cache == 0)
             {
                 flags.clear();
-                flags.resize((stop - at).div_ceil(page) as usize, 0);
+                flags.resize(Range::new(at, stop).page_count() as usize, 0);
                 f(at, &flags);
                 at = stop;
                 continue;

@@ -103,7 +103,7 @@ impl Printer<'_, '_> {
             } => {
                 fields.insert("size".into(), (*len).into());
                 fields.insert("offset".into(), span.start().into());
-                fields.insert("length_bytes".into(), (span.len()).into());
+                fields.insert("length_bytes".into(), span.len().into());
                 fields.insert(self.bytes_key().into(), (*bytes).into());
                 let verb = self.verb();
                 let (name, text) = match change {

@@ -10,8 +10,7 @@ use crate::advise::load::LoadOptions;
 use crate::advise::willneed::WaitEnd;
 use crate::cli::common::InputName;
 use crate::input::{Access, Input, StreamKind};
-use crate::range::Range;
-use crate::range::total;
+use crate::range::{Range, total};
 use crate::walk::{FileEntry, Item as Walked, walk};
 
 use super::driver::{Driver, Item, Kind};
