@@ -145,9 +145,9 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// Records which pages of `[offset, offset + len)` are cached, before they are read.
-    pub(crate) fn before(&self, offset: u64, len: u64) -> Before {
-        let span = Range::at_most(offset, len).pages();
+    /// Records which pages of `range` (widened to whole pages) are cached, before they are read.
+    pub(crate) fn before(&self, range: Range) -> Before {
+        let span = range.pages();
         let flags = match self.seeing {
             Seeing::Truthful if !span.is_empty() => self.flags(span),
             _ => Flags::Unknown,
@@ -346,7 +346,7 @@ impl<'a> Trail<'a> {
         self.next = self.next.max(align_down(at));
         while self.next < limit {
             let stop = (self.next + self.chunk).min(limit);
-            let before = self.source.before(self.next, stop - self.next);
+            let before = self.source.before(Range::new(self.next, stop));
             self.source.fetch(&before);
             self.spans.push_back(before);
             self.next = stop;
@@ -482,7 +482,7 @@ mod tests {
             .unwrap();
         let tally = Tally::new();
         let source = Source::new(&file, &tally);
-        let before = source.before(3, 64 * page - 3);
+        let before = source.before(Range::new(3, 64 * page));
         {
             let map =
                 MappedRange::new(&file, 0, 64 * page as usize, MapMode::Shared, true).unwrap();

@@ -265,7 +265,7 @@ fn copy_window(
 
 /// Why a page of window `w` of the source could not be read: it shrank, or its device failed.
 fn src_fault(input: &Input, w: &Window) -> Failure {
-    let reason = input.fault_reason(w.offset + w.len as u64);
+    let reason = input.fault_reason(w.range().end());
     Error::new(Op::Read, input.name(), reason).into()
 }
 
@@ -551,10 +551,7 @@ pub(crate) fn verify_tallied(
             let Some((a, b)) = &sources else {
                 return verify_window(input, out, dst, w, options);
             };
-            let (before_a, before_b) = (
-                a.before(w.offset, w.len as u64),
-                b.before(w.offset, w.len as u64),
-            );
+            let (before_a, before_b) = (a.before(w.range()), b.before(w.range()));
             a.fetch(&before_a);
             b.fetch(&before_b);
             let result = verify_window(input, out, dst, w, options);
