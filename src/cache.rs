@@ -28,7 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rustix::fs::Advice;
 
 use crate::input::{Access, Input, StreamKind};
-use crate::map::{MapMode, MappedRange, align_down, page_size};
+use crate::map::{MapMode, MappedRange, page_size};
+use crate::range::{Range, align_down};
 use crate::residency::{FsKind, fs_kind, may_see_residency};
 use crate::sys::cachestat::cachestat;
 use crate::sys::writeback::{Writeback, sync_file_range};
@@ -92,15 +93,10 @@ fn page() -> u64 {
     page_size() as u64
 }
 
-fn align_up(offset: u64) -> u64 {
-    offset.div_ceil(page()) * page()
-}
-
 /// The pages of a page-aligned span that were cached before it was read.
 #[derive(Debug)]
 pub(crate) struct Before {
-    start: u64,
-    end: u64,
+    span: Range,
     flags: Flags,
 }
 
@@ -149,18 +145,19 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// Records which pages of `[offset, offset + len)` are cached, before they are read.
-    pub(crate) fn before(&self, offset: u64, len: u64) -> Before {
-        let (start, end) = (align_down(offset), align_up(offset + len));
+    /// Records which pages of `range` (widened to whole pages) are cached, before they are read.
+    pub(crate) fn before(&self, range: Range) -> Before {
+        let span = range.pages();
         let flags = match self.seeing {
-            Seeing::Truthful if end > start => self.flags(start, end),
+            Seeing::Truthful if !span.is_empty() => self.flags(span),
             _ => Flags::Unknown,
         };
-        Before { start, end, flags }
+        Before { span, flags }
     }
 
-    fn flags(&self, start: u64, end: u64) -> Flags {
-        let pages = (end - start) / page();
+    fn flags(&self, span: Range) -> Flags {
+        let (start, end) = span.bounds();
+        let pages = span.page_count();
         match cachestat(self.file, start, end - start) {
             Ok(s) if s.cache == 0 => return Flags::Nothing,
             Ok(s) if s.cache >= pages => return Flags::All,
@@ -184,8 +181,8 @@ impl<'a> Source<'a> {
     pub(crate) fn fetch(&self, before: &Before) {
         let _ = rustix::fs::fadvise(
             self.file,
-            before.start,
-            NonZeroU64::new(before.end - before.start),
+            before.span.start(),
+            NonZeroU64::new(before.span.len()),
             Advice::WillNeed,
         );
     }
@@ -193,8 +190,9 @@ impl<'a> Source<'a> {
     /// Drops the pages of `before`'s span that were not cached before it was read. The span must no
     /// longer be mapped.
     pub(crate) fn after(&self, before: Before) {
-        let Before { start, end, flags } = before;
-        let pages = (end - start) / page();
+        let Before { span, flags } = before;
+        let (start, end) = span.bounds();
+        let pages = span.page_count();
         match flags {
             Flags::Unknown => {}
             Flags::All => {
@@ -348,7 +346,7 @@ impl<'a> Trail<'a> {
         self.next = self.next.max(align_down(at));
         while self.next < limit {
             let stop = (self.next + self.chunk).min(limit);
-            let before = self.source.before(self.next, stop - self.next);
+            let before = self.source.before(Range::new(self.next, stop));
             self.source.fetch(&before);
             self.spans.push_back(before);
             self.next = stop;
@@ -357,7 +355,7 @@ impl<'a> Trail<'a> {
 
     /// The reader has read everything before `upto`.
     pub(crate) fn passed(&mut self, upto: u64) {
-        while self.spans.front().is_some_and(|s| s.end <= upto) {
+        while self.spans.front().is_some_and(|s| s.span.end() <= upto) {
             if let Some(span) = self.spans.pop_front() {
                 self.source.after(span);
             }
@@ -382,14 +380,14 @@ pub(crate) struct Behind<'a> {
     file: &'a File,
     tally: &'a Tally,
     lag: usize,
-    keep: Vec<(u64, u64)>,
-    pending: Mutex<BTreeMap<usize, (u64, u64)>>,
+    keep: Vec<Range>,
+    pending: Mutex<BTreeMap<usize, Range>>,
     active: bool,
 }
 
 impl<'a> Behind<'a> {
     /// Follows the writer of `file`, `lag` spans behind.
-    pub(crate) fn new(file: &'a File, tally: &'a Tally, lag: usize, keep: Vec<(u64, u64)>) -> Self {
+    pub(crate) fn new(file: &'a File, tally: &'a Tally, lag: usize, keep: Vec<Range>) -> Self {
         let active = !matches!(fs_kind(file), Ok(FsKind::Tmpfs | FsKind::Hugetlbfs));
         Behind {
             file,
@@ -409,9 +407,9 @@ impl<'a> Behind<'a> {
             return Ok(());
         }
         let _ = sync_file_range(self.file, offset, len, Writeback::Start);
-        let due: Vec<(u64, u64)> = {
+        let due: Vec<Range> = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            pending.insert(index, (offset, len));
+            pending.insert(index, Range::at_most(offset, len));
             match index.checked_sub(self.lag) {
                 Some(last) => {
                     let rest = pending.split_off(&(last + 1));
@@ -422,28 +420,27 @@ impl<'a> Behind<'a> {
                 None => Vec::new(),
             }
         };
-        due.into_iter()
-            .try_for_each(|(offset, len)| self.retire(offset, len))
+        due.into_iter().try_for_each(|span| self.retire(span))
     }
 
     /// Waits for and drops every span still pending.
     pub(crate) fn finish(&self) -> io::Result<()> {
         let due = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        due.into_values()
-            .try_for_each(|(offset, len)| self.retire(offset, len))
+        due.into_values().try_for_each(|span| self.retire(span))
     }
 
-    fn retire(&self, offset: u64, len: u64) -> io::Result<()> {
-        let (start, end) = (align_down(offset), align_up(offset + len));
+    fn retire(&self, span: Range) -> io::Result<()> {
+        let (start, end) = span.pages().bounds();
         sync_file_range(self.file, start, end - start, Writeback::Wait)?;
         let mut at = start;
         let mut dropped = 0;
-        for &(lo, hi) in &self.keep {
-            if hi <= at || lo >= end {
+        for &keep in &self.keep {
+            if keep.end() <= at || keep.start() >= end {
                 continue;
             }
-            dropped += drop_pages(self.file, at, align_down(lo).max(at));
-            at = align_up(hi).min(end).max(at);
+            let kept = keep.pages();
+            dropped += drop_pages(self.file, at, kept.start().max(at));
+            at = kept.end().min(end).max(at);
         }
         dropped += drop_pages(self.file, at, end);
         self.tally.dropped.fetch_add(dropped, Ordering::Relaxed);
@@ -485,7 +482,7 @@ mod tests {
             .unwrap();
         let tally = Tally::new();
         let source = Source::new(&file, &tally);
-        let before = source.before(3, 64 * page - 3);
+        let before = source.before(Range::new(3, 64 * page));
         {
             let map =
                 MappedRange::new(&file, 0, 64 * page as usize, MapMode::Shared, true).unwrap();
@@ -518,7 +515,7 @@ mod tests {
         let tally = Tally::new();
         // A whole span kept: a folio straddling a kept page and a dropped one cannot be dropped.
         let span = 4 * page;
-        let behind = Behind::new(&file, &tally, 2, vec![(0, span)]);
+        let behind = Behind::new(&file, &tally, 2, vec![Range::new(0, span)]);
         for i in 0..8u64 {
             file.write_all_at(&vec![1u8; span as usize], i * span)
                 .unwrap();

@@ -34,7 +34,7 @@ use crate::map::MapMode;
 
 pub use backup::{Control, backup_path, simple_suffix};
 pub use engine::{copy_data, verify};
-pub use extent::{Extent, data_extents};
+pub use extent::data_extents;
 pub use stage::{Staged, Staging, preserve, same_file};
 
 /// How holes are handled, as `cp --sparse`.
@@ -359,7 +359,7 @@ pub fn copy_found(
 }
 
 /// The byte ranges of the regular file at `path` now in the page cache (none when it cannot be told).
-fn cached_ranges(path: &Path) -> Vec<(u64, u64)> {
+fn cached_ranges(path: &Path) -> Vec<crate::range::Range> {
     let Ok(file) = std::fs::File::open(path) else {
         return Vec::new();
     };
@@ -372,15 +372,11 @@ fn cached_ranges(path: &Path) -> Vec<(u64, u64)> {
     let Ok(target) = crate::residency::Target::new(&file, path, meta.len()) else {
         return Vec::new();
     };
-    let all = crate::size::ByteRange {
-        offset: 0,
-        len: None,
-    };
-    match target.runs(all) {
+    match target.runs(crate::range::Range::ALL) {
         Ok(Some(runs)) => runs
             .into_iter()
             .filter(|r| r.resident)
-            .map(|r| (r.start, r.end))
+            .map(|r| r.range)
             .collect(),
         _ => Vec::new(),
     }

@@ -18,6 +18,7 @@ use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
+use crate::range::Range;
 use crate::snapshot::Identity;
 
 /// The sampled block size.
@@ -73,15 +74,15 @@ impl Hasher {
     }
 }
 
-/// The offsets of the sampled blocks of a file of `size` bytes (see the module's documentation).
-pub fn blocks(size: u64) -> Vec<(u64, u64)> {
+/// The sampled blocks of a file of `size` bytes (see the module's documentation).
+pub fn blocks(size: u64) -> Vec<Range> {
     if size <= WHOLE {
-        return vec![(0, size)];
+        return vec![Range::upto(size)];
     }
     let at = |k: u64| (size / 4 * k) / BLOCK * BLOCK;
     [0, at(1), at(2), at(3), size - BLOCK]
         .into_iter()
-        .map(|start| (start, BLOCK))
+        .map(|start| Range::new(start, start + BLOCK))
         .collect()
 }
 
@@ -98,11 +99,11 @@ pub fn of_file(file: &File, size: u64) -> io::Result<u64> {
 /// Drops the sampled blocks of `file` from the page cache (POSIX_FADV_DONTNEED): after a fingerprint
 /// that did not match, what reading them cached is not left behind.
 pub fn drop_blocks(file: &File, size: u64) {
-    for (start, len) in blocks(size) {
+    for block in blocks(size) {
         let _ = rustix::fs::fadvise(
             file,
-            start,
-            std::num::NonZeroU64::new(len),
+            block.start(),
+            std::num::NonZeroU64::new(block.len()),
             rustix::fs::Advice::DontNeed,
         );
     }
@@ -112,7 +113,8 @@ fn hash(file: &File, size: u64) -> io::Result<u64> {
     let mut h = Hasher(avalanche(size ^ K0));
     h.word(size);
     let mut buf = vec![0u8; WHOLE as usize];
-    for (start, len) in blocks(size) {
+    for block in blocks(size) {
+        let (start, len) = (block.start(), block.len());
         let want = &mut buf[..len as usize];
         let mut got = 0;
         while got < want.len() {
@@ -169,11 +171,12 @@ mod tests {
 
     #[test]
     fn the_blocks_are_the_documented_ones() {
-        assert_eq!(blocks(0), [(0, 0)]);
-        assert_eq!(blocks(WHOLE), [(0, WHOLE)]);
+        assert_eq!(blocks(0), [Range::upto(0)]);
+        assert_eq!(blocks(WHOLE), [Range::upto(WHOLE)]);
         let size = 1_000_000;
-        let starts: Vec<u64> = blocks(size).iter().map(|b| b.0).collect();
+        let starts: Vec<u64> = blocks(size).iter().map(|b| b.start()).collect();
         assert_eq!(starts, [0, 249_856, 499_712, 749_568, size - 4096]);
+        assert!(blocks(size).iter().all(|b| b.len() == 4096));
     }
 
     #[test]
@@ -181,7 +184,7 @@ mod tests {
         let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let base = fp(&data);
         assert_eq!(base, fp(&data), "the same bytes, the same fingerprint");
-        for (start, _) in blocks(data.len() as u64) {
+        for start in blocks(data.len() as u64).iter().map(|b| b.start()) {
             let mut changed = data.clone();
             changed[start as usize + 100] ^= 1;
             assert_ne!(fp(&changed), base, "a bit of the block at {start}");

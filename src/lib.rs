@@ -18,6 +18,7 @@
 //! - [`names0`]: NUL-separated name lists (`--files0-from`), read as a stream.
 //! - [`snapshot`]: the residency snapshot format (mmstat --save, mmadvise restore).
 //! - [`advise`]: prefetching, loading, evicting, locking and advising for `mmadvise`.
+//! - [`range`]: the one byte range `[start, end)`: page rounding, clamping, intersection, windows.
 //! - [`size`]: size and range parsing, human-readable sizes.
 //! - [`name`]: file names in JSON: the lossy text plus the exact bytes in base64.
 //! - [`fingerprint`]: a cheap content fingerprint of sampled blocks (snapshots).
@@ -38,6 +39,7 @@ pub mod mounts;
 pub mod name;
 pub mod names0;
 pub mod procmaps;
+pub mod range;
 pub mod residency;
 pub mod size;
 pub mod snapshot;

@@ -9,6 +9,7 @@ use std::io;
 use memmap2::{Advice, Mmap, MmapMut, MmapOptions};
 
 use crate::error::Reason;
+use crate::range::align_down;
 use crate::sys::Guard;
 use crate::sys::advise::MapAdvice;
 
@@ -25,11 +26,6 @@ pub enum MapMode {
 /// The system page size, asked of the system once.
 pub fn page_size() -> usize {
     rustix::param::page_size()
-}
-
-/// Rounds `offset` down to a page boundary.
-pub fn align_down(offset: u64) -> u64 {
-    offset - offset % page_size() as u64
 }
 
 /// The aligned start of a map of `[offset, offset + len)` and the number of bytes to skip to reach

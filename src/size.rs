@@ -1,6 +1,8 @@
 //! Sizes and ranges as users write them (`4096`, `64K`, `1M`, `2G`, `OFFSET:LEN`, `OFFSET..END`) and as
 //! tools print them (`1.5G`, binary units, rounded, never truncated).
 
+use crate::range::Range;
+
 /// Parses a size: a number with an optional binary suffix `K`, `M`, `G`, `T`, `P`, `E` (also `KiB`...),
 /// or a decimal one `KB`, `MB`, ... (powers of 1000), as coreutils do. `B` alone means bytes. With a
 /// suffix the number may have a fraction, so that every size the tools print (`8.5M`, `1.5G`) reads
@@ -57,27 +59,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(too_large)
 }
 
-/// A byte range: `offset` and, unless it runs to the end of the file, a length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteRange {
-    /// First byte.
-    pub offset: u64,
-    /// Number of bytes, or `None` for "to the end".
-    pub len: Option<u64>,
-}
-
-impl ByteRange {
-    /// The range clipped to a file of `file_len` bytes: `(offset, len)`, empty when it starts past the end.
-    pub fn clip(&self, file_len: u64) -> (u64, u64) {
-        let offset = self.offset.min(file_len);
-        let len = self.len.unwrap_or(u64::MAX).min(file_len - offset);
-        (offset, len)
-    }
-}
-
 /// Parses `OFFSET:LENGTH` or `OFFSET..END`, each side with size suffixes; an empty `LENGTH` or `END` runs
-/// to the end of the file and an empty `OFFSET` is 0.
-pub fn parse_range(text: &str) -> Result<ByteRange, String> {
+/// to the end of the file (as does a length past the largest offset) and an empty `OFFSET` is 0.
+pub fn parse_range(text: &str) -> Result<Range, String> {
     let side = |s: &str| {
         if s.is_empty() {
             Ok(None)
@@ -87,20 +71,18 @@ pub fn parse_range(text: &str) -> Result<ByteRange, String> {
     };
     if let Some((a, b)) = text.split_once("..") {
         let offset = side(a)?.unwrap_or(0);
-        let len = match side(b)? {
+        let end = match side(b)? {
             Some(end) if end < offset => {
                 return Err(format!("invalid range '{text}': end is before the start"));
             }
-            Some(end) => Some(end - offset),
-            None => None,
+            Some(end) => end,
+            None => u64::MAX,
         };
-        return Ok(ByteRange { offset, len });
+        return Ok(Range::new(offset, end));
     }
     if let Some((a, b)) = text.split_once(':') {
-        return Ok(ByteRange {
-            offset: side(a)?.unwrap_or(0),
-            len: side(b)?,
-        });
+        let offset = side(a)?.unwrap_or(0);
+        return Ok(Range::at_most(offset, side(b)?.unwrap_or(u64::MAX)));
     }
     Err(format!(
         "invalid range '{text}': expected OFFSET:LENGTH or OFFSET..END, such as 1M:64K"
@@ -157,49 +139,24 @@ mod tests {
     fn ranges() {
         assert_eq!(
             parse_range("1M:64K"),
-            Ok(ByteRange {
-                offset: 1 << 20,
-                len: Some(65536)
-            })
+            Ok(Range::new(1 << 20, (1 << 20) + 65536))
         );
+        assert_eq!(parse_range("4K..8K"), Ok(Range::new(4096, 8192)));
+        assert_eq!(parse_range("4K.."), Ok(Range::new(4096, u64::MAX)));
+        assert_eq!(parse_range("4K:"), Ok(Range::new(4096, u64::MAX)));
+        assert_eq!(parse_range(":10"), Ok(Range::upto(10)));
+        assert_eq!(parse_range("..").map(|r| r.clamp(7)), Ok(Range::upto(7)));
         assert_eq!(
-            parse_range("4K..8K"),
-            Ok(ByteRange {
-                offset: 4096,
-                len: Some(4096)
-            })
-        );
-        assert_eq!(
-            parse_range("4K.."),
-            Ok(ByteRange {
-                offset: 4096,
-                len: None
-            })
-        );
-        assert_eq!(
-            parse_range(":10"),
-            Ok(ByteRange {
-                offset: 0,
-                len: Some(10)
-            })
+            parse_range("8E:8E").map(|r| r.clamp(u64::MAX - 1)),
+            Ok(Range::new(8 << 60, u64::MAX - 1)),
+            "a length past the largest offset runs to the end"
         );
         assert!(parse_range("8K..4K").is_err());
         assert!(parse_range("12").is_err());
+        assert_eq!(parse_range("10:").map(|r| r.clamp(4)), Ok(Range::new(4, 4)));
         assert_eq!(
-            ByteRange {
-                offset: 10,
-                len: None
-            }
-            .clip(4),
-            (4, 0)
-        );
-        assert_eq!(
-            ByteRange {
-                offset: 1,
-                len: Some(100)
-            }
-            .clip(4),
-            (1, 3)
+            parse_range("1:100").map(|r| r.clamp(4)),
+            Ok(Range::new(1, 4))
         );
     }
 

@@ -29,6 +29,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::range::Range;
+
 /// The value of the header's `format` field.
 pub const FORMAT: &str = "mmtools-residency";
 /// The version this code writes.
@@ -119,8 +121,8 @@ pub struct FileRecord {
     pub identity: Identity,
     /// Its content fingerprint ([`crate::fingerprint`]), when saved with one.
     pub fingerprint: Option<u64>,
-    /// Resident byte ranges `[start, end)`.
-    pub resident: Vec<(u64, u64)>,
+    /// Resident byte ranges.
+    pub resident: Vec<Range>,
 }
 
 /// A [`FileRecord`] as written: the name as the `path`/`path_bytes` pair of [`crate::name::split`].
@@ -146,7 +148,7 @@ impl From<FileRecord> for RawRecord {
             path_bytes,
             identity: r.identity,
             fingerprint: r.fingerprint.map(crate::fingerprint::to_hex),
-            resident: r.resident,
+            resident: r.resident.iter().map(|r| r.bounds()).collect(),
         }
     }
 }
@@ -165,7 +167,15 @@ impl TryFrom<RawRecord> for FileRecord {
             path: PathBuf::from(crate::name::join(&r.path, r.path_bytes.as_deref())?),
             identity: r.identity,
             fingerprint,
-            resident: r.resident,
+            resident: r
+                .resident
+                .into_iter()
+                .map(|(start, end)| {
+                    (start <= end)
+                        .then(|| Range::new(start, end))
+                        .ok_or("a resident range ends before it starts")
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -274,9 +284,6 @@ pub fn read(input: impl BufRead) -> Result<(Header, Vec<FileRecord>), ReadError>
         }
         let record: FileRecord =
             serde_json::from_value(value).map_err(|e| bad(i + 1, e.to_string()))?;
-        if record.resident.iter().any(|(s, e)| s > e) {
-            return Err(bad(i + 1, "a resident range ends before it starts".into()));
-        }
         files.push(record);
     }
     Ok((header, files))
@@ -296,7 +303,7 @@ mod tests {
             path: path.clone(),
             identity,
             fingerprint: Some(0x0123_4567_89ab_cdef),
-            resident: vec![(0, 5)],
+            resident: vec![Range::upto(5)],
         };
         let mut w = Writer::new(Vec::new()).unwrap();
         w.file(&record).unwrap();
@@ -342,7 +349,7 @@ mod tests {
             path: PathBuf::from(std::ffi::OsStr::from_bytes(b"/t/a\xff\nb")),
             identity,
             fingerprint: None,
-            resident: vec![(0, 3)],
+            resident: vec![Range::upto(3)],
         };
         let plain = FileRecord {
             path: "/t/plain".into(),
@@ -375,5 +382,17 @@ mod tests {
         let e = read(bad.as_bytes()).unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.why.starts_with("invalid base64 name"), "{e:?}");
+        // Ranges keep their saved form, and an inverted one is refused with its line.
+        assert_eq!(files[0].resident, [Range::upto(3)]);
+        let mut w = Writer::new(Vec::new()).unwrap();
+        w.file(&files[0]).unwrap();
+        let text = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert!(text.ends_with(",\"resident_ranges\":[[0,3]]}\n"), "{text}");
+        let inverted = old.replace("[[0,3]]", "[[0,3],[9,4]]");
+        let e = read(inverted.as_bytes()).unwrap_err();
+        assert_eq!(
+            (e.line, e.why.as_str()),
+            (2, "a resident range ends before it starts")
+        );
     }
 }

@@ -11,8 +11,9 @@ use crate::copy::extent::data_extents;
 use crate::error::{Error, Op, Reason, Result};
 use crate::input::{Access, Input};
 use crate::map::{MapMode, MappedRange, page_size};
+use crate::range::Range;
 
-/// A piece of a file: `len` bytes from `offset`.
+/// A piece of a file to map: `len` bytes from `offset`, its length a `usize` to slice a map with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     /// Byte offset in the file.
@@ -21,23 +22,28 @@ pub struct Window {
     pub len: usize,
 }
 
-/// Splits `[offset, offset + len)` into windows of at most `size` bytes whose inner boundaries fall on
-/// multiples of `size` (rounded up to whole pages), so every window but the first starts on a page.
-pub fn plan(offset: u64, len: u64, size: usize) -> Vec<Window> {
-    let page = page_size();
-    let size = (size.max(page).div_ceil(page) * page) as u64;
-    let end = offset.saturating_add(len);
-    let mut windows = Vec::with_capacity(len.div_ceil(size) as usize + 1);
-    let mut at = offset;
-    while at < end {
-        let next = ((at / size) + 1).saturating_mul(size).min(end);
-        windows.push(Window {
-            offset: at,
-            len: (next - at) as usize,
-        });
-        at = next;
+impl Window {
+    /// The bytes of the file the window covers.
+    pub fn range(self) -> Range {
+        Range::at_most(self.offset, self.len as u64)
     }
-    windows
+}
+
+impl From<Range> for Window {
+    /// The window over `range`, which is no longer than the address space (as every piece of
+    /// [`Range::windows`] with a `usize` size is).
+    fn from(range: Range) -> Window {
+        Window {
+            offset: range.start(),
+            len: range.len() as usize,
+        }
+    }
+}
+
+/// Splits `range` into windows of at most `size` bytes whose inner boundaries fall on multiples of
+/// `size` (rounded up to whole pages), so every window but the first starts on a page.
+pub fn plan(range: Range, size: usize) -> Vec<Window> {
+    range.windows(size as u64).map(Window::from).collect()
 }
 
 /// A computation over the bytes of an input, written once and run over mapped windows or read buffers.
@@ -74,7 +80,7 @@ pub trait Fold: Sync {
 /// A piece of a file to scan: data, through maps, or a hole, known to read as zeros.
 enum Piece {
     Data(Window),
-    Hole(u64, u64),
+    Hole(Range),
 }
 
 /// The windows of the data of `[0, len)` of `input` and the holes between them, in order. A file
@@ -83,18 +89,14 @@ fn pieces(input: &Input, len: u64, size: usize) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut at = 0;
     for extent in data_extents(input.file(), len, input.blocks()) {
-        if extent.offset > at {
-            pieces.push(Piece::Hole(at, extent.offset - at));
+        if extent.start() > at {
+            pieces.push(Piece::Hole(Range::new(at, extent.start())));
         }
-        pieces.extend(
-            plan(extent.offset, extent.len, size)
-                .into_iter()
-                .map(Piece::Data),
-        );
-        at = extent.offset + extent.len;
+        pieces.extend(plan(extent, size).into_iter().map(Piece::Data));
+        at = extent.end();
     }
     if at < len {
-        pieces.push(Piece::Hole(at, len - at));
+        pieces.push(Piece::Hole(Range::new(at, len)));
     }
     pieces
 }
@@ -195,9 +197,9 @@ fn scan_mapped<F: Fold>(
                 progress(w.len as u64);
                 Ok(acc)
             }
-            Piece::Hole(offset, len) => {
-                progress(len);
-                Ok(fold.zeros(offset, len))
+            Piece::Hole(hole) => {
+                progress(hole.len());
+                Ok(fold.zeros(hole.start(), hole.len()))
             }
         })
         .try_reduce(|| fold.empty(), |a, b| Ok(fold.combine(a, b)))?;
@@ -279,11 +281,11 @@ fn scan_neutral<F: Fold>(
     let mut acc = fold.empty();
     let mut at = 0u64;
     for extent in data_extents(input.file(), len, input.blocks()) {
-        if extent.offset > at {
-            acc = fold.combine(acc, fold.zeros(at, extent.offset - at));
-            progress(extent.offset - at);
+        if extent.start() > at {
+            acc = fold.combine(acc, fold.zeros(at, extent.start() - at));
+            progress(extent.start() - at);
         }
-        let (start, end) = (extent.offset, extent.offset + extent.len);
+        let (start, end) = extent.bounds();
         let source = Source::new(input.file(), tally);
         let mut trail = Trail::new(source, start, end, chunk as u64);
         let read = |buf: &mut [u8], trail: &mut Trail<'_>, at: u64| -> Result<usize> {
@@ -390,7 +392,7 @@ mod tests {
             (3, 10 * page + 5, 3 * page as usize),
             (page - 1, 2, 1),
         ] {
-            let windows = plan(offset, len, size);
+            let windows = plan(Range::at(offset, len).unwrap(), size);
             let mut at = offset;
             for (i, w) in windows.iter().enumerate() {
                 assert_eq!(w.offset, at);
@@ -403,7 +405,7 @@ mod tests {
             assert_eq!(at, offset + len);
         }
         assert_eq!(
-            plan(0, 1 << 40, 16 << 20).len(),
+            plan(Range::upto(1 << 40), 16 << 20).len(),
             1 << 16,
             "a 1 TiB range is bounded windows"
         );

@@ -16,10 +16,11 @@ use crate::map::{MapMode, MappedRange};
 use crate::residency::Residency;
 use crate::sys::advise::MapAdvice;
 
+use super::Subject;
 use super::evict::{Stayed, explain};
 use super::load::{Pattern, apply_pattern, populate};
 use super::pageflags::{ActiveCount, Unreadable, active_pages};
-use super::{Span, Subject, total};
+use crate::range::{Range, total};
 
 /// Advice that acts on the page cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +71,9 @@ pub struct Advised {
 
 /// Gives `act` for the subject's covered range and checks its effect. `data` are the data spans (for
 /// hugepage, which loads them).
-pub fn advise(subject: &Subject<'_>, act: Act, mode: MapMode, data: &[Span]) -> Result<Advised> {
+pub fn advise(subject: &Subject<'_>, act: Act, mode: MapMode, data: &[Range]) -> Result<Advised> {
     let before = subject.measure()?;
-    let (start, end) = subject.span;
+    let (start, end) = subject.span.bounds();
     let map_err = |e| Error::io(Op::Map, subject.path, e);
     let advise_err = |e: std::io::Error, what: &str| {
         Error::io(
@@ -96,15 +97,15 @@ pub fn advise(subject: &Subject<'_>, act: Act, mode: MapMode, data: &[Span]) -> 
                 }
                 // Map what is cached, reading nothing else: no read-around on faults.
                 apply_pattern(subject, &map, Pattern::Random, true, false);
-                let resident: Vec<Span> = subject
+                let resident: Vec<Range> = subject
                     .target
-                    .runs(subject.range())?
+                    .runs(subject.span)?
                     .unwrap_or_default()
                     .into_iter()
                     .filter(|r| r.resident)
-                    .map(|r| (r.start, r.end))
+                    .map(|r| r.range)
                     .collect();
-                for &(s, e) in &resident {
+                for (s, e) in resident.iter().map(|r| r.bounds()) {
                     let bytes = &map.bytes()[(s - start) as usize..(e - start) as usize];
                     populate(subject, &map, bytes, e)?;
                 }
@@ -134,7 +135,7 @@ pub fn advise(subject: &Subject<'_>, act: Act, mode: MapMode, data: &[Span]) -> 
                     .madvise(map.bytes(), MapAdvice::Collapse)
                     .err()
                     .map(|e| crate::error::describe(&e));
-                for &(s, e) in data {
+                for (s, e) in data.iter().map(|r| r.bounds()) {
                     let bytes = &map.bytes()[(s - start) as usize..(e - start) as usize];
                     populate(subject, &map, bytes, e)?;
                 }

@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::map::page_size;
 use crate::snapshot::FileRecord;
 
-use super::Span;
+use crate::range::Range;
 
 /// Where the memory available now was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,12 +196,11 @@ impl Allowance {
     /// Takes `spans` (in the order they are to be loaded) until the next one would pass the budget; that
     /// one is cut at the last whole page that fits, and the rest is left out. Returns the spans taken
     /// and the bytes left out.
-    pub fn take(&mut self, spans: &[Span]) -> (Vec<Span>, u64) {
-        let page = page_size() as u64;
+    pub fn take(&mut self, spans: &[Range]) -> (Vec<Range>, u64) {
         let mut taken = Vec::new();
         let mut left_out = 0;
-        for &(start, end) in spans {
-            let len = end - start;
+        for &span in spans {
+            let len = span.len();
             if self.spent {
                 left_out += len;
                 continue;
@@ -210,14 +208,14 @@ impl Allowance {
             let room = self.budget - self.used;
             if len <= room {
                 self.used += len;
-                taken.push((start, end));
+                taken.push(span);
                 continue;
             }
             self.spent = true;
-            let fit = room / page * page;
+            let fit = crate::range::align_down(room);
             if fit > 0 {
                 self.used += fit;
-                taken.push((start, start + fit));
+                taken.push(Range::at_most(span.start(), fit));
             }
             left_out += len - fit;
         }
@@ -239,11 +237,7 @@ pub enum Order {
 
 /// Resident bytes a record lists.
 pub fn saved_bytes(record: &FileRecord) -> u64 {
-    record
-        .resident
-        .iter()
-        .map(|(s, e)| e.saturating_sub(*s))
-        .sum()
+    record.resident.iter().map(|r| r.len()).sum()
 }
 
 /// Sorts records into `order`, stably: equal ones keep the snapshot's order.
@@ -265,21 +259,24 @@ mod tests {
 
     #[test]
     fn the_allowance_cuts_at_the_budget_and_leaves_out_the_rest() {
-        let p = page_size() as u64;
+        let p = crate::map::page_size() as u64;
         let mut a = Allowance::new(5 * p + 10);
         assert_eq!(
-            a.take(&[(0, 2 * p), (4 * p, 6 * p)]),
-            (vec![(0, 2 * p), (4 * p, 6 * p)], 0)
+            a.take(&[Range::new(0, 2 * p), Range::new(4 * p, 6 * p)]),
+            (vec![Range::new(0, 2 * p), Range::new(4 * p, 6 * p)], 0)
         );
-        assert_eq!(a.take(&[(0, 3 * p), (8 * p, 9 * p)]), (vec![(0, p)], 3 * p));
         assert_eq!(
-            a.take(&[(0, 1)]),
+            a.take(&[Range::new(0, 3 * p), Range::new(8 * p, 9 * p)]),
+            (vec![Range::new(0, p)], 3 * p)
+        );
+        assert_eq!(
+            a.take(&[Range::new(0, 1)]),
             (vec![], 1),
             "nothing after the budget is spent"
         );
         assert_eq!(a.used, 5 * p);
         let mut zero = Allowance::new(0);
-        assert_eq!(zero.take(&[(0, p)]), (vec![], p));
+        assert_eq!(zero.take(&[Range::new(0, p)]), (vec![], p));
     }
 
     #[test]
@@ -293,7 +290,7 @@ mod tests {
                 mtime_ns: 0,
             },
             fingerprint: None,
-            resident: vec![(0, resident)],
+            resident: vec![Range::new(0, resident)],
         };
         let records = vec![
             rec("a", 100, 10),

@@ -46,7 +46,7 @@ pub fn evict(subject: &Subject<'_>, sync: bool) -> Result<Evicted> {
         rustix::fs::fdatasync(subject.file)
             .map_err(|e| Error::io(Op::Sync, subject.path, e.into()))?;
     }
-    let (start, end) = subject.span;
+    let (start, end) = subject.span.bounds();
     if start < end {
         // To the end of the file when the range reaches it, so that the last partial page goes too.
         let len = if end >= subject.len {

@@ -18,13 +18,13 @@ use rustix::fs::inotify::{self, ReadFlags, WatchFlags};
 
 use crate::error::{Error, Op};
 use crate::input::{Access, Input, StreamKind};
-use crate::size::ByteRange;
 use crate::walk::{Item, WalkOptions, walk};
 
+use super::Subject;
 use super::load::{Job, LoadOptions, load};
 use super::lock::{Budget, Locked, cost, lock};
 use super::readahead::cap_for_device;
-use super::{Span, Subject, total};
+use crate::range::{Range, total};
 
 /// What is kept of each file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub struct FollowOptions {
     /// Lock or load.
     pub policy: Policy,
     /// The part of each file covered.
-    pub range: ByteRange,
+    pub range: Range,
     /// How to load.
     pub load: LoadOptions,
     /// Walk filters and policy.
@@ -107,7 +107,7 @@ pub enum Event {
         /// Its size now.
         size: u64,
         /// The range acted on.
-        span: Span,
+        span: Range,
         /// Bytes locked (lock) or read (touch) in that range.
         bytes: u64,
     },
@@ -476,14 +476,14 @@ impl Follower {
                     root,
                     id: (now.0, now.1),
                     size: len,
-                    end: span.1,
+                    end: span.end(),
                     locks: Vec::new(),
                     locked: 0,
                 });
                 held.size = len;
-                held.end = held.end.max(span.1);
+                held.end = held.end.max(span.end());
                 held.locked += locked;
-                held.locks.extend(lock.map(|l| (l, span.0, locked)));
+                held.locks.extend(lock.map(|l| (l, span.start(), locked)));
                 out(Event::Acted {
                     path: path.to_path_buf(),
                     change,
@@ -520,17 +520,14 @@ impl Follower {
         input: &Input,
         len: u64,
         from: u64,
-    ) -> Result<(Span, u64, Option<Locked>), Failure> {
+    ) -> Result<(Range, u64, Option<Locked>), Failure> {
         let whole = Subject::new(input.file(), input.name(), len, self.options.range)
             .map_err(Failure::Error)?;
-        let start = whole.span.0.max(crate::map::align_down(from));
-        let range = ByteRange {
-            offset: start,
-            len: Some(whole.span.1.saturating_sub(start)),
-        };
+        let start = whole.span.start().max(crate::range::align_down(from));
+        let range = Range::new(start, whole.span.end());
         let subject =
             Subject::new(input.file(), input.name(), len, range).map_err(Failure::Error)?;
-        if subject.span.0 >= subject.span.1 {
+        if subject.span.is_empty() {
             return Ok((subject.span, 0, None));
         }
         let data = subject.data().map_err(Failure::Error)?;

@@ -21,7 +21,8 @@ use crate::map::{MapMode, MappedRange, fault_reason, page_size};
 use crate::sys::advise::MapAdvice;
 
 use super::throttle::Throttle;
-use super::{Span, Subject, intersect, split, willneed};
+use super::{Subject, split, willneed};
+use crate::range::{Range, intersect};
 
 /// How pages are asked for while loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,7 +69,7 @@ pub struct Job<'s, 'a> {
     /// The file.
     pub subject: &'s Subject<'a>,
     /// The spans to load, sorted and disjoint, inside `subject.span`.
-    pub spans: Vec<Span>,
+    pub spans: Vec<Range>,
     /// WILLNEED chunk size (the device's readahead cap).
     pub cap: u64,
     /// A map of `subject.span` to load through (a locked map, say), or `None` to map each window.
@@ -117,36 +118,37 @@ const MIN_SEGMENT: u64 = 64 << 20;
 /// read past the data into the hole).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Piece {
-    span: Span,
+    span: Range,
     exact: bool,
 }
 
 /// The zones of `spans` where fault readahead could read past what was asked for (into a hole, or
 /// beyond the range or the saved ranges asked for): the last `guard` bytes before each span's end,
 /// unless the span ends at the file's end, where readahead stops anyway.
-fn near_ends(spans: &[Span], len: u64, guard: u64) -> Vec<Span> {
+fn near_ends(spans: &[Range], len: u64, guard: u64) -> Vec<Range> {
     spans
         .iter()
-        .filter(|&&(_, end)| end < len)
-        .map(|&(start, end)| (end.saturating_sub(guard).max(start), end))
+        .filter(|s| s.end() < len)
+        .map(|s| Range::new(s.end().saturating_sub(guard), s.end()).intersect(*s))
         .collect()
 }
 
 /// The parts of sorted, disjoint `spans` outside sorted, disjoint `zones`.
-fn outside(spans: &[Span], zones: &[Span]) -> Vec<Span> {
+fn outside(spans: &[Range], zones: &[Range]) -> Vec<Range> {
     let mut out = Vec::new();
-    for &(mut start, end) in spans {
-        for &(zs, ze) in zones {
-            if ze <= start || zs >= end {
+    for span in spans {
+        let (mut start, end) = span.bounds();
+        for zone in zones {
+            if zone.end() <= start || zone.start() >= end {
                 continue;
             }
-            if zs > start {
-                out.push((start, zs));
+            if zone.start() > start {
+                out.push(Range::new(start, zone.start()));
             }
-            start = start.max(ze);
+            start = start.max(zone.end());
         }
         if start < end {
-            out.push((start, end));
+            out.push(Range::new(start, end));
         }
     }
     out
@@ -176,13 +178,13 @@ fn pieces(job: &Job<'_, '_>, options: &LoadOptions) -> Result<Vec<Piece>> {
                 .map(|span| Piece { span, exact: false }),
         )
         .collect();
-    out.sort_unstable_by_key(|p| p.span.0);
+    out.sort_unstable_by_key(|p| p.span.start());
     Ok(out)
 }
 
 /// Cuts a job's pieces into at most `parts` contiguous runs of about equal size.
 fn segments(pieces: Vec<Piece>, parts: usize) -> Vec<Vec<Piece>> {
-    let bytes: u64 = pieces.iter().map(|p| p.span.1 - p.span.0).sum();
+    let bytes: u64 = pieces.iter().map(|p| p.span.len()).sum();
     let parts = (bytes / MIN_SEGMENT).clamp(1, parts.max(1) as u64);
     let share = bytes.div_ceil(parts);
     let mut out = vec![Vec::new()];
@@ -192,7 +194,7 @@ fn segments(pieces: Vec<Piece>, parts: usize) -> Vec<Vec<Piece>> {
             out.push(Vec::new());
             filled = 0;
         }
-        filled += piece.span.1 - piece.span.0;
+        filled += piece.span.len();
         if let Some(last) = out.last_mut() {
             last.push(piece);
         }
@@ -210,8 +212,8 @@ fn reopen(file: &File) -> Option<File> {
 /// is taken by the kernel as the start of a sequential stream (large reads, large folios, and readahead
 /// marks that keep it going as the map is populated). Without it, the first fault in the middle of a
 /// file looks random, and the whole segment would be read in small pieces.
-fn prime(file: &File, span: Span, cap: u64) {
-    let len = (2 * cap).min(span.1 - span.0) as usize;
+fn prime(file: &File, span: Range, cap: u64) {
+    let len = (2 * cap).min(span.len()) as usize;
     if len as u64 <= cap {
         return;
     }
@@ -221,7 +223,7 @@ fn prime(file: &File, span: Span, cap: u64) {
         return;
     }
     buf.resize(len, 0u8);
-    let _ = std::os::unix::fs::FileExt::read_at(file, &mut buf, span.0);
+    let _ = std::os::unix::fs::FileExt::read_at(file, &mut buf, span.start());
 }
 
 /// Loads every job's spans, in parallel over segments of all files (each segment's windows in order,
@@ -282,7 +284,7 @@ pub fn load_paced(
         // A segment that starts inside the file gets an open file of its own, whose readahead state
         // is fresh, and a primed stream.
         let primed = segment.first().filter(|first| {
-            throttle.is_none() && job.map.is_none() && !first.exact && first.span.0 > 0
+            throttle.is_none() && job.map.is_none() && !first.exact && first.span.start() > 0
         });
         let own = if primed.is_some() || (several && job.map.is_none()) {
             reopen(job.subject.file)
@@ -292,24 +294,24 @@ pub fn load_paced(
         let file = own.as_ref().unwrap_or(job.subject.file);
         if let (Some(first), Some(own)) = (primed, &own) {
             // The stream to start: the run of readahead windows that follow on from the first.
-            let mut end = first.span.1;
+            let mut end = first.span.end();
             for piece in segment.iter().skip(1) {
-                if piece.exact || piece.span.0 != end {
+                if piece.exact || piece.span.start() != end {
                     break;
                 }
-                end = piece.span.1;
+                end = piece.span.end();
             }
-            prime(own, (first.span.0, end), job.cap);
+            prime(own, Range::new(first.span.start(), end), job.cap);
         }
         for piece in segment {
             if failed[i].load(Ordering::Relaxed) {
                 return;
             }
             if let Some(t) = throttle {
-                t.take(piece.span.1 - piece.span.0);
+                t.take(piece.span.len());
             }
             match load_piece(job, file, piece, options) {
-                Ok(()) => progress(piece.span.1 - piece.span.0),
+                Ok(()) => progress(piece.span.len()),
                 Err(e) => fail(i, e),
             }
         }
@@ -322,13 +324,13 @@ pub fn load_paced(
 
 fn load_piece(job: &Job<'_, '_>, file: &File, piece: Piece, options: &LoadOptions) -> Result<()> {
     let subject = job.subject;
-    let (start, end) = piece.span;
+    let (start, end) = piece.span.bounds();
     if options.pattern == Pattern::Tuned && piece.exact {
-        willneed::issue(file, subject.path, &[(start, end)], job.cap)?;
+        willneed::issue(file, subject.path, &[piece.span], job.cap)?;
     }
     match job.map {
         Some(map) => {
-            let base = subject.span.0;
+            let base = subject.span.start();
             let bytes = &map.bytes()[(start - base) as usize..(end - base) as usize];
             populate(subject, map, bytes, end)
         }
@@ -366,7 +368,7 @@ const SHORT_WINDOW: u64 = 1 << 20;
 /// -v`): through windows of [`SHORT_WINDOW`], and where even those cannot be mapped, with pread(2) of
 /// 64 KiB at a time, which brings the pages into the cache just as well.
 fn load_short(job: &Job<'_, '_>, file: &File, piece: Piece, options: &LoadOptions) -> Result<()> {
-    let (start, end) = piece.span;
+    let (start, end) = piece.span.bounds();
     if end - start > SHORT_WINDOW {
         for span in split(&[piece.span], SHORT_WINDOW) {
             load_piece(job, file, Piece { span, ..piece }, options)?;
@@ -437,19 +439,16 @@ pub fn touch_pages(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::size::ByteRange;
+    use crate::range::append;
 
     proptest::proptest! {
         #[test]
         fn outside_and_inside_make_the_whole(a: u64, z: u64) {
-            let bits = |b: u64| -> Vec<Span> {
-                let mut out: Vec<Span> = Vec::new();
+            let bits = |b: u64| -> Vec<Range> {
+                let mut out: Vec<Range> = Vec::new();
                 for i in 0..64 {
                     if b >> i & 1 == 1 {
-                        match out.last_mut() {
-                            Some(last) if last.1 == i => last.1 = i + 1,
-                            _ => out.push((i, i + 1)),
-                        }
+                        append(&mut out, Range::new(i, i + 1));
                     }
                 }
                 out
@@ -460,14 +459,18 @@ mod tests {
 
     #[test]
     fn zones_and_segments() {
-        assert_eq!(near_ends(&[(0, 100), (200, 300)], 300, 30), vec![(70, 100)]);
-        assert_eq!(near_ends(&[(0, 10)], 20, 30), vec![(0, 10)]);
+        let r = Range::new;
         assert_eq!(
-            outside(&[(0, 100), (200, 300)], &[(70, 100), (250, 260)]),
-            vec![(0, 70), (200, 250), (260, 300)]
+            near_ends(&[r(0, 100), r(200, 300)], 300, 30),
+            vec![r(70, 100)]
+        );
+        assert_eq!(near_ends(&[r(0, 10)], 20, 30), vec![r(0, 10)]);
+        assert_eq!(
+            outside(&[r(0, 100), r(200, 300)], &[r(70, 100), r(250, 260)]),
+            vec![r(0, 70), r(200, 250), r(260, 300)]
         );
         let piece = |s: u64| Piece {
-            span: (s * MIN_SEGMENT, (s + 1) * MIN_SEGMENT),
+            span: r(s * MIN_SEGMENT, (s + 1) * MIN_SEGMENT),
             exact: false,
         };
         let segs = segments((0..5).map(piece).collect(), 2);
@@ -488,10 +491,7 @@ mod tests {
         let len = 8 * page_size() as u64;
         std::fs::write(&path, vec![1u8; len as usize]).unwrap();
         let file = std::fs::File::open(&path).unwrap();
-        let all = ByteRange {
-            offset: 0,
-            len: None,
-        };
+        let all = Range::ALL;
         let subject = Subject::new(&file, &path, len, all).unwrap();
         std::fs::OpenOptions::new()
             .write(true)
@@ -502,7 +502,7 @@ mod tests {
         for pattern in [Pattern::Tuned, Pattern::Random] {
             let jobs = [Job {
                 subject: &subject,
-                spans: vec![(0, len)],
+                spans: vec![Range::upto(len)],
                 cap: 1 << 20,
                 map: None,
             }];
@@ -532,10 +532,7 @@ mod tests {
         std::fs::write(&path, vec![5u8; 3 * page_size() + 10]).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let len = 3 * page_size() as u64 + 10;
-        let all = ByteRange {
-            offset: 0,
-            len: None,
-        };
+        let all = Range::ALL;
         let subject = Subject::new(&file, &path, len, all).unwrap();
         let map = MappedRange::new(&file, 7, page_size() * 2, MapMode::Private, false).unwrap();
         touch_pages(map.bytes());

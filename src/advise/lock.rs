@@ -72,15 +72,14 @@ pub struct Locked {
 
 /// The bytes a lock of the subject counts against RLIMIT_MEMLOCK: its whole map, in pages.
 pub fn cost(subject: &Subject<'_>) -> u64 {
-    let (start, end) = subject.span;
-    super::round_up(end) - start
+    subject.span.pages().len()
 }
 
 /// Maps the subject's covered range (which must not be empty), sets the load pattern's advice on the
 /// map (`holes`: the span has holes, to be kept out of the cache), and locks it on fault. Load the data
 /// spans through `map` afterwards to fault (and so lock) them.
 pub fn lock(subject: &Subject<'_>, mode: MapMode, pattern: Pattern, holes: bool) -> Result<Locked> {
-    let (start, end) = subject.span;
+    let (start, end) = subject.span.bounds();
     let map = MappedRange::new(subject.file, start, (end - start) as usize, mode, false)
         .map_err(|e| Error::io(Op::Map, subject.path, e))?;
     apply_pattern(subject, &map, pattern, holes, false);

@@ -7,16 +7,15 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::map::align_down;
 use crate::snapshot::{FileRecord, Identity};
 
-use super::{Span, round_up};
+use crate::range::{Range, merged};
 
 /// What to do with one saved file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The file is the one saved: load these spans.
-    Restore(Vec<Span>),
+    Restore(Vec<Range>),
     /// The file changed since the snapshot (the reason in words): leave it alone.
     Changed(String),
     /// Whether the file changed cannot be told (no fingerprint saved, or it cannot be read): leave it
@@ -171,25 +170,12 @@ pub fn unique(records: Vec<FileRecord>) -> Vec<FileRecord> {
     out
 }
 
-/// Byte ranges sorted and merged where they touch or overlap.
-fn merged(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    ranges.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (s, e) in ranges {
-        match out.last_mut() {
-            Some(last) if last.1 >= s => last.1 = last.1.max(e),
-            _ => out.push((s, e)),
-        }
-    }
-    out
-}
-
 /// Saved ranges widened to whole pages, clipped to the file's size, sorted and merged.
-pub fn spans(resident: &[(u64, u64)], size: u64) -> Vec<Span> {
-    let spans: Vec<Span> = resident
+pub fn spans(resident: &[Range], size: u64) -> Vec<Range> {
+    let spans: Vec<Range> = resident
         .iter()
-        .filter(|(s, e)| s < e && *s < size)
-        .map(|&(s, e)| (align_down(s), round_up(e).min(size)))
+        .filter(|r| !r.is_empty() && r.start() < size)
+        .map(|r| r.pages().clamp(size))
         .collect();
     merged(spans)
 }
@@ -202,14 +188,15 @@ mod tests {
     #[test]
     fn spans_are_pages_clipped_and_merged() {
         let p = page_size() as u64;
+        let r = Range::new;
         assert_eq!(
             spans(
-                &[(3 * p, 4 * p), (1, 10), (p + 1, 2 * p), (9 * p, 20 * p)],
+                &[r(3 * p, 4 * p), r(1, 10), r(p + 1, 2 * p), r(9 * p, 20 * p)],
                 10 * p - 5
             ),
-            vec![(0, 2 * p), (3 * p, 4 * p), (9 * p, 10 * p - 5)]
+            vec![r(0, 2 * p), r(3 * p, 4 * p), r(9 * p, 10 * p - 5)]
         );
-        assert_eq!(spans(&[(20 * p, 21 * p), (5, 5)], 10 * p), vec![]);
+        assert_eq!(spans(&[r(20 * p, 21 * p), r(5, 5)], 10 * p), vec![]);
         let id = Identity {
             dev: 1,
             ino: 2,
@@ -220,13 +207,13 @@ mod tests {
             path: "x".into(),
             identity: id,
             fingerprint: None,
-            resident: vec![(0, p)],
+            resident: vec![r(0, p)],
         };
         let file = tempfile::tempfile().unwrap();
         let v = |r: &FileRecord, now: &Identity, how| verdict(r, now, how, &file);
         assert_eq!(
             v(&record, &id, Match::Identity),
-            Verdict::Restore(vec![(0, p)])
+            Verdict::Restore(vec![r(0, p)])
         );
         let moved = Identity { ino: 9, ..id };
         assert!(matches!(
@@ -235,7 +222,7 @@ mod tests {
         ));
         assert_eq!(
             v(&record, &moved, Match::SizeMtime),
-            Verdict::Restore(vec![(0, p)])
+            Verdict::Restore(vec![r(0, p)])
         );
         let touched = Identity {
             mtime_ns: 4,
@@ -259,24 +246,25 @@ mod tests {
             size: 100,
             mtime_ns: 3,
         };
-        let rec = |path: &str, ino, resident: Vec<(u64, u64)>| FileRecord {
+        let r = Range::new;
+        let rec = |path: &str, ino, resident: Vec<Range>| FileRecord {
             path: path.into(),
             identity: id(ino),
             fingerprint: None,
             resident,
         };
-        let mut records = vec![rec("a", 1, vec![(0, 10)]), rec("b", 2, vec![])];
+        let mut records = vec![rec("a", 1, vec![r(0, 10)]), rec("b", 2, vec![])];
         for i in 0..1000 {
-            records.push(rec("a", 1, vec![(i, i + 10)]));
+            records.push(rec("a", 1, vec![r(i, i + 10)]));
         }
-        records.push(rec("link-to-b", 2, vec![(50, 60)]));
+        records.push(rec("link-to-b", 2, vec![r(50, 60)]));
         records.push(rec("c", 3, vec![]));
         let out = unique(records);
         let paths: Vec<_> = out.iter().map(|r| r.path.to_str().unwrap()).collect();
         assert_eq!(paths, ["a", "b", "c"]);
-        assert_eq!(merged(out[0].resident.clone()), [(0, 1009)]);
+        assert_eq!(merged(out[0].resident.clone()), [r(0, 1009)]);
         assert!(out[0].resident.len() <= 65);
-        assert_eq!(out[1].resident, [(50, 60)]);
+        assert_eq!(out[1].resident, [r(50, 60)]);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Op, Result};
 
 use super::throttle::Throttle;
-use super::{Span, Subject, split, total};
+use super::{Subject, split};
+use crate::range::{Range, total};
 
 /// How long the wait goes without a single new resident page before it asks again, and then gives up.
 pub const STALL: Duration = Duration::from_secs(3);
@@ -27,7 +28,7 @@ pub const REREADS: u32 = 3;
 
 /// Asks the kernel to read `spans` of `file` in the background, in chunks of at most `cap` bytes.
 /// Returns the bytes asked for.
-pub fn issue(file: &File, path: &Path, spans: &[Span], cap: u64) -> Result<u64> {
+pub fn issue(file: &File, path: &Path, spans: &[Range], cap: u64) -> Result<u64> {
     issue_paced(file, path, spans, cap, None)
 }
 
@@ -35,13 +36,14 @@ pub fn issue(file: &File, path: &Path, spans: &[Span], cap: u64) -> Result<u64> 
 pub fn issue_paced(
     file: &File,
     path: &Path,
-    spans: &[Span],
+    spans: &[Range],
     cap: u64,
     throttle: Option<&Throttle>,
 ) -> Result<u64> {
     let chunk = throttle.map_or(cap, |t| t.piece(cap));
-    for (start, end) in split(spans, chunk) {
-        let Some(len) = NonZeroU64::new(end - start) else {
+    for piece in split(spans, chunk) {
+        let start = piece.start();
+        let Some(len) = NonZeroU64::new(piece.len()) else {
             continue;
         };
         if let Some(t) = throttle {
@@ -59,9 +61,9 @@ pub struct Pending<'s, 'a> {
     /// The file.
     pub subject: &'s Subject<'a>,
     /// Every span asked for, checked again once the outstanding ones have arrived.
-    pub asked: Vec<Span>,
+    pub asked: Vec<Range>,
     /// Spans not yet resident.
-    pub outstanding: Vec<Span>,
+    pub outstanding: Vec<Range>,
     /// WILLNEED chunk size.
     pub cap: u64,
     /// The first error met while waiting, after which the file is no longer waited for.
@@ -165,11 +167,11 @@ pub fn wait(pending: &mut [Pending<'_, '_>], progress: &(dyn Fn(u64) + Sync)) ->
 fn probe(pending: &mut [Pending<'_, '_>]) {
     let mut page = vec![0u8; crate::map::page_size()];
     for p in pending.iter_mut().filter(|p| p.error.is_none()) {
-        let Some(&(start, end)) = p.outstanding.first() else {
+        let Some(first) = p.outstanding.first() else {
             continue;
         };
-        let want = ((end - start) as usize).min(page.len());
-        if let Err(e) = rustix::io::pread(p.subject.file, &mut page[..want], start) {
+        let want = (first.len() as usize).min(page.len());
+        if let Err(e) = rustix::io::pread(p.subject.file, &mut page[..want], first.start()) {
             p.error = Some(Error::io(Op::Read, p.subject.path, e.into()));
         }
     }
@@ -202,7 +204,7 @@ fn reclaimed(pending: &mut [Pending<'_, '_>]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::size::ByteRange;
+    use crate::range::Range;
     use std::io::Write;
 
     #[test]
@@ -216,12 +218,9 @@ mod tests {
         drop(f);
         let f = File::open(&path).unwrap();
         rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
-        let all = ByteRange {
-            offset: 0,
-            len: None,
-        };
+        let all = Range::ALL;
         let subject = Subject::new(&f, &path, len, all).unwrap();
-        let Some(cold) = subject.resident_in(&[(0, len)]).unwrap() else {
+        let Some(cold) = subject.resident_in(&[Range::new(0, len)]).unwrap() else {
             crate::testing::skip("residency is hidden from this user");
             return;
         };
@@ -233,7 +232,7 @@ mod tests {
         // nothing is outstanding, yet nothing is resident.
         let mut pending = [Pending {
             subject: &subject,
-            asked: vec![(0, len)],
+            asked: vec![Range::new(0, len)],
             outstanding: Vec::new(),
             cap: len,
             error: None,
@@ -246,7 +245,10 @@ mod tests {
         assert_eq!(end, WaitEnd::Resident);
         assert!(pending[0].error.is_none());
         let pages = len / crate::map::page_size() as u64;
-        assert_eq!(subject.resident_in(&[(0, len)]).unwrap(), Some(pages));
+        assert_eq!(
+            subject.resident_in(&[Range::new(0, len)]).unwrap(),
+            Some(pages)
+        );
         assert_eq!(
             shown.into_inner(),
             0,

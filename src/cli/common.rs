@@ -325,7 +325,7 @@ pub fn parse_size_arg(text: &str) -> Result<u64, String> {
 }
 
 /// A `--range` value parser: `OFFSET:LENGTH` or `OFFSET..END`.
-pub fn parse_range_arg(text: &str) -> Result<crate::size::ByteRange, String> {
+pub fn parse_range_arg(text: &str) -> Result<crate::range::Range, String> {
     crate::size::parse_range(text)
 }
 

@@ -12,13 +12,14 @@ use memmap2::Advice;
 use rayon::prelude::*;
 use rustix::fs::FallocateFlags;
 
-use super::extent::{Extent, data_extents, nonzero_runs};
+use super::extent::{data_extents, nonzero_runs};
 use super::{Copied, CopyOptions, DestIo, Failure, Hooks, Sparse, changed};
 use crate::cache::{self, Behind, CacheMode, Source, Tally, Trail};
 use crate::dest;
 use crate::error::{Error, Op};
 use crate::input::{Access, Input};
 use crate::map::{MappedRange, MappedRangeMut, page_size};
+use crate::range::{Range, total};
 use crate::window::{Window, plan};
 
 /// Buffer size of the read/write paths.
@@ -45,7 +46,7 @@ pub fn copy_data(
 #[derive(Debug)]
 pub(crate) struct Neutral<'a> {
     pub(crate) tally: &'a Tally,
-    pub(crate) keep: Vec<(u64, u64)>,
+    pub(crate) keep: Vec<Range>,
 }
 
 impl<'a> Neutral<'a> {
@@ -89,10 +90,10 @@ fn copy_regular(
     neutral: &Neutral<'_>,
 ) -> Result<Copied, Failure> {
     let extents = match options.sparse {
-        Sparse::Never => vec![Extent { offset: 0, len }],
+        Sparse::Never => vec![Range::upto(len)],
         Sparse::Auto | Sparse::Always => data_extents(input.file(), len, input.blocks()),
     };
-    let data: u64 = extents.iter().map(|e| e.len).sum();
+    let data = total(&extents);
     // Size first, then reserve the blocks of the data: a full filesystem fails here, before any byte
     // is written. Holes are not reserved, so the copy stays sparse. With --sparse=always, the data's
     // zero pages become holes too, which is known only as they are read: nothing is reserved then,
@@ -100,7 +101,7 @@ fn copy_regular(
     rustix::fs::ftruncate(out, len).map_err(|e| Error::io(Op::Resize, dst, e.into()))?;
     if options.sparse != Sparse::Always {
         for e in &extents {
-            dest::preallocate(out, dst, e.offset, e.len)?;
+            dest::preallocate(out, dst, e.start(), e.len())?;
         }
     }
     if len > data {
@@ -140,18 +141,15 @@ fn window_size(data: u64, window: usize) -> usize {
 fn copy_extents_mapped(
     input: &Input,
     len: u64,
-    extents: &[Extent],
+    extents: &[Range],
     out: &File,
     dst: &Path,
     options: &CopyOptions,
     hooks: Hooks<'_>,
 ) -> Result<u64, Failure> {
-    let data: u64 = extents.iter().map(|e| e.len).sum();
+    let data = total(extents);
     let size = window_size(data, options.window);
-    let windows: Vec<Window> = extents
-        .iter()
-        .flat_map(|e| plan(e.offset, e.len, size))
-        .collect();
+    let windows: Vec<Window> = extents.iter().flat_map(|&e| plan(e, size)).collect();
     // The whole source is read once, in order: let readahead grow as for a sequential read (a hint).
     let _ = rustix::fs::fadvise(input.file(), 0, None, rustix::fs::Advice::Sequential);
     for w in windows.iter().take(PREFETCH) {
@@ -267,7 +265,7 @@ fn copy_window(
 
 /// Why a page of window `w` of the source could not be read: it shrank, or its device failed.
 fn src_fault(input: &Input, w: &Window) -> Failure {
-    let reason = input.fault_reason(w.offset + w.len as u64);
+    let reason = input.fault_reason(w.range().end());
     Error::new(Op::Read, input.name(), reason).into()
 }
 
@@ -336,14 +334,14 @@ fn punch_gaps(
 
 fn copy_extents_rw(
     input: &Input,
-    extents: &[Extent],
+    extents: &[Range],
     out: &File,
     dst: &Path,
     options: &CopyOptions,
     hooks: Hooks<'_>,
     neutral: &Neutral<'_>,
 ) -> Result<u64, Failure> {
-    let longest = extents.iter().map(|e| e.len).max().unwrap_or(0);
+    let longest = extents.iter().map(|e| e.len()).max().unwrap_or(0);
     let neutral_on = options.cache == CacheMode::Neutral;
     let behind = neutral.behind(out, options);
     let mut written = 0usize;
@@ -365,11 +363,11 @@ fn copy_extents_rw(
     let mut skipped = 0u64;
     let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
     for e in extents {
-        let end = e.offset + e.len;
-        let mut at = e.offset;
+        let (start, end) = e.bounds();
+        let mut at = start;
         let mut trail = neutral_on.then(|| {
             let source = Source::new(input.file(), neutral.tally);
-            Trail::new(source, e.offset, end, buf.len() as u64)
+            Trail::new(source, start, end, buf.len() as u64)
         });
         if let Some(trail) = &mut trail {
             // Neutral: the next span is read while the last is written and started to disk.
@@ -536,7 +534,7 @@ pub(crate) fn verify_tallied(
     neutral: &Neutral<'_>,
 ) -> Result<(), Failure> {
     let size = window_size(len, options.window);
-    let windows = plan(0, len, size);
+    let windows = plan(Range::upto(len), size);
     let on = options.cache == CacheMode::Neutral;
     let sources = on.then(|| {
         let sources = (
@@ -553,10 +551,7 @@ pub(crate) fn verify_tallied(
             let Some((a, b)) = &sources else {
                 return verify_window(input, out, dst, w, options);
             };
-            let (before_a, before_b) = (
-                a.before(w.offset, w.len as u64),
-                b.before(w.offset, w.len as u64),
-            );
+            let (before_a, before_b) = (a.before(w.range()), b.before(w.range()));
             a.fetch(&before_a);
             b.fetch(&before_b);
             let result = verify_window(input, out, dst, w, options);

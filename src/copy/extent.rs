@@ -3,24 +3,17 @@
 
 use std::fs::File;
 use std::io;
-use std::ops::Range;
 
 use rustix::fs::SeekFrom;
 
-/// A run of data: `len` bytes from `offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Extent {
-    /// Byte offset in the file.
-    pub offset: u64,
-    /// Length in bytes (> 0).
-    pub len: u64,
-}
+use crate::range::Range;
 
-/// The data runs `[start, end)` within `[from, to)` of `file`, in order and clipped to it, as SEEK_DATA
-/// and SEEK_HOLE report them: the one extent finder of the crate. A filesystem that cannot tell holes
+/// The data runs within `range` of `file`, in order, never empty, and clipped to it, as SEEK_DATA and
+/// SEEK_HOLE report them: the one extent finder of the crate. A filesystem that cannot tell holes
 /// from data (EINVAL or EOPNOTSUPP on the first seek) reports the whole range as data; any other
 /// failure is an error.
-pub fn data_runs(file: &File, from: u64, to: u64) -> io::Result<Vec<(u64, u64)>> {
+pub fn data_runs(file: &File, range: Range) -> io::Result<Vec<Range>> {
+    let (from, to) = range.bounds();
     let mut runs = Vec::new();
     let mut at = from;
     while at < to {
@@ -29,7 +22,7 @@ pub fn data_runs(file: &File, from: u64, to: u64) -> io::Result<Vec<(u64, u64)>>
             // No data at or after `at`: the rest is a hole.
             Err(rustix::io::Errno::NXIO) => break,
             Err(rustix::io::Errno::INVAL | rustix::io::Errno::OPNOTSUPP) if runs.is_empty() => {
-                return Ok(vec![(from, to)]);
+                return Ok(vec![range]);
             }
             Err(e) => return Err(e.into()),
         };
@@ -44,7 +37,7 @@ pub fn data_runs(file: &File, from: u64, to: u64) -> io::Result<Vec<(u64, u64)>>
         if end <= start {
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
-        runs.push((start, end));
+        runs.push(Range::new(start, end));
         at = end;
     }
     Ok(runs)
@@ -54,31 +47,22 @@ pub fn data_runs(file: &File, from: u64, to: u64) -> io::Result<Vec<(u64, u64)>>
 /// its size (`blocks` is st_blocks, in 512-byte units) has no holes worth finding and is one extent,
 /// as is a file on a filesystem that cannot tell holes apart. Any failure of the seeks also gives one
 /// extent: copying a hole as zeros is always correct.
-pub fn data_extents(file: &File, len: u64, blocks: u64) -> Vec<Extent> {
+pub fn data_extents(file: &File, len: u64, blocks: u64) -> Vec<Range> {
     if len == 0 {
         return Vec::new();
     }
-    let whole = vec![Extent { offset: 0, len }];
+    let whole = vec![Range::upto(len)];
     if blocks.saturating_mul(512) >= len {
         return whole;
     }
-    match data_runs(file, 0, len) {
-        Ok(runs) => runs
-            .into_iter()
-            .map(|(start, end)| Extent {
-                offset: start,
-                len: end - start,
-            })
-            .collect(),
-        Err(_) => whole,
-    }
+    data_runs(file, Range::upto(len)).unwrap_or(whole)
 }
 
 /// The runs of `bytes` (which start at file offset `offset`) worth writing under `--sparse=always`:
 /// everything but the pages (on the file's page grid) that are entirely zero. Ranges are relative to
 /// `bytes`, in order, and never empty.
-pub fn nonzero_runs(bytes: &[u8], offset: u64, page: usize) -> Vec<Range<usize>> {
-    let mut runs: Vec<Range<usize>> = Vec::new();
+pub fn nonzero_runs(bytes: &[u8], offset: u64, page: usize) -> Vec<std::ops::Range<usize>> {
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
     let mut at = 0usize;
     while at < bytes.len() {
         // The end of the page holding file offset `offset + at`.
@@ -128,35 +112,29 @@ mod tests {
         file.sync_all().unwrap();
         let blocks = file.metadata().unwrap().blocks();
         let extents = data_extents(&file, 8 * mb, blocks);
-        let data: u64 = extents.iter().map(|e| e.len).sum();
+        let data = crate::range::total(&extents);
         // A filesystem may report larger extents than written, but never miss data.
-        assert!(
-            extents
-                .iter()
-                .any(|e| e.offset <= 2 * mb && e.offset + e.len >= 2 * mb + 4096)
-        );
-        assert!(
-            extents
-                .iter()
-                .any(|e| e.offset <= 5 * mb && e.offset + e.len >= 5 * mb + 8192)
-        );
+        let written = |r: Range| extents.iter().any(|e| e.intersect(r) == r);
+        assert!(written(Range::new(2 * mb, 2 * mb + 4096)));
+        assert!(written(Range::new(5 * mb, 5 * mb + 8192)));
         if blocks * 512 < 8 * mb {
             assert!(data < 8 * mb, "holes are found: {extents:?}");
         }
-        assert!(
-            extents
-                .windows(2)
-                .all(|w| w[0].offset + w[0].len <= w[1].offset)
-        );
+        assert!(extents.windows(2).all(|w| w[0].end() <= w[1].start()));
+        assert!(extents.iter().all(|e| !e.is_empty()));
         assert_eq!(data_extents(&file, 0, 0), vec![]);
         assert_eq!(
             data_extents(&file, 8 * mb, 1 << 20),
-            vec![Extent {
-                offset: 0,
-                len: 8 * mb
-            }],
+            vec![Range::upto(8 * mb)],
             "a dense file is one extent"
         );
+        let inside = data_runs(&file, Range::new(2 * mb + 100, 5 * mb + 50)).unwrap();
+        assert_eq!(
+            inside.first().map(|r| r.start()),
+            Some(2 * mb + 100),
+            "clipped"
+        );
+        assert_eq!(inside.last().map(|r| r.end()), Some(5 * mb + 50), "clipped");
     }
 
     #[test]

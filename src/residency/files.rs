@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use rustix::fs::{FileType, Mode, OFlags, Stat};
 
-use super::{FsKind, Method, Residency, Run, Target, Unknown, Used, fs_kind, pages_between};
+use super::{FsKind, Method, Residency, Run, Target, Unknown, Used, fs_kind};
 use crate::error::{Error, Op};
 use crate::map::page_size;
 use crate::procmaps;
-use crate::size::ByteRange;
+use crate::range::Range;
 use crate::snapshot::Identity;
 use crate::sys::cachestat::{Cachestat, cachestat};
 use crate::sys::signals;
@@ -23,7 +23,7 @@ use crate::walk::SkipReason;
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// The byte range of each file looked at.
-    pub range: ByteRange,
+    pub range: Range,
     /// How to ask the kernel.
     pub method: Method,
     /// Find the resident and missing runs ([`FileStat::runs`]).
@@ -57,13 +57,11 @@ pub struct FileStat {
     pub path: PathBuf,
     /// Device, inode, size and modification time when measured.
     pub identity: Identity,
-    /// First byte looked at.
-    pub start: u64,
-    /// One past the last byte looked at.
-    pub end: u64,
+    /// The bytes looked at.
+    pub range: Range,
     /// What the kernel said.
     pub residency: Residency,
-    /// Bytes of `[start, end)` that lie in resident pages (exact), or `None` when unknown.
+    /// Bytes of `range` that lie in resident pages (exact), or `None` when unknown.
     pub resident_bytes: Option<u64>,
     /// Resident and missing runs (with --ranges and --save), when residency is known.
     pub runs: Option<Vec<Run>>,
@@ -80,12 +78,12 @@ pub struct FileStat {
 impl FileStat {
     /// The length of the range looked at.
     pub fn len(&self) -> u64 {
-        self.end - self.start
+        self.range.len()
     }
 
     /// Whether the range looked at is empty.
     pub fn is_empty(&self) -> bool {
-        self.end == self.start
+        self.range.is_empty()
     }
 
     /// Resident pages, when known.
@@ -294,8 +292,7 @@ pub fn measure_open(
         Ok(m) => Outcome::File(Box::new(FileStat {
             path: PathBuf::new(),
             identity,
-            start: m.start,
-            end: m.end,
+            range: m.range,
             residency: m.residency,
             resident_bytes: m.resident_bytes,
             runs: m.runs,
@@ -314,8 +311,7 @@ pub fn device_size(file: &File) -> std::io::Result<u64> {
 }
 
 struct Measured {
-    start: u64,
-    end: u64,
+    range: Range,
     residency: Residency,
     resident_bytes: Option<u64>,
     runs: Option<Vec<Run>>,
@@ -355,10 +351,9 @@ fn measure_target(
     };
     let target = Target::with_owner(file, path, len, fs, stat.st_uid);
     let residency = target.measure(options.range, options.method)?;
-    let (start, end) = target.bounds(options.range);
+    let covered = target.covered(options.range);
     let mut measured = Measured {
-        start,
-        end,
+        range: covered,
         residency,
         resident_bytes: None,
         runs: None,
@@ -375,19 +370,12 @@ fn measure_target(
         Some(runs) => runs
             .iter()
             .filter(|r| r.resident)
-            .map(|r| r.end - r.start)
+            .map(|r| r.range.len())
             .sum(),
-        None => resident_bytes(
-            &target,
-            start,
-            end,
-            resident,
-            residency.pages,
-            options.method,
-        )?,
+        None => resident_bytes(&target, covered, resident, residency.pages, options.method)?,
     });
     if let Some(n) = options.cells {
-        measured.cells = Some(cells(&target, start, end, n, options.method)?);
+        measured.cells = Some(cells(&target, covered, n, options.method)?);
     }
     if residency.used == Some(Used::Mincore) && options.method == Method::Auto {
         measured.refused = cachestat(file, 0, 1).err().and_then(|e| e.raw_os_error());
@@ -399,30 +387,28 @@ fn measure_target(
 /// resident.
 fn runs(
     target: &Target,
-    range: ByteRange,
+    range: Range,
     resident: u64,
     pages: u64,
 ) -> crate::error::Result<Vec<Run>> {
-    let (start, end) = target.bounds(range);
-    if start == end {
+    let covered = target.covered(range);
+    if covered.is_empty() {
         return Ok(Vec::new());
     }
     if resident == 0 || resident == pages {
         return Ok(vec![Run {
-            start,
-            end,
+            range: covered,
             resident: resident > 0,
         }]);
     }
     Ok(target.runs(range)?.unwrap_or_default())
 }
 
-/// The bytes of `[start, end)` that lie in resident pages: whole pages, less the parts of a partly
+/// The bytes of `range` that lie in resident pages: whole pages, less the parts of a partly
 /// covered first or last page that lie outside the range when that page is resident.
 fn resident_bytes(
     target: &Target,
-    start: u64,
-    end: u64,
+    range: Range,
     resident: u64,
     pages: u64,
     method: Method,
@@ -431,16 +417,13 @@ fn resident_bytes(
         return Ok(0);
     }
     if resident >= pages {
-        return Ok(end - start);
+        return Ok(range.len());
     }
+    let (start, end) = range.bounds();
     // Here at least two pages, some resident and some not.
     let page = page_size() as u64;
     let page_resident = |at: u64| -> crate::error::Result<bool> {
-        let one = ByteRange {
-            offset: at,
-            len: Some(1),
-        };
-        Ok(target.measure(one, method)?.resident == Some(1))
+        Ok(target.measure(Range::new(at, at + 1), method)?.resident == Some(1))
     };
     let mut bytes = resident * page;
     if !start.is_multiple_of(page) && page_resident(start)? {
@@ -456,27 +439,19 @@ fn resident_bytes(
 /// cachestat per cell, or windowed mincore, so exact whatever the file's size.
 fn cells(
     target: &Target,
-    start: u64,
-    end: u64,
+    range: Range,
     max: usize,
     method: Method,
 ) -> crate::error::Result<Vec<Cell>> {
     let page = page_size() as u64;
-    let pages = pages_between(start, end);
+    let pages = range.page_count();
     let n = pages.min(max as u64);
-    let first = start / page;
+    let first = range.start() / page;
     let bound = |i: u64| first + (u128::from(i) * u128::from(pages) / u128::from(n.max(1))) as u64;
     let mut cells = Vec::with_capacity(n as usize);
     for i in 0..n {
-        let lo = (bound(i) * page).max(start);
-        let hi = (bound(i + 1) * page).min(end);
-        let r = target.measure(
-            ByteRange {
-                offset: lo,
-                len: Some(hi - lo),
-            },
-            method,
-        )?;
+        let cell = Range::new(bound(i) * page, bound(i + 1) * page).intersect(range);
+        let r = target.measure(cell, method)?;
         cells.push(Cell {
             resident: r.resident.unwrap_or(0),
             pages: r.pages,

@@ -12,12 +12,9 @@ use rustix::fs::{FileType, Mode, OFlags};
 
 use super::{Method, Target};
 use crate::procmaps;
-use crate::size::ByteRange;
+use crate::range::Range;
 
-const WHOLE: ByteRange = ByteRange {
-    offset: 0,
-    len: None,
-};
+const WHOLE: Range = Range::ALL;
 
 /// A file some process holds.
 #[derive(Debug, Clone)]

@@ -13,8 +13,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::error::{Error, Op, Result};
-use crate::map::{MapMode, MappedRange, align_down, page_size};
-use crate::size::ByteRange;
+use crate::map::{MapMode, MappedRange, page_size};
+use crate::range::{Range, align_down};
 use crate::sys::cachestat::{Cachestat, cachestat};
 
 mod files;
@@ -86,13 +86,11 @@ pub struct Residency {
     pub fs: FsKind,
 }
 
-/// A run of pages of the same state, as a byte range `[start, end)` clipped to the range asked about.
+/// A run of pages of the same state, as a byte range clipped to the range asked about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Run {
-    /// First byte.
-    pub start: u64,
-    /// One past the last byte.
-    pub end: u64,
+    /// The bytes.
+    pub range: Range,
     /// Whether the run's pages are in the page cache.
     pub resident: bool,
 }
@@ -171,16 +169,16 @@ impl<'a> Target<'a> {
         self.truthful
     }
 
-    /// The byte range `[offset, end)` that `range` covers in this file.
-    pub fn bounds(&self, range: ByteRange) -> (u64, u64) {
-        let (offset, len) = range.clip(self.len);
-        (offset, offset + len)
+    /// The part of `range` inside this file.
+    pub fn covered(&self, range: Range) -> Range {
+        range.clamp(self.len)
     }
 
     /// Counts the resident pages of `range` with `method`.
-    pub fn measure(&self, range: ByteRange, method: Method) -> Result<Residency> {
-        let (start, end) = self.bounds(range);
-        let pages = pages_between(start, end);
+    pub fn measure(&self, range: Range, method: Method) -> Result<Residency> {
+        let covered = self.covered(range);
+        let (start, end) = covered.bounds();
+        let pages = covered.page_count();
         let mut residency = Residency {
             pages,
             resident: None,
@@ -236,8 +234,8 @@ impl<'a> Target<'a> {
     /// A window in which cachestat finds no page at all is all zeros without a map or a mincore call:
     /// mincore costs about 9 ms per 512 MiB window even where nothing is cached, 18 s for an empty
     /// 1 TiB sparse file. (Not on tmpfs, where mincore also counts pages in the swap cache.)
-    pub fn scan_pages(&self, range: ByteRange, mut f: impl FnMut(u64, &[u8])) -> Result<()> {
-        let (start, end) = self.bounds(range);
+    pub fn scan_pages(&self, range: Range, mut f: impl FnMut(u64, &[u8])) -> Result<()> {
+        let (start, end) = self.covered(range).bounds();
         let page = page_size() as u64;
         let mut window = MINCORE_WINDOW_PAGES * page;
         let mut flags = Vec::new();
@@ -248,7 +246,7 @@ impl<'a> Target<'a> {
                 && cachestat(self.file, at, stop - at).is_ok_and(|s| s.cache == 0)
             {
                 flags.clear();
-                flags.resize((stop - at).div_ceil(page) as usize, 0);
+                flags.resize(Range::new(at, stop).page_count() as usize, 0);
                 f(at, &flags);
                 at = stop;
                 continue;
@@ -275,26 +273,26 @@ impl<'a> Target<'a> {
     }
 
     /// The resident and missing runs of `range`, or `None` when residency is unknown for this caller.
-    pub fn runs(&self, range: ByteRange) -> Result<Option<Vec<Run>>> {
+    pub fn runs(&self, range: Range) -> Result<Option<Vec<Run>>> {
         if !self.truthful || self.fs == FsKind::Hugetlbfs {
             return Ok(None);
         }
-        let (start, end) = self.bounds(range);
+        let covered = self.covered(range);
         let page = page_size() as u64;
         let mut runs: Vec<Run> = Vec::new();
         self.scan_pages(range, |first, flags| {
             for (i, flag) in flags.iter().enumerate() {
                 let resident = flag & 1 == 1;
-                let lo = (first + i as u64 * page).max(start);
-                let hi = (first + (i as u64 + 1) * page).min(end);
-                if lo >= hi {
+                let piece = Range::new(first + i as u64 * page, first + (i as u64 + 1) * page)
+                    .intersect(covered);
+                if piece.is_empty() {
                     continue;
                 }
-                match runs.last_mut() {
-                    Some(last) if last.resident == resident && last.end == lo => last.end = hi,
-                    _ => runs.push(Run {
-                        start: lo,
-                        end: hi,
+                let last = runs.last_mut().filter(|last| last.resident == resident);
+                match last.and_then(|last| Some((last.range.join(piece)?, last))) {
+                    Some((joined, last)) => last.range = joined,
+                    None => runs.push(Run {
+                        range: piece,
                         resident,
                     }),
                 }
@@ -321,15 +319,6 @@ pub fn fs_kind(file: &File) -> std::io::Result<FsKind> {
         HUGETLBFS_MAGIC => FsKind::Hugetlbfs,
         _ => FsKind::Storage,
     })
-}
-
-/// Pages touched by the byte range `[start, end)`.
-pub fn pages_between(start: u64, end: u64) -> u64 {
-    if end <= start {
-        return 0;
-    }
-    let page = page_size() as u64;
-    end.div_ceil(page) - start / page
 }
 
 /// Whether the kernel reports this file's true residency to us: it does for root (CAP_FOWNER), for the
@@ -402,10 +391,7 @@ mod tests {
             crate::testing::skip("needs a disk filesystem and cachestat (Linux 6.5)");
             return;
         }
-        let all = ByteRange {
-            offset: 0,
-            len: None,
-        };
+        let all = Range::ALL;
         // Readahead may bring in neighbours of the page read; mincore over the whole file says which.
         let mut expected = Vec::new();
         let map = MappedRange::new(&file, 0, len as usize, MapMode::Shared, false).unwrap();
@@ -435,10 +421,7 @@ mod tests {
         let file = File::open(&path).unwrap();
         file.sync_all().unwrap();
         let target = Target::new(&file, &path, pages * page_size() as u64).unwrap();
-        let all = ByteRange {
-            offset: 0,
-            len: None,
-        };
+        let all = Range::ALL;
         if target.fs() == FsKind::Tmpfs {
             crate::testing::skip(
                 "the temporary directory is on tmpfs, whose pages cannot be evicted",
@@ -464,35 +447,19 @@ mod tests {
         assert_eq!(
             runs[0],
             Run {
-                start: 0,
-                end: half,
+                range: Range::upto(half),
                 resident: true
             }
         );
-        assert_eq!(runs.last().unwrap().end, pages * page_size() as u64);
+        assert_eq!(runs.last().unwrap().range.end(), pages * page_size() as u64);
         assert!(!runs.last().unwrap().resident);
         let r = target
-            .measure(
-                ByteRange {
-                    offset: 1,
-                    len: Some(half - 1),
-                },
-                Method::Mincore,
-            )
+            .measure(Range::new(1, half), Method::Mincore)
             .unwrap();
         assert_eq!(
             r.resident,
             Some(pages / 2),
             "a range clipped inside the first half"
         );
-    }
-
-    #[test]
-    fn page_arithmetic() {
-        let p = page_size() as u64;
-        assert_eq!(pages_between(0, 0), 0);
-        assert_eq!(pages_between(0, 1), 1);
-        assert_eq!(pages_between(p - 1, p + 1), 2);
-        assert_eq!(pages_between(p, 2 * p), 1);
     }
 }

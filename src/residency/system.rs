@@ -26,7 +26,7 @@ use super::{FsKind, Method, Target};
 use crate::error::{Error, Reason};
 use crate::map::page_size;
 use crate::mounts::{self, FsClass, Mount, Passed};
-use crate::size::ByteRange;
+use crate::range::Range;
 use crate::walk::tree::{Event, Flow, Node, Policy, walk_tree};
 
 /// Directories this deep below a mount's root (or shallower) are walked as tasks of their own, so
@@ -36,10 +36,7 @@ const SPLIT_DEPTH: usize = 2;
 /// Problems kept as examples for the summary, at most.
 const EXAMPLES: usize = 5;
 
-const WHOLE: ByteRange = ByteRange {
-    offset: 0,
-    len: None,
-};
+const WHOLE: Range = Range::ALL;
 
 /// What to look at.
 #[derive(Debug, Clone, Copy)]

@@ -616,7 +616,10 @@ fn restore_brings_back_a_saved_state_and_skips_a_changed_file() {
         path: path.to_path_buf(),
         identity: Identity::of(&std::fs::metadata(path).unwrap()),
         fingerprint: None,
-        resident,
+        resident: resident
+            .into_iter()
+            .map(|(s, e)| mmtools::range::Range::new(s, e))
+            .collect(),
     };
     let mut w = Writer::new(Vec::new()).unwrap();
     w.file(&record(&a, vec![(0, MIB), (8 * MIB, 10 * MIB)]))

@@ -337,7 +337,7 @@ fn a_rate_limit_is_a_lower_bound_on_the_time_and_the_file_is_resident() {
         path: f.clone(),
         identity: mmtools::snapshot::Identity::of(&std::fs::metadata(&f).unwrap()),
         fingerprint: None,
-        resident: vec![(0, 160 * MIB)],
+        resident: vec![mmtools::range::Range::upto(160 * MIB)],
     })
     .unwrap();
     std::fs::write(&snap, w.finish().unwrap()).unwrap();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{Map, Value};
 
+use crate::advise::Subject;
 use crate::advise::budget::{Allowance, Memory, saved_bytes, sort};
 use crate::advise::load::{Job, load_paced};
 use crate::advise::lock::Locked;
@@ -17,12 +18,12 @@ use crate::advise::readahead::Caps;
 use crate::advise::restore::{Match, Verdict, map_paths, unique, vanished, verdict};
 use crate::advise::throttle::{Throttle, set_io_priority};
 use crate::advise::willneed::{self, Pending, WaitEnd};
-use crate::advise::{Span, Subject, total};
 use crate::cli::common::Reporter;
 use crate::error::{Error, describe};
 use crate::input::Input;
+use crate::range::{Range, total};
 use crate::residency::Residency;
-use crate::size::{ByteRange, human};
+use crate::size::human;
 use crate::snapshot::Identity;
 
 use super::plan::{BudgetArg, Plan, Source, ionice_text};
@@ -34,7 +35,7 @@ use super::run::{
 
 /// What a loading action does to a file before its load (lock: check the limit and lock it): the lock
 /// taken, if any, or `None` to leave the file out (after reporting why).
-pub type Prepare<'f, 'r, 'a> = dyn FnMut(&mut Report<'r>, &Subject<'a>, &[Span]) -> anyhow::Result<Option<Option<Locked>>>
+pub type Prepare<'f, 'r, 'a> = dyn FnMut(&mut Report<'r>, &Subject<'a>, &[Range]) -> anyhow::Result<Option<Option<Locked>>>
     + 'f;
 
 /// One file of a batch, opened, with what the action covers.
@@ -43,7 +44,7 @@ pub struct Item<'a> {
     /// The file and its covered range.
     pub subject: Subject<'a>,
     /// A snapshot's saved ranges of it, page-aligned; `None` for the data of the covered range.
-    pub saved: Option<Vec<Span>>,
+    pub saved: Option<Vec<Range>>,
 }
 
 /// How a loading action loads.
@@ -68,11 +69,11 @@ pub struct Staged<'s, 'a> {
     /// Its residency before.
     pub before: Residency,
     /// The data (not holes) of its covered range.
-    pub data: Vec<Span>,
+    pub data: Vec<Range>,
     /// What the action aims for: the saved ranges of a snapshot, or the data.
-    pub wanted: Vec<Span>,
+    pub wanted: Vec<Range>,
     /// What is loaded (or asked for): the missing part of `wanted` within the budget.
-    pub spans: Vec<Span>,
+    pub spans: Vec<Range>,
     /// Missing bytes left out because the budget was spent.
     pub left_out: u64,
     /// The WILLNEED chunk size of its device.
@@ -80,7 +81,7 @@ pub struct Staged<'s, 'a> {
     /// The lock of its covered range (lock).
     pub lock: Option<Locked>,
     /// What is still missing after a wait (willneed --wait).
-    pub outstanding: Vec<Span>,
+    pub outstanding: Vec<Range>,
     /// How the wait ended (willneed --wait).
     pub waited: Option<WaitEnd>,
 }
@@ -235,12 +236,9 @@ impl<'p, 'r> Driver<'p, 'r> {
                 self.tally.listed = records.len() as u64;
                 self.size = records.iter().map(saved_bytes).sum();
                 self.start_bar(bar);
-                let whole = ByteRange {
-                    offset: 0,
-                    len: None,
-                };
+                let whole = Range::ALL;
                 for records in records.chunks(batch()) {
-                    let mut accepted: Vec<(Opened, Vec<Span>)> = Vec::new();
+                    let mut accepted: Vec<(Opened, Vec<Range>)> = Vec::new();
                     for record in records {
                         if let Some(o) = self.accept(record, how)? {
                             accepted.push(o);
@@ -281,7 +279,7 @@ impl<'p, 'r> Driver<'p, 'r> {
         &mut self,
         record: &crate::snapshot::FileRecord,
         how: Match,
-    ) -> anyhow::Result<Option<(Opened, Vec<Span>)>> {
+    ) -> anyhow::Result<Option<(Opened, Vec<Range>)>> {
         let report = &mut self.report;
         let o = match Input::open(&record.path) {
             Err(e) if vanished(&e) => {

@@ -102,8 +102,8 @@ impl Printer<'_, '_> {
                 bytes,
             } => {
                 fields.insert("size".into(), (*len).into());
-                fields.insert("offset".into(), span.0.into());
-                fields.insert("length_bytes".into(), (span.1 - span.0).into());
+                fields.insert("offset".into(), span.start().into());
+                fields.insert("length_bytes".into(), span.len().into());
                 fields.insert(self.bytes_key().into(), (*bytes).into());
                 let verb = self.verb();
                 let (name, text) = match change {

@@ -73,7 +73,7 @@ files that do not fit will fail (raise it with `ulimit -l`, or run with CAP_IPC_
                     report.error(subject.path, &over_limit(need, &budget, free))?;
                     return Ok(None);
                 }
-                let locked = if subject.span.0 < subject.span.1 {
+                let locked = if !subject.span.is_empty() {
                     let holes = data != [subject.span];
                     match lock(subject, options.mode, options.pattern, holes) {
                         Ok(l) => Some(l),

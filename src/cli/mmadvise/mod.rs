@@ -22,7 +22,7 @@ use crate::cli::common::{
     parse_size_arg,
 };
 use crate::cli::walkargs::WalkArgs;
-use crate::size::ByteRange;
+use crate::range::Range;
 
 const TOOL: &str = "mmadvise";
 
@@ -194,7 +194,7 @@ pub struct Targets {
 
     /// Only this part of each file: OFFSET:LENGTH or OFFSET..END (such as 1G:64M), widened to whole pages
     #[arg(long, value_name = "RANGE", value_parser = parse_range_arg)]
-    pub range: Option<ByteRange>,
+    pub range: Option<Range>,
 
     #[command(flatten)]
     pub(crate) walk: WalkArgs,

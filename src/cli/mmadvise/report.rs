@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use indicatif::ProgressBar;
 use serde_json::{Map, Value};
 
-use crate::advise::Span;
 use crate::cli::common::{JsonLines, Reporter, insert_name};
 use crate::cli::mmadvise::Common;
 use crate::cli::quote;
 use crate::map::page_size;
+use crate::range::Range;
 use crate::residency::{Residency, Unknown};
 use crate::size::human;
 
@@ -25,7 +25,7 @@ pub struct Outcome {
     /// The file's size.
     pub size: u64,
     /// The covered range.
-    pub span: Span,
+    pub span: Range,
     /// Bytes of data in the covered range (less than its length when it has holes).
     pub data: u64,
     /// Residency before.
@@ -129,7 +129,7 @@ impl<'r> Report<'r> {
         let t = &mut self.totals;
         t.files += 1;
         t.size += o.size;
-        let span_len = o.span.1 - o.span.0;
+        let span_len = o.span.len();
         match (o.before.resident, o.after.resident) {
             (Some(b), Some(a)) => {
                 t.pages += o.after.pages;
@@ -149,7 +149,7 @@ impl<'r> Report<'r> {
             object.insert("action".into(), self.action.into());
             insert_name(&mut object, "path", o.path.as_os_str());
             object.insert("size".into(), o.size.into());
-            object.insert("offset".into(), o.span.0.into());
+            object.insert("offset".into(), o.span.start().into());
             object.insert("length_bytes".into(), span_len.into());
             object.insert("pages".into(), o.after.pages.into());
             object.insert("data_bytes".into(), o.data.into());
@@ -169,8 +169,8 @@ impl<'r> Report<'r> {
         if span_len != o.size {
             line.push_str(&format!(
                 " (range {}..{})",
-                self.size(o.span.0),
-                self.size(o.span.1)
+                self.size(o.span.start()),
+                self.size(o.span.end())
             ));
         }
         if o.data < span_len {

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use serde_json::Map;
 
-use crate::advise::{pages_in, total};
+use crate::advise::pages_in;
 use crate::cli::quote;
+use crate::range::total;
 use crate::snapshot::{FileRecord, read};
 
 use super::RestoreArgs;

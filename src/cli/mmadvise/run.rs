@@ -3,14 +3,14 @@
 
 use serde_json::{Map, Value};
 
+use crate::advise::Subject;
 use crate::advise::advice::{Act, Check, advise as give_advice};
 use crate::advise::evict::{Stayed, evict as evict_file};
 use crate::advise::load::LoadOptions;
 use crate::advise::willneed::WaitEnd;
-use crate::advise::{Span, Subject, total};
 use crate::cli::common::InputName;
 use crate::input::{Access, Input, StreamKind};
-use crate::size::ByteRange;
+use crate::range::{Range, total};
 use crate::walk::{FileEntry, Item as Walked, walk};
 
 use super::driver::{Driver, Item, Kind};
@@ -133,7 +133,7 @@ pub fn open_batch(files: &[FileEntry], report: &mut Report<'_>) -> anyhow::Resul
 /// The subjects of opened files over `range`; files that cannot be prepared are reported.
 pub fn subjects<'a>(
     opened: &'a [Opened],
-    range: ByteRange,
+    range: Range,
     report: &mut Report<'_>,
 ) -> anyhow::Result<Vec<Subject<'a>>> {
     let mut out = Vec::new();
@@ -147,17 +147,14 @@ pub fn subjects<'a>(
 }
 
 /// The whole file when no range is given.
-pub fn range_of(targets: &Targets) -> ByteRange {
-    targets.range.unwrap_or(ByteRange {
-        offset: 0,
-        len: None,
-    })
+pub fn range_of(targets: &Targets) -> Range {
+    targets.range.unwrap_or(Range::ALL)
 }
 
 /// The outcome skeleton of a subject: path, sizes and residency before and after.
 pub fn outcome(
     subject: &Subject<'_>,
-    data: &[Span],
+    data: &[Range],
     before: crate::residency::Residency,
     after: crate::residency::Residency,
 ) -> Outcome {
@@ -318,12 +315,7 @@ pub fn evict(args: &EvictArgs, driver: &mut Driver<'_, '_>) -> anyhow::Result<()
             match done {
                 Ok((data, evicted)) => {
                     let mut o = outcome(subject, &data, evicted.before, evicted.after);
-                    explain_stayed(
-                        &evicted.stayed,
-                        subject.span.1 - subject.span.0,
-                        report,
-                        &mut o,
-                    );
+                    explain_stayed(&evicted.stayed, subject.span.len(), report, &mut o);
                     report.file(&o)?;
                 }
                 Err(e) => report.core_error(&e)?,
@@ -359,7 +351,7 @@ pub fn advise(args: &AdviseArgs, driver: &mut Driver<'_, '_>) -> anyhow::Result<
             };
             let mut o = outcome(subject, &data, advised.before, advised.after);
             o.fields.insert("advice".into(), name.into());
-            let span_len = subject.span.1 - subject.span.0;
+            let span_len = subject.span.len();
             match &advised.check {
                 Check::Active { before, after } => {
                     o.fields

@@ -10,9 +10,9 @@ use clap::{Parser, ValueEnum};
 
 use crate::cli::common::{FilesArgs, InputName, parse_range_arg};
 use crate::cli::walkargs::WalkArgs;
+use crate::range::Range;
 use crate::residency::Method;
 use crate::residency::system::SystemOptions;
-use crate::size::ByteRange;
 use crate::walk::{self, WalkOptions};
 
 /// Show page-cache residency of files, trees and processes: how much of each file is in memory.
@@ -149,7 +149,7 @@ pub struct Args {
 
     /// Look only at this byte range of each file: OFFSET:LENGTH or OFFSET..END, such as 1G:64M
     #[arg(long, value_name = "RANGE", value_parser = parse_range_arg)]
-    pub range: Option<ByteRange>,
+    pub range: Option<Range>,
 
     /// Look at the files process PID maps or holds open (repeatable)
     #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
@@ -407,7 +407,7 @@ pub struct Plan {
     /// How to walk directories.
     pub walk: WalkOptions,
     /// The range of each file looked at.
-    pub range: ByteRange,
+    pub range: Range,
     /// How to ask the kernel.
     pub method: Method,
     /// Text columns, in order.
@@ -562,10 +562,7 @@ pub fn plan(args: &Args) -> anyhow::Result<Plan> {
         inputs,
         pids: args.pid.clone(),
         walk,
-        range: args.range.unwrap_or(ByteRange {
-            offset: 0,
-            len: None,
-        }),
+        range: args.range.unwrap_or(Range::ALL),
         method: args.method.into(),
         columns,
         format,

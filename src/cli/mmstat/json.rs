@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::args::Plan;
 use super::measure::{FileStat, Totals};
 use super::watch::Previous;
+use crate::range::Range;
 use crate::residency::{FsKind, Unknown, Used};
 
 fn round2(x: f64) -> f64 {
@@ -49,7 +50,7 @@ pub struct FileRecord<'a> {
     path_bytes: Option<String>,
     size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    range: Option<[u64; 2]>,
+    range: Option<Range>,
     pages: u64,
     resident_pages: Option<u64>,
     resident_bytes: Option<u64>,
@@ -63,7 +64,7 @@ pub struct FileRecord<'a> {
     unknown_reason: Option<&'static str>,
     counted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    resident_ranges: Option<Option<Vec<[u64; 2]>>>,
+    resident_ranges: Option<Option<Vec<Range>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     map: Option<Option<Vec<[u64; 2]>>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -81,7 +82,7 @@ pub fn file<'a>(plan: &Plan, f: &'a FileStat, previous: Option<&Previous>) -> Fi
         path,
         path_bytes,
         size: f.identity.size,
-        range: (plan.range.offset != 0 || plan.range.len.is_some()).then_some([f.start, f.end]),
+        range: (plan.range != Range::ALL).then_some(f.range),
         pages: r.pages,
         resident_pages: r.resident,
         resident_bytes: f.resident_bytes,
@@ -101,7 +102,7 @@ pub fn file<'a>(plan: &Plan, f: &'a FileStat, previous: Option<&Previous>) -> Fi
             f.runs.as_ref().map(|runs| {
                 runs.iter()
                     .filter(|run| run.resident)
-                    .map(|run| [run.start, run.end])
+                    .map(|run| run.range)
                     .collect()
             })
         }),

@@ -35,7 +35,7 @@ fn write(out: &mut dyn io::Write, report: &Report, fingerprints: bool) -> io::Re
             resident: runs
                 .iter()
                 .filter(|r| r.resident)
-                .map(|r| (r.start, r.end))
+                .map(|r| r.range)
                 .collect(),
         };
         writer.file(&record)?;

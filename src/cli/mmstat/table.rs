@@ -47,8 +47,8 @@ pub fn runs_text(plan: &Plan, runs: &[crate::residency::Run]) -> String {
     } else {
         common_unit(
             runs.iter()
-                .flat_map(|r| [r.start, r.end])
-                .filter(|&o| o != last.end),
+                .flat_map(|r| [r.range.start(), r.range.end()])
+                .filter(|&o| o != last.range.end()),
         )
     };
     let text = |o: u64| {
@@ -64,8 +64,8 @@ pub fn runs_text(plan: &Plan, runs: &[crate::residency::Run]) -> String {
         .map(|r| {
             format!(
                 "{}-{} {}",
-                text(r.start),
-                text(r.end),
+                text(r.range.start()),
+                text(r.range.end()),
                 if r.resident { "resident" } else { "missing" }
             )
         })

@@ -414,7 +414,10 @@ fn save_round_trips_through_the_snapshot_reader() {
             .filter(|f| f["counted"] == true)
             .map(|f| serde_json::from_value(f["resident_ranges"].clone()).unwrap())
             .collect();
-        let saved: Vec<Vec<(u64, u64)>> = files.iter().map(|f| f.resident.clone()).collect();
+        let saved: Vec<Vec<(u64, u64)>> = files
+            .iter()
+            .map(|f| f.resident.iter().map(|r| r.bounds()).collect())
+            .collect();
         assert_eq!(printed, saved, "the snapshot holds the ranges printed");
         let expected_half = if tmpfs {
             vec![(0, 8 * page() as u64)]
