@@ -260,7 +260,10 @@ fn neutral_runs_leave_the_cache_as_found_and_dd_nocache_does_not() {
     cmp(&s.src, &s.dst);
     // What dd leaves is printed above, beside ours. It depends on how fast the disk writes back, so
     // only its effect on the cached first half, which a neutral copy must not touch, is compared.
-    assert!(ours.first + 0.005 >= theirs.first, "{ours:?} vs dd {theirs:?}");
+    assert!(
+        ours.first + 0.005 >= theirs.first,
+        "{ours:?} vs dd {theirs:?}"
+    );
     assert!(ours.service >= 0.99, "{ours:?}");
 
     // The count is wc's (read last: wc fills the cache).
