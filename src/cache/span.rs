@@ -13,8 +13,8 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use super::{Flags, Seeing, Source, Tally, align_up, page};
 use crate::map::align_down;
@@ -46,8 +46,9 @@ impl SpanBuf {
 #[derive(Debug)]
 pub(crate) struct Spans<'a> {
     source: Source<'a>,
-    /// The file opened again with O_DIRECT, when the filesystem allows it.
-    direct: Option<File>,
+    /// The file opened again with O_DIRECT, when the filesystem allows it; opened when first needed
+    /// (a small file wholly cached needs none).
+    direct: OnceLock<Option<File>>,
     /// Set when a direct read failed with EINVAL (alignment the filesystem does not take).
     direct_off: AtomicBool,
     /// Held while a span is read through the cache and dropped, so that the pages brought in at once
@@ -61,13 +62,9 @@ impl<'a> Spans<'a> {
     pub(crate) fn new(file: &'a File, tally: &'a Tally) -> Spans<'a> {
         let source = Source::new(file, tally);
         source.readahead(false);
-        let direct = match source.seeing {
-            Seeing::Truthful => reopen(file, false).ok(),
-            _ => None,
-        };
         Spans {
             source,
-            direct,
+            direct: OnceLock::new(),
             direct_off: AtomicBool::new(false),
             through_cache: Mutex::new(()),
         }
@@ -78,10 +75,9 @@ impl<'a> Spans<'a> {
     pub(crate) fn read<'b>(&self, buf: &'b mut SpanBuf, at: u64, n: usize) -> io::Result<&'b [u8]> {
         let before = self.source.before(at, n as u64);
         let all = matches!(before.flags, Flags::All);
-        let direct = self
-            .direct
-            .as_ref()
-            .filter(|_| !all && before.clean && !self.off());
+        let direct = (!all && before.clean && !self.off())
+            .then(|| self.direct())
+            .flatten();
         if let Some(direct) = direct {
             match read_direct(direct, buf.aligned(), at, n) {
                 Ok((skip, got)) => {
@@ -106,6 +102,15 @@ impl<'a> Spans<'a> {
 
     fn off(&self) -> bool {
         self.direct_off.load(Ordering::Relaxed)
+    }
+
+    fn direct(&self) -> Option<&File> {
+        if self.source.seeing != Seeing::Truthful {
+            return None;
+        }
+        self.direct
+            .get_or_init(|| reopen(self.source.file, false).ok())
+            .as_ref()
     }
 }
 
