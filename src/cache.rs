@@ -4,14 +4,18 @@
 //! Source side: before a span of a file is read, `Source::before` records which of its pages are in
 //! the page cache (cachestat for the all-or-nothing cases, mincore over a map of the span that is never
 //! read otherwise). Once the span is read, `Source::after` drops the pages that were not there, with
-//! POSIX_FADV_DONTNEED on their runs; the others keep their place. The kernel does not drop pages that
-//! are mapped, and a map's faults read around the page they need, into spans not yet recorded or
-//! already dropped: neutral runs read with pread(2) instead, through a `Trail`, with the kernel's
-//! readahead off (POSIX_FADV_RANDOM; it would also bring in pages of spans not yet recorded, which
-//! would then look cached), asking for each span with WILLNEED once it is recorded.
+//! POSIX_FADV_DONTNEED on their runs; the others keep their place. Regular files are read by `Spans`
+//! on every worker at once: a span not wholly cached is read with O_DIRECT, past the cache, so that
+//! there is nothing to drop; the rest with pread(2), never through maps (the kernel does not drop
+//! pages that are mapped, and a map's faults read around the page they need, into spans not yet
+//! recorded or already dropped). A file read front to back with read(2) (standard input) goes through
+//! a `Trail`, with the kernel's readahead off (POSIX_FADV_RANDOM; it would also bring in pages of
+//! spans not yet recorded, which would then look cached), asking for each span with WILLNEED once it
+//! is recorded.
 //!
-//! Destination side: `Behind` starts each written span to disk (sync_file_range WRITE) as it is
-//! written and, [`BEHIND_LAG`] spans behind the writer, waits for it and drops it.
+//! Destination side: `DirectOut` writes the whole pages of a span with O_DIRECT where it can;
+//! `Behind` starts each written span to disk (sync_file_range WRITE) as it is written and,
+//! [`BEHIND_LAG`] spans behind the writer, waits for it and drops it (what O_DIRECT could not write).
 //!
 //! fadvise rather than MADV_COLD or MADV_PAGEOUT: those act only on pages mapped by this process (so
 //! not on the read(2) paths), COLD only moves pages to the inactive list (they stay cached), and
@@ -33,6 +37,9 @@ use crate::range::{Range, align_down};
 use crate::residency::{FsKind, fs_kind, may_see_residency};
 use crate::sys::cachestat::cachestat;
 use crate::sys::writeback::{Writeback, sync_file_range};
+
+mod span;
+pub(crate) use span::{DirectOut, SpanBuf, Spans};
 
 /// What a run does to the page cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -98,6 +105,8 @@ fn page() -> u64 {
 pub(crate) struct Before {
     span: Range,
     flags: Flags,
+    /// None of the span's pages are dirty or being written back, as far as known.
+    clean: bool,
 }
 
 #[derive(Debug)]
@@ -148,21 +157,22 @@ impl<'a> Source<'a> {
     /// Records which pages of `range` (widened to whole pages) are cached, before they are read.
     pub(crate) fn before(&self, range: Range) -> Before {
         let span = range.pages();
-        let flags = match self.seeing {
+        let (flags, clean) = match self.seeing {
             Seeing::Truthful if !span.is_empty() => self.flags(span),
-            _ => Flags::Unknown,
+            _ => (Flags::Unknown, false),
         };
-        Before { span, flags }
+        Before { span, flags, clean }
     }
 
-    fn flags(&self, span: Range) -> Flags {
+    fn flags(&self, span: Range) -> (Flags, bool) {
         let (start, end) = span.bounds();
         let pages = span.page_count();
-        match cachestat(self.file, start, end - start) {
-            Ok(s) if s.cache == 0 => return Flags::Nothing,
-            Ok(s) if s.cache >= pages => return Flags::All,
-            _ => {}
-        }
+        let clean = match cachestat(self.file, start, end - start) {
+            Ok(s) if s.cache == 0 => return (Flags::Nothing, true),
+            Ok(s) if s.cache >= pages => return (Flags::All, s.dirty + s.writeback == 0),
+            Ok(s) => s.dirty + s.writeback == 0,
+            Err(_) => false,
+        };
         let mut flags = Vec::new();
         match MappedRange::new(
             self.file,
@@ -171,8 +181,8 @@ impl<'a> Source<'a> {
             MapMode::Shared,
             false,
         ) {
-            Ok(map) if map.resident_pages(&mut flags).is_ok() => Flags::Pages(flags),
-            _ => Flags::Unknown,
+            Ok(map) if map.resident_pages(&mut flags).is_ok() => (Flags::Pages(flags), clean),
+            _ => (Flags::Unknown, false),
         }
     }
 
@@ -190,7 +200,7 @@ impl<'a> Source<'a> {
     /// Drops the pages of `before`'s span that were not cached before it was read. The span must no
     /// longer be mapped.
     pub(crate) fn after(&self, before: Before) {
-        let Before { span, flags } = before;
+        let Before { span, flags, .. } = before;
         let (start, end) = span.bounds();
         let pages = span.page_count();
         match flags {
@@ -266,7 +276,8 @@ pub const BEHIND_LAG: usize = 4;
 
 /// The most bytes of pages a neutral read holds in the page cache that were not there before: the
 /// spans a trail has asked for ahead of its reader, the one being read, and one more where a read
-/// straddles two spans. 24 MiB with the default spans, whatever the number of threads.
+/// straddles two spans. 24 MiB with the default spans, whatever the number of threads. (`Spans`
+/// reads at most one span at a time through the cache.)
 pub fn read_footprint() -> u64 {
     (TRAIL_DEPTH + 2) * SPAN as u64
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 
 use rayon::prelude::*;
 
-use crate::cache::{CacheMode, Source, Tally, Trail};
+use crate::cache::{CacheMode, SpanBuf, Spans, Tally, Trail};
 use crate::copy::extent::data_extents;
 use crate::error::{Error, Op, Reason, Result};
 use crate::input::{Access, Input};
@@ -146,12 +146,12 @@ pub fn scan<F: Fold>(
 
 /// [`scan`], counting into `tally` the pages a neutral scan ([`CacheMode::Neutral`]) dropped and left.
 ///
-/// A neutral scan of a regular file reads its data extents front to back with pread(2), the kernel's
-/// readahead off: each span is recorded (which of its pages are cached), asked for with WILLNEED a few
-/// spans ahead of the reader ([`crate::cache::TRAIL_DEPTH`]), read, and its other pages dropped behind
-/// the reader. Holes are never read. Not through maps: a map's faults read around the page they need
-/// (8 MiB here, half of it before the page), into spans already dropped or not yet recorded, and with
-/// read-around off (MADV_RANDOM) MADV_POPULATE_READ of pages still being read ran at 2 to 12 MB/s
+/// A neutral scan of a regular file reads the spans of its data extents on all the workers at once
+/// through [`Spans`]: each span is recorded (which of its pages are cached), read (with O_DIRECT when
+/// not all of it is cached and none of it is dirty, else with pread(2), the kernel's readahead off),
+/// and the pages it brought in are dropped. Holes are never read. Not through maps: a map's faults
+/// read around the page they need (8 MiB here, half of it before the page), into spans already
+/// dropped or not yet recorded, and with read-around off (MADV_RANDOM) MADV_POPULATE_READ of pages still being read ran at 2 to 12 MB/s
 /// here, against 385 MB/s for pread of the same spans.
 pub fn scan_tallied<F: Fold>(
     input: &Input,
@@ -264,9 +264,9 @@ fn scan_window<F: Fold>(
     }
 }
 
-/// A neutral scan of the regular file `input` (`len` bytes): each data extent through a [`Trail`],
-/// read with pread into two buffers in turn (the next read while the last is folded); holes as zeros,
-/// never read.
+/// A neutral scan of the regular file `input` (`len` bytes): its data in spans read on all the workers
+/// at once through [`Spans`] (O_DIRECT where the spans are not cached, see [`crate::cache`]), folded
+/// in order; holes as zeros, never read.
 fn scan_neutral<F: Fold>(
     input: &Input,
     len: u64,
@@ -277,71 +277,36 @@ fn scan_neutral<F: Fold>(
 ) -> Result<F::Acc> {
     let changed = || Error::new(Op::Read, input.name(), Reason::ChangedSize);
     let chunk = crate::cache::span(options.window);
-    let (mut full, mut next) = (vec![0u8; chunk], vec![0u8; chunk]);
-    let mut acc = fold.empty();
-    let mut at = 0u64;
-    for extent in data_extents(input.file(), len, input.blocks()) {
-        if extent.start() > at {
-            acc = fold.combine(acc, fold.zeros(at, extent.start() - at));
-            progress(extent.start() - at);
-        }
-        let (start, end) = extent.bounds();
-        let source = Source::new(input.file(), tally);
-        let mut trail = Trail::new(source, start, end, chunk as u64);
-        let read = |buf: &mut [u8], trail: &mut Trail<'_>, at: u64| -> Result<usize> {
-            let n = ((end - at) as usize).min(buf.len());
-            trail.reading(at, n as u64);
-            read_exact_at(input, &mut buf[..n], at, &changed)?;
-            Ok(n)
-        };
-        let mut pos = start;
-        let mut n = read(&mut full, &mut trail, pos)?;
-        while n > 0 {
-            trail.passed(pos + n as u64);
-            let following = pos + n as u64;
-            let (part, ahead) = rayon::join(
-                || fold.chunk(pos, &full[..n]),
-                || match following < end {
-                    true => read(&mut next, &mut trail, following),
-                    false => Ok(0),
-                },
-            );
-            acc = fold.combine(acc, part);
-            progress(n as u64);
-            std::mem::swap(&mut full, &mut next);
-            pos = following;
-            n = ahead?;
-        }
-        at = end;
-    }
-    if at < len {
-        acc = fold.combine(acc, fold.zeros(at, len - at));
-        progress(len - at);
-    }
+    let spans = Spans::new(input.file(), tally);
+    let acc = pieces(input, len, chunk)
+        .into_par_iter()
+        .map_init(
+            || SpanBuf::new(chunk),
+            |buf, piece| match piece {
+                Piece::Data(w) => {
+                    let bytes = spans
+                        .read(buf, w.offset, w.len)
+                        .map_err(|e| Error::io(Op::Read, input.name(), e))?;
+                    if bytes.len() < w.len {
+                        return Err(changed());
+                    }
+                    let acc = fold.chunk(w.offset, bytes);
+                    progress(w.len as u64);
+                    Ok(acc)
+                }
+                Piece::Hole(hole) => {
+                    progress(hole.len());
+                    Ok(fold.zeros(hole.start(), hole.len()))
+                }
+            },
+        )
+        .try_reduce(|| fold.empty(), |a, b| Ok(fold.combine(a, b)))?;
+    drop(spans);
     // A shrink that stayed inside the last page reads zeros without a fault: compare sizes too.
     if input.current_len()? < len {
         return Err(changed());
     }
     Ok(acc)
-}
-
-/// Fills `buf` from `offset` with pread; end of file first means the file shrank (`changed`).
-fn read_exact_at(
-    input: &Input,
-    buf: &mut [u8],
-    offset: u64,
-    changed: &dyn Fn() -> Error,
-) -> Result<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        match input.file().read_at(&mut buf[done..], offset + done as u64) {
-            Ok(0) => return Err(changed()),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(Op::Read, input.name(), e)),
-        }
-    }
-    Ok(())
 }
 
 /// The read(2) buffer of [`scan`]'s read path.

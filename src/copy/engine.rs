@@ -14,7 +14,7 @@ use rustix::fs::FallocateFlags;
 
 use super::extent::{data_extents, nonzero_runs};
 use super::{Copied, CopyOptions, DestIo, Failure, Hooks, Sparse, changed};
-use crate::cache::{self, Behind, CacheMode, Source, Tally, Trail};
+use crate::cache::{self, Behind, CacheMode, DirectOut, Source, SpanBuf, Spans, Tally, Trail};
 use crate::dest;
 use crate::error::{Error, Op};
 use crate::input::{Access, Input};
@@ -341,72 +341,21 @@ fn copy_extents_rw(
     hooks: Hooks<'_>,
     neutral: &Neutral<'_>,
 ) -> Result<u64, Failure> {
+    if options.cache == CacheMode::Neutral {
+        return copy_extents_neutral(input, extents, out, dst, options, hooks, neutral);
+    }
     let longest = extents.iter().map(|e| e.len()).max().unwrap_or(0);
-    let neutral_on = options.cache == CacheMode::Neutral;
-    let behind = neutral.behind(out, options);
-    let mut written = 0usize;
-    // A neutral copy reads and writes in spans of its own (the unit it records, drops and writes back).
-    let buffer = match neutral_on {
-        true => cache::span(options.window),
-        false => BUFFER,
-    };
-    if longest > buffer as u64 && !neutral_on {
+    if longest > BUFFER as u64 {
         // More than one read: let readahead grow as for any sequential read (a hint).
         let _ = rustix::fs::fadvise(input.file(), 0, None, rustix::fs::Advice::Sequential);
     }
-    let mut buf = vec![0u8; longest.min(buffer as u64) as usize];
-    let mut next = match neutral_on {
-        true => vec![0u8; buf.len()],
-        false => Vec::new(),
-    };
+    let mut buf = vec![0u8; longest.min(BUFFER as u64) as usize];
     let always = options.sparse == Sparse::Always;
     let mut skipped = 0u64;
     let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
     for e in extents {
         let (start, end) = e.bounds();
         let mut at = start;
-        let mut trail = neutral_on.then(|| {
-            let source = Source::new(input.file(), neutral.tally);
-            Trail::new(source, start, end, buf.len() as u64)
-        });
-        if let Some(trail) = &mut trail {
-            // Neutral: the next span is read while the last is written and started to disk.
-            let read = |buf: &mut [u8], trail: &mut Trail<'_>, at: u64| -> Result<usize, Failure> {
-                let n = (end - at).min(buf.len() as u64) as usize;
-                trail.reading(at, n as u64);
-                read_exact_at(input, &mut buf[..n], at)?;
-                trail.passed(at + n as u64);
-                Ok(n)
-            };
-            let mut n = read(&mut buf, trail, at)?;
-            while n > 0 {
-                if (hooks.stop)() {
-                    return Err(Failure::Interrupted);
-                }
-                let following = at + n as u64;
-                let index = written;
-                let (done, ahead) = rayon::join(
-                    || -> Result<u64, Failure> {
-                        let skipped = write_out(out, &buf[..n], at, always).map_err(write_err)?;
-                        if let Some(behind) = &behind {
-                            behind.written(index, at, n as u64).map_err(write_err)?;
-                        }
-                        Ok(skipped)
-                    },
-                    || match following < end {
-                        true => read(&mut next, trail, following),
-                        false => Ok(0),
-                    },
-                );
-                skipped += done?;
-                written += 1;
-                (hooks.progress)(n as u64);
-                std::mem::swap(&mut buf, &mut next);
-                at = following;
-                n = ahead?;
-            }
-            continue;
-        }
         while at < end {
             if (hooks.stop)() {
                 return Err(Failure::Interrupted);
@@ -418,10 +367,87 @@ fn copy_extents_rw(
             at += n as u64;
         }
     }
+    Ok(skipped)
+}
+
+/// A neutral copy of the data `extents`: spans read through [`Spans`] on all the workers at once,
+/// each written with pwrite and handed to the destination's [`Behind`], which starts it to disk and
+/// drops it a few spans later.
+fn copy_extents_neutral(
+    input: &Input,
+    extents: &[Range],
+    out: &File,
+    dst: &Path,
+    options: &CopyOptions,
+    hooks: Hooks<'_>,
+    neutral: &Neutral<'_>,
+) -> Result<u64, Failure> {
+    let chunk = cache::span(options.window);
+    let behind = neutral.behind(out, options);
+    let spans = Spans::new(input.file(), neutral.tally);
+    let direct = DirectOut::new(out, neutral.keep.clone());
+    let always = options.sparse == Sparse::Always;
+    let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
+    let windows: Vec<Window> = extents.iter().flat_map(|&e| plan(e, chunk)).collect();
+    let copy = |buf: &mut SpanBuf, index: usize| -> Result<u64, Failure> {
+        let w = windows[index];
+        let bytes = spans
+            .read(buf, w.offset, w.len)
+            .map_err(|e| Error::io(Op::Read, input.name(), e))?;
+        if bytes.len() < w.len {
+            return Err(changed(input.name()));
+        }
+        let direct = match always {
+            true => 0,
+            false => direct.write(bytes, w.offset).map_err(write_err)?,
+        };
+        let skipped = write_out(out, &bytes[direct..], w.offset + direct as u64, always)
+            .map_err(write_err)?;
+        if let Some(behind) = &behind {
+            behind
+                .written(index, w.offset, w.len as u64)
+                .map_err(write_err)?;
+        }
+        (hooks.progress)(w.len as u64);
+        Ok(skipped)
+    };
+    // Workers take the spans in file order, so that the writer stays a few spans ahead of the
+    // write-back of all of them (rayon's halving would give each worker a distant half). At most
+    // BEHIND_LAG of them: spans written through the cache (where direct writes cannot be) are then
+    // within the bound of `cache::copy_footprint`.
+    let next = AtomicUsize::new(0);
+    let skipped = AtomicU64::new(0);
+    let workers = rayon::current_num_threads()
+        .min(cache::BEHIND_LAG)
+        .clamp(1, windows.len().max(1));
+    (0..workers).into_par_iter().try_for_each(|_| {
+        let mut buf = SpanBuf::new(chunk);
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= windows.len() {
+                return Ok(());
+            }
+            let done = match (hooks.stop)() {
+                true => Err(Failure::Interrupted),
+                false => copy(&mut buf, i),
+            };
+            match done {
+                Ok(n) => {
+                    skipped.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    // The others stop at their next claim.
+                    next.store(windows.len(), Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+    })?;
+    drop(spans);
     if let Some(behind) = &behind {
         behind.finish().map_err(|e| Error::io(Op::Write, dst, e))?;
     }
-    Ok(skipped)
+    Ok(skipped.into_inner())
 }
 
 /// Fills `buf` from `offset` with pread; end of file before the buffer is full means the source shrank.
