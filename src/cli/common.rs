@@ -47,7 +47,7 @@ impl Reporter {
     /// two streams interleave in order on a terminal.
     pub fn error(&self, message: impl std::fmt::Display) {
         let _ = io::stdout().flush();
-        let _ = writeln!(io::stderr().lock(), "{}: {message}", self.tool);
+        diagnostic(format!("{}: {message}\n", self.tool));
         self.failed.store(true, Ordering::Relaxed);
     }
 
@@ -60,7 +60,7 @@ impl Reporter {
     /// Prints `tool: warning: message` to stderr; the run does not fail for it.
     pub fn warn(&self, message: impl std::fmt::Display) {
         let _ = io::stdout().flush();
-        let _ = writeln!(io::stderr().lock(), "{}: warning: {message}", self.tool);
+        diagnostic(format!("{}: warning: {message}\n", self.tool));
     }
 
     /// Whether an error was reported.
@@ -93,6 +93,13 @@ impl Reporter {
             }
         }
     }
+}
+
+/// Writes a diagnostic line to stderr in one write: stderr is unbuffered, and a line written in parts
+/// costs a system call a part (a walk that notes thousands of links would pay four per note), and
+/// could interleave with another process's output.
+fn diagnostic(line: String) {
+    let _ = io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Parses `argv` (program name first) with `command`, as GNU tools parse: a long option may be

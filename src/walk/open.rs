@@ -7,14 +7,16 @@
 //!
 //! The tree is walked by [`tree`](super::tree) (directories by descriptor, a bounded number held);
 //! the files found are opened and visited in batches, in parallel, each through its directory's
-//! descriptor. A batch holds at most [`BATCH_DIRS`] directories open, so the walk as a whole holds
-//! at most `HELD_DIRS + BATCH_DIRS` directory descriptors and one file per worker.
+//! descriptor. The directories are read on a thread of their own while the pool opens the files of
+//! the batches before, up to [`IN_FLIGHT`] batches behind. A batch holds at most [`BATCH_DIRS`]
+//! directories open, so the walk as a whole holds at most `HELD_DIRS + (IN_FLIGHT + 2) *
+//! BATCH_DIRS` directory descriptors and one file per worker.
 //!
-//! What was found goes to a sink, in order, a batch at a time: a walk of any size holds one batch
+//! What was found goes to a sink, in order, a batch at a time: a walk of any size holds a few batches
 //! of results, plus the [`Seen`] set, which keeps (device, inode) only for files with more than one
 //! link, files named as roots, and directories.
 
-use std::ffi::{CStr, CString};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io;
 use std::ops::ControlFlow;
@@ -22,6 +24,8 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use rayon::prelude::*;
 use rustix::fs::{FileType, OFlags, Stat};
@@ -33,9 +37,10 @@ use crate::error::{Error, Op};
 /// Files opened and visited in parallel at once, at most.
 pub const BATCH_FILES: usize = 1024;
 
-/// Directories a batch keeps open for its files, at most (fewer under a low `ulimit -n`: an eighth
-/// of the limit).
-pub const BATCH_DIRS: usize = 32;
+/// Directories a batch keeps open for its files, at most (fewer under a low `ulimit -n`: the batches
+/// that may be open at once share an eighth of the limit). Directories hold 7 files each on average
+/// in /usr: a batch of 1024 files needs more than a hundred of them.
+pub const BATCH_DIRS: usize = 160;
 
 /// A regular file found and opened, as the visitor sees it.
 #[derive(Debug, Clone, Copy)]
@@ -64,11 +69,12 @@ const FILE_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::CLOEXEC)
     .union(OFlags::NOCTTY);
 
-/// A file to open: `name` in `dir` (or, with no `dir`, a path named on the command line).
+/// A file to open: the name at `name_at` in `path`, in `dir` (or, with no `dir`, `path` itself, a
+/// path named on the command line).
 struct ToOpen {
     dir: Option<Arc<DirFd>>,
-    name: CString,
     path: PathBuf,
+    name_at: usize,
     follow: bool,
     /// Under a directory walked before (roots that overlap, or a link followed into the tree): not
     /// the first path to the file.
@@ -80,16 +86,23 @@ enum Pending<T> {
     Open(ToOpen),
 }
 
-struct Batch<'a, T, F, S> {
+/// Batches the walking thread may have made that the measuring side has not taken yet.
+pub const IN_FLIGHT: usize = 2;
+
+/// The walking side: it reads directories and sends batches of files to open, while the batches
+/// before are opened and visited on the rayon pool.
+struct Walker<'a, T> {
     filters: &'a Filters,
-    visit: &'a F,
     pending: Vec<Pending<T>>,
     files: usize,
     dirs: Vec<Arc<DirFd>>,
     dirs_most: usize,
-    seen: &'a mut Seen,
-    sink: S,
-    /// The sink asked to stop: nothing more is walked, opened or passed on.
+    /// The directories entered, by (device, inode) ([`Seen`]'s, while the walk runs).
+    entered: &'a mut HashSet<(u64, u64)>,
+    out: SyncSender<Vec<Pending<T>>>,
+    /// Set by the measuring side when its sink asked to stop.
+    stop: &'a AtomicBool,
+    /// Nothing more is walked or sent.
     stopped: bool,
 }
 
@@ -135,12 +148,15 @@ fn classify_root(root: &Path, options: &WalkOptions) -> (Root, Option<(u64, u64)
 /// a time, until it breaks. `seen` marks later paths to a file already found
 /// ([`FileEntry::first_link`]); pass the same set to several walks of one run. Returns the number of
 /// directories entered.
+///
+/// The directories are read on a thread of their own, which runs up to [`IN_FLIGHT`] batches ahead
+/// of the measurement: reading the next directories overlaps opening the files of the last ones.
 pub fn walk_open<T, F>(
     roots: &[PathBuf],
     options: &WalkOptions,
     visit: &F,
     seen: &mut Seen,
-    sink: impl FnMut(Found<T>) -> ControlFlow<()>,
+    mut sink: impl FnMut(Found<T>) -> ControlFlow<()>,
 ) -> Result<u64, String>
 where
     T: Send,
@@ -160,189 +176,202 @@ where
     } else {
         Vec::new()
     };
-    let mut batch = Batch {
-        filters: &filters,
-        visit,
-        pending: Vec::new(),
-        files: 0,
-        dirs: Vec::new(),
-        dirs_most: descriptor_share(8, 1, BATCH_DIRS),
-        seen,
-        sink,
-        stopped: false,
-    };
-    let mut dirs = 0;
-    let mut classified = classified.into_iter();
-    for root in roots {
-        if batch.stopped {
-            break;
+    let mut entered = std::mem::take(&mut seen.dirs);
+    let stop = AtomicBool::new(false);
+    let (out, batches) = sync_channel::<Vec<Pending<T>>>(IN_FLIGHT);
+    let filters = &filters;
+    let dirs = std::thread::scope(|scope| {
+        let walker = scope.spawn(|| {
+            let mut walker = Walker {
+                filters,
+                pending: Vec::new(),
+                files: 0,
+                dirs: Vec::new(),
+                // A batch being made, those in flight and the one being measured hold directories.
+                dirs_most: descriptor_share(8 * (IN_FLIGHT + 2), 1, BATCH_DIRS),
+                entered: &mut entered,
+                out,
+                stop: &stop,
+                stopped: false,
+            };
+            let mut dirs = 0;
+            let mut classified = classified.into_iter();
+            for root in roots {
+                if walker.stopped {
+                    break;
+                }
+                let kind = match classified.next() {
+                    Some((kind, _)) => kind,
+                    None => classify_root(root, options).0,
+                };
+                walker.root(root, kind, options, &mut dirs);
+            }
+            walker.send();
+            dirs
+        });
+        for batch in batches.iter() {
+            if !pass_on(filters, visit, batch, seen, &mut sink) {
+                stop.store(true, Ordering::Relaxed);
+                break;
+            }
         }
-        let kind = match classified.next() {
-            Some((kind, _)) => kind,
-            None => classify_root(root, options).0,
-        };
-        root_item(root, kind, options, &mut batch, &mut dirs);
-    }
-    batch.flush();
+        // The walker's next send fails, if it is still walking: it stops.
+        drop(batches);
+        walker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    seen.dirs = entered;
     Ok(dirs)
 }
 
-fn root_item<T, F, S>(
-    root: &Path,
-    kind: Root,
-    options: &WalkOptions,
-    batch: &mut Batch<'_, T, F, S>,
-    dirs: &mut u64,
-) where
-    T: Send,
-    F: Fn(Opened<'_>) -> T + Sync,
-    S: FnMut(Found<T>) -> ControlFlow<()>,
-{
-    match kind {
-        Root::Error(e) => batch.done(Found::Error(Error::io(Op::Open, root, e))),
-        Root::Dir => walk_root(root, options, batch, dirs),
-        Root::File => {
-            if let Ok(name) = CString::new(root.as_os_str().as_bytes()) {
-                batch.open(ToOpen {
-                    dir: None,
-                    name,
-                    path: root.to_path_buf(),
-                    follow: true,
-                    again: false,
-                });
-            }
-        }
-        Root::Other(_) if batch.filters.excluded(root) => {}
-        // A block device named is measured as a file: its own page cache. Walks pass over devices.
-        Root::Other(FileType::BlockDevice) => {
-            if let Ok(name) = CString::new(root.as_os_str().as_bytes()) {
-                batch.open(ToOpen {
-                    dir: None,
-                    name,
-                    path: root.to_path_buf(),
-                    follow: true,
-                    again: false,
-                });
-            }
-        }
-        Root::Other(other) => batch.done(Found::Skipped(root.to_path_buf(), skip_reason(other))),
-    }
-}
-
-fn walk_root<T, F, S>(
-    root: &Path,
-    options: &WalkOptions,
-    batch: &mut Batch<'_, T, F, S>,
-    dirs: &mut u64,
-) where
-    T: Send,
-    F: Fn(Opened<'_>) -> T + Sync,
-    S: FnMut(Found<T>) -> ControlFlow<()>,
-{
-    // The depth of a directory entered before, while the walk is inside it.
-    let mut again: Option<usize> = None;
-    walk_tree(root, policy(options), |event| {
-        match event {
-            Event::Enter { stat, depth, .. } => {
-                *dirs += 1;
-                if again.is_some_and(|d| depth <= d) {
-                    again = None;
-                }
-                if !batch.seen.enter((stat.st_dev, stat.st_ino)) && again.is_none() {
-                    again = Some(depth);
-                }
-            }
-            Event::Entry(_) if batch.stopped => return Flow::Prune,
-            Event::Entry(node) => {
-                if again.is_some_and(|d| node.depth <= d) {
-                    again = None;
-                }
-                if batch.filters.excluded(node.path) {
-                    return Flow::Prune;
-                }
-                match node.kind {
-                    FileType::Directory => {}
-                    FileType::RegularFile => batch.open(ToOpen {
-                        dir: Some(Arc::clone(node.dir)),
-                        name: node.name.to_owned(),
-                        path: node.path.to_path_buf(),
-                        follow: node.followed,
-                        again: again.is_some(),
-                    }),
-                    other => {
-                        batch.done(Found::Skipped(node.path.to_path_buf(), skip_reason(other)))
-                    }
-                }
-            }
-            Event::Loop(path) => batch.done(Found::Skipped(path.to_path_buf(), SkipReason::Loop)),
-            Event::Error(e) => batch.done(Found::Error(e)),
-        }
-        Flow::Continue
-    });
-}
-
-impl<T, F, S> Batch<'_, T, F, S>
+/// Opens and visits the files of `batch`, in parallel, and hands everything in it to `sink` in
+/// order; false when the sink asked to stop.
+fn pass_on<T, F>(
+    filters: &Filters,
+    visit: &F,
+    batch: Vec<Pending<T>>,
+    seen: &mut Seen,
+    sink: &mut impl FnMut(Found<T>) -> ControlFlow<()>,
+) -> bool
 where
     T: Send,
     F: Fn(Opened<'_>) -> T + Sync,
-    S: FnMut(Found<T>) -> ControlFlow<()>,
 {
+    // Each result with whether it is a root (`named`) or under a directory walked before.
+    let found: Vec<(Option<Found<T>>, bool, bool)> = batch
+        .into_par_iter()
+        .map(|p| match p {
+            Pending::Done(found) => (Some(found), false, false),
+            Pending::Open(f) => {
+                let dir = f.dir.as_ref().map_or(rustix::fs::CWD, |d| d.fd());
+                let named = f.dir.is_none();
+                let found = file(filters, visit, dir, f.path, f.name_at, f.follow, named);
+                (found, named, f.again)
+            }
+        })
+        .collect();
+    for (found, named, again) in found {
+        let Some(mut found) = found else { continue };
+        if let Found::File(entry, _) = &mut found {
+            let first = seen.first((entry.dev, entry.ino), entry.nlink, named);
+            entry.first_link = first && !again;
+        }
+        if sink(found).is_break() {
+            return false;
+        }
+    }
+    true
+}
+
+/// A path named on the command line, to open as it is.
+fn named(root: &Path) -> ToOpen {
+    ToOpen {
+        dir: None,
+        path: root.to_path_buf(),
+        name_at: 0,
+        follow: true,
+        again: false,
+    }
+}
+
+impl<T> Walker<'_, T> {
+    fn root(&mut self, root: &Path, kind: Root, options: &WalkOptions, dirs: &mut u64) {
+        match kind {
+            Root::Error(e) => self.done(Found::Error(Error::io(Op::Open, root, e))),
+            Root::Dir => self.walk(root, options, dirs),
+            Root::File => self.open(named(root)),
+            Root::Other(_) if self.filters.excluded(root) => {}
+            // A block device named is measured as a file: its own page cache. Walks pass over devices.
+            Root::Other(FileType::BlockDevice) => self.open(named(root)),
+            Root::Other(other) => self.done(Found::Skipped(root.to_path_buf(), skip_reason(other))),
+        }
+    }
+
+    fn walk(&mut self, root: &Path, options: &WalkOptions, dirs: &mut u64) {
+        // The depth of a directory entered before, while the walk is inside it.
+        let mut again: Option<usize> = None;
+        walk_tree(root, policy(options), |event| {
+            match event {
+                Event::Enter { stat, depth, .. } => {
+                    *dirs += 1;
+                    if again.is_some_and(|d| depth <= d) {
+                        again = None;
+                    }
+                    if !self.entered.insert((stat.st_dev, stat.st_ino)) && again.is_none() {
+                        again = Some(depth);
+                    }
+                }
+                Event::Entry(_) if self.stopped || self.stop.load(Ordering::Relaxed) => {
+                    self.stopped = true;
+                    return Flow::Prune;
+                }
+                Event::Entry(node) => {
+                    if again.is_some_and(|d| node.depth <= d) {
+                        again = None;
+                    }
+                    if self.filters.excluded(node.path) {
+                        return Flow::Prune;
+                    }
+                    match node.kind {
+                        FileType::Directory => {}
+                        FileType::RegularFile => {
+                            let path = node.path.to_path_buf();
+                            let name_at = path.as_os_str().len() - node.name.to_bytes().len();
+                            self.open(ToOpen {
+                                dir: Some(Arc::clone(node.dir)),
+                                path,
+                                name_at,
+                                follow: node.followed,
+                                again: again.is_some(),
+                            });
+                        }
+                        other => {
+                            self.done(Found::Skipped(node.path.to_path_buf(), skip_reason(other)))
+                        }
+                    }
+                }
+                Event::Loop(path) => {
+                    self.done(Found::Skipped(path.to_path_buf(), SkipReason::Loop))
+                }
+                Event::Error(e) => self.done(Found::Error(e)),
+            }
+            Flow::Continue
+        });
+    }
+
     fn done(&mut self, found: Found<T>) {
         self.pending.push(Pending::Done(found));
     }
 
     fn open(&mut self, file: ToOpen) {
+        // The files of a directory mostly come one after another: look from the last one back.
         if let Some(dir) = &file.dir
-            && !self.dirs.iter().any(|d| Arc::ptr_eq(d, dir))
+            && !self.dirs.iter().rev().any(|d| Arc::ptr_eq(d, dir))
         {
             if self.dirs.len() >= self.dirs_most {
-                self.flush();
+                self.send();
             }
             self.dirs.push(Arc::clone(dir));
         }
         self.pending.push(Pending::Open(file));
         self.files += 1;
         if self.files == BATCH_FILES {
-            self.flush();
+            self.send();
         }
     }
 
-    /// Opens and visits the pending files, in parallel, and moves everything pending to the output.
-    fn flush(&mut self) {
-        if self.stopped {
-            self.pending.clear();
-            self.files = 0;
-            self.dirs.clear();
-            return;
-        }
+    /// Sends what is pending to be measured and passed on; stops when the measuring side is gone.
+    fn send(&mut self) {
         let pending = std::mem::take(&mut self.pending);
-        let (filters, visit) = (self.filters, self.visit);
-        // Each result with whether it is a root (`named`) or under a directory walked before.
-        let found: Vec<(Option<Found<T>>, bool, bool)> = pending
-            .into_par_iter()
-            .map(|p| match p {
-                Pending::Done(found) => (Some(found), false, false),
-                Pending::Open(f) => {
-                    let dir = f.dir.as_ref().map_or(rustix::fs::CWD, |d| d.fd());
-                    let named = f.dir.is_none();
-                    let found = file(filters, visit, dir, &f.name, f.path, f.follow, named);
-                    (found, named, f.again)
-                }
-            })
-            .collect();
-        for (found, named, again) in found {
-            if self.stopped {
-                break;
-            }
-            let Some(mut found) = found else { continue };
-            if let Found::File(entry, _) = &mut found {
-                let first = self.seen.first((entry.dev, entry.ino), entry.nlink, named);
-                entry.first_link = first && !again;
-            }
-            self.stopped = (self.sink)(found).is_break();
-        }
         self.files = 0;
         self.dirs.clear();
+        if self.stopped || pending.is_empty() {
+            return;
+        }
+        if self.out.send(pending).is_err() {
+            self.stopped = true;
+        }
     }
 }
 
@@ -352,8 +381,8 @@ fn file<T, F>(
     filters: &Filters,
     visit: &F,
     dir: BorrowedFd<'_>,
-    name: &CStr,
     path: PathBuf,
+    name_at: usize,
     follow: bool,
     named: bool,
 ) -> Option<Found<T>>
@@ -368,6 +397,7 @@ where
     {
         return None;
     }
+    let name = &path.as_os_str().as_bytes()[name_at..];
     let fd: OwnedFd = match open_entry(dir, name, FILE_FLAGS, follow) {
         Ok(fd) => fd,
         // It became a symbolic link since the directory was read.

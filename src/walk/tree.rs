@@ -15,14 +15,15 @@
 //! walked with at most `HELD_DIRS` directory descriptors (fewer under a low `ulimit -n`), plus those
 //! the caller keeps ([`Node::dir`]).
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, OsStr};
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 
 use crate::error::{Error, Op};
 
@@ -105,7 +106,7 @@ impl Node<'_> {
 /// Opens `name` in `dir` with `flags`, and O_NOFOLLOW unless `follow`.
 pub fn open_entry(
     dir: BorrowedFd<'_>,
-    name: &CStr,
+    name: impl rustix::path::Arg,
     flags: OFlags,
     follow: bool,
 ) -> io::Result<OwnedFd> {
@@ -150,9 +151,16 @@ struct Level {
     dir: Option<Arc<DirFd>>,
     id: (u64, u64),
     path: PathBuf,
-    names: Vec<(CString, FileType)>,
+    /// The names of its entries, one after another, each with its NUL (one allocation per directory).
+    names: Vec<u8>,
+    /// Where each entry's name lies in `names` (NUL included) and its type, sorted by name.
+    entries: Vec<(usize, usize, FileType)>,
     next: usize,
 }
+
+/// Bytes read from a directory at once: a few hundred entries, so that most directories take one
+/// getdents64 call and the one that says the end.
+const LISTING_BUFFER: usize = 32 * 1024;
 
 /// Walks the directory `root` (followed if it is a link, as a name given on a command line), calling
 /// `visit` for everything met, in order.
@@ -164,14 +172,17 @@ pub fn walk_tree(root: &Path, policy: Policy, mut visit: impl FnMut(Event<'_>) -
             return;
         }
     };
-    let Some(first) = enter(fd, root.to_path_buf(), 0, None, &mut visit) else {
+    let mut listing = vec![MaybeUninit::<u8>::uninit(); LISTING_BUFFER];
+    let Some(first) = enter(fd, root.to_path_buf(), 0, None, &mut visit, &mut listing) else {
         return;
     };
     let root_dev = first.id.0;
     let held_most = descriptor_share(8, 2, HELD_DIRS);
     let mut stack = vec![first];
+    // The entry's name and path, built in place: no allocation per entry.
+    let (mut name_buf, mut path_buf) = (Vec::new(), Vec::new());
     while let Some(top) = stack.last_mut() {
-        let Some((name, dtype)) = top.names.get(top.next).cloned() else {
+        let Some(&(at, len, dtype)) = top.entries.get(top.next) else {
             up(&mut stack, policy, &mut visit);
             continue;
         };
@@ -181,18 +192,24 @@ pub fn walk_tree(root: &Path, policy: Policy, mut visit: impl FnMut(Event<'_>) -
             stack.pop();
             continue;
         };
-        let path = top.path.join(OsStr::from_bytes(name.to_bytes()));
+        name_buf.clear();
+        name_buf.extend_from_slice(&top.names[at..at + len]);
+        join(&mut path_buf, &top.path, &name_buf[..len - 1]);
+        let Ok(name) = CStr::from_bytes_with_nul(&name_buf) else {
+            continue; // Cannot happen: each name ends with its one NUL.
+        };
+        let path = Path::new(OsStr::from_bytes(&path_buf));
         let depth = stack.len();
-        let (kind, followed) = match kind_of(&dir, &name, dtype, policy.follow_links) {
+        let (kind, followed) = match kind_of(&dir, name, dtype, policy.follow_links) {
             Ok(k) => k,
             Err(e) => {
-                visit(Event::Error(Error::io(Op::Open, &path, e)));
+                visit(Event::Error(Error::io(Op::Open, path, e)));
                 continue;
             }
         };
         let node = Node {
-            path: &path,
-            name: &name,
+            path,
+            name,
             dir: &dir,
             kind,
             followed,
@@ -201,10 +218,10 @@ pub fn walk_tree(root: &Path, policy: Policy, mut visit: impl FnMut(Event<'_>) -
         if visit(Event::Entry(&node)) == Flow::Prune || kind != FileType::Directory {
             continue;
         }
-        let fd = match open_entry(dir.fd(), &name, DIR_FLAGS, followed) {
+        let fd = match open_entry(dir.fd(), name, DIR_FLAGS, followed) {
             Ok(fd) => fd,
             Err(e) => {
-                visit(Event::Error(Error::io(Op::Open, &path, e)));
+                visit(Event::Error(Error::io(Op::Open, path, e)));
                 continue;
             }
         };
@@ -213,7 +230,14 @@ pub fn walk_tree(root: &Path, policy: Policy, mut visit: impl FnMut(Event<'_>) -
             root_dev: policy.one_file_system.then_some(root_dev),
             ancestors: &stack,
         };
-        if let Some(level) = enter(fd, path, depth, Some(filter), &mut visit) {
+        if let Some(level) = enter(
+            fd,
+            path.to_path_buf(),
+            depth,
+            Some(filter),
+            &mut visit,
+            &mut listing,
+        ) {
             stack.push(level);
             let held = stack.iter().filter(|l| l.dir.is_some()).count();
             if held > held_most
@@ -223,6 +247,16 @@ pub fn walk_tree(root: &Path, policy: Policy, mut visit: impl FnMut(Event<'_>) -
             }
         }
     }
+}
+
+/// Sets `out` to `dir` joined with `name`, as [`Path::join`] joins a name.
+fn join(out: &mut Vec<u8>, dir: &Path, name: &[u8]) {
+    out.clear();
+    out.extend_from_slice(dir.as_os_str().as_bytes());
+    if !out.is_empty() && !out.ends_with(b"/") {
+        out.push(b'/');
+    }
+    out.extend_from_slice(name);
 }
 
 /// What keeps a subdirectory out: another filesystem, or being its own ancestor.
@@ -259,6 +293,7 @@ fn enter(
     depth: usize,
     filter: Option<Filter<'_>>,
     visit: &mut impl FnMut(Event<'_>) -> Flow,
+    listing: &mut [MaybeUninit<u8>],
 ) -> Option<Level> {
     let stat = match rustix::fs::fstat(&fd) {
         Ok(st) => st,
@@ -285,25 +320,18 @@ fn enter(
     {
         return None;
     }
-    // The listing reads through a duplicate, closed once read; the walk keeps `fd` for openat.
-    let mut dir = match fd.try_clone().map(Dir::new) {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => {
-            visit(Event::Error(Error::io(Op::Open, &path, e.into())));
-            return None;
-        }
-        Err(e) => {
-            visit(Event::Error(Error::io(Op::Open, &path, e)));
-            return None;
-        }
-    };
+    // Read through the descriptor the walk keeps for openat (whose offset nothing else uses), into
+    // the walk's one buffer.
     let mut names = Vec::new();
-    while let Some(entry) = dir.read() {
+    let mut entries = Vec::new();
+    let mut dir = RawDir::new(&fd, listing);
+    while let Some(entry) = dir.next() {
         match entry {
             Ok(e) => {
-                let name = e.file_name();
-                if name != c"." && name != c".." {
-                    names.push((name.to_owned(), e.file_type()));
+                let name = e.file_name().to_bytes_with_nul();
+                if name != b".\0" && name != b"..\0" {
+                    entries.push((names.len(), name.len(), e.file_type()));
+                    names.extend_from_slice(name);
                 }
             }
             Err(e) => {
@@ -312,13 +340,14 @@ fn enter(
             }
         }
     }
-    drop(dir);
-    names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // By name: a NUL sorts before any byte, so this is the order of the names without it.
+    entries.sort_unstable_by(|a, b| names[a.0..a.0 + a.1].cmp(&names[b.0..b.0 + b.1]));
     Some(Level {
         dir: Some(Arc::new(DirFd(fd))),
         id,
         path,
         names,
+        entries,
         next: 0,
     })
 }
@@ -459,7 +488,7 @@ mod tests {
             Flow::Continue
         });
         assert_eq!(files, HELD_DIRS * 3);
-        // The held directories, and the duplicate a listing reads through: not one per level.
+        // The held directories (and, at most, the one being opened): not one per level.
         let held = descriptor_share(8, 2, HELD_DIRS);
         assert!(most <= held + 1, "{most} descriptors open on the tree");
         assert!(most >= held, "{most}: the test sees the held descriptors");
