@@ -202,10 +202,9 @@ fn a_short_address_space_maps_smaller_windows_then_reads() {
         (
             "mmadvise",
             &["touch"][..],
-            format!(
-                "{}: 300M, resident 0 (0.0%) -> 300M (100.0%), loaded 300M",
-                big.display()
-            ),
+            // What is resident after is measured again; reclaim on a busy machine may have taken a
+            // few pages back by then (99.9%): what was loaded is what must be whole.
+            format!("{}: 300M, resident 0 (0.0%) -> ", big.display()),
         ),
     ] {
         // 12 MiB above what the tool needs for a tiny file: far less than the file, or than two
@@ -219,11 +218,11 @@ fn a_short_address_space_maps_smaller_windows_then_reads() {
             "{tool} under ulimit -v {limit}: {}",
             stderr(&out)
         );
-        assert!(
-            stdout(&out).starts_with(&expect),
-            "{tool}: {}",
-            stdout(&out)
-        );
+        let text = stdout(&out);
+        assert!(text.starts_with(&expect), "{tool}: {text}");
+        if tool == "mmadvise" {
+            assert!(text.contains(", loaded 300M\n"), "{tool}: {text}");
+        }
         assert_eq!(stderr(&out), "", "{tool}");
     }
 }
