@@ -279,10 +279,26 @@ pub fn fifo_writer_script(fifo: &Path, script: &str, source: &Path) -> std::proc
     loop {
         let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
         let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        // openat (257) or open (2) still in progress, or the kernel's name for the wait itself.
-        let in_open = matches!(syscall.split(' ').next(), Some("257" | "2"));
+        // Asleep in openat (257) or open (2) of something for writing (the shell's own start opens
+        // libraries read-only: caught running in one of those on a busy machine, it is not there
+        // yet), or the kernel's name for the wait itself.
+        let fields: Vec<&str> = syscall.split_whitespace().collect();
+        let flags = match fields.first() {
+            Some(&"257") => fields.get(3),
+            Some(&"2") => fields.get(2),
+            _ => None,
+        };
+        let for_writing = flags
+            .and_then(|f| u64::from_str_radix(f.trim_start_matches("0x"), 16).ok())
+            .is_some_and(|f| f & 3 != 0);
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let asleep = stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| rest.starts_with('S'));
         let no_wchan = wchan.is_empty() || wchan == "0";
-        if wchan.contains("partner") || wchan.contains("fifo") || (no_wchan && in_open) {
+        let waiting = wchan.contains("partner") || wchan.contains("fifo") || no_wchan;
+        if asleep && for_writing && waiting {
             return child;
         }
         if child.try_wait().unwrap().is_some() || std::time::Instant::now() > deadline {
