@@ -32,7 +32,7 @@ rows_mmstat() {
 
   # Both count every page of every regular file, hard links once, symbolic links not followed.
   agree "total pages of $tree" \
-    "$MM/mmstat --json --summary $tree | sed 's/.*\"pages\":\\([0-9]*\\).*/\\1/'" \
+    "$MM/mmstat --json --summary $tree 2>/dev/null | tail -n 1 | sed 's/.*\"pages\":\\([0-9]*\\).*/\\1/'" \
     "vmtouch $tree 2>/dev/null | sed -n 's|.*Resident Pages: [0-9]*/\\([0-9]*\\) .*|\\1|p'"
 
   bench_row "tree of $files files, summary" 0.35 \

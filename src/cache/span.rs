@@ -109,7 +109,7 @@ impl<'a> Spans<'a> {
             return None;
         }
         self.direct
-            .get_or_init(|| reopen(self.source.file, false).ok())
+            .get_or_init(|| reopen(self.source.file).ok())
             .as_ref()
     }
 }
@@ -120,70 +120,13 @@ impl Drop for Spans<'_> {
     }
 }
 
-/// The destination of a neutral copy, written with O_DIRECT where it can be: whole pages, from a
-/// page-aligned buffer, outside the ranges whose cached pages must stay (a direct write drops the
-/// cached pages it overwrites). What it cannot write is left to the caller's pwrite, and to
-/// [`super::Behind`], which writes it back and drops it.
-#[derive(Debug)]
-pub(crate) struct DirectOut {
-    direct: Option<File>,
-    off: AtomicBool,
-    keep: Vec<Range>,
-}
-
-impl DirectOut {
-    /// `file` opened again with O_DIRECT, when its filesystem allows it (not on tmpfs, whose pages
-    /// are the file); `keep`: byte ranges not to write directly.
-    pub(crate) fn new(file: &File, keep: Vec<Range>) -> DirectOut {
-        let memory = matches!(
-            crate::residency::fs_kind(file),
-            Ok(crate::residency::FsKind::Tmpfs | crate::residency::FsKind::Hugetlbfs)
-        );
-        let direct = (!memory).then(|| reopen(file, true).ok()).flatten();
-        DirectOut {
-            direct,
-            off: AtomicBool::new(false),
-            keep,
-        }
-    }
-
-    /// Writes the whole pages that begin `bytes` (which start at `at`) directly; returns how many
-    /// bytes were written, 0 when none could be (the caller writes the rest).
-    pub(crate) fn write(&self, bytes: &[u8], at: u64) -> io::Result<usize> {
-        let page = page() as usize;
-        let n = bytes.len() / page * page;
-        let end = at + n as u64;
-        let Some(direct) = self.direct.as_ref() else {
-            return Ok(0);
-        };
-        if n == 0
-            || self.off.load(Ordering::Relaxed)
-            || !at.is_multiple_of(page as u64)
-            || !(bytes.as_ptr() as usize).is_multiple_of(page)
-            || self.keep.iter().any(|k| k.start() < end && k.end() > at)
-        {
-            return Ok(0);
-        }
-        match direct.write_all_at(&bytes[..n], at) {
-            Ok(()) => Ok(n),
-            // An alignment the filesystem does not take: from now on, through the cache.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                self.off.store(true, Ordering::Relaxed);
-                Ok(0)
-            }
-            Err(e) => Err(e),
-        }
-    }
-}
-
-/// `file` opened again with O_DIRECT (read-only, or write-only), through its /proc/self/fd entry: a
-/// descriptor of its own, so that the caller's (standard input's, perhaps) flags are left alone.
-fn reopen(file: &File, write: bool) -> io::Result<File> {
+/// `file` opened again, read-only, with O_DIRECT, through its /proc/self/fd entry: a descriptor of its
+/// own, so that the caller's (standard input's, perhaps) flags are left alone.
+fn reopen(file: &File) -> io::Result<File> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
-        .read(!write)
-        .write(write)
+        .read(true)
         .custom_flags(libc::O_DIRECT | libc::O_NOCTTY)
         .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
@@ -282,43 +225,5 @@ mod tests {
         assert_eq!(cached(&file, 40 * page, page), 1);
         assert_eq!(cached(&file, 0, 0), 9);
         assert_eq!(tally.get().kept_pages, 9);
-    }
-
-    #[test]
-    fn direct_writes_leave_no_page_cached_and_spare_the_kept_ranges() {
-        let dir = crate::testing::disk_tempdir();
-        let path = dir.path().join("f");
-        let page = page() as usize;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        if cachestat(&file, 0, 0).is_err() {
-            return crate::testing::skip("cachestat is missing");
-        }
-        let data: Vec<u8> = (0..10 * page + 7).map(|i| (i % 251) as u8).collect();
-        let mut buf = SpanBuf::new(data.len());
-        buf.aligned()[..data.len()].copy_from_slice(&data);
-        let bytes = &buf.vec[buf.start..buf.start + data.len()];
-        // Pages 4..6 are to stay cached: written through the cache.
-        let out = DirectOut::new(&file, vec![Range::new(4 * page as u64, 6 * page as u64)]);
-        if out.direct.is_none() {
-            return crate::testing::skip("O_DIRECT is not supported here");
-        }
-        for (from, to) in [(0, 4 * page), (4 * page, 6 * page), (6 * page, data.len())] {
-            let n = out.write(&bytes[from..to], from as u64).unwrap();
-            file.write_all_at(&bytes[from + n..to], (from + n) as u64)
-                .unwrap();
-        }
-        // The direct writes left nothing; the kept pages and the tail went through the cache.
-        let page = page as u64;
-        assert_eq!(cached(&file, 0, 4 * page), 0);
-        assert_eq!(cached(&file, 6 * page, 4 * page), 0);
-        assert_eq!(cached(&file, 4 * page, 2 * page), 2);
-        assert_eq!(cached(&file, 10 * page, page), 1);
-        assert_eq!(std::fs::read(&path).unwrap(), data);
     }
 }

@@ -30,18 +30,15 @@ pub const MMCP: &str = "With --cache neutral, mmcp leaves the page cache as it f
 with no dirty page, is read with O_DIRECT, past the page cache; a span wholly cached is read from the \
 cache; any other is read with pread(2), the kernel's readahead off, one at a time, and the pages it \
 brought in are dropped (posix_fadvise POSIX_FADV_DONTNEED) while those cached before stay. Holes are \
-not read. Up to four threads (-j) copy spans at once, in file order. The whole pages of each span are \
-written to the copy with O_DIRECT; what cannot be (the last partial page, a filesystem that refuses \
-O_DIRECT, --sparse=always) is written with pwrite(2), started to disk at once (sync_file_range(2) \
-with SYNC_FILE_RANGE_WRITE), and four spans behind the writer, mmcp waits until it is written and drops \
-it. A neutral copy holds at most 48 MiB of pages it brought in, source and copy together, whatever the \
+not read. Up to four threads (-j) copy spans at once, in file order. Each span is written to the \
+copy with pwrite(2), started to disk at once (sync_file_range(2) with SYNC_FILE_RANGE_WRITE), and four \
+spans behind the writer, mmcp waits until it is written and drops it. A neutral copy holds at most 48 MiB of pages it brought in, source and copy together, whatever the \
 file's size or the number of threads; when it ends, none of the copy's pages are cached. With \
 --in-place, the pages of DST that were cached before the copy are written through the cache and are \
 the ones left cached. --verify reads both files through the cache, recording each window before it \
 is read and dropping what it brought in. A regular file on standard input is read from where its offset stands, through the \
 cache; a pipe, a FIFO or a device is read as usual. With --json, the records gain dropped_pages (pages \
-the copy brought in and dropped, of SRC and of the copy; none for what was read or written with \
-O_DIRECT) and kept_pages (pages of SRC cached before, left cached).\n\
+the copy brought in and dropped, of SRC and of the copy; none for what was read with O_DIRECT) and kept_pages (pages of SRC cached before, left cached).\n\
 \nLimits: a page that another process brings into the cache while its span is being read looks like \
 one of ours, and is dropped. Pages on tmpfs cannot be dropped (neither SRC's nor the copy's). A neutral \
 copy waits for the disk as it goes: on a slow disk it takes as long as cp followed by sync, not as long \

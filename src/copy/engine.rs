@@ -14,7 +14,7 @@ use rustix::fs::FallocateFlags;
 
 use super::extent::{data_extents, nonzero_runs};
 use super::{Copied, CopyOptions, DestIo, Failure, Hooks, Sparse, changed};
-use crate::cache::{self, Behind, CacheMode, DirectOut, Source, SpanBuf, Spans, Tally, Trail};
+use crate::cache::{self, Behind, CacheMode, Source, SpanBuf, Spans, Tally, Trail};
 use crate::dest;
 use crate::error::{Error, Op};
 use crate::input::{Access, Input};
@@ -385,7 +385,6 @@ fn copy_extents_neutral(
     let chunk = cache::span(options.window);
     let behind = neutral.behind(out, options);
     let spans = Spans::new(input.file(), neutral.tally);
-    let direct = DirectOut::new(out, neutral.keep.clone());
     let always = options.sparse == Sparse::Always;
     let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
     let windows: Vec<Window> = extents.iter().flat_map(|&e| plan(e, chunk)).collect();
@@ -397,12 +396,7 @@ fn copy_extents_neutral(
         if bytes.len() < w.len {
             return Err(changed(input.name()));
         }
-        let direct = match always {
-            true => 0,
-            false => direct.write(bytes, w.offset).map_err(write_err)?,
-        };
-        let skipped = write_out(out, &bytes[direct..], w.offset + direct as u64, always)
-            .map_err(write_err)?;
+        let skipped = write_out(out, bytes, w.offset, always).map_err(write_err)?;
         if let Some(behind) = &behind {
             behind
                 .written(index, w.offset, w.len as u64)
