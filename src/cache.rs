@@ -471,11 +471,8 @@ impl Drop for Behind<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::cached;
     use std::os::unix::fs::FileExt;
-
-    fn cached(file: &File, offset: u64, len: u64) -> u64 {
-        cachestat(file, offset, len).unwrap().cache
-    }
 
     #[test]
     fn a_read_span_leaves_the_cache_as_found() {

@@ -41,3 +41,10 @@ pub(crate) fn disk_tempdir() -> tempfile::TempDir {
         })
         .unwrap_or_else(|| tempfile::tempdir().unwrap())
 }
+
+/// Pages of `[offset, offset + len)` of `file` in the page cache (cachestat; `len` 0: to the end).
+pub(crate) fn cached(file: &std::fs::File, offset: u64, len: u64) -> u64 {
+    crate::sys::cachestat::cachestat(file, offset, len)
+        .unwrap()
+        .cache
+}

@@ -173,11 +173,8 @@ fn read_direct(file: &File, buf: &mut [u8], at: u64, n: usize) -> io::Result<(us
 mod tests {
     use super::*;
     use crate::sys::cachestat::cachestat;
+    use crate::testing::cached;
     use std::os::unix::fs::FileExt;
-
-    fn cached(file: &File, offset: u64, len: u64) -> u64 {
-        cachestat(file, offset, len).unwrap().cache
-    }
 
     #[test]
     fn spans_read_right_and_leave_the_cache_as_found() {
