@@ -146,13 +146,14 @@ pub fn scan<F: Fold>(
 
 /// [`scan`], counting into `tally` the pages a neutral scan ([`CacheMode::Neutral`]) dropped and left.
 ///
-/// A neutral scan of a regular file reads the spans of its data extents on all the workers at once
-/// through [`Spans`]: each span is recorded (which of its pages are cached), read (with O_DIRECT when
-/// not all of it is cached and none of it is dirty, else with pread(2), the kernel's readahead off),
-/// and the pages it brought in are dropped. Holes are never read. Not through maps: a map's faults
-/// read around the page they need (8 MiB here, half of it before the page), into spans already
-/// dropped or not yet recorded, and with read-around off (MADV_RANDOM) MADV_POPULATE_READ of pages still being read ran at 2 to 12 MB/s
-/// here, against 385 MB/s for pread of the same spans.
+/// A neutral scan of a regular file reads its data extents on all the workers at once,
+/// in spans of [`SPAN`](crate::cache::SPAN) bytes: each span is recorded (which of its pages are
+/// cached), read (with O_DIRECT when not all of it is cached and none of it is dirty, else with
+/// pread(2), the kernel's readahead off), and the pages it brought in are dropped. Holes are never
+/// read. Not through maps: a map's faults read around the page they need (8 MiB here, half of it
+/// before the page), into spans already dropped or not yet recorded, and with read-around off
+/// (MADV_RANDOM) MADV_POPULATE_READ of pages still being read ran at 2 to 12 MB/s here, against
+/// 385 MB/s for pread of the same spans.
 pub fn scan_tallied<F: Fold>(
     input: &Input,
     fold: &F,
