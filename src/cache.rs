@@ -5,10 +5,11 @@
 //! the page cache (cachestat for the all-or-nothing cases, mincore over a map of the span that is never
 //! read otherwise). Once the span is read, `Source::after` drops the pages that were not there, with
 //! POSIX_FADV_DONTNEED on their runs; the others keep their place. Regular files are read by `Spans`
-//! on every worker at once: a span not wholly cached is read with O_DIRECT, past the cache, so that
-//! there is nothing to drop; the rest with pread(2), never through maps (the kernel does not drop
-//! pages that are mapped, and a map's faults read around the page they need, into spans not yet
-//! recorded or already dropped). A file read front to back with read(2) (standard input) goes through
+//! on several workers at once, in file order, through the cache with the kernel's readahead on: the
+//! file is recorded ahead of the readers, past what their readahead may reach, and dropped behind the
+//! first span not yet read. Never through maps (the kernel does not drop pages that are mapped, and a
+//! map's faults read around the page they need, into spans already dropped). A file read front to back
+//! with read(2) (standard input) goes through
 //! a `Trail`, with the kernel's readahead off (POSIX_FADV_RANDOM; it would also bring in pages of
 //! spans not yet recorded, which would then look cached), asking for each span with WILLNEED once it
 //! is recorded.
@@ -42,7 +43,7 @@ use crate::sys::cachestat::cachestat;
 use crate::sys::writeback::{Writeback, sync_file_range};
 
 mod span;
-pub(crate) use span::{SpanBuf, Spans};
+pub(crate) use span::Spans;
 
 /// What a run does to the page cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,8 +109,6 @@ fn page() -> u64 {
 pub(crate) struct Before {
     span: Range,
     flags: Flags,
-    /// None of the span's pages are dirty or being written back, as far as known.
-    clean: bool,
 }
 
 #[derive(Debug)]
@@ -160,22 +159,21 @@ impl<'a> Source<'a> {
     /// Records which pages of `range` (widened to whole pages) are cached, before they are read.
     pub(crate) fn before(&self, range: Range) -> Before {
         let span = range.pages();
-        let (flags, clean) = match self.seeing {
+        let flags = match self.seeing {
             Seeing::Truthful if !span.is_empty() => self.flags(span),
-            _ => (Flags::Unknown, false),
+            _ => Flags::Unknown,
         };
-        Before { span, flags, clean }
+        Before { span, flags }
     }
 
-    fn flags(&self, span: Range) -> (Flags, bool) {
+    fn flags(&self, span: Range) -> Flags {
         let (start, end) = span.bounds();
         let pages = span.page_count();
-        let clean = match cachestat(self.file, start, end - start) {
-            Ok(s) if s.cache == 0 => return (Flags::Nothing, true),
-            Ok(s) if s.cache >= pages => return (Flags::All, s.dirty + s.writeback == 0),
-            Ok(s) => s.dirty + s.writeback == 0,
-            Err(_) => false,
-        };
+        match cachestat(self.file, start, end - start) {
+            Ok(s) if s.cache == 0 => return Flags::Nothing,
+            Ok(s) if s.cache >= pages => return Flags::All,
+            _ => {}
+        }
         let mut flags = Vec::new();
         match MappedRange::new(
             self.file,
@@ -184,8 +182,8 @@ impl<'a> Source<'a> {
             MapMode::Shared,
             false,
         ) {
-            Ok(map) if map.resident_pages(&mut flags).is_ok() => (Flags::Pages(flags), clean),
-            _ => (Flags::Unknown, false),
+            Ok(map) if map.resident_pages(&mut flags).is_ok() => Flags::Pages(flags),
+            _ => Flags::Unknown,
         }
     }
 
@@ -272,22 +270,35 @@ pub fn span(window: usize) -> usize {
 /// keeps a disk streaming with the kernel's readahead off.
 pub const TRAIL_DEPTH: u64 = 4;
 
+/// How many spans of a file read on several threads may be read at once, past the first one not yet
+/// read.
+pub const CLAIM_AHEAD: usize = 4;
+
+/// The longest readahead window (the device's `read_ahead_kb`, or its largest request when larger)
+/// with which a file read on several threads keeps the kernel's readahead on; past it, or when the
+/// device is not found, readahead is off.
+pub const MAX_READAHEAD: u64 = 8 << 20;
+
 /// How many written spans a neutral copy leaves behind its writer before it waits for the oldest to
 /// reach the disk and drops it: write-back of a span starts as soon as it is written, and has this
 /// many spans' time to finish.
 pub const BEHIND_LAG: usize = 4;
 
-/// The most bytes of pages a neutral read holds in the page cache that were not there before: the
-/// spans a trail has asked for ahead of its reader, the one being read, and one more where a read
-/// straddles two spans. 24 MiB with the default spans, whatever the number of threads. (`Spans`
-/// reads at most one span at a time through the cache.)
+/// The most bytes of pages a neutral read of a file without holes holds in the page cache that were
+/// not there before, whatever the number of threads: read on several threads, the spans being read
+/// ([`CLAIM_AHEAD`]), the part-spans around them, and what readahead may bring in past the last one
+/// (twice the larger of a span and [`MAX_READAHEAD`], and 2 MiB); read front to back (standard input),
+/// the spans a trail has asked for ahead of its reader, the one being read and one more. 42 MiB with
+/// the default spans. In a file with holes, readahead may also fill up to that reach of a hole after
+/// each span being read.
 pub fn read_footprint() -> u64 {
-    (TRAIL_DEPTH + 2) * SPAN as u64
+    let spans = (CLAIM_AHEAD as u64 + 2) * SPAN as u64 + span::reach(MAX_READAHEAD);
+    spans.max((TRAIL_DEPTH + 2) * SPAN as u64)
 }
 
 /// The most bytes of pages a neutral copy holds in the page cache that were not there before: its
 /// read side ([`read_footprint`]), and on its write side the spans written and not yet written back
-/// ([`BEHIND_LAG`]), the one being written and the one being written back and dropped. 48 MiB with the
+/// ([`BEHIND_LAG`]), the one being written and the one being written back and dropped. 66 MiB with the
 /// default spans, whatever the number of threads.
 pub fn copy_footprint() -> u64 {
     read_footprint() + (BEHIND_LAG as u64 + 2) * SPAN as u64

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 
 use rayon::prelude::*;
 
-use crate::cache::{CacheMode, SpanBuf, Spans, Tally, Trail};
+use crate::cache::{CacheMode, Spans, Tally, Trail};
 use crate::copy::extent::data_extents;
 use crate::error::{Error, Op, Reason, Result};
 use crate::input::{Access, Input};
@@ -146,14 +146,14 @@ pub fn scan<F: Fold>(
 
 /// [`scan`], counting into `tally` the pages a neutral scan ([`CacheMode::Neutral`]) dropped and left.
 ///
-/// A neutral scan of a regular file reads its data extents on all the workers at once,
-/// in spans of [`SPAN`](crate::cache::SPAN) bytes: each span is recorded (which of its pages are
-/// cached), read (with O_DIRECT when not all of it is cached and none of it is dirty, else with
-/// pread(2), the kernel's readahead off), and the pages it brought in are dropped. Holes are never
-/// read. Not through maps: a map's faults read around the page they need (8 MiB here, half of it
-/// before the page), into spans already dropped or not yet recorded, and with read-around off
-/// (MADV_RANDOM) MADV_POPULATE_READ of pages still being read ran at 2 to 12 MB/s here, against
-/// 385 MB/s for pread of the same spans.
+/// A neutral scan of a regular file reads its data extents on all the workers at once, in file
+/// order, in spans of [`SPAN`](crate::cache::SPAN) bytes, with pread(2) through the page cache and the
+/// kernel's readahead on; the file is recorded (which of its pages are cached) ahead of the readers,
+/// as far as their readahead can reach, and the pages they brought in are dropped once every span
+/// before them has been read. Holes are never read. Not through maps: a map's faults read around the
+/// page they need (8 MiB here, half of it before the page), into spans already dropped, and with
+/// read-around off (MADV_RANDOM) MADV_POPULATE_READ of pages still being read ran at 2 to 12 MB/s
+/// here, against 385 MB/s for pread of the same spans.
 pub fn scan_tallied<F: Fold>(
     input: &Input,
     fold: &F,
@@ -266,8 +266,8 @@ fn scan_window<F: Fold>(
 }
 
 /// A neutral scan of the regular file `input` (`len` bytes): its data in spans read on all the workers
-/// at once through [`Spans`] (O_DIRECT where the spans are not cached, see [`crate::cache`]), folded
-/// in order; holes as zeros, never read.
+/// at once through [`Spans`] (through the cache, dropped behind the readers, see [`crate::cache`]),
+/// folded in order; holes as zeros, never read.
 fn scan_neutral<F: Fold>(
     input: &Input,
     len: u64,
@@ -277,32 +277,40 @@ fn scan_neutral<F: Fold>(
     tally: &Tally,
 ) -> Result<F::Acc> {
     let changed = || Error::new(Op::Read, input.name(), Reason::ChangedSize);
-    let chunk = crate::cache::span(options.window);
-    let spans = Spans::new(input.file(), tally);
-    let acc = pieces(input, len, chunk)
-        .into_par_iter()
-        .map_init(
-            || SpanBuf::new(chunk),
-            |buf, piece| match piece {
-                Piece::Data(w) => {
-                    let bytes = spans
-                        .read(buf, w.offset, w.len)
-                        .map_err(|e| Error::io(Op::Read, input.name(), e))?;
-                    if bytes.len() < w.len {
-                        return Err(changed());
-                    }
-                    let acc = fold.chunk(w.offset, bytes);
-                    progress(w.len as u64);
-                    Ok(acc)
-                }
-                Piece::Hole(hole) => {
-                    progress(hole.len());
-                    Ok(fold.zeros(hole.start(), hole.len()))
-                }
-            },
-        )
-        .try_reduce(|| fold.empty(), |a, b| Ok(fold.combine(a, b)))?;
+    let pieces = pieces(input, len, crate::cache::span(options.window));
+    let data: Vec<Range> = pieces
+        .iter()
+        .filter_map(|piece| match piece {
+            Piece::Data(w) => Some(w.range()),
+            Piece::Hole(_) => None,
+        })
+        .collect();
+    let spans = Spans::new(input.file(), tally, data.clone());
+    let folded = spans.run(
+        rayon::current_num_threads(),
+        |index, bytes| {
+            let acc = fold.chunk(data[index].start(), bytes);
+            progress(bytes.len() as u64);
+            Ok((acc, bytes.len()))
+        },
+        |e| Error::io(Op::Read, input.name(), e),
+    )?;
     drop(spans);
+    let mut folded = folded.into_iter();
+    let mut acc = fold.empty();
+    for piece in pieces {
+        let next = match piece {
+            Piece::Data(w) => match folded.next() {
+                Some(chunk) if w.len == chunk.1 => chunk.0,
+                _ => return Err(changed()),
+            },
+            Piece::Hole(hole) => {
+                progress(hole.len());
+                fold.zeros(hole.start(), hole.len())
+            }
+        };
+        acc = fold.combine(acc, next);
+    }
     // A shrink that stayed inside the last page reads zeros without a fault: compare sizes too.
     if input.current_len()? < len {
         return Err(changed());

@@ -14,7 +14,7 @@ use rustix::fs::FallocateFlags;
 
 use super::extent::{data_extents, nonzero_runs};
 use super::{Copied, CopyOptions, DestIo, Failure, Hooks, Sparse, changed};
-use crate::cache::{self, Behind, CacheMode, Source, SpanBuf, Spans, Tally, Trail};
+use crate::cache::{self, Behind, CacheMode, Source, Spans, Tally, Trail};
 use crate::dest;
 use crate::error::{Error, Op};
 use crate::input::{Access, Input};
@@ -370,9 +370,9 @@ fn copy_extents_rw(
     Ok(skipped)
 }
 
-/// A neutral copy of the data `extents`: spans read through [`Spans`] on all the workers at once,
-/// each written with pwrite and handed to the destination's [`Behind`], which starts it to disk and
-/// drops it a few spans later.
+/// A neutral copy of the data `extents`: spans read through [`Spans`] on all the workers at once, in
+/// file order, each written with pwrite and handed to the destination's [`Behind`], which starts it
+/// to disk and drops it a few spans later.
 fn copy_extents_neutral(
     input: &Input,
     extents: &[Range],
@@ -384,64 +384,43 @@ fn copy_extents_neutral(
 ) -> Result<u64, Failure> {
     let chunk = cache::span(options.window);
     let behind = neutral.behind(out, options);
-    let spans = Spans::new(input.file(), neutral.tally);
+    let windows: Vec<Range> = extents
+        .iter()
+        .flat_map(|&e| plan(e, chunk))
+        .map(|w| w.range())
+        .collect();
+    let spans = Spans::new(input.file(), neutral.tally, windows.clone());
     let always = options.sparse == Sparse::Always;
     let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
-    let windows: Vec<Window> = extents.iter().flat_map(|&e| plan(e, chunk)).collect();
-    let copy = |buf: &mut SpanBuf, index: usize| -> Result<u64, Failure> {
+    let copy = |index: usize, bytes: &[u8]| -> Result<u64, Failure> {
         let w = windows[index];
-        let bytes = spans
-            .read(buf, w.offset, w.len)
-            .map_err(|e| Error::io(Op::Read, input.name(), e))?;
-        if bytes.len() < w.len {
+        if (hooks.stop)() {
+            return Err(Failure::Interrupted);
+        }
+        if (bytes.len() as u64) < w.len() {
             return Err(changed(input.name()));
         }
-        let skipped = write_out(out, bytes, w.offset, always).map_err(write_err)?;
+        let skipped = write_out(out, bytes, w.start(), always).map_err(write_err)?;
         if let Some(behind) = &behind {
             behind
-                .written(index, w.offset, w.len as u64)
+                .written(index, w.start(), w.len())
                 .map_err(write_err)?;
         }
-        (hooks.progress)(w.len as u64);
+        (hooks.progress)(w.len());
         Ok(skipped)
     };
-    // Workers take the spans in file order, so that the writer stays a few spans ahead of the
-    // write-back of all of them (rayon's halving would give each worker a distant half). At most
-    // BEHIND_LAG of them: spans written through the cache (where direct writes cannot be) are then
+    // Spans are taken in file order, so that the writer stays a few spans ahead of the write-back of
+    // all of them, by at most BEHIND_LAG workers: the spans written and not yet dropped are then
     // within the bound of `cache::copy_footprint`.
-    let next = AtomicUsize::new(0);
-    let skipped = AtomicU64::new(0);
-    let workers = rayon::current_num_threads()
-        .min(cache::BEHIND_LAG)
-        .clamp(1, windows.len().max(1));
-    (0..workers).into_par_iter().try_for_each(|_| {
-        let mut buf = SpanBuf::new(chunk);
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= windows.len() {
-                return Ok(());
-            }
-            let done = match (hooks.stop)() {
-                true => Err(Failure::Interrupted),
-                false => copy(&mut buf, i),
-            };
-            match done {
-                Ok(n) => {
-                    skipped.fetch_add(n, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    // The others stop at their next claim.
-                    next.store(windows.len(), Ordering::Relaxed);
-                    return Err(e);
-                }
-            }
-        }
+    let workers = rayon::current_num_threads().min(cache::BEHIND_LAG);
+    let skipped = spans.run(workers, copy, |e| {
+        Failure::from(Error::io(Op::Read, input.name(), e))
     })?;
     drop(spans);
     if let Some(behind) = &behind {
         behind.finish().map_err(|e| Error::io(Op::Write, dst, e))?;
     }
-    Ok(skipped.into_inner())
+    Ok(skipped.into_iter().sum())
 }
 
 /// Fills `buf` from `offset` with pread; end of file before the buffer is full means the source shrank.
