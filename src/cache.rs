@@ -7,9 +7,8 @@
 //! POSIX_FADV_DONTNEED on their runs; the others keep their place. Regular files are read by `Spans`
 //! on several workers at once, in file order, through the cache with the kernel's readahead on: the
 //! file is recorded ahead of the readers, past what their readahead may reach, and dropped behind the
-//! first span not yet read. Never through maps (the kernel does not drop pages that are mapped, and a
-//! map's faults read around the page they need, into spans already dropped). A file read front to back
-//! with read(2) (standard input) goes through
+//! first span not yet read, each span through a map gone before it is dropped (see `span`). A file
+//! read front to back with read(2) (standard input) goes through
 //! a `Trail`, with the kernel's readahead off (POSIX_FADV_RANDOM; it would also bring in pages of
 //! spans not yet recorded, which would then look cached), asking for each span with WILLNEED once it
 //! is recorded.

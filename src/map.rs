@@ -118,7 +118,7 @@ impl MappedRange {
     /// Faults the whole map in for reading (MADV_POPULATE_READ). EFAULT (or EHWPOISON) means a page
     /// could not be read, where an access would have raised SIGBUS: the range is marked faulted. Other
     /// answers (EINVAL before Linux 5.14, ENOMEM, EINTR) leave the pages to be faulted on access.
-    fn populate(&self) {
+    pub(crate) fn populate(&self) {
         if let Err(e) = self.map.advise(Advice::PopulateRead)
             && matches!(e.raw_os_error(), Some(libc::EFAULT | libc::EHWPOISON))
         {

@@ -146,14 +146,13 @@ pub fn scan<F: Fold>(
 
 /// [`scan`], counting into `tally` the pages a neutral scan ([`CacheMode::Neutral`]) dropped and left.
 ///
-/// A neutral scan of a regular file reads its data extents on all the workers at once, in file
-/// order, in spans of [`SPAN`](crate::cache::SPAN) bytes, with pread(2) through the page cache and the
-/// kernel's readahead on; the file is recorded (which of its pages are cached) ahead of the readers,
-/// as far as their readahead can reach, and the pages they brought in are dropped once every span
-/// before them has been read. Holes are never read. Not through maps: a map's faults read around the
-/// page they need (8 MiB here, half of it before the page), into spans already dropped, and with
-/// read-around off (MADV_RANDOM) MADV_POPULATE_READ of pages still being read ran at 2 to 12 MB/s
-/// here, against 385 MB/s for pread of the same spans.
+/// A neutral scan of a regular file reads its data extents in file order, in spans of
+/// [`SPAN`](crate::cache::SPAN) bytes, one span at a time through a map faulted in with the kernel's
+/// readahead going forward only (MADV_SEQUENTIAL), folded on all the workers at once; the file is
+/// recorded (which of its pages are cached) ahead of the reader, as far as its readahead can reach,
+/// and the pages it brought in are dropped, once unmapped, when every span before them has been read.
+/// Holes are never read. With read-around instead (no advice), a fault would also read pages before
+/// the one it needs, into spans already dropped.
 pub fn scan_tallied<F: Fold>(
     input: &Input,
     fold: &F,
@@ -293,7 +292,7 @@ fn scan_neutral<F: Fold>(
             progress(bytes.len() as u64);
             Ok((acc, bytes.len()))
         },
-        |e| Error::io(Op::Read, input.name(), e),
+        |e| e.of(input),
     )?;
     drop(spans);
     let mut folded = folded.into_iter();

@@ -4,20 +4,20 @@
 pub const MMCOUNT: &str = "With --cache neutral, mmcount leaves the page cache as it found it. Before each span of a \
 file (4 MiB, or --window-size when smaller) is read, mmcount records which of its pages are cached \
 (cachestat(2), or mincore(2) over a map of the span that is never read). The threads (-j, at most \
-four at once) read spans in file order with pread(2), through the page cache with the kernel's \
-readahead on; mmcount records the file ahead of them, as far as their readahead can reach (twice the \
-device's read_ahead_kb, or its largest request, or the span, whichever is larger, and 2 MiB), and \
+four at once) take spans in file order; one at a time, each span is mapped and faulted in through the \
+page cache with the kernel's readahead on and going forward only (MADV_SEQUENTIAL), then counted while \
+the next is read. mmcount records the file ahead of the reader, as far as its readahead can reach \
+(twice the device's read_ahead_kb, or its largest request, or the span, whichever is larger, and 2 MiB), and \
 once every span before a part of the file has been read, it drops the pages that part brought in \
 (posix_fadvise POSIX_FADV_DONTNEED); those cached before stay where they were. On a device whose \
 readahead window is over 8 MiB, or that cannot be found, readahead is off instead and each read brings \
 in only its own pages. A neutral run holds at most 42 MiB of pages it brought in, whatever the file's \
 size or the number of threads (in a file with holes, readahead may also fill up to 18 MiB of the hole \
-after each span being read). Holes of \
-sparse files are not read. A regular file on standard input is read from where its offset stands, \
+after each span being read). Holes of sparse files are not read. A regular file on standard input is read from where its offset stands, \
 through the cache, each span asked for four spans ahead of the reader and dropped behind it; a pipe, \
 a FIFO or a device is read as usual, and nothing is dropped. With --json, the records gain \
-dropped_pages (pages the run brought in and dropped) and \
-kept_pages (pages cached before, left cached).\n\
+dropped_pages (pages the run brought in and dropped) and kept_pages (pages cached before, left \
+cached).\n\
 \nLimits: a page that another process brings into the cache while its span is being read looks like \
 one of ours, and is dropped. Pages on tmpfs cannot be dropped (reading them adds none). For a file the \
 caller may not write, and does not own, the kernel hides which pages are cached: such a file is read as \
@@ -29,9 +29,9 @@ large folio only when the whole folio lies in the range dropped.\n\
 /// mmcp's PAGE CACHE section.
 pub const MMCP: &str = "With --cache neutral, mmcp leaves the page cache as it found it. Before each span of SRC \
 (4 MiB, or --window-size when smaller) is read, mmcp records which of its pages are cached \
-(cachestat(2), or mincore(2) over a map of the span that is never read). SRC is read with pread(2) \
-through the page cache, the kernel's readahead on, recorded ahead of the readers as far as their \
-readahead can reach, and dropped (posix_fadvise POSIX_FADV_DONTNEED) behind the first span not yet \
+(cachestat(2), or mincore(2) over a map of the span that is never read). SRC is read through maps, \
+one span at a time, through the page cache, the kernel's readahead on, recorded ahead of the reader \
+as far as its readahead can reach, and dropped (posix_fadvise POSIX_FADV_DONTNEED) behind the first span not yet \
 read, while the pages cached before stay (see mmcount(1) for the details). Holes are \
 not read. Up to four threads (-j) copy spans at once, in file order. Each span is written to the \
 copy with pwrite(2), started to disk at once (sync_file_range(2) with SYNC_FILE_RANGE_WRITE), and four \

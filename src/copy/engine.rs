@@ -107,7 +107,7 @@ fn copy_regular(
     if len > data {
         (hooks.progress)(len - data);
     }
-    // A neutral copy reads with pread, never through maps (see `crate::window::scan_tallied`).
+    // A neutral copy reads through `cache::Spans` (see `crate::window::scan_tallied`).
     let skipped = if options.no_mmap || len < options.small || options.cache == CacheMode::Neutral {
         copy_extents_rw(input, &extents, out, dst, options, hooks, neutral)?
     } else {
@@ -413,9 +413,7 @@ fn copy_extents_neutral(
     // all of them, by at most BEHIND_LAG workers: the spans written and not yet dropped are then
     // within the bound of `cache::copy_footprint`.
     let workers = rayon::current_num_threads().min(cache::BEHIND_LAG);
-    let skipped = spans.run(workers, copy, |e| {
-        Failure::from(Error::io(Op::Read, input.name(), e))
-    })?;
+    let skipped = spans.run(workers, copy, |e| Failure::from(e.of(input)))?;
     drop(spans);
     if let Some(behind) = &behind {
         behind.finish().map_err(|e| Error::io(Op::Write, dst, e))?;
@@ -591,7 +589,8 @@ fn verify_window(
     w: Window,
     options: &CopyOptions,
 ) -> Result<Option<u64>, Failure> {
-    // A neutral verification reads with pread, never through maps (see `crate::window::scan_tallied`).
+    // A neutral verification reads with pread, readahead off, each window recorded before and
+    // dropped after (see `verify_tallied`).
     if options.no_mmap || options.cache == CacheMode::Neutral {
         let mut a = vec![0u8; w.len];
         let mut b = vec![0u8; w.len];

@@ -119,7 +119,12 @@ fn an_unreadable_device_is_an_io_error_not_a_hang() {
     assert!(!cat.status.success(), "the cut device must fail to read");
 
     let big = disk.big.as_os_str();
-    for args in [vec!["-l"], vec!["-l", "--no-mmap"], vec!["-w", "-j", "1"]] {
+    for args in [
+        vec!["-l"],
+        vec!["-l", "--no-mmap"],
+        vec!["-w", "-j", "1"],
+        vec!["-l", "--cache", "neutral"],
+    ] {
         let mut argv: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
         argv.push(big);
         let out = bounded("mmcount", &argv);
@@ -128,10 +133,18 @@ fn an_unreadable_device_is_an_io_error_not_a_hang() {
 
     let dest = tempfile::tempdir().unwrap();
     let dst = dest.path().join("copy");
-    let out = bounded("mmcp", &[big, dst.as_os_str()]);
-    assert_io_error("mmcp", &out, &disk.big);
-    let left: Vec<_> = std::fs::read_dir(dest.path()).unwrap().collect();
-    assert!(left.is_empty(), "mmcp leaves nothing behind: {left:?}");
+    for cache in ["normal", "neutral"] {
+        let out = bounded(
+            "mmcp",
+            &["--cache".as_ref(), cache.as_ref(), big, dst.as_os_str()],
+        );
+        assert_io_error("mmcp", &out, &disk.big);
+        let left: Vec<_> = std::fs::read_dir(dest.path()).unwrap().collect();
+        assert!(
+            left.is_empty(),
+            "mmcp --cache {cache} leaves nothing behind: {left:?}"
+        );
+    }
 
     let out = bounded("mmadvise", &["touch".as_ref(), big]);
     assert_io_error("mmadvise", &out, &disk.big);

@@ -240,7 +240,7 @@ fn an_io_error_in_mmcount_is_reported_in_bounded_time() {
         return;
     };
     let bad = fs.path("bad");
-    for mode in ["--no-mmap", "--window-size=64K"] {
+    for mode in ["--no-mmap", "--window-size=64K", "--cache=neutral"] {
         let args = ["-l".as_ref(), mode.as_ref(), bad.as_os_str()];
         let out = run_within("mmcount", &args, HANG);
         assert_eio(&out, "mmcount", &bad, mode);
@@ -258,7 +258,7 @@ fn an_io_error_in_mmcp_leaves_no_destination_and_no_debris() {
     let bad = fs.path("bad");
     let out_dir = tempfile::tempdir().unwrap();
     let dst = out_dir.path().join("copy");
-    for mode in ["--no-mmap", "--window-size=64K"] {
+    for mode in ["--no-mmap", "--window-size=64K", "--cache=neutral"] {
         let args = [mode.as_ref(), bad.as_os_str(), dst.as_os_str()];
         let out = run_within("mmcp", &args, HANG);
         let err = stderr(&out);
