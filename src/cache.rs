@@ -6,12 +6,13 @@
 //! read otherwise). Once the span is read, `Source::after` drops the pages that were not there, with
 //! POSIX_FADV_DONTNEED on their runs; the others keep their place. Regular files are read by `Spans`
 //! on several workers at once, in file order, through the cache with the kernel's readahead on: the
-//! file is recorded ahead of the readers, past what their readahead may reach, and dropped behind the
+//! file is recorded ahead of the reader, past what its readahead may reach, and dropped behind the
 //! first span not yet read, each span through a map gone before it is dropped (see `span`). A file
-//! read front to back with read(2) (standard input) goes through
-//! a `Trail`, with the kernel's readahead off (POSIX_FADV_RANDOM; it would also bring in pages of
-//! spans not yet recorded, which would then look cached), asking for each span with WILLNEED once it
-//! is recorded.
+//! read front to back with read(2) (standard input) goes through a `Trail`: recorded ahead of the
+//! reader as far as its readahead may reach, and dropped behind it. Where that reach is not known
+//! (`Source::readahead_reach`), readahead is off (POSIX_FADV_RANDOM: it would bring in pages not yet
+//! recorded, which would then look cached), and a trail asks for each span with WILLNEED once it is
+//! recorded.
 //!
 //! Destination side: `Behind` starts each written span to disk (sync_file_range WRITE) as it is
 //! written and, [`BEHIND_LAG`] spans behind the writer, waits for it and drops it. Writes are not
@@ -34,6 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustix::fs::Advice;
 
+use crate::advise::readahead::{CapSource, cap_for_device};
 use crate::input::{Access, Input, StreamKind};
 use crate::map::{MapMode, MappedRange, page_size};
 use crate::range::{Range, align_down};
@@ -236,6 +238,18 @@ impl<'a> Source<'a> {
             .fetch_add(drop_pages(self.file, start, end), Ordering::Relaxed);
     }
 
+    /// Turns the kernel's readahead for this descriptor on, when how far it can reach past a read is
+    /// known (from the device's readahead window, at most [`MAX_READAHEAD`]), and returns that reach;
+    /// otherwise turns it off and returns 0: each read then brings in only its own pages.
+    pub(crate) fn readahead_reach(&self) -> u64 {
+        let window = rustix::fs::fstat(self.file)
+            .ok()
+            .map(|st| cap_for_device(st.st_dev))
+            .filter(|cap| cap.source != CapSource::Default && cap.bytes <= MAX_READAHEAD);
+        self.readahead(window.is_some());
+        window.map_or(0, |cap| reach(cap.bytes))
+    }
+
     /// Turns the kernel's readahead for this descriptor off (POSIX_FADV_RANDOM) or back to normal.
     pub(crate) fn readahead(&self, on: bool) {
         let advice = if on { Advice::Normal } else { Advice::Random };
@@ -283,6 +297,13 @@ pub const MAX_READAHEAD: u64 = 8 << 20;
 /// many spans' time to finish.
 pub const BEHIND_LAG: usize = 4;
 
+/// How far past the end of a read of at most [`SPAN`] bytes the kernel's readahead may bring pages in,
+/// when one readahead window is `window` bytes: the window being read ahead and the next one, at most
+/// the larger of `window` and the read each, and a huge folio's rounding.
+fn reach(window: u64) -> u64 {
+    2 * window.max(SPAN as u64) + (2 << 20)
+}
+
 /// The most bytes of pages a neutral read of a file without holes holds in the page cache that were
 /// not there before, whatever the number of threads: read on several threads, the spans being read
 /// ([`CLAIM_AHEAD`]), the part-spans around them, and what readahead may bring in past the last one
@@ -291,7 +312,7 @@ pub const BEHIND_LAG: usize = 4;
 /// the default spans. In a file with holes, readahead may also fill up to that reach of a hole after
 /// each span being read.
 pub fn read_footprint() -> u64 {
-    let spans = (CLAIM_AHEAD as u64 + 2) * SPAN as u64 + span::reach(MAX_READAHEAD);
+    let spans = (CLAIM_AHEAD as u64 + 2) * SPAN as u64 + reach(MAX_READAHEAD);
     spans.max((TRAIL_DEPTH + 2) * SPAN as u64)
 }
 
@@ -304,8 +325,10 @@ pub fn copy_footprint() -> u64 {
 }
 
 /// A file read front to back through read(2) or pread(2), neutrally: spans of `chunk` bytes are
-/// recorded and asked for [`TRAIL_DEPTH`] spans ahead of the reader, and dropped once the reader has
-/// passed them. Whatever is left is dropped when the trail is dropped, on errors too.
+/// recorded ahead of the reader, as far as the kernel's readahead can reach (or, with readahead off
+/// where that reach is not known, recorded and asked for with WILLNEED [`TRAIL_DEPTH`] spans ahead),
+/// and dropped once the reader has passed them. Whatever is left is dropped when the trail is dropped,
+/// on errors too.
 #[derive(Debug)]
 pub(crate) struct Trail<'a> {
     source: Source<'a>,
@@ -314,12 +337,14 @@ pub(crate) struct Trail<'a> {
     next: u64,
     end: u64,
     chunk: u64,
+    /// How far past a read readahead may reach; 0 with readahead off.
+    reach: u64,
 }
 
 impl<'a> Trail<'a> {
     /// A trail over `[start, end)` of `source`'s file, read in pieces of about `chunk` bytes.
     pub(crate) fn new(source: Source<'a>, start: u64, end: u64, chunk: u64) -> Trail<'a> {
-        source.readahead(false);
+        let reach = source.readahead_reach();
         Trail {
             source,
             spans: VecDeque::new(),
@@ -327,6 +352,7 @@ impl<'a> Trail<'a> {
             next: start,
             end,
             chunk: chunk.max(page()),
+            reach,
         }
     }
 
@@ -366,12 +392,18 @@ impl<'a> Trail<'a> {
 
     /// Before `[at, at + n)` is read.
     pub(crate) fn reading(&mut self, at: u64, n: u64) {
-        let limit = (at + n + TRAIL_DEPTH * self.chunk).min(self.end.max(at + n));
+        let ahead = match self.reach {
+            0 => TRAIL_DEPTH * self.chunk,
+            reach => reach,
+        };
+        let limit = (at + n + ahead).min(self.end.max(at + n));
         self.next = self.next.max(align_down(at));
         while self.next < limit {
             let stop = (self.next + self.chunk).min(limit);
             let before = self.source.before(Range::new(self.next, stop));
-            self.source.fetch(&before);
+            if self.reach == 0 {
+                self.source.fetch(&before);
+            }
             self.spans.push_back(before);
             self.next = stop;
         }

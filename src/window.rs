@@ -284,7 +284,7 @@ fn scan_neutral<F: Fold>(
             Piece::Hole(_) => None,
         })
         .collect();
-    let spans = Spans::new(input.file(), tally, data.clone());
+    let spans = Spans::new(input.file(), tally, data.clone(), !options.no_mmap);
     let folded = spans.run(
         rayon::current_num_threads(),
         |index, bytes| {

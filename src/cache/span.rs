@@ -7,7 +7,7 @@
 //! is dropped (its pages not cached before) once every span before its end has been read, so that no
 //! read of ours can bring its pages back. Where that reach cannot be known, or is too long for the
 //! bound of [`read_footprint`](super::read_footprint), readahead is off instead (POSIX_FADV_RANDOM)
-//! and each read brings in only its own pages.
+//! and each read brings in only its own pages (see `Source::readahead_reach`).
 //!
 //! A span is read through a map of it, faulted in at once (MADV_POPULATE_READ) with MADV_SEQUENTIAL,
 //! so that the kernel's readahead goes forward only (a fault otherwise reads around the page it
@@ -27,20 +27,12 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use super::{Before, CLAIM_AHEAD, MAX_READAHEAD, SPAN, Source, Tally};
-use crate::advise::readahead::{CapSource, cap_for_device};
+use super::{Before, CLAIM_AHEAD, SPAN, Source, Tally};
 use crate::error::{Error, Op};
 use crate::input::Input;
 use crate::map::{MapMode, MappedRange};
 use crate::range::{Range, align_down, align_up};
 use memmap2::Advice;
-
-/// How far past the end of a read of at most [`SPAN`] bytes the kernel's readahead may bring pages in,
-/// when one readahead window is `window` bytes: the window being read ahead and the next one, at
-/// most the larger of `window` and the read each, and a huge folio's rounding.
-pub(crate) fn reach(window: u64) -> u64 {
-    2 * window.max(SPAN as u64) + (2 << 20)
-}
 
 /// Why a span could not be read.
 #[derive(Debug)]
@@ -82,6 +74,8 @@ pub(crate) struct Spans<'a> {
     moved: Condvar,
     /// Held by the worker reading.
     reader: Mutex<()>,
+    /// Read through maps, not with pread(2).
+    mapped: bool,
 }
 
 #[derive(Debug, Default)]
@@ -102,23 +96,16 @@ struct State {
 
 impl<'a> Spans<'a> {
     /// Prepares to read `spans` (in file order, not overlapping) of `file` neutrally, counting into
-    /// `tally`.
-    pub(crate) fn new(file: &'a File, tally: &'a Tally, spans: Vec<Range>) -> Spans<'a> {
+    /// `tally`; through maps when `mapped`, else with pread(2) (`--no-mmap`).
+    pub(crate) fn new(
+        file: &'a File,
+        tally: &'a Tally,
+        spans: Vec<Range>,
+        mapped: bool,
+    ) -> Spans<'a> {
         let source = Source::new(file, tally);
         let stat = rustix::fs::fstat(file).ok();
-        let window = stat
-            .map(|st| cap_for_device(st.st_dev))
-            .filter(|cap| cap.source != CapSource::Default && cap.bytes <= MAX_READAHEAD);
-        let reach = match window {
-            Some(cap) => {
-                source.readahead(true);
-                reach(cap.bytes)
-            }
-            None => {
-                source.readahead(false);
-                0
-            }
-        };
+        let reach = source.readahead_reach();
         let size = stat.map_or(0, |st| st.st_size.max(0) as u64);
         let end = align_up(size.max(spans.last().map_or(0, |s| s.end())));
         let state = State {
@@ -133,6 +120,7 @@ impl<'a> Spans<'a> {
             state: Mutex::new(state),
             moved: Condvar::new(),
             reader: Mutex::new(()),
+            mapped,
         }
     }
 
@@ -204,12 +192,14 @@ impl<'a> Spans<'a> {
 
     /// Reads span `index`: through a map, its pages faulted in at once with the kernel's readahead
     /// going forward only (MADV_SEQUENTIAL: a fault would otherwise read around the page it needs,
-    /// before it too); with pread(2) into `buf` where the span cannot be mapped.
+    /// before it too); with pread(2) into `buf` when not `mapped` or where the span cannot be mapped.
     fn read(&self, index: usize, buf: &mut Vec<u8>) -> io::Result<Read> {
         let span = self.spans[index];
         let n = span.len() as usize;
-        if let Ok(map) = MappedRange::new(self.source.file, span.start(), n, MapMode::Shared, false)
-        {
+        let map = self
+            .mapped
+            .then(|| MappedRange::new(self.source.file, span.start(), n, MapMode::Shared, false));
+        if let Some(Ok(map)) = map {
             map.advise(Advice::Sequential);
             map.populate();
             return Ok(Read::Mapped(map));
@@ -312,7 +302,8 @@ mod tests {
         let dir = crate::testing::disk_tempdir();
         let path = dir.path().join("f");
         let page = page();
-        // 64 pages and a half, each page filled with its number, and a hole of 3 MiB after them.
+        // 64 pages and a half, each page filled with its number, then a hole of 3 MiB that the
+        // kernel's readahead may fill with zero pages.
         let len = 64 * page + page / 2;
         let data: Vec<u8> = (0..len).map(|i| (i / page) as u8).collect();
         std::fs::write(&path, &data).unwrap();
@@ -321,18 +312,10 @@ mod tests {
             .write(true)
             .open(&path)
             .unwrap();
+        file.set_len(len + (3 << 20)).unwrap();
         if cachestat(&file, 0, 0).is_err() {
             return crate::testing::skip("cachestat is missing");
         }
-        file.sync_all().unwrap();
-        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
-        // Pages 8..16 cached and clean; page 40 cached and dirty (rewritten with the same bytes).
-        let mut buf = vec![0u8; 8 * page as usize];
-        file.read_exact_at(&mut buf, 8 * page).unwrap();
-        let at = 40 * page as usize;
-        file.write_all_at(&data[at..at + page as usize], 40 * page)
-            .unwrap();
-        let tally = Tally::new();
         // Spans of 16 pages, one starting inside a page, and the last half page.
         let spans = vec![
             Range::new(0, 16 * page),
@@ -341,28 +324,67 @@ mod tests {
             Range::new(48 * page + 100, 64 * page),
             Range::new(64 * page, len),
         ];
-        let reader = Spans::new(&file, &tally, spans.clone());
-        let got = reader
-            .run(
-                3,
-                |index, bytes| Ok::<_, SpanError>((index, bytes.to_vec())),
-                |e| e,
-            )
-            .unwrap();
-        drop(reader);
-        for (i, (index, bytes)) in got.into_iter().enumerate() {
-            assert_eq!(i, index);
-            let (start, end) = spans[i].bounds();
-            assert_eq!(
-                bytes,
-                &data[start as usize..end.min(len) as usize],
-                "span {i}"
-            );
+        for mapped in [true, false] {
+            file.sync_all().unwrap();
+            rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+            assert_eq!(cached(&file, 0, 0), 0);
+            // Pages 8..16 cached and clean; page 40 cached and dirty (rewritten, same bytes).
+            let mut buf = vec![0u8; 8 * page as usize];
+            file.read_exact_at(&mut buf, 8 * page).unwrap();
+            let at = 40 * page as usize;
+            file.write_all_at(&data[at..at + page as usize], 40 * page)
+                .unwrap();
+            let tally = Tally::new();
+            let reader = Spans::new(&file, &tally, spans.clone(), mapped);
+            let got = reader
+                .run(
+                    3,
+                    |index, bytes| Ok::<_, SpanError>((index, bytes.to_vec())),
+                    |e| e,
+                )
+                .unwrap();
+            drop(reader);
+            for (i, (index, bytes)) in got.into_iter().enumerate() {
+                assert_eq!(i, index);
+                let (start, end) = spans[i].bounds();
+                let want = &data[start as usize..end.min(len) as usize];
+                assert_eq!(bytes, want, "span {i}, mapped {mapped}");
+            }
+            assert_eq!(cached(&file, 8 * page, 8 * page), 8, "mapped {mapped}");
+            assert_eq!(cached(&file, 40 * page, page), 1, "mapped {mapped}");
+            assert_eq!(cached(&file, 0, 0), 9, "mapped {mapped}");
+            assert_eq!(tally.get().kept_pages, 9, "mapped {mapped}");
         }
-        assert_eq!(cached(&file, 8 * page, 8 * page), 8);
-        assert_eq!(cached(&file, 40 * page, page), 1);
-        assert_eq!(cached(&file, 0, 0), 9);
-        assert_eq!(tally.get().kept_pages, 9);
+    }
+
+    /// The kernel's readahead runs megabytes past each read: the cells it reaches must be recorded
+    /// before, or what it brings in would look cached and stay.
+    #[test]
+    fn what_readahead_brings_in_past_a_read_is_dropped_too() {
+        let dir = crate::testing::disk_tempdir();
+        let path = dir.path().join("f");
+        let len: u64 = 40 << 20;
+        std::fs::write(&path, vec![3u8; len as usize]).unwrap();
+        let file = File::open(&path).unwrap();
+        if cachestat(&file, 0, 0).is_err() {
+            return crate::testing::skip("cachestat is missing");
+        }
+        file.sync_all().unwrap();
+        let spans: Vec<Range> = (0..len >> 20)
+            .map(|i| Range::new(i << 20, (i + 1) << 20))
+            .collect();
+        for mapped in [true, false] {
+            rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+            let tally = Tally::new();
+            let reader = Spans::new(&file, &tally, spans.clone(), mapped);
+            reader
+                .run(2, |_, bytes| Ok::<_, SpanError>(bytes.len()), |e| e)
+                .unwrap();
+            drop(reader);
+            let t = tally.get();
+            assert_eq!(cached(&file, 0, 0), 0, "mapped {mapped}: {t:?}");
+            assert_eq!(t.kept_pages, 0, "mapped {mapped}");
+        }
     }
 
     #[test]
@@ -376,7 +398,7 @@ mod tests {
         let spans = (0..64)
             .map(|i| Range::new(i * page, (i + 1) * page))
             .collect();
-        let reader = Spans::new(&file, &tally, spans);
+        let reader = Spans::new(&file, &tally, spans, true);
         let seen = std::sync::atomic::AtomicUsize::new(0);
         let got = reader.run(
             2,

@@ -13,9 +13,10 @@ once every span before a part of the file has been read, it drops the pages that
 readahead window is over 8 MiB, or that cannot be found, readahead is off instead and each read brings \
 in only its own pages. A neutral run holds at most 42 MiB of pages it brought in, whatever the file's \
 size or the number of threads (in a file with holes, readahead may also fill up to 18 MiB of the hole \
-after each span being read). Holes of sparse files are not read. A regular file on standard input is read from where its offset stands, \
-through the cache, each span asked for four spans ahead of the reader and dropped behind it; a pipe, \
-a FIFO or a device is read as usual, and nothing is dropped. With --json, the records gain \
+after each span being read). Holes of sparse files are not read. With --no-mmap, spans are read \
+with pread(2) instead of maps, the same way. A regular file on standard input is read from where its \
+offset stands, through the cache, recorded ahead of the reader and dropped behind it in the same \
+way; a pipe, a FIFO or a device is read as usual, and nothing is dropped. With --json, the records gain \
 dropped_pages (pages the run brought in and dropped) and kept_pages (pages cached before, left \
 cached).\n\
 \nLimits: a page that another process brings into the cache while its span is being read looks like \

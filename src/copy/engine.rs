@@ -389,7 +389,12 @@ fn copy_extents_neutral(
         .flat_map(|&e| plan(e, chunk))
         .map(|w| w.range())
         .collect();
-    let spans = Spans::new(input.file(), neutral.tally, windows.clone());
+    let spans = Spans::new(
+        input.file(),
+        neutral.tally,
+        windows.clone(),
+        !options.no_mmap,
+    );
     let always = options.sparse == Sparse::Always;
     let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
     let copy = |index: usize, bytes: &[u8]| -> Result<u64, Failure> {
