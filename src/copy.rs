@@ -645,19 +645,30 @@ mod tests {
         let input = Input::open(&src).unwrap();
         let mut other = data.clone();
         other[page_size() + 3] ^= 1;
+        other[2 * page_size() + 5] ^= 1;
         let out = tempfile::tempfile_in(dir.path()).unwrap();
         out.write_all_at(&other, 0).unwrap();
-        for no_mmap in [false, true] {
+        for cache in [CacheMode::Normal, CacheMode::Neutral] {
+            for no_mmap in [false, true] {
+                let o = CopyOptions {
+                    window: page_size(),
+                    no_mmap,
+                    cache,
+                    ..CopyOptions::default()
+                };
+                let e = verify(&input, &out, Path::new("dst"), data.len() as u64, &o).unwrap_err();
+                assert!(
+                    matches!(e, Failure::Mismatch { offset, .. } if offset == page_size() as u64 + 3),
+                    "{cache:?} {no_mmap}: {e}"
+                );
+            }
+            std::fs::write(dir.path().join("same"), &data).unwrap();
+            let same = std::fs::File::open(dir.path().join("same")).unwrap();
             let o = CopyOptions {
-                window: page_size(),
-                no_mmap,
+                cache,
                 ..CopyOptions::default()
             };
-            let e = verify(&input, &out, Path::new("dst"), data.len() as u64, &o).unwrap_err();
-            assert!(
-                matches!(e, Failure::Mismatch { offset, .. } if offset == page_size() as u64 + 3),
-                "{e}"
-            );
+            verify(&input, &same, Path::new("same"), data.len() as u64, &o).unwrap();
         }
     }
 }

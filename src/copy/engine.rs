@@ -525,8 +525,7 @@ pub fn verify(
     verify_tallied(input, out, dst, len, options, &Neutral::new(&Tally::new()))
 }
 
-/// [`verify`], neutral when `options.cache` says so: each window of both files is recorded before it
-/// is read, and what the comparison brought in is dropped.
+/// [`verify`], neutral when `options.cache` says so (see [`verify_neutral`]).
 pub(crate) fn verify_tallied(
     input: &Input,
     out: &File,
@@ -535,46 +534,23 @@ pub(crate) fn verify_tallied(
     options: &CopyOptions,
     neutral: &Neutral<'_>,
 ) -> Result<(), Failure> {
-    let size = window_size(len, options.window);
-    let windows = plan(Range::upto(len), size);
-    let on = options.cache == CacheMode::Neutral;
-    let sources = on.then(|| {
-        let sources = (
-            Source::new(input.file(), neutral.tally),
-            Source::new(out, neutral.tally),
-        );
-        sources.0.readahead(false);
-        sources.1.readahead(false);
-        sources
-    });
-    let first = windows
-        .par_iter()
-        .map(|&w| -> Result<Option<u64>, Failure> {
-            let Some((a, b)) = &sources else {
-                return verify_window(input, out, dst, w, options);
-            };
-            let (before_a, before_b) = (a.before(w.range()), b.before(w.range()));
-            a.fetch(&before_a);
-            b.fetch(&before_b);
-            let result = verify_window(input, out, dst, w, options);
-            a.after(before_a);
-            b.after(before_b);
-            result
-        })
-        .try_reduce(
-            || None,
-            |x, y| {
-                Ok(match (x, y) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                })
-            },
-        );
-    if let Some((a, b)) = &sources {
-        a.readahead(true);
-        b.readahead(true);
-    }
-    let first = first?;
+    let first = if options.cache == CacheMode::Neutral {
+        verify_neutral(input, out, dst, len, options, neutral)?
+    } else {
+        let size = window_size(len, options.window);
+        plan(Range::upto(len), size)
+            .par_iter()
+            .map(|&w| verify_window(input, out, dst, w, options))
+            .try_reduce(
+                || None,
+                |x, y| {
+                    Ok(match (x, y) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    })
+                },
+            )?
+    };
     match first {
         None => Ok(()),
         Some(offset) => Err(Failure::Mismatch {
@@ -583,6 +559,48 @@ pub(crate) fn verify_tallied(
             offset,
         }),
     }
+}
+
+/// A neutral comparison, front to back on one worker: the source through [`Spans`], the copy with
+/// pread through a [`Trail`], each recorded ahead of its reader and dropped behind it. Returns the
+/// first difference.
+fn verify_neutral(
+    input: &Input,
+    out: &File,
+    dst: &Path,
+    len: u64,
+    options: &CopyOptions,
+    neutral: &Neutral<'_>,
+) -> Result<Option<u64>, Failure> {
+    let chunk = cache::span(options.window);
+    let windows: Vec<Range> = plan(Range::upto(len), chunk)
+        .into_iter()
+        .map(|w| w.range())
+        .collect();
+    let spans = Spans::new(
+        input.file(),
+        neutral.tally,
+        windows.clone(),
+        !options.no_mmap,
+    );
+    let trail = Trail::new(Source::new(out, neutral.tally), 0, len, chunk as u64);
+    let copy = std::sync::Mutex::new((trail, vec![0u8; chunk]));
+    let compare = |index: usize, bytes: &[u8]| -> Result<Option<u64>, Failure> {
+        let w = windows[index];
+        if (bytes.len() as u64) < w.len() {
+            return Err(changed(input.name()));
+        }
+        let mut copy = copy.lock().unwrap_or_else(|p| p.into_inner());
+        let (trail, buf) = &mut *copy;
+        let buf = &mut buf[..bytes.len()];
+        trail.reading(w.start(), w.len());
+        out.read_exact_at(buf, w.start())
+            .map_err(|e| Error::io(Op::Read, dst, e))?;
+        trail.passed(w.end());
+        Ok(first_difference(bytes, buf).map(|i| w.start() + i as u64))
+    };
+    let found = spans.run(1, compare, |e| Failure::from(e.of(input)))?;
+    Ok(found.into_iter().flatten().next())
 }
 
 /// The first difference in window `w` of the source and the copy, if any; the maps are gone when it
@@ -594,9 +612,7 @@ fn verify_window(
     w: Window,
     options: &CopyOptions,
 ) -> Result<Option<u64>, Failure> {
-    // A neutral verification reads with pread, readahead off, each window recorded before and
-    // dropped after (see `verify_tallied`).
-    if options.no_mmap || options.cache == CacheMode::Neutral {
+    if options.no_mmap {
         let mut a = vec![0u8; w.len];
         let mut b = vec![0u8; w.len];
         read_exact_at(input, &mut a, w.offset)?;
