@@ -147,6 +147,9 @@ impl<'a> Spans<'a> {
         let mut results: Vec<(usize, T)> = (0..workers)
             .into_par_iter()
             .map(|_| {
+                // A worker that panics stops the others too, instead of leaving them waiting for
+                // the span it held.
+                let _stop = StopOnUnwind(self);
                 let mut buf = Vec::new();
                 let mut results = Vec::new();
                 loop {
@@ -262,6 +265,17 @@ impl<'a> Spans<'a> {
     fn stop(&self) {
         self.lock().stopped = true;
         self.moved.notify_all();
+    }
+}
+
+/// Stops the claims of its [`Spans`] when dropped while the thread panics.
+struct StopOnUnwind<'s, 'a>(&'s Spans<'a>);
+
+impl Drop for StopOnUnwind<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop();
+        }
     }
 }
 
@@ -385,6 +399,45 @@ mod tests {
             assert_eq!(cached(&file, 0, 0), 0, "mapped {mapped}: {t:?}");
             assert_eq!(t.kept_pages, 0, "mapped {mapped}");
         }
+    }
+
+    #[test]
+    fn a_panicking_worker_does_not_leave_the_others_waiting() {
+        let dir = crate::testing::disk_tempdir();
+        let path = dir.path().join("f");
+        let page = page();
+        std::fs::write(&path, vec![1u8; 64 * page as usize]).unwrap();
+        let file = File::open(&path).unwrap();
+        let (sent, got) = std::sync::mpsc::channel();
+        // On a thread of its own, so that a hang fails this test instead of stalling the suite.
+        std::thread::spawn(move || {
+            let tally = Tally::new();
+            let spans = (0..64)
+                .map(|i| Range::new(i * page, (i + 1) * page))
+                .collect();
+            let reader = Spans::new(&file, &tally, spans, true);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .unwrap();
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| {
+                    reader.run(
+                        3,
+                        |index, _| {
+                            assert_ne!(index, 2, "a worker fails hard");
+                            Ok::<_, SpanError>(())
+                        },
+                        |e| e,
+                    )
+                })
+            }));
+            let _ = sent.send(run.is_err());
+        });
+        let panicked = got
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the other workers were left waiting for the span of the one that panicked");
+        assert!(panicked, "the panic reaches the caller");
     }
 
     #[test]
