@@ -308,7 +308,8 @@ fn reach(window: u64) -> u64 {
 /// not there before, whatever the number of threads: read on several threads, the spans being read
 /// ([`CLAIM_AHEAD`]), the part-spans around them, and what readahead may bring in past the last one
 /// (twice the larger of a span and [`MAX_READAHEAD`], and 2 MiB); read front to back (standard input),
-/// the spans a trail has asked for ahead of its reader, the one being read and one more. 42 MiB with
+/// what a trail has recorded ahead of its reader (that reach, or [`TRAIL_DEPTH`] spans with readahead
+/// off), the span being read and one more. 42 MiB with
 /// the default spans. In a file with holes, readahead may also fill up to that reach of a hole after
 /// each span being read.
 pub fn read_footprint() -> u64 {

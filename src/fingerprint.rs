@@ -15,9 +15,10 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use crate::input::read_full_at;
 use crate::range::Range;
 use crate::snapshot::Identity;
 
@@ -116,15 +117,7 @@ fn hash(file: &File, size: u64) -> io::Result<u64> {
     for block in blocks(size) {
         let (start, len) = (block.start(), block.len());
         let want = &mut buf[..len as usize];
-        let mut got = 0;
-        while got < want.len() {
-            match file.read_at(&mut want[got..], start + got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let got = read_full_at(file, want, start)?;
         h.word(start);
         h.bytes(&want[..got]);
     }

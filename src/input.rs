@@ -213,6 +213,20 @@ impl Input {
     }
 }
 
+/// Fills `buf` from `at` with pread until `buf` is full or the file ends; returns the bytes read.
+pub(crate) fn read_full_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match std::os::unix::fs::FileExt::read_at(file, &mut buf[done..], at + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
 fn is_pseudo(fd: &OwnedFd) -> bool {
     on_pseudo_filesystem(fd)
 }

@@ -277,20 +277,22 @@ fn scan_neutral<F: Fold>(
 ) -> Result<F::Acc> {
     let changed = || Error::new(Op::Read, input.name(), Reason::ChangedSize);
     let pieces = pieces(input, len, crate::cache::span(options.window));
-    let data: Vec<Range> = pieces
+    let data = pieces
         .iter()
         .filter_map(|piece| match piece {
             Piece::Data(w) => Some(w.range()),
             Piece::Hole(_) => None,
         })
         .collect();
-    let spans = Spans::new(input.file(), tally, data.clone(), !options.no_mmap);
+    let spans = Spans::new(input.file(), tally, data, !options.no_mmap);
     let folded = spans.run(
         rayon::current_num_threads(),
-        |index, bytes| {
-            let acc = fold.chunk(data[index].start(), bytes);
-            progress(bytes.len() as u64);
-            Ok((acc, bytes.len()))
+        |_, span, bytes| {
+            if (bytes.len() as u64) < span.len() {
+                return Err(changed());
+            }
+            progress(span.len());
+            Ok(fold.chunk(span.start(), bytes))
         },
         |e| e.of(input),
     )?;
@@ -299,10 +301,7 @@ fn scan_neutral<F: Fold>(
     let mut acc = fold.empty();
     for piece in pieces {
         let next = match piece {
-            Piece::Data(w) => match folded.next() {
-                Some(chunk) if w.len == chunk.1 => chunk.0,
-                _ => return Err(changed()),
-            },
+            Piece::Data(_) => folded.next().ok_or_else(changed)?,
             Piece::Hole(hole) => {
                 progress(hole.len());
                 fold.zeros(hole.start(), hole.len())

@@ -24,12 +24,11 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use super::{Before, CLAIM_AHEAD, SPAN, Source, Tally};
 use crate::error::{Error, Op};
-use crate::input::Input;
+use crate::input::{Input, read_full_at};
 use crate::map::{MapMode, MappedRange};
 use crate::range::{Range, align_down, align_up};
 use memmap2::Advice;
@@ -129,13 +128,13 @@ impl<'a> Spans<'a> {
     }
 
     /// Reads every span on `workers` threads of the current pool, claiming them in file order, and
-    /// hands each to `each` with its index and its bytes (fewer than the span's only at the end of the
-    /// file); returns what `each` returned, in span order, or the first error (`each`'s, or a
+    /// hands each to `each` with its index, its range and its bytes (fewer than the span's only at the
+    /// end of the file); returns what `each` returned, in span order, or the first error (`each`'s, or a
     /// read's through `read_error`), after which the other workers stop at their next claim.
     pub(crate) fn run<T, E>(
         &self,
         workers: usize,
-        each: impl Fn(usize, &[u8]) -> Result<T, E> + Sync,
+        each: impl Fn(usize, Range, &[u8]) -> Result<T, E> + Sync,
         read_error: impl Fn(SpanError) -> E + Sync,
     ) -> Result<Vec<T>, E>
     where
@@ -168,8 +167,8 @@ impl<'a> Spans<'a> {
                                 end: self.spans[index].end(),
                             }))
                         }
-                        Ok(Read::Mapped(map)) => each(index, map.bytes()),
-                        Ok(Read::Copied(n)) => each(index, &buf[..n]),
+                        Ok(Read::Mapped(map)) => each(index, self.spans[index], map.bytes()),
+                        Ok(Read::Copied(n)) => each(index, self.spans[index], &buf[..n]),
                         Err(e) => Err(read_error(SpanError::Io(e))),
                     };
                     match done {
@@ -208,8 +207,9 @@ impl<'a> Spans<'a> {
             return Ok(Read::Mapped(map));
         }
         buf.resize(n, 0);
-        read_at(self.source.file, &mut buf[..n], span.start()).map(Read::Copied)
+        read_full_at(self.source.file, &mut buf[..n], span.start()).map(Read::Copied)
     }
+
     /// The next span to read, once it is at most [`CLAIM_AHEAD`] past the first one not yet read and
     /// the file is recorded as far as its read may reach; `None` when all are claimed or a worker
     /// failed.
@@ -289,20 +289,6 @@ impl Drop for Spans<'_> {
     }
 }
 
-/// Fills `buf` from `at` with pread until `buf` is full or the file ends; returns the bytes read.
-fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read_at(&mut buf[done..], at + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,7 +339,7 @@ mod tests {
             let got = reader
                 .run(
                     3,
-                    |index, bytes| Ok::<_, SpanError>((index, bytes.to_vec())),
+                    |index, _, bytes| Ok::<_, SpanError>((index, bytes.to_vec())),
                     |e| e,
                 )
                 .unwrap();
@@ -392,7 +378,7 @@ mod tests {
             let tally = Tally::new();
             let reader = Spans::new(&file, &tally, spans.clone(), mapped);
             reader
-                .run(2, |_, bytes| Ok::<_, SpanError>(bytes.len()), |e| e)
+                .run(2, |_, _, bytes| Ok::<_, SpanError>(bytes.len()), |e| e)
                 .unwrap();
             drop(reader);
             let t = tally.get();
@@ -424,7 +410,7 @@ mod tests {
                 pool.install(|| {
                     reader.run(
                         3,
-                        |index, _| {
+                        |index, _, _| {
                             assert_ne!(index, 2, "a worker fails hard");
                             Ok::<_, SpanError>(())
                         },
@@ -455,7 +441,7 @@ mod tests {
         let seen = std::sync::atomic::AtomicUsize::new(0);
         let got = reader.run(
             2,
-            |index, _| {
+            |index, _, _| {
                 seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if index == 5 { Err(index) } else { Ok(()) }
             },

@@ -17,7 +17,7 @@ use super::{Copied, CopyOptions, DestIo, Failure, Hooks, Sparse, changed};
 use crate::cache::{self, Behind, CacheMode, Source, Spans, Tally, Trail};
 use crate::dest;
 use crate::error::{Error, Op};
-use crate::input::{Access, Input};
+use crate::input::{Access, Input, read_full_at};
 use crate::map::{MappedRange, MappedRangeMut, page_size};
 use crate::range::{Range, total};
 use crate::window::{Window, plan};
@@ -389,16 +389,10 @@ fn copy_extents_neutral(
         .flat_map(|&e| plan(e, chunk))
         .map(|w| w.range())
         .collect();
-    let spans = Spans::new(
-        input.file(),
-        neutral.tally,
-        windows.clone(),
-        !options.no_mmap,
-    );
+    let spans = Spans::new(input.file(), neutral.tally, windows, !options.no_mmap);
     let always = options.sparse == Sparse::Always;
     let write_err = |e| Failure::from(Error::io(Op::Write, dst, e));
-    let copy = |index: usize, bytes: &[u8]| -> Result<u64, Failure> {
-        let w = windows[index];
+    let copy = |index: usize, w: Range, bytes: &[u8]| -> Result<u64, Failure> {
         if (hooks.stop)() {
             return Err(Failure::Interrupted);
         }
@@ -428,14 +422,10 @@ fn copy_extents_neutral(
 
 /// Fills `buf` from `offset` with pread; end of file before the buffer is full means the source shrank.
 fn read_exact_at(input: &Input, buf: &mut [u8], offset: u64) -> Result<(), Failure> {
-    let mut done = 0usize;
-    while done < buf.len() {
-        match input.file().read_at(&mut buf[done..], offset + done as u64) {
-            Ok(0) => return Err(changed(input.name())),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(Op::Read, input.name(), e).into()),
-        }
+    let got = read_full_at(input.file(), buf, offset)
+        .map_err(|e| Error::io(Op::Read, input.name(), e))?;
+    if got < buf.len() {
+        return Err(changed(input.name()));
     }
     Ok(())
 }
@@ -577,16 +567,10 @@ fn verify_neutral(
         .into_iter()
         .map(|w| w.range())
         .collect();
-    let spans = Spans::new(
-        input.file(),
-        neutral.tally,
-        windows.clone(),
-        !options.no_mmap,
-    );
+    let spans = Spans::new(input.file(), neutral.tally, windows, !options.no_mmap);
     let trail = Trail::new(Source::new(out, neutral.tally), 0, len, chunk as u64);
     let copy = std::sync::Mutex::new((trail, vec![0u8; chunk]));
-    let compare = |index: usize, bytes: &[u8]| -> Result<Option<u64>, Failure> {
-        let w = windows[index];
+    let compare = |_, w: Range, bytes: &[u8]| -> Result<Option<u64>, Failure> {
         if (bytes.len() as u64) < w.len() {
             return Err(changed(input.name()));
         }
