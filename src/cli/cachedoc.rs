@@ -23,7 +23,9 @@ cached).\n\
 one of ours, and is dropped. Pages on tmpfs cannot be dropped (reading them adds none). For a file the \
 caller may not write, and does not own, the kernel hides which pages are cached: such a file is read as \
 with --cache normal, and a warning says so. Residency is recorded per page, but the kernel drops a \
-large folio only when the whole folio lies in the range dropped.\n\
+large folio only when the whole folio lies in the range dropped. A run ended by a signal (SIGTERM, \
+SIGINT, SIGKILL) stops where it is and leaves cached what it had brought in and not yet dropped, at \
+most the 42 MiB above.\n\
 \nA scan of a day of logs that leaves the cache as it was, with what it dropped:\n\
 \n    mmcount --cache neutral -l --json /var/log/app/*.log";
 
@@ -50,6 +52,8 @@ one of ours, and is dropped. Pages on tmpfs cannot be dropped (neither SRC's nor
 copy waits for the disk as it goes: on a slow disk it takes as long as cp followed by sync, not as long \
 as cp, whose dirty pages the kernel writes back after cp has returned. For a SRC the caller may not \
 write, and does not own, the kernel hides which pages are cached: it is read as with --cache normal, \
-and a warning says so (the copy is still dropped behind the writer).\n\
+and a warning says so (the copy is still dropped behind the writer). SIGTERM and SIGINT end a \
+neutral copy after its drops; SIGKILL leaves cached what it had brought in and not yet dropped, at \
+most the 66 MiB above.\n\
 \nA backup that leaves a database's cached pages alone, and the pages it dropped:\n\
 \n    mmcp --cache neutral --json /srv/db/base.tar /backup/";
